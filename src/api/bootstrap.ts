@@ -1,0 +1,59 @@
+import type { HostPort, Protocol } from './common.js';
+
+/**
+ * What the agent hands a proxy at start, as a JSON file (`trellis proxy --bootstrap <file>`).
+ * Static for the proxy's life: its identity, where the control plane is, and its listeners
+ * (the agent chose the ports before the app started, because the app must know them).
+ * Everything that changes at run time (endpoints, trust bundle, later routes and policies)
+ * comes from the control plane in a ProxySnapshot.
+ */
+export interface ProxyBootstrap {
+  node: {
+    /** `<namespace>/<workload>/<replica>` */
+    id: string;
+    namespace: string;
+    workload: string;
+    service: string;
+    serviceAccount: string;
+    replica: number;
+    /** SPIFFE ID this proxy will hold: spiffe://<td>/ns/<namespace>/sa/<serviceAccount> */
+    identity: string;
+  };
+  controlPlane: {
+    /** Push endpoint, HTTP/2 over TLS, e.g. https://127.0.0.1:15012 */
+    pushUrl: string;
+    /** PEM roots that the control plane's server certificate chains to (the mesh trust bundle). */
+    trustBundlePem: string[];
+    /** SPIFFE ID the control plane's certificate must carry. */
+    identity: string;
+    /** One-time token that authorises the first CSR for node.identity. */
+    token: string;
+  };
+  /** Loopback admin listener: /ready /live /metrics /config */
+  admin: HostPort;
+  inbound: InboundListenerConfig[];
+  outbound: OutboundListenerConfig[];
+  /** How long a stopping proxy waits for in-flight requests before closing connections. */
+  drainTimeoutMs: number;
+  /** Access log: 'off', 'stdout', or a file path. */
+  accessLog: string;
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+}
+
+/** mTLS listener for peers; forwards to the app on loopback. */
+export interface InboundListenerConfig {
+  /** Port name from the mesh file (e.g. "http", "grpc"). */
+  name: string;
+  protocol: Protocol;
+  listen: HostPort;
+  app: HostPort;
+}
+
+/** Local plain-text listener through which the app reaches one upstream service port. */
+export interface OutboundListenerConfig {
+  name: string;
+  protocol: Protocol;
+  listen: HostPort;
+  /** Cluster name `<namespace>/<service>:<port>` resolved from the snapshot. */
+  cluster: string;
+}

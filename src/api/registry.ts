@@ -1,0 +1,119 @@
+import type { Protocol } from './common.js';
+
+/**
+ * The control plane's REST API (plain HTTP, loopback by default), used by the agent, the CLI
+ * and later the dashboard. Paths below; JSON bodies. Agent calls carry
+ * `authorization: Bearer <agent token>` (the token file lives in the state directory, mode 0600).
+ *
+ * PUT    /api/v1/agents/:agentId          body AgentReport  -> 200 {}   (full state, replaces the last)
+ * DELETE /api/v1/agents/:agentId                           -> 200 {}   (agent stopping: endpoints removed)
+ * POST   /api/v1/agents/:agentId/tokens   body {nodeId, identity} -> 200 {token, pushUrl, trustBundlePem, controlPlaneIdentity}
+ * GET    /api/v1/services                 -> ServiceView[]
+ * GET    /api/v1/workloads                -> WorkloadView[]
+ * GET    /api/v1/endpoints                -> EndpointView[]
+ * GET    /api/v1/proxies                  -> ProxyView[]
+ * GET    /api/v1/proxies/:nodeId/snapshot -> {nodeId, version, snapshot}   (last compiled for it)
+ * GET    /api/v1/check                    -> CheckReport
+ * GET    /api/v1/version                  -> {version, trustDomain}
+ * GET    /healthz                         -> 200 "ok"
+ * nodeId in a path is URL-encoded (it contains slashes).
+ */
+export const API_PREFIX = '/api/v1';
+
+export type ReplicaState = 'starting' | 'ready' | 'unhealthy' | 'crashed' | 'stopping' | 'stopped';
+
+export interface PortSpec {
+  name: string;
+  protocol: Protocol;
+}
+
+export interface AgentReport {
+  agentId: string;
+  hostname: string;
+  /** The control plane drops this agent's endpoints if no report arrives within leaseMs. */
+  leaseMs: number;
+  workloads: WorkloadReport[];
+}
+
+export interface WorkloadReport {
+  namespace: string;
+  name: string;
+  /** Service this workload's replicas serve (a workload has exactly one service today). */
+  service: string;
+  serviceAccount: string;
+  ports: PortSpec[];
+  /** Cluster names this workload's proxies route to. */
+  upstreams: string[];
+  /** True for an ingress gateway (no app, outbound listeners only). */
+  ingress: boolean;
+  replicas: ReplicaReport[];
+}
+
+export interface ReplicaReport {
+  replica: number;
+  nodeId: string;
+  state: ReplicaState;
+  restarts: number;
+  appPid: number | null;
+  proxyPid: number | null;
+  adminUrl: string;
+  /** One per port: the proxy's inbound mTLS listener for it. */
+  endpoints: { port: string; protocol: Protocol; host: string; portNumber: number }[];
+  lastExit: { code: number | null; signal: string | null; at: string } | null;
+}
+
+export interface ServiceView {
+  namespace: string;
+  name: string;
+  identity: string;
+  ports: PortSpec[];
+  endpointsReady: number;
+  endpointsTotal: number;
+}
+
+export interface WorkloadView extends WorkloadReport {
+  agentId: string;
+  identity: string;
+}
+
+export interface EndpointView {
+  namespace: string;
+  service: string;
+  port: string;
+  protocol: Protocol;
+  host: string;
+  portNumber: number;
+  workload: string;
+  replica: number;
+  nodeId: string;
+  identity: string;
+  ready: boolean;
+}
+
+export interface ProxyView {
+  nodeId: string;
+  identity: string;
+  connected: boolean;
+  /** Latest version compiled for this proxy / last it acknowledged. */
+  version: number | null;
+  ackedVersion: number | null;
+  nack: { version: number; error: string } | null;
+  certNotAfter: string | null;
+  certSerial: string | null;
+  tlsHandshakes: number;
+  tlsFailures: number;
+  peersVerified: number;
+  adminUrl: string | null;
+  lastSeen: string | null;
+}
+
+export interface CheckResult {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface CheckReport {
+  ok: boolean;
+  checks: CheckResult[];
+}

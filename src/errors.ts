@@ -1,0 +1,83 @@
+/**
+ * One errors module with stable codes. Two families:
+ *
+ * - ProxyReason: why the proxy itself answered a request (it never reached the app or the
+ *   upstream answered nothing usable). Sent in the `trellis-reason` response header and the
+ *   access log, so an operator never faces an unexplained 4xx/5xx.
+ * - TrellisError codes (TRELLIS_E_*): failures of configuration, start-up and control calls,
+ *   shown to users by the CLI with what and where.
+ */
+export const REASON_HEADER = 'trellis-reason';
+
+export const ProxyReason = {
+  /** Malformed request (RFC 9112 violation): 400 and the connection is closed. */
+  BadRequest: 'bad-request',
+  /** Request head larger than the limit: 431. */
+  HeadTooLarge: 'head-too-large',
+  /** Transfer-coding the proxy does not implement: 501. */
+  UnsupportedTransferEncoding: 'unsupported-transfer-encoding',
+  /** The target cluster has no ready endpoint: 503. */
+  NoEndpoints: 'no-endpoints',
+  /** The target cluster is unknown to this proxy (no snapshot yet or not configured): 503. */
+  UnknownCluster: 'unknown-cluster',
+  /** Every endpoint tried refused or failed the TCP connect: 503. */
+  ConnectFailed: 'connect-failed',
+  /** The TLS handshake failed or the peer's SPIFFE ID was not the expected one: 503. */
+  PeerRefused: 'peer-refused',
+  /** The upstream closed or reset the connection before a complete response: 502. */
+  UpstreamReset: 'upstream-reset',
+  /** The upstream sent a malformed response: 502. */
+  UpstreamBadResponse: 'upstream-bad-response',
+  /** The upstream did not answer in time: 504. */
+  UpstreamTimeout: 'upstream-timeout',
+  /** The local app (inbound side) refused the connection: 503. */
+  AppUnavailable: 'app-unavailable',
+  /** The proxy is draining and takes no new requests: 503. */
+  Draining: 'draining',
+} as const;
+export type ProxyReason = (typeof ProxyReason)[keyof typeof ProxyReason];
+
+export type TrellisErrorCode =
+  | 'TRELLIS_E_CONFIG' // a mesh file or resource failed validation
+  | 'TRELLIS_E_PORT_IN_USE'
+  | 'TRELLIS_E_COMMAND_NOT_FOUND'
+  | 'TRELLIS_E_WORKLOAD_EXITED'
+  | 'TRELLIS_E_CONTROL_PLANE_UNREACHABLE'
+  | 'TRELLIS_E_UNAUTHORIZED'
+  | 'TRELLIS_E_NOT_FOUND'
+  | 'TRELLIS_E_IDENTITY' // CSR/certificate problems
+  | 'TRELLIS_E_TIMEOUT'
+  | 'TRELLIS_E_USAGE'; // bad CLI arguments
+
+/** Error with a stable code and, where it applies, the place it is about (file:line, field path). */
+export class TrellisError extends Error {
+  readonly code: TrellisErrorCode;
+  readonly where: string | undefined;
+
+  constructor(code: TrellisErrorCode, message: string, options?: { where?: string; cause?: unknown }) {
+    super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
+    this.name = 'TrellisError';
+    this.code = code;
+    this.where = options?.where;
+  }
+
+  /** One line for a user: `<where>: <message>` or just the message. */
+  describe(): string {
+    return this.where !== undefined ? `${this.where}: ${this.message}` : this.message;
+  }
+}
+
+/** CLI exit codes scripts can rely on. */
+export const ExitCode = {
+  Ok: 0,
+  /** A check failed, or the thing asked for is not healthy. */
+  Failure: 1,
+  /** Bad command-line usage. */
+  Usage: 2,
+  /** Configuration rejected (mesh file or resource invalid). */
+  Config: 3,
+  /** Control plane unreachable. */
+  Unreachable: 4,
+  /** Not found. */
+  NotFound: 5,
+} as const;
