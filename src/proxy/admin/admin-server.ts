@@ -1,0 +1,82 @@
+import http from 'node:http';
+import type { HostPort } from '../../api/common.js';
+
+/** What the admin endpoints read from the running proxy. */
+export interface AdminSource {
+  isReady(): boolean;
+  metricsText(): Promise<string>;
+  metricsContentType: string;
+  /** JSON-serialisable config dump (no secrets). */
+  configDump(): unknown;
+  /** POST /drain: starts a drain (the process keeps running until its owner stops it). */
+  drain?(): void;
+}
+
+/**
+ * Loopback admin listener: GET /live (always 200 while the process runs), GET /ready (200
+ * once serving), GET /metrics (Prometheus text), GET /config (JSON), POST /drain.
+ */
+export class AdminServer {
+  private readonly server: http.Server;
+
+  constructor(
+    private readonly listenOn: HostPort,
+    private readonly source: AdminSource,
+  ) {
+    this.server = http.createServer((req, res) => this.handle(req, res));
+    this.server.keepAliveTimeout = 5_000;
+  }
+
+  get port(): number {
+    const a = this.server.address();
+    return typeof a === 'object' && a !== null ? a.port : 0;
+  }
+
+  get url(): string {
+    return `http://${this.listenOn.host.includes(':') ? `[${this.listenOn.host}]` : this.listenOn.host}:${this.port}`;
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.listenOn.port, this.listenOn.host, () => {
+        this.server.removeListener('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const path = (req.url ?? '/').split('?')[0];
+    const send = (status: number, type: string, body: string): void => {
+      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+      res.end(body);
+    };
+    if (req.method === 'GET' && path === '/live') return send(200, 'text/plain', 'live\n');
+    if (req.method === 'GET' && path === '/ready') {
+      return this.source.isReady() ? send(200, 'text/plain', 'ready\n') : send(503, 'text/plain', 'not ready\n');
+    }
+    if (req.method === 'GET' && path === '/metrics') {
+      this.source.metricsText().then(
+        (text) => send(200, this.source.metricsContentType, text),
+        (err: Error) => send(500, 'text/plain', `${err.message}\n`),
+      );
+      return;
+    }
+    if (req.method === 'GET' && path === '/config') {
+      return send(200, 'application/json', `${JSON.stringify(this.source.configDump(), null, 2)}\n`);
+    }
+    if (req.method === 'POST' && path === '/drain' && this.source.drain !== undefined) {
+      this.source.drain();
+      return send(202, 'text/plain', 'draining\n');
+    }
+    send(404, 'text/plain', 'not found\n');
+  }
+}

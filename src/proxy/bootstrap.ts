@@ -1,0 +1,64 @@
+import { readFile } from 'node:fs/promises';
+import type { HostPort } from '../api/common.js';
+import { PROTOCOLS } from '../api/common.js';
+import type { ProxyBootstrap } from '../api/bootstrap.js';
+import { TrellisError } from '../errors.js';
+import { parseSpiffeId } from '../identity/spiffe.js';
+
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error'];
+
+/** Reads and validates the bootstrap file once at start; errors name the file and field. */
+export async function loadBootstrap(path: string): Promise<ProxyBootstrap> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new TrellisError('TRELLIS_E_CONFIG', `cannot read bootstrap: ${(err as Error).message}`, { where: path, cause: err });
+  }
+  const problem = checkBootstrap(raw);
+  if (problem !== null) throw new TrellisError('TRELLIS_E_CONFIG', problem, { where: path });
+  return raw as ProxyBootstrap;
+}
+
+function isHostPort(v: unknown): v is HostPort {
+  const h = v as Partial<HostPort> | null;
+  return typeof h === 'object' && h !== null && typeof h.host === 'string' && Number.isInteger(h.port) && (h.port as number) >= 0 && (h.port as number) <= 65535;
+}
+
+/** Returns the first problem as `field: message`, or null. */
+export function checkBootstrap(v: unknown): string | null {
+  if (typeof v !== 'object' || v === null) return 'not a JSON object';
+  const b = v as Partial<ProxyBootstrap>;
+  if (typeof b.node !== 'object' || b.node === null) return 'node: missing';
+  if (typeof b.node.id !== 'string' || b.node.id === '') return 'node.id: expected a string';
+  if (typeof b.node.identity !== 'string' || parseSpiffeId(b.node.identity) === null) return 'node.identity: not a SPIFFE ID';
+  const cp = b.controlPlane;
+  if (typeof cp !== 'object' || cp === null) return 'controlPlane: missing';
+  try {
+    if (new URL(cp.pushUrl).protocol !== 'https:') return 'controlPlane.pushUrl: expected https://';
+  } catch {
+    return 'controlPlane.pushUrl: not a URL';
+  }
+  if (!Array.isArray(cp.trustBundlePem) || cp.trustBundlePem.length === 0) return 'controlPlane.trustBundlePem: expected PEM certificates';
+  if (typeof cp.identity !== 'string' || cp.identity === '') return 'controlPlane.identity: expected a SPIFFE ID';
+  if (typeof cp.token !== 'string') return 'controlPlane.token: expected a string';
+  if (!isHostPort(b.admin)) return 'admin: expected {host, port}';
+  if (!Array.isArray(b.inbound)) return 'inbound: expected an array';
+  for (const [i, l] of b.inbound.entries()) {
+    if (typeof l?.name !== 'string') return `inbound[${i}].name: expected a string`;
+    if (!PROTOCOLS.includes(l.protocol)) return `inbound[${i}].protocol: expected one of ${PROTOCOLS.join(', ')}`;
+    if (!isHostPort(l.listen)) return `inbound[${i}].listen: expected {host, port}`;
+    if (!isHostPort(l.app)) return `inbound[${i}].app: expected {host, port}`;
+  }
+  if (!Array.isArray(b.outbound)) return 'outbound: expected an array';
+  for (const [i, l] of b.outbound.entries()) {
+    if (typeof l?.name !== 'string') return `outbound[${i}].name: expected a string`;
+    if (!PROTOCOLS.includes(l.protocol)) return `outbound[${i}].protocol: expected one of ${PROTOCOLS.join(', ')}`;
+    if (!isHostPort(l.listen)) return `outbound[${i}].listen: expected {host, port}`;
+    if (typeof l.cluster !== 'string') return `outbound[${i}].cluster: expected a string`;
+  }
+  if (typeof b.drainTimeoutMs !== 'number' || b.drainTimeoutMs < 0) return 'drainTimeoutMs: expected a number >= 0';
+  if (typeof b.accessLog !== 'string') return 'accessLog: expected off, stdout or a path';
+  if (!LEVELS.includes(b.logLevel as string)) return `logLevel: expected one of ${LEVELS.join(', ')}`;
+  return null;
+}

@@ -1,0 +1,114 @@
+import type { Direction } from '../../telemetry/metrics.js';
+import type { ExchangeRecord, Http1Upstream, UpstreamLease } from '../http1/types.js';
+import type { StreamRecord } from '../http2/types.js';
+import type { RelayResult } from '../tcp/relay.js';
+import type { Tracked } from './connections.js';
+import type { ListenerContext } from './context.js';
+
+/**
+ * Metrics and access-log hooks for one listener, bound once (label lookups happen here,
+ * not per request). With the access log off, the only per-request work is the counters.
+ */
+export function exchangeObserver(
+  ctx: ListenerContext,
+  direction: Direction,
+  listener: string,
+  cluster: string,
+): {
+  http1(peerIdentity: string | undefined): (r: ExchangeRecord) => void;
+  http2(peerIdentity: string | undefined): (r: StreamRecord) => void;
+  tcp(peerIdentity: string | undefined, upstream: string | undefined, startedAt: number, started: number): (r: RelayResult) => void;
+} {
+  const m = ctx.metrics.requestMetrics(direction, listener, cluster);
+  const tcpM = ctx.metrics.tcpMetrics(direction, listener);
+  const log = ctx.accessLog;
+  return {
+    http1: (peerIdentity) => (r) => {
+      m.record(r.status, r.durationMs / 1000);
+      if (!log.enabled) return;
+      log.write({
+        direction,
+        listener,
+        protocol: 'http',
+        method: r.method,
+        target: r.target,
+        status: r.status,
+        reason: r.reason,
+        peerIdentity,
+        upstream: r.upstreamPeer,
+        bytesIn: r.requestBodyBytes,
+        bytesOut: r.responseBodyBytes,
+        durationMs: r.durationMs,
+        startedAt: r.startedAt,
+      });
+    },
+    http2: (peerIdentity) => (r) => {
+      m.record(r.status, r.durationMs / 1000);
+      if (!log.enabled) return;
+      log.write({
+        direction,
+        listener,
+        protocol: 'http2',
+        method: r.method,
+        target: r.target,
+        status: r.status,
+        reason: r.reason,
+        peerIdentity,
+        upstream: r.upstreamPeer,
+        bytesIn: r.requestBodyBytes,
+        bytesOut: r.responseBodyBytes,
+        durationMs: r.durationMs,
+        startedAt: r.startedAt,
+      });
+    },
+    tcp: (peerIdentity, upstream, startedAt, started) => {
+      tcpM.opened();
+      return (r) => {
+        tcpM.closed(r.bytesIn, r.bytesOut);
+        if (!log.enabled) return;
+        log.write({
+          direction,
+          listener,
+          protocol: 'tcp',
+          peerIdentity,
+          upstream,
+          reason: r.error?.message,
+          bytesIn: r.bytesIn,
+          bytesOut: r.bytesOut,
+          durationMs: ctx.now() - started,
+          startedAt,
+        });
+      };
+    },
+  };
+}
+
+/** Wraps an upstream so the connection's in-flight exchange count is known (for drain). */
+export function countingUpstream(inner: Http1Upstream, t: Tracked): Http1Upstream {
+  return {
+    acquire(req, cb) {
+      t.active++;
+      inner.acquire(req, (failure, lease) => {
+        if (lease === null) {
+          t.active--;
+          cb(failure, null);
+          return;
+        }
+        const wrapped: UpstreamLease = {
+          socket: lease.socket,
+          reused: lease.reused,
+          peer: lease.peer,
+          release(reusable, failed) {
+            t.active--;
+            lease.release(reusable, failed);
+          },
+        };
+        if (lease.onResponseHead !== undefined) {
+          const onHead = lease.onResponseHead.bind(lease);
+          wrapped.onResponseHead = onHead;
+        }
+        cb(null, wrapped);
+      });
+    },
+  };
+}

@@ -1,0 +1,140 @@
+import http2 from 'node:http2';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { OutboundListenerConfig } from '../../api/bootstrap.js';
+import { isHttp2 } from '../../api/common.js';
+import { serveHttp1 } from '../http1/server.js';
+import { forwardStream } from '../http2/forward.js';
+import { ClusterHttp1Upstream } from '../pool/cluster-upstream.js';
+import { connectWithFailover } from '../pool/failover.js';
+import { ClusterHttp2Upstream } from '../pool/h2-upstream.js';
+import { relay } from '../tcp/relay.js';
+import { ConnectionSet } from './connections.js';
+import type { Listener, ListenerContext } from './context.js';
+import { STRIP_PEER_IDENTITY } from './context.js';
+import { countingUpstream, exchangeObserver } from './observe.js';
+
+/**
+ * Outbound: a plain loopback listener through which the app reaches one cluster. h1 goes
+ * through the forwarder with the cluster's balancer and mTLS pools; h2/grpc through an h2c
+ * server, one endpoint picked per stream; tcp is relayed to one endpoint (ALPN trellis-tcp).
+ */
+export class OutboundListener implements Listener {
+  readonly direction = 'outbound' as const;
+  private readonly server: net.Server;
+  private readonly conns = new ConnectionSet();
+  private readonly h2server: http2.Http2Server | null = null;
+  private readonly observe;
+
+  constructor(
+    readonly config: OutboundListenerConfig,
+    private readonly ctx: ListenerContext,
+  ) {
+    this.observe = exchangeObserver(ctx, 'outbound', config.name, config.cluster);
+    const isTcp = config.protocol === 'tcp';
+    this.server = net.createServer({ allowHalfOpen: isTcp, noDelay: true });
+    if (isHttp2(config.protocol)) this.h2server = this.createH2Server();
+    const h1 = config.protocol === 'http' ? new ClusterHttp1Upstream(ctx.clusters, config.cluster, ctx.now) : null;
+    const onExchange = this.observe.http1(undefined);
+    this.server.on('connection', (socket) => {
+      socket.on('error', () => {});
+      if (this.conns.isDraining) {
+        socket.destroy();
+        return;
+      }
+      if (h1 !== null) {
+        const t = this.conns.add(socket, true);
+        serveHttp1(socket, {
+          upstream: countingUpstream(h1, t),
+          limits: ctx.limits,
+          stripRequestHeaders: STRIP_PEER_IDENTITY,
+          onExchange,
+          isDraining: () => this.conns.isDraining,
+          now: ctx.now,
+        });
+      } else if (this.h2server !== null) {
+        this.conns.add(socket, false);
+        this.h2server.emit('connection', socket);
+      } else {
+        this.relayTcp(socket);
+      }
+    });
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  get port(): number {
+    const a = this.server.address();
+    return typeof a === 'object' && a !== null ? a.port : 0;
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.config.listen.port, this.config.listen.host, () => {
+        this.server.removeListener('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  private createH2Server(): http2.Http2Server {
+    const server = http2.createServer();
+    const upstream = new ClusterHttp2Upstream(this.ctx.clusters, this.config.cluster, this.ctx.now);
+    const onStream = this.observe.http2(undefined);
+    server.on('session', (session) => {
+      this.conns.addSession(session);
+      session.on('error', () => {});
+    });
+    server.on('stream', (stream, headers) => {
+      forwardStream(stream, headers, { upstream, stripRequestHeaders: STRIP_PEER_IDENTITY, onStream, now: this.ctx.now });
+    });
+    return server;
+  }
+
+  private relayTcp(socket: net.Socket): void {
+    this.conns.add(socket, false);
+    const started = this.ctx.now();
+    const startedAt = Date.now();
+    const cluster = this.ctx.clusters.get(this.config.cluster);
+    if (cluster === undefined) {
+      this.ctx.logger.warn({ listener: this.name, cluster: this.config.cluster }, 'TCP relay: unknown cluster');
+      socket.destroy();
+      return;
+    }
+    connectWithFailover<Duplex>(
+      cluster,
+      (ep, done) => ep.connectTcp()(done),
+      (f, upstream, ep) => {
+        if (f !== null || upstream === null || ep === null) {
+          this.ctx.logger.warn({ listener: this.name, reason: f?.reason, err: f?.message }, 'TCP relay: no upstream');
+          socket.destroy();
+          return;
+        }
+        if (socket.destroyed) {
+          ep.load.pending--;
+          upstream.destroy();
+          return;
+        }
+        const done = this.observe.tcp(undefined, ep.config.identity, startedAt, started);
+        relay(socket, upstream, (r) => {
+          ep.load.pending--;
+          done(r);
+        });
+      },
+    );
+  }
+
+  async drain(timeoutMs: number): Promise<void> {
+    this.server.close();
+    await this.conns.drain(timeoutMs);
+    this.close();
+  }
+
+  close(): void {
+    this.server.close();
+    this.conns.destroyAll();
+  }
+}

@@ -1,0 +1,55 @@
+import { ProxyReason } from '../../errors.js';
+import type { Cluster } from '../cluster/cluster-table.js';
+import type { Endpoint } from '../cluster/endpoint.js';
+import type { UpstreamFailure } from '../http1/types.js';
+import type { ConnectFailure } from './connect.js';
+
+export const MAX_CONNECT_ATTEMPTS = 3;
+
+export type Attempt<T> = (endpoint: Endpoint, cb: (failure: ConnectFailure | null, result: T | null) => void) => void;
+
+/**
+ * Picks an endpoint with the cluster's balancer and runs `attempt` (a connect or pool
+ * acquire). On a connect failure it tries another endpoint, never the same one twice, up to
+ * MAX_CONNECT_ATTEMPTS: nothing has been sent yet, so this is always safe. The endpoint's
+ * pending count is raised while the attempt runs and stays raised on success: the caller
+ * owns it then and lowers it when the exchange ends.
+ */
+export function connectWithFailover<T>(
+  cluster: Cluster,
+  attempt: Attempt<T>,
+  cb: (failure: UpstreamFailure | null, result: T | null, endpoint: Endpoint | null) => void,
+): void {
+  if (cluster.endpoints.length === 0) {
+    cb(failure(503, ProxyReason.NoEndpoints, `cluster ${cluster.name} has no endpoints`), null, null);
+    return;
+  }
+  const tried = new Set<Endpoint>();
+  let last: ConnectFailure | null = null;
+  let sawTls = false;
+  const next = (): void => {
+    const ep = tried.size < MAX_CONNECT_ATTEMPTS ? cluster.pick(tried) : undefined;
+    if (ep === undefined) {
+      const msg = `cluster ${cluster.name}: ${tried.size} endpoint(s) tried, last: ${last?.message ?? 'none'}`;
+      cb(sawTls ? failure(503, ProxyReason.PeerRefused, msg) : failure(503, ProxyReason.ConnectFailed, msg), null, null);
+      return;
+    }
+    tried.add(ep);
+    ep.load.pending++;
+    attempt(ep, (f, result) => {
+      if (f !== null || result === null) {
+        ep.load.pending--;
+        last = f ?? { kind: 'refused', message: 'no connection' };
+        if (last.kind === 'tls') sawTls = true;
+        next();
+        return;
+      }
+      cb(null, result, ep);
+    });
+  };
+  next();
+}
+
+export function failure(status: number, reason: ProxyReason, message: string): UpstreamFailure {
+  return { status, reason, message };
+}

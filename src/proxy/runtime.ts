@@ -1,0 +1,177 @@
+import type { Logger } from 'pino';
+import type { ProxyBootstrap } from '../api/bootstrap.js';
+import { ALPN_TCP } from '../api/common.js';
+import type { ProxyStatusReport } from '../api/push.js';
+import type { ProxySnapshot } from '../api/snapshot.js';
+import { parseSpiffeId } from '../identity/spiffe.js';
+import type { WorkloadCredentials } from '../identity/workload-credentials.js';
+import { createAccessLog } from '../telemetry/access-log.js';
+import type { AccessLog } from '../telemetry/access-log.js';
+import { ProxyMetrics } from '../telemetry/metrics.js';
+import type { BalancerDeps } from './balancer/types.js';
+import { ClusterTable } from './cluster/cluster-table.js';
+import type { EndpointConnectorFactory } from './cluster/endpoint.js';
+import { validateSnapshot } from './control-client/validate.js';
+import { DEFAULT_HTTP1_LIMITS } from './http1/types.js';
+import type { Http1Limits } from './http1/types.js';
+import type { Listener, ListenerContext } from './listeners/context.js';
+import { InboundListener } from './listeners/inbound.js';
+import { OutboundListener } from './listeners/outbound.js';
+import { MeshTls } from './mtls/mesh-tls.js';
+import { mtlsConnector } from './pool/connect.js';
+import type { Http1PoolOptions } from './pool/http1-pool.js';
+
+export interface RuntimeDeps {
+  credentials: WorkloadCredentials;
+  logger: Logger;
+  metrics?: ProxyMetrics;
+  accessLog?: AccessLog;
+  limits?: Http1Limits;
+  pool?: Http1PoolOptions;
+  balancer?: BalancerDeps;
+  /** Monotonic ms. */
+  now?: () => number;
+  adminUrl?: () => string;
+}
+
+/**
+ * The data plane of one proxy, without the control-plane client: identity for the data
+ * path, the cluster table, listeners. Tests build it in-process and feed snapshots to
+ * applySnapshot(); main.ts wires it to the push stream.
+ */
+export class ProxyRuntime {
+  readonly tls: MeshTls;
+  readonly clusters: ClusterTable;
+  readonly metrics: ProxyMetrics;
+  readonly accessLog: AccessLog;
+  readonly listeners: Listener[] = [];
+  private snapshot: ProxySnapshot | null = null;
+  private draining: Promise<void> | null = null;
+  private closed = false;
+  private readonly setExpiry: () => void;
+  private readonly ctx: ListenerContext;
+
+  constructor(
+    readonly bootstrap: ProxyBootstrap,
+    private readonly deps: RuntimeDeps,
+  ) {
+    this.metrics = deps.metrics ?? new ProxyMetrics();
+    this.accessLog = deps.accessLog ?? createAccessLog(bootstrap.accessLog);
+    const td = parseSpiffeId(bootstrap.node.identity)?.trustDomain ?? '';
+    this.tls = new MeshTls(deps.credentials, td, (direction, ok) =>
+      ok ? this.metrics.tlsHandshake(direction) : this.metrics.tlsFailure(direction),
+    );
+    const connector: EndpointConnectorFactory = (ec, alpn, timeoutMs) =>
+      mtlsConnector({ host: ec.host, port: ec.port, identity: ec.identity, alpn, timeoutMs, allowHalfOpen: alpn === ALPN_TCP }, this.tls);
+    const tableDeps: ConstructorParameters<typeof ClusterTable>[0] = { connector };
+    if (deps.balancer !== undefined) tableDeps.balancer = deps.balancer;
+    if (deps.pool !== undefined) tableDeps.pool = deps.pool;
+    this.clusters = new ClusterTable(tableDeps);
+    const now = deps.now ?? (() => performance.now());
+    this.ctx = {
+      tls: this.tls,
+      clusters: this.clusters,
+      metrics: this.metrics,
+      accessLog: this.accessLog,
+      logger: deps.logger,
+      limits: deps.limits ?? DEFAULT_HTTP1_LIMITS,
+      appConnectTimeoutMs: 2_000,
+      now,
+    };
+    if (deps.pool !== undefined) this.ctx.appPool = deps.pool;
+    const setExpiry = (): void => {
+      const c = deps.credentials.current;
+      if (c !== null) this.metrics.setCertificateExpiry(c.notAfter);
+    };
+    this.setExpiry = setExpiry;
+    deps.credentials.on('rotated', setExpiry);
+    setExpiry();
+  }
+
+  get version(): number | null {
+    return this.snapshot?.version ?? null;
+  }
+
+  get running(): ProxySnapshot | null {
+    return this.snapshot;
+  }
+
+  get isDraining(): boolean {
+    return this.draining !== null;
+  }
+
+  /** Validates and applies a snapshot whole; returns null, or the error for the NACK. */
+  applySnapshot(snapshot: ProxySnapshot): string | null {
+    const error = validateSnapshot(snapshot);
+    if (error !== null) return error;
+    this.tls.setTrustDomain(snapshot.trustDomain);
+    const bundle = this.deps.credentials.trustBundlePem;
+    if (bundle.length !== snapshot.trustBundlePem.length || bundle.some((p, i) => p !== snapshot.trustBundlePem[i])) {
+      this.deps.credentials.updateTrustBundle(snapshot.trustBundlePem);
+    }
+    this.clusters.apply(snapshot.clusters);
+    this.snapshot = snapshot;
+    this.metrics.setConfigVersion(snapshot.version);
+    this.metrics.setClusterEndpoints(this.clusters.endpointCounts());
+    return null;
+  }
+
+  /** Binds every inbound and outbound listener of the bootstrap (needs credentials). */
+  async startListeners(): Promise<void> {
+    for (const c of this.bootstrap.inbound) this.listeners.push(new InboundListener(c, this.ctx));
+    for (const c of this.bootstrap.outbound) this.listeners.push(new OutboundListener(c, this.ctx));
+    try {
+      await Promise.all(this.listeners.map((l) => l.listen()));
+    } catch (err) {
+      this.close();
+      throw err;
+    }
+    for (const l of this.listeners) this.deps.logger.info({ listener: l.name, direction: l.direction, port: l.port }, 'listening');
+  }
+
+  listener(name: string, direction: 'inbound' | 'outbound'): Listener | undefined {
+    return this.listeners.find((l) => l.name === name && l.direction === direction);
+  }
+
+  status(): ProxyStatusReport {
+    const c = this.deps.credentials.current;
+    return {
+      certNotAfter: c?.notAfter.toISOString() ?? '',
+      certSerial: c?.serial ?? '',
+      ...this.tls.counters,
+      adminUrl: this.deps.adminUrl?.() ?? '',
+    };
+  }
+
+  configDump(): unknown {
+    const { controlPlane, ...rest } = this.bootstrap;
+    const c = this.deps.credentials.current;
+    return {
+      bootstrap: { ...rest, controlPlane: { ...controlPlane, token: undefined, trustBundlePem: undefined } },
+      version: this.version,
+      snapshot: this.snapshot,
+      certificate: c === null ? null : { identity: this.bootstrap.node.identity, notAfter: c.notAfter.toISOString(), serial: c.serial },
+      listeners: this.listeners.map((l) => ({ name: l.name, direction: l.direction, port: l.port })),
+      draining: this.isDraining,
+    };
+  }
+
+  /** Stop accepting, let in-flight exchanges finish (bounded by drainTimeoutMs), close. */
+  drain(): Promise<void> {
+    this.draining ??= (async () => {
+      await Promise.all(this.listeners.map((l) => l.drain(this.bootstrap.drainTimeoutMs)));
+      this.close();
+    })();
+    return this.draining;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const l of this.listeners) l.close();
+    this.clusters.close();
+    this.tls.detach();
+    this.deps.credentials.removeListener('rotated', this.setExpiry);
+    void this.accessLog.close();
+  }
+}
