@@ -1,0 +1,164 @@
+import { timingSafeEqual } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { HostPort } from '../../api/common.js';
+import { API_PREFIX } from '../../api/registry.js';
+import type { AgentReport, CheckReport, EndpointView, ProxyView, ServiceView, WorkloadView } from '../../api/registry.js';
+import type { ProxySnapshot } from '../../api/snapshot.js';
+import { TrellisError } from '../../errors.js';
+import { listenOn, urlOf } from '../listen.js';
+import { agentReportSchema, parseJson, tokenRequestSchema } from './schemas.js';
+
+/** What the REST API needs from the control plane. */
+export interface ApiBackend {
+  trustDomain: string;
+  version: string;
+  reportAgent(agentId: string, report: AgentReport): Promise<void>;
+  removeAgent(agentId: string): Promise<void>;
+  issueToken(nodeId: string, identity: string): { token: string; pushUrl: string; trustBundlePem: string[]; controlPlaneIdentity: string };
+  services(): ServiceView[];
+  workloads(): WorkloadView[];
+  endpoints(): EndpointView[];
+  proxies(): ProxyView[];
+  snapshot(nodeId: string): { nodeId: string; version: number; snapshot: ProxySnapshot } | undefined;
+  check(): Promise<CheckReport>;
+  metricsText(): Promise<{ contentType: string; body: string }>;
+}
+
+const MAX_BODY = 4 * 1024 * 1024;
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The control plane's REST API (src/api/registry.ts) on node:http. */
+export class ApiServer {
+  private constructor(
+    private readonly server: Server,
+    readonly url: string,
+  ) {}
+
+  static async start(listen: HostPort, agentToken: string, backend: ApiBackend, logger: Logger): Promise<ApiServer> {
+    const expected = Buffer.from(`Bearer ${agentToken}`);
+    const authorized = (req: IncomingMessage): boolean => {
+      const got = Buffer.from(req.headers.authorization ?? '');
+      return got.length === expected.length && timingSafeEqual(got, expected);
+    };
+    const server = createServer((req, res) => {
+      route(req, res, backend, authorized).catch((err: unknown) => {
+        if (err instanceof HttpError) {
+          json(res, err.status, { error: { code: err.code, message: err.message } });
+        } else if (err instanceof TrellisError) {
+          json(res, 400, { error: { code: err.code, message: err.message } });
+        } else {
+          logger.error({ err, method: req.method, url: req.url }, 'api: request failed');
+          json(res, 500, { error: { code: 'TRELLIS_E_INTERNAL', message: 'internal error' } });
+        }
+      });
+    });
+    server.keepAliveTimeout = 5000;
+    const address = await listenOn(server, listen, 'api');
+    return new ApiServer(server, urlOf('http', address));
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+}
+
+async function route(
+  req: IncomingMessage,
+  res: ServerResponse,
+  b: ApiBackend,
+  authorized: (req: IncomingMessage) => boolean,
+): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://x');
+  const path = url.pathname;
+  const method = req.method ?? 'GET';
+  if (path === '/healthz' && method === 'GET') {
+    res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+    return;
+  }
+  if (path === '/metrics' && method === 'GET') {
+    const m = await b.metricsText();
+    res.writeHead(200, { 'content-type': m.contentType }).end(m.body);
+    return;
+  }
+  if (!path.startsWith(`${API_PREFIX}/`)) throw new HttpError(404, 'TRELLIS_E_NOT_FOUND', `no route ${method} ${path}`);
+  const parts = path.slice(API_PREFIX.length + 1).split('/').map(decodeURIComponent);
+  const [a, b1, c, d] = parts;
+
+  if (a === 'agents' && b1 !== undefined && b1 !== '') {
+    if (!authorized(req)) throw new HttpError(401, 'TRELLIS_E_UNAUTHORIZED', 'missing or wrong agent token (authorization: Bearer <token>)');
+    if (parts.length === 2 && method === 'PUT') {
+      const r = parseJson(agentReportSchema, await body(req));
+      if (!r.ok) throw new HttpError(400, 'TRELLIS_E_CONFIG', r.message);
+      if (r.value.agentId !== b1) throw new HttpError(400, 'TRELLIS_E_CONFIG', `agentId: "${r.value.agentId}" differs from the path's "${b1}"`);
+      await b.reportAgent(b1, r.value as AgentReport);
+      return json(res, 200, {});
+    }
+    if (parts.length === 2 && method === 'DELETE') {
+      await b.removeAgent(b1);
+      return json(res, 200, {});
+    }
+    if (parts.length === 3 && c === 'tokens' && method === 'POST') {
+      const r = parseJson(tokenRequestSchema, await body(req));
+      if (!r.ok) throw new HttpError(400, 'TRELLIS_E_CONFIG', r.message);
+      return json(res, 200, b.issueToken(r.value.nodeId, r.value.identity));
+    }
+  }
+  if (method === 'GET') {
+    if (parts.length === 1) {
+      switch (a) {
+        case 'services':
+          return json(res, 200, b.services());
+        case 'workloads':
+          return json(res, 200, b.workloads());
+        case 'endpoints':
+          return json(res, 200, b.endpoints());
+        case 'proxies':
+          return json(res, 200, b.proxies());
+        case 'check':
+          return json(res, 200, await b.check());
+        case 'version':
+          return json(res, 200, { version: b.version, trustDomain: b.trustDomain });
+      }
+    }
+    if (a === 'proxies' && b1 !== undefined && c === 'snapshot' && d === undefined) {
+      const s = b.snapshot(b1);
+      if (s === undefined) throw new HttpError(404, 'TRELLIS_E_NOT_FOUND', `no snapshot compiled for node ${b1}`);
+      return json(res, 200, s);
+    }
+  }
+  throw new HttpError(404, 'TRELLIS_E_NOT_FOUND', `no route ${method} ${path}`);
+}
+
+function json(res: ServerResponse, status: number, value: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+}
+
+function body(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(new HttpError(413, 'TRELLIS_E_CONFIG', `body larger than ${MAX_BODY} bytes`));
+        req.resume();
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}

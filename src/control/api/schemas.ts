@@ -1,0 +1,103 @@
+import { z } from 'zod';
+import { PROTOCOLS } from '../../api/common.js';
+import type { AgentReport } from '../../api/registry.js';
+import { parseSpiffeId } from '../../identity/spiffe.js';
+
+/** Request bodies the control plane accepts, checked with zod; errors name the field path. */
+
+const segment = z
+  .string()
+  .regex(/^[a-zA-Z0-9._-]+$/, 'must be letters, digits, ".", "-" or "_"')
+  .refine((s) => s !== '.' && s !== '..', 'must not be "." or ".."');
+const protocol = z.enum(PROTOCOLS as [string, ...string[]]).transform((p) => p as AgentReport['workloads'][number]['ports'][number]['protocol']);
+const port = z.number().int().min(1).max(65535);
+
+const replicaSchema = z.object({
+  replica: z.number().int().min(0),
+  nodeId: z.string().min(1),
+  state: z.enum(['starting', 'ready', 'unhealthy', 'crashed', 'stopping', 'stopped']),
+  restarts: z.number().int().min(0),
+  appPid: z.number().int().nullable(),
+  proxyPid: z.number().int().nullable(),
+  adminUrl: z.string(),
+  endpoints: z.array(z.object({ port: z.string().min(1), protocol, host: z.string().min(1), portNumber: port })),
+  lastExit: z.object({ code: z.number().int().nullable(), signal: z.string().nullable(), at: z.string() }).nullable(),
+});
+
+const workloadSchema = z.object({
+  namespace: segment,
+  name: z.string().min(1),
+  service: z.string().min(1),
+  serviceAccount: segment,
+  ports: z.array(z.object({ name: z.string().min(1), protocol })),
+  upstreams: z.array(z.string().regex(/^[^/]+\/[^:]+:.+$/, 'must be a cluster name <namespace>/<service>:<port>')),
+  ingress: z.boolean(),
+  replicas: z.array(replicaSchema),
+});
+
+export const agentReportSchema = z.object({
+  agentId: z.string().min(1),
+  hostname: z.string(),
+  leaseMs: z.number().int().min(100).max(24 * 3600 * 1000),
+  workloads: z.array(workloadSchema),
+});
+
+export const tokenRequestSchema = z.object({
+  nodeId: z.string().min(1),
+  identity: z.string().refine((s) => parseSpiffeId(s) !== null, 'must be a SPIFFE ID spiffe://<td>/ns/<ns>/sa/<sa>'),
+});
+
+export const certificateRequestSchema = z.object({
+  csrPem: z.string().min(1),
+  token: z.string().min(1).optional(),
+  nodeId: z.string().min(1),
+});
+
+export const proxyMessageSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('hello'),
+    nodeId: z.string().min(1),
+    lastVersion: z.number().int().nullable(),
+    status: z.unknown(),
+  }),
+  z.object({ type: z.literal('ack'), version: z.number().int() }),
+  z.object({ type: z.literal('nack'), version: z.number().int(), error: z.string() }),
+  z.object({ type: z.literal('status'), status: z.unknown() }),
+  z.object({ type: z.literal('ping') }),
+]);
+
+export const statusSchema = z.object({
+  certNotAfter: z.string(),
+  certSerial: z.string(),
+  tlsHandshakes: z.number(),
+  tlsFailures: z.number(),
+  peersVerified: z.number(),
+  adminUrl: z.string(),
+});
+
+/** `workloads[0].ports[1].protocol` from a zod path. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? String(p) : `.${String(p)}`;
+  return out === '' ? '(body)' : out;
+}
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
+
+/** Parses JSON text against a schema; the message names the first failing field. */
+export function parseJson<T>(schema: z.ZodType<T>, text: string): Parsed<T> {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, message: `(body): invalid JSON: ${(err as Error).message}` };
+  }
+  return validate(schema, data);
+}
+
+export function validate<T>(schema: z.ZodType<T>, data: unknown): Parsed<T> {
+  const r = schema.safeParse(data);
+  if (r.success) return { ok: true, value: r.data };
+  const msg = r.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ');
+  return { ok: false, message: msg };
+}

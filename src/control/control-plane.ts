@@ -1,0 +1,300 @@
+import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { HostPort } from '../api/common.js';
+import type { AgentReport, CheckReport, EndpointView, ProxyView, ServiceView, WorkloadView } from '../api/registry.js';
+import type { ProxySnapshot } from '../api/snapshot.js';
+import { TrellisError } from '../errors.js';
+import { CertificateAuthority } from '../identity/ca.js';
+import { isInTrustDomain, spiffeId } from '../identity/spiffe.js';
+import type { TlsCredentials } from '../identity/tls.js';
+import { packageRoot } from '../util/paths.js';
+import { ApiServer } from './api/api-server.js';
+import type { ApiBackend } from './api/api-server.js';
+import { runChecks } from './check/check.js';
+import { SnapshotCache } from './compiler/snapshot-cache.js';
+import { createLogger } from './logger.js';
+import { ControlMetrics } from './metrics.js';
+import { ProxyTracker } from './push/proxy-tracker.js';
+import { PushServer } from './push/push-server.js';
+import { BootstrapTokens } from './push/tokens.js';
+import { Registry } from './registry/registry.js';
+import { ensurePrivateDir, loadOrCreateToken, removeInfo, writeInfo } from './state-files.js';
+import { FileStore } from './store/file-store.js';
+import type { Store } from './store/store.js';
+
+export interface ControlPlaneOptions {
+  stateDir: string;
+  api: HostPort;
+  push: HostPort;
+  trustDomain: string;
+  certTtlMs: number;
+  logLevel: string;
+  clock?: () => number;
+  /** Push stream ping interval (tests shorten it). Default PUSH_PING_INTERVAL_MS. */
+  pingIntervalMs?: number;
+}
+
+/** Lifetime of the control plane's own server/client certificate (rotated at two thirds). */
+const MIN_SERVER_CERT_TTL_MS = 3600_000;
+
+/** The control plane: store, registry, compiler, CA, push server and REST API wired together. */
+export class ControlPlane implements ApiBackend {
+  readonly identity: string;
+  readonly tokens = new BootstrapTokens();
+  readonly tracker = new ProxyTracker();
+  readonly registry: Registry;
+  readonly snapshots: SnapshotCache;
+  readonly metrics: ControlMetrics;
+  version = '0.0.0';
+  private push: PushServer | null = null;
+  private api: ApiServer | null = null;
+  private creds: TlsCredentials | null = null;
+  private leaseTimer: NodeJS.Timeout | null = null;
+  private rotateTimer: NodeJS.Timeout | null = null;
+  private closing = false;
+
+  private constructor(
+    private readonly o: ControlPlaneOptions,
+    readonly ca: CertificateAuthority,
+    readonly store: Store,
+    readonly agentToken: string,
+    readonly logger: Logger,
+    readonly clock: () => number,
+  ) {
+    this.identity = spiffeId(o.trustDomain, 'trellis-system', 'control-plane');
+    this.registry = new Registry(o.trustDomain);
+    this.snapshots = new SnapshotCache(this.registry, store, () => ca.trustBundlePem());
+    this.metrics = new ControlMetrics({
+      connectedProxies: () => this.push?.connectedCount() ?? 0,
+      agents: () => this.registry.agentIds().length,
+      endpointsReady: () => this.registry.endpoints().filter((e) => e.ready).length,
+      version: () => this.store.version(),
+    });
+  }
+
+  get trustDomain(): string {
+    return this.o.trustDomain;
+  }
+  get apiUrl(): string {
+    return this.api?.url ?? '';
+  }
+  get pushUrl(): string {
+    return this.push?.url ?? '';
+  }
+
+  static async start(o: ControlPlaneOptions): Promise<ControlPlane> {
+    if (!Number.isFinite(o.certTtlMs) || o.certTtlMs < 1000) {
+      throw new TrellisError('TRELLIS_E_USAGE', `certificate TTL must be at least 1s, got ${o.certTtlMs} ms`);
+    }
+    const clock = o.clock ?? Date.now;
+    const logger = createLogger(o.logLevel);
+    await ensurePrivateDir(o.stateDir);
+    const ca = await CertificateAuthority.loadOrCreate(join(o.stateDir, 'ca'), o.trustDomain, clock);
+    const token = await loadOrCreateToken(join(o.stateDir, 'agent-token'));
+    const store = await FileStore.open(join(o.stateDir, 'store'));
+    const cp = new ControlPlane(o, ca, store, token, logger, clock);
+    try {
+      await cp.boot();
+    } catch (err) {
+      await cp.close();
+      throw err;
+    }
+    return cp;
+  }
+
+  private async boot(): Promise<void> {
+    this.version = await readPackageVersion();
+    // Every lease restarts now: the control plane being down never expires an endpoint.
+    const now = this.clock();
+    for (const a of this.store.agents()) this.registry.upsert(a.report, now);
+    await this.snapshots.recompile();
+    this.registry.on('changed', () => this.onRegistryChanged());
+    this.scheduleExpiry();
+
+    this.creds = await this.issueOwnCredentials();
+    this.push = await PushServer.start(this.o.push, this.creds, {
+      trustDomain: this.o.trustDomain,
+      ca: this.ca,
+      certTtlMs: this.o.certTtlMs,
+      tokens: this.tokens,
+      store: this.store,
+      registry: this.registry,
+      snapshots: this.snapshots,
+      tracker: this.tracker,
+      clock: this.clock,
+      logger: this.logger,
+      pingIntervalMs: this.o.pingIntervalMs,
+      onEvent: (e) => (e === 'certificate-issued' ? this.metrics.certificatesIssued.inc() : this.metrics.snapshotsPushed.inc()),
+    });
+    this.api = await ApiServer.start(this.o.api, this.agentToken, this, this.logger);
+    await writeInfo(join(this.o.stateDir, 'control-plane.json'), {
+      pid: process.pid,
+      apiUrl: this.api.url,
+      pushUrl: this.push.url,
+      trustDomain: this.o.trustDomain,
+    });
+    this.logger.info({ apiUrl: this.api.url, pushUrl: this.push.url, trustDomain: this.o.trustDomain }, 'control plane started');
+  }
+
+  private serverCertTtl(): number {
+    return Math.max(this.o.certTtlMs, MIN_SERVER_CERT_TTL_MS);
+  }
+
+  /** The control plane's certificate: push server and client for "peers verified"; rotated at 2/3 of its life. */
+  private async issueOwnCredentials(): Promise<TlsCredentials> {
+    const host = this.o.push.host;
+    const ips = new Set(['127.0.0.1', '::1']);
+    const dns = new Set(['localhost']);
+    if (isIP(host) !== 0) {
+      if (host !== '0.0.0.0' && host !== '::') ips.add(host);
+    } else if (host !== '') dns.add(host);
+    const ttl = this.serverCertTtl();
+    const issued = await this.ca.issueServerCertificate(this.identity, [...dns], [...ips], ttl);
+    if (this.rotateTimer !== null) clearTimeout(this.rotateTimer);
+    this.rotateTimer = setTimeout(() => void this.rotateOwnCredentials(), Math.floor((ttl * 2) / 3));
+    this.rotateTimer.unref();
+    return { keyPem: issued.keyPem, certChainPem: issued.certChainPem };
+  }
+
+  private async rotateOwnCredentials(): Promise<void> {
+    if (this.closing) return;
+    try {
+      this.creds = await this.issueOwnCredentials();
+      this.push?.setCredentials(this.creds);
+      this.logger.info('rotated the control plane certificate');
+    } catch (err) {
+      this.logger.error({ err }, 'rotating the control plane certificate failed; retrying in 10s');
+      this.rotateTimer = setTimeout(() => void this.rotateOwnCredentials(), 10_000);
+      this.rotateTimer.unref();
+    }
+  }
+
+  private onRegistryChanged(): void {
+    if (this.closing) return;
+    this.metrics.recompiles.inc();
+    this.snapshots.recompile().then(
+      (changed) => this.push?.push(changed),
+      (err: unknown) => this.logger.error({ err }, 'compiling snapshots failed'),
+    );
+  }
+
+  private scheduleExpiry(): void {
+    if (this.leaseTimer !== null) clearTimeout(this.leaseTimer);
+    this.leaseTimer = null;
+    const next = this.registry.nextExpiry();
+    if (next === null || this.closing) return;
+    this.leaseTimer = setTimeout(() => void this.expireLeases(), Math.max(0, next - this.clock()) + 1);
+    this.leaseTimer.unref();
+  }
+
+  private async expireLeases(): Promise<void> {
+    const gone = this.registry.expire(this.clock());
+    for (const id of gone) {
+      this.logger.warn({ agentId: id }, 'agent lease expired: its endpoints are removed');
+      await this.store.deleteAgent(id).catch((err: unknown) => this.logger.error({ err }, 'store: deleting an agent failed'));
+    }
+    this.scheduleExpiry();
+  }
+
+  // ---- ApiBackend ----
+
+  async reportAgent(agentId: string, report: AgentReport): Promise<void> {
+    const now = this.clock();
+    await this.store.putAgent({ report, receivedAt: now });
+    this.registry.upsert(report, now);
+    this.scheduleExpiry();
+    // Answer once the change is compiled (and pushed), so a reader after the PUT sees it.
+    await this.snapshots.idle();
+    this.logger.debug({ agentId, workloads: report.workloads.length }, 'agent report');
+  }
+
+  async removeAgent(agentId: string): Promise<void> {
+    await this.store.deleteAgent(agentId);
+    this.registry.remove(agentId);
+    this.scheduleExpiry();
+    await this.snapshots.idle();
+    this.logger.info({ agentId }, 'agent removed');
+  }
+
+  issueToken(nodeId: string, identity: string): { token: string; pushUrl: string; trustBundlePem: string[]; controlPlaneIdentity: string } {
+    if (!isInTrustDomain(identity, this.o.trustDomain)) {
+      throw new TrellisError('TRELLIS_E_IDENTITY', `identity: ${identity} is outside trust domain "${this.o.trustDomain}"`);
+    }
+    const known = this.registry.node(nodeId)?.identity;
+    if (known !== undefined && known !== identity) {
+      throw new TrellisError('TRELLIS_E_IDENTITY', `identity: node ${nodeId} is registered as ${known}, not ${identity}`);
+    }
+    return {
+      token: this.tokens.issue(nodeId, identity, this.clock()),
+      pushUrl: this.pushUrl,
+      trustBundlePem: this.ca.trustBundlePem(),
+      controlPlaneIdentity: this.identity,
+    };
+  }
+
+  services(): ServiceView[] {
+    return this.registry.services();
+  }
+  workloads(): WorkloadView[] {
+    return this.registry.workloads();
+  }
+  endpoints(): EndpointView[] {
+    return this.registry.endpoints();
+  }
+
+  proxies(): ProxyView[] {
+    const out = new Map<string, ProxyView>();
+    for (const n of this.registry.nodes()) out.set(n.nodeId, this.tracker.view(n.nodeId, n.identity, this.snapshots.get(n.nodeId)?.version ?? null));
+    for (const s of this.tracker.all()) {
+      if (!out.has(s.nodeId)) out.set(s.nodeId, this.tracker.view(s.nodeId, s.identity, this.snapshots.get(s.nodeId)?.version ?? null));
+    }
+    return [...out.values()].sort((a, b) => a.nodeId.localeCompare(b.nodeId));
+  }
+
+  snapshot(nodeId: string): { nodeId: string; version: number; snapshot: ProxySnapshot } | undefined {
+    const c = this.snapshots.get(nodeId);
+    return c === undefined ? undefined : { nodeId, version: c.version, snapshot: c.snapshot };
+  }
+
+  check(): Promise<CheckReport> {
+    return runChecks({
+      nodes: this.registry.nodes(),
+      endpoints: this.registry.endpoints(),
+      tracker: this.tracker,
+      snapshots: this.snapshots,
+      certTtlMs: this.o.certTtlMs,
+      now: this.clock(),
+      creds: this.creds as TlsCredentials,
+      trustBundlePem: this.ca.trustBundlePem(),
+    });
+  }
+
+  async metricsText(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() };
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    if (this.leaseTimer !== null) clearTimeout(this.leaseTimer);
+    if (this.rotateTimer !== null) clearTimeout(this.rotateTimer);
+    this.registry.removeAllListeners();
+    await Promise.all([this.push?.close(), this.api?.close()]);
+    await this.snapshots.idle();
+    await this.store.close();
+    await removeInfo(join(this.o.stateDir, 'control-plane.json'), process.pid);
+    this.logger.info('control plane stopped');
+    this.logger.flush();
+  }
+}
+
+async function readPackageVersion(): Promise<string> {
+  try {
+    const pkg = JSON.parse(await readFile(join(packageRoot, 'package.json'), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}

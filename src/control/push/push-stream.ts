@@ -1,0 +1,168 @@
+import { constants } from 'node:http2';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Logger } from 'pino';
+import type { ControlMessage, ProxyStatusReport } from '../../api/push.js';
+import type { ProxySnapshot } from '../../api/snapshot.js';
+import { parseJson, proxyMessageSchema, statusSchema, validate } from '../api/schemas.js';
+import { LineSplitter } from './ndjson.js';
+import type { ProxyTracker } from './proxy-tracker.js';
+import { sendError } from './respond.js';
+
+export interface PushStreamOptions {
+  /** Verified SPIFFE ID of the client certificate. */
+  peer: string;
+  clock: () => number;
+  pingIntervalMs: number;
+  logger: Logger;
+  tracker: ProxyTracker;
+  /** May this peer speak for nodeId? */
+  authorize: (nodeId: string) => boolean;
+  current: (nodeId: string) => ProxySnapshot | undefined;
+  onPushed: () => void;
+  onOpen: (nodeId: string, s: PushStream) => void;
+  onClose: (nodeId: string, s: PushStream) => void;
+}
+
+/**
+ * One proxy's push stream. Response headers wait for the proxy's `hello` (so a node the
+ * certificate may not speak for gets a 403). Then: the current snapshot unless the proxy
+ * already runs it, every later one as it is compiled, acks/nacks/status recorded in the
+ * tracker, pings both ways, and the stream is dropped after three silent intervals.
+ */
+export class PushStream {
+  private nodeId: string | null = null;
+  private lastHeard: number;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly req: Http2ServerRequest,
+    private readonly res: Http2ServerResponse,
+    private readonly o: PushStreamOptions,
+  ) {
+    this.lastHeard = o.clock();
+  }
+
+  start(): void {
+    const lines = new LineSplitter((line) => this.onLine(line));
+    this.req.setEncoding('utf8');
+    this.req.on('data', (chunk: string) => {
+      this.lastHeard = this.o.clock();
+      if (!lines.push(chunk)) this.fail('line too long');
+    });
+    this.req.on('end', () => this.close());
+    this.res.on('close', () => this.close());
+    this.res.on('error', () => this.close());
+    this.timer = setInterval(() => this.tick(), this.o.pingIntervalMs);
+    this.timer.unref();
+  }
+
+  sendSnapshot(snapshot: ProxySnapshot): void {
+    if (this.nodeId === null) return;
+    const st = this.o.tracker.get(this.nodeId);
+    if (st !== undefined) st.sentVersion = snapshot.version;
+    this.send({ type: 'snapshot', snapshot });
+    this.o.onPushed();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    if (!this.res.headersSent) sendError(this.res, 503, 'TRELLIS_E_CONTROL_PLANE_UNREACHABLE', 'stream closed');
+    else if (!this.res.writableEnded) {
+      // End our half, then reset the stream so the proxy stops sending and sees the end.
+      this.res.end(() => {
+        if (!this.res.stream.destroyed) this.res.stream.close(constants.NGHTTP2_NO_ERROR);
+      });
+    }
+    if (this.nodeId !== null) this.o.onClose(this.nodeId, this);
+  }
+
+  private send(msg: ControlMessage): void {
+    if (this.closed || this.res.writableEnded) return;
+    this.res.write(`${JSON.stringify(msg)}\n`);
+  }
+
+  private tick(): void {
+    if (this.o.clock() - this.lastHeard > 3 * this.o.pingIntervalMs) {
+      this.o.logger.warn({ nodeId: this.nodeId }, 'push: stream silent for three ping intervals, dropping it');
+      this.close();
+      return;
+    }
+    if (this.nodeId !== null) this.send({ type: 'ping' });
+  }
+
+  private fail(message: string, status = 400): void {
+    this.o.logger.warn({ nodeId: this.nodeId, peer: this.o.peer, message }, 'push: bad stream message');
+    if (!this.res.headersSent) sendError(this.res, status, status === 403 ? 'TRELLIS_E_UNAUTHORIZED' : 'TRELLIS_E_CONFIG', message);
+    this.close();
+  }
+
+  private onLine(line: string): void {
+    if (this.closed) return;
+    const parsed = parseJson(proxyMessageSchema, line);
+    if (!parsed.ok) {
+      this.fail(parsed.message);
+      return;
+    }
+    const msg = parsed.value;
+    if (this.nodeId === null) {
+      if (msg.type !== 'hello') {
+        this.fail('type: the first message must be hello');
+        return;
+      }
+      if (!this.o.authorize(msg.nodeId)) {
+        this.fail(`certificate ${this.o.peer} may not act for node ${msg.nodeId}`, 403);
+        return;
+      }
+      this.hello(msg.nodeId, msg.lastVersion, msg.status);
+      return;
+    }
+    const st = this.o.tracker.ensure(this.nodeId, this.o.peer);
+    st.lastSeen = this.o.clock();
+    switch (msg.type) {
+      case 'hello':
+        this.fail('type: hello was already sent');
+        return;
+      case 'ack':
+        st.ackedVersion = msg.version;
+        if (st.nack !== null && st.nack.version <= msg.version) st.nack = null;
+        return;
+      case 'nack':
+        st.nack = { version: msg.version, error: msg.error };
+        this.o.logger.warn({ nodeId: this.nodeId, version: msg.version, error: msg.error }, 'proxy rejected a snapshot');
+        return;
+      case 'status':
+        this.status(msg.status);
+        return;
+      case 'ping':
+        return;
+    }
+  }
+
+  private hello(nodeId: string, lastVersion: number | null, status: unknown): void {
+    this.nodeId = nodeId;
+    const st = this.o.tracker.ensure(nodeId, this.o.peer);
+    st.connected = true;
+    st.lastSeen = this.o.clock();
+    this.status(status);
+    this.o.onOpen(nodeId, this);
+    this.res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    const snap = this.o.current(nodeId);
+    if (lastVersion !== null && snap !== undefined && lastVersion === snap.version) {
+      // The proxy already runs the current snapshot: nothing to send, it is in sync.
+      st.sentVersion = lastVersion;
+      st.ackedVersion = lastVersion;
+    } else if (snap !== undefined) {
+      this.sendSnapshot(snap);
+    }
+    this.o.logger.info({ nodeId, identity: this.o.peer, lastVersion }, 'proxy connected');
+  }
+
+  private status(raw: unknown): void {
+    if (this.nodeId === null) return;
+    const v = validate(statusSchema, raw);
+    if (v.ok) this.o.tracker.ensure(this.nodeId, this.o.peer).status = v.value satisfies ProxyStatusReport;
+  }
+}

@@ -1,0 +1,169 @@
+import { EventEmitter } from 'node:events';
+import type { Protocol } from '../../api/common.js';
+import type { AgentReport, EndpointView, PortSpec, ReplicaState, ServiceView, WorkloadReport, WorkloadView } from '../../api/registry.js';
+import { spiffeId } from '../../identity/spiffe.js';
+
+interface AgentEntry {
+  report: AgentReport;
+  receivedAt: number;
+  expiresAt: number;
+}
+
+/** One proxy the mesh expects: a replica of a workload reported by an agent. */
+export interface ProxyNode {
+  nodeId: string;
+  identity: string;
+  agentId: string;
+  namespace: string;
+  workload: string;
+  replica: number;
+  upstreams: string[];
+  adminUrl: string;
+  state: ReplicaState;
+  ready: boolean;
+}
+
+export interface RegistryEvents {
+  changed: [];
+}
+
+/**
+ * Agent reports turned into services, workloads, endpoints and proxy nodes. Each agent's
+ * report replaces its previous one whole. A lease ends `leaseMs` after the last report;
+ * expire(now) drops lapsed agents. Time is always passed in, never read here.
+ */
+export class Registry extends EventEmitter<RegistryEvents> {
+  private readonly agents = new Map<string, AgentEntry>();
+
+  constructor(readonly trustDomain: string) {
+    super();
+  }
+
+  /** Stores a report and (re)starts its lease at `now`. Emits 'changed' when the content differs. */
+  upsert(report: AgentReport, now: number): void {
+    const prev = this.agents.get(report.agentId);
+    this.agents.set(report.agentId, { report, receivedAt: now, expiresAt: now + report.leaseMs });
+    if (prev === undefined || JSON.stringify(prev.report.workloads) !== JSON.stringify(report.workloads)) this.emit('changed');
+  }
+
+  remove(agentId: string): boolean {
+    const had = this.agents.delete(agentId);
+    if (had) this.emit('changed');
+    return had;
+  }
+
+  /** Drops every agent whose lease ended at or before `now`; returns their ids. */
+  expire(now: number): string[] {
+    const gone: string[] = [];
+    for (const [id, e] of this.agents) if (e.expiresAt <= now) gone.push(id);
+    for (const id of gone) this.agents.delete(id);
+    if (gone.length > 0) this.emit('changed');
+    return gone;
+  }
+
+  /** Earliest lease end, or null without agents (for the caller's timer). */
+  nextExpiry(): number | null {
+    let min: number | null = null;
+    for (const e of this.agents.values()) if (min === null || e.expiresAt < min) min = e.expiresAt;
+    return min;
+  }
+
+  agentIds(): string[] {
+    return [...this.agents.keys()].sort();
+  }
+
+  identityOf(w: Pick<WorkloadReport, 'namespace' | 'serviceAccount'>): string {
+    return spiffeId(this.trustDomain, w.namespace, w.serviceAccount);
+  }
+
+  workloads(): WorkloadView[] {
+    const out: WorkloadView[] = [];
+    for (const [agentId, e] of this.sortedAgents()) {
+      for (const w of e.report.workloads) out.push({ ...w, agentId, identity: this.identityOf(w) });
+    }
+    return out;
+  }
+
+  endpoints(): EndpointView[] {
+    const out: EndpointView[] = [];
+    for (const w of this.workloads()) {
+      for (const r of w.replicas) {
+        for (const ep of r.endpoints) {
+          out.push({
+            namespace: w.namespace,
+            service: w.service,
+            port: ep.port,
+            protocol: ep.protocol,
+            host: ep.host,
+            portNumber: ep.portNumber,
+            workload: w.name,
+            replica: r.replica,
+            nodeId: r.nodeId,
+            identity: w.identity,
+            ready: r.state === 'ready',
+          });
+        }
+      }
+    }
+    return out;
+  }
+
+  services(): ServiceView[] {
+    const byKey = new Map<string, ServiceView>();
+    for (const w of this.workloads()) {
+      const key = `${w.namespace}/${w.service}`;
+      let s = byKey.get(key);
+      if (s === undefined) {
+        s = { namespace: w.namespace, name: w.service, identity: w.identity, ports: [], endpointsReady: 0, endpointsTotal: 0 };
+        byKey.set(key, s);
+      }
+      for (const p of w.ports) if (!s.ports.some((q: PortSpec) => q.name === p.name)) s.ports.push({ ...p });
+    }
+    for (const ep of this.endpoints()) {
+      const s = byKey.get(`${ep.namespace}/${ep.service}`);
+      if (s === undefined) continue;
+      s.endpointsTotal++;
+      if (ep.ready) s.endpointsReady++;
+    }
+    return [...byKey.values()].sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
+  }
+
+  /** Protocol of a service port, or null when no workload declares it. */
+  portProtocol(namespace: string, service: string, port: string): Protocol | null {
+    for (const w of this.workloads()) {
+      if (w.namespace !== namespace || w.service !== service) continue;
+      const p = w.ports.find((q) => q.name === port);
+      if (p !== undefined) return p.protocol;
+    }
+    return null;
+  }
+
+  nodes(): ProxyNode[] {
+    const out: ProxyNode[] = [];
+    for (const w of this.workloads()) {
+      for (const r of w.replicas) {
+        out.push({
+          nodeId: r.nodeId,
+          identity: w.identity,
+          agentId: w.agentId,
+          namespace: w.namespace,
+          workload: w.name,
+          replica: r.replica,
+          upstreams: [...w.upstreams],
+          adminUrl: r.adminUrl,
+          state: r.state,
+          ready: r.state === 'ready',
+        });
+      }
+    }
+    return out;
+  }
+
+  node(nodeId: string): ProxyNode | undefined {
+    return this.nodes().find((n) => n.nodeId === nodeId);
+  }
+
+  private sortedAgents(): [string, AgentEntry][] {
+    return [...this.agents.entries()].sort(([a], [b]) => a.localeCompare(b));
+  }
+}

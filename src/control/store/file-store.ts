@@ -1,0 +1,125 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TrellisError } from '../../errors.js';
+import type { Store, StoredAgent, StoredSnapshotVersion } from './store.js';
+
+interface Meta {
+  version: number;
+}
+
+/**
+ * The embedded store: a few JSON documents in `<dir>` (0700), each replaced atomically
+ * (write a 0600 temp file, then rename), writes serialised so a later state never loses to
+ * an earlier one.
+ */
+export class FileStore implements Store {
+  readonly kind = 'file';
+  private readonly agentMap = new Map<string, StoredAgent>();
+  private snapshots = new Map<string, StoredSnapshotVersion>();
+  private readonly identities = new Map<string, string>();
+  private meta: Meta = { version: 0 };
+  private queue: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  private constructor(private readonly dir: string) {}
+
+  static async open(dir: string): Promise<FileStore> {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await chmod(dir, 0o700);
+    const s = new FileStore(dir);
+    const meta = await s.read<Meta>('meta.json');
+    if (meta !== null) {
+      if (!Number.isSafeInteger(meta.version) || meta.version < 0) {
+        throw new TrellisError('TRELLIS_E_CONFIG', `corrupt version counter in ${join(dir, 'meta.json')}`);
+      }
+      s.meta = meta;
+    }
+    for (const a of (await s.read<StoredAgent[]>('agents.json')) ?? []) s.agentMap.set(a.report.agentId, a);
+    for (const [k, v] of Object.entries((await s.read<Record<string, StoredSnapshotVersion>>('snapshots.json')) ?? {})) {
+      s.snapshots.set(k, v);
+    }
+    for (const [k, v] of Object.entries((await s.read<Record<string, string>>('nodes.json')) ?? {})) s.identities.set(k, v);
+    return s;
+  }
+
+  agents(): StoredAgent[] {
+    return [...this.agentMap.values()];
+  }
+
+  putAgent(agent: StoredAgent): Promise<void> {
+    this.agentMap.set(agent.report.agentId, agent);
+    return this.write('agents.json', () => this.agents());
+  }
+
+  async deleteAgent(agentId: string): Promise<boolean> {
+    if (!this.agentMap.delete(agentId)) return false;
+    await this.write('agents.json', () => this.agents());
+    return true;
+  }
+
+  version(): number {
+    return this.meta.version;
+  }
+
+  async nextVersion(): Promise<number> {
+    const v = this.meta.version + 1;
+    this.meta = { version: v };
+    await this.write('meta.json', () => this.meta);
+    return v;
+  }
+
+  snapshotVersions(): ReadonlyMap<string, StoredSnapshotVersion> {
+    return this.snapshots;
+  }
+
+  putSnapshotVersions(entries: ReadonlyMap<string, StoredSnapshotVersion>): Promise<void> {
+    this.snapshots = new Map(entries);
+    return this.write('snapshots.json', () => Object.fromEntries(this.snapshots));
+  }
+
+  nodeIdentities(): ReadonlyMap<string, string> {
+    return this.identities;
+  }
+
+  putNodeIdentity(nodeId: string, identity: string): Promise<void> {
+    if (this.identities.get(nodeId) === identity) return Promise.resolve();
+    this.identities.set(nodeId, identity);
+    return this.write('nodes.json', () => Object.fromEntries(this.identities));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.queue;
+  }
+
+  private async read<T>(name: string): Promise<T | null> {
+    const path = join(this.dir, name);
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    try {
+      return JSON.parse(text) as T;
+    } catch (err) {
+      throw new TrellisError('TRELLIS_E_CONFIG', `corrupt store file ${path}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Queues a write of the document's state at the time the write runs (coalesces naturally). */
+  private write(name: string, state: () => unknown): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('store is closed'));
+    const run = async (): Promise<void> => {
+      const path = join(this.dir, name);
+      const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+      await writeFile(tmp, JSON.stringify(state()), { mode: 0o600, flag: 'wx' });
+      await rename(tmp, path);
+    };
+    const p = this.queue.then(run);
+    this.queue = p.catch(() => {});
+    return p;
+  }
+}

@@ -1,0 +1,41 @@
+import type { AgentReport } from '../../api/registry.js';
+
+/** An agent's last full report as the store keeps it. */
+export interface StoredAgent {
+  report: AgentReport;
+  /** Epoch ms the report arrived (display only: leases restart from "now" on load). */
+  receivedAt: number;
+}
+
+/** What the compiler last produced for one proxy: kept so a restart reuses unchanged versions. */
+export interface StoredSnapshotVersion {
+  version: number;
+  hash: string;
+}
+
+/**
+ * The control plane's persistent state behind one interface, so an etcd-backed store can
+ * replace the embedded one. Reads come from memory after open(); every write is durable
+ * when its promise resolves.
+ */
+export interface Store {
+  readonly kind: string;
+  agents(): StoredAgent[];
+  putAgent(agent: StoredAgent): Promise<void>;
+  /** True when the agent was there. */
+  deleteAgent(agentId: string): Promise<boolean>;
+
+  /** Highest version handed out so far (0 on a new store). */
+  version(): number;
+  /** Next version, strictly greater than every earlier one, durable before it is returned. */
+  nextVersion(): Promise<number>;
+
+  snapshotVersions(): ReadonlyMap<string, StoredSnapshotVersion>;
+  putSnapshotVersions(entries: ReadonlyMap<string, StoredSnapshotVersion>): Promise<void>;
+
+  /** SPIFFE ID each proxy node was issued a certificate for (the key /stream and /rotate check). */
+  nodeIdentities(): ReadonlyMap<string, string>;
+  putNodeIdentity(nodeId: string, identity: string): Promise<void>;
+
+  close(): Promise<void>;
+}
