@@ -9,46 +9,16 @@ let loaded: Promise<X509Module> | null = null;
 
 /**
  * @peculiar/x509 on Node's WebCrypto, loaded on first use (never at import time).
- *
- * The library's dependency injection (tsyringe) insists on a Reflect metadata polyfill
- * (the `reflect-metadata` package, which is not among our dependencies). It only reads
- * constructor parameter types, which x509's classes do not have, so a minimal metadata
- * store is enough; it is installed only when no polyfill is present. Hand-written because
- * the dependency set is fixed; swap for `import 'reflect-metadata'` if it is ever added.
+ * Its dependency injection (tsyringe) needs the Reflect metadata polyfill, loaded first.
  */
 export function loadX509(): Promise<X509Module> {
   loaded ??= (async () => {
-    installReflectMetadataShim();
+    await import('reflect-metadata');
     const x509 = (await import('@peculiar/x509')) as X509Module;
     x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
     return x509;
   })();
   return loaded;
-}
-
-function installReflectMetadataShim(): void {
-  const R = Reflect as unknown as Record<string, unknown>;
-  if (typeof R['getMetadata'] === 'function') return;
-  const store = new WeakMap<object, Map<unknown, unknown>>();
-  const own = (target: object, key: unknown): unknown => store.get(target)?.get(key);
-  const define = (key: unknown, value: unknown, target: object): void => {
-    let m = store.get(target);
-    if (m === undefined) store.set(target, (m = new Map()));
-    m.set(key, value);
-  };
-  const get = (key: unknown, target: object): unknown => {
-    for (let t: object | null = target; t !== null; t = Object.getPrototypeOf(t) as object | null) {
-      const m = store.get(t);
-      if (m?.has(key) === true) return m.get(key);
-    }
-    return undefined;
-  };
-  R['getOwnMetadata'] = own;
-  R['getMetadata'] = get;
-  R['defineMetadata'] = define;
-  R['hasMetadata'] = (key: unknown, target: object): boolean => get(key, target) !== undefined;
-  R['hasOwnMetadata'] = (key: unknown, target: object): boolean => store.get(target)?.has(key) === true;
-  R['metadata'] = (key: unknown, value: unknown) => (target: object) => define(key, value, target);
 }
 
 export const P256: webcrypto.EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };
