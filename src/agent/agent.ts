@@ -1,0 +1,207 @@
+import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import pino, { type Logger } from 'pino';
+import type { ProxyBootstrap } from '../api/bootstrap.js';
+import type { AgentReport, WorkloadReport } from '../api/registry.js';
+import type { MeshConfig } from '../config/types.js';
+import { RESTART_BACKOFF, type BackoffOptions } from '../util/backoff.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { httpUrl } from '../util/hostport.js';
+import { agentTokenPath, RegistryClient } from './client.js';
+import { killLeftovers, PidRegistry } from './pids.js';
+import { describeFixed, PortAllocator } from './ports.js';
+import { defaultProxyCommand, ReplicaRunner, type ReplicaContext, type ReplicaPorts } from './replica.js';
+import { Reporter } from './reporter.js';
+
+export interface AgentOptions {
+  mesh: MeshConfig;
+  stateDir: string;
+  /** Control plane REST API, e.g. http://127.0.0.1:15000 */
+  controlPlaneUrl: string;
+  /** Default: the host name. */
+  agentId?: string;
+  logger?: Logger;
+  /** Log level handed to proxies. Default 'info'. */
+  proxyLogLevel?: ProxyBootstrap['logLevel'];
+  /** Environment workloads and proxies inherit. Default: this process's. */
+  env?: Record<string, string | undefined>;
+  clock?: Clock;
+  restartBackoff?: BackoffOptions;
+  /** A crashed app that ran this long starts its backoff over. Default 60 s. */
+  healthyResetMs?: number;
+  reportIntervalMs?: number;
+  leaseMs?: number;
+  /** Time for a 'stopping' report to reach every proxy before proxies are stopped. Default 1 s. */
+  stopSpreadMs?: number;
+  /** SIGTERM -> SIGKILL for apps. Default 5 s. */
+  stopTimeoutMs?: number;
+  proxyReadyTimeoutMs?: number;
+  /** argv that runs a proxy from a bootstrap file. Default: `node <cliEntry> proxy --bootstrap <file> --exit-on-stdin-close`. */
+  proxyCommand?: (bootstrapFile: string) => string[];
+}
+
+/**
+ * The host agent: runs every workload replica of a mesh file with its proxy, and every
+ * ingress as a proxy alone, keeps them running, and reports them to the control plane.
+ */
+export class Agent {
+  readonly agentId: string;
+  private readonly opts: AgentOptions;
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private readonly client: RegistryClient;
+  private readonly pids: PidRegistry;
+  private readonly reporter: Reporter;
+  private replicas: ReplicaRunner[] = [];
+  private started = false;
+  private stopped: Promise<void> | null = null;
+
+  constructor(opts: AgentOptions) {
+    this.opts = opts;
+    this.agentId = opts.agentId ?? hostname();
+    this.logger = (opts.logger ?? pino({ level: 'warn' }, pino.destination(2))).child({ agent: this.agentId });
+    this.clock = opts.clock ?? systemClock;
+    this.client = new RegistryClient(opts.controlPlaneUrl, agentTokenPath(opts.stateDir));
+    this.pids = new PidRegistry(opts.stateDir, this.logger);
+    this.reporter = new Reporter(this.client, () => this.report(), this.clock, this.logger, opts.reportIntervalMs ?? 5000);
+  }
+
+  /** Starts everything; resolves when every replica is ready. On failure, stops what started. */
+  async start(): Promise<void> {
+    if (this.started) throw new Error('Agent.start() called twice');
+    this.started = true;
+    const { stateDir } = this.opts;
+    await mkdir(join(stateDir, 'run'), { recursive: true, mode: 0o700 });
+    await mkdir(join(stateDir, 'logs'), { recursive: true });
+    await killLeftovers(stateDir, this.logger);
+    await this.client.loadToken();
+    try {
+      this.replicas = await this.plan();
+      if (this.stopped !== null) throw new Error('agent stopped while starting');
+      this.reporter.start();
+      // The first failure stops everything (stop() aborts the replicas still starting).
+      await Promise.all(this.replicas.map((r) => r.start()));
+      if (this.stopped !== null) throw new Error('agent stopped while starting');
+      await this.reporter.sendNow();
+      this.reporter.notify();
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  /** Allocates ports and builds a runner per replica (workloads first, then ingress). */
+  private async plan(): Promise<ReplicaRunner[]> {
+    const { mesh } = this.opts;
+    const ports = new PortAllocator();
+    const ctx: ReplicaContext = {
+      mesh,
+      stateDir: this.opts.stateDir,
+      agentId: this.agentId,
+      client: this.client,
+      pids: this.pids,
+      logger: this.logger,
+      clock: this.clock,
+      logLevel: this.opts.proxyLogLevel ?? 'info',
+      baseEnv: this.opts.env ?? { ...process.env },
+      restartBackoff: this.opts.restartBackoff ?? RESTART_BACKOFF,
+      healthyResetMs: this.opts.healthyResetMs ?? 60_000,
+      proxyReadyTimeoutMs: this.opts.proxyReadyTimeoutMs ?? 30_000,
+      stopTimeoutMs: this.opts.stopTimeoutMs ?? 5000,
+      onChange: () => this.reporter.notify(),
+      proxyCommand: this.opts.proxyCommand ?? defaultProxyCommand,
+    };
+    const out: ReplicaRunner[] = [];
+    for (const w of mesh.workloads) {
+      for (let i = 0; i < w.replicas; i++) {
+        const p: ReplicaPorts = { admin: await ports.allocate(), app: new Map(), inbound: new Map(), outbound: [] };
+        for (const port of w.ports) {
+          p.app.set(port.name, await ports.allocate());
+          p.inbound.set(port.name, await ports.allocate());
+        }
+        for (const [j, u] of w.upstreams.entries()) {
+          p.outbound.push(u.listen !== null ? await ports.claim(u.listen, describeFixed('upstream', w.name, j)) : { host: '127.0.0.1', port: await ports.allocate() });
+        }
+        out.push(new ReplicaRunner(ctx, { kind: 'workload', workload: w }, i, p));
+      }
+    }
+    for (const g of mesh.ingress) {
+      const listen = await ports.claim(g.listen, describeFixed('ingress', g.name));
+      out.push(new ReplicaRunner(ctx, { kind: 'ingress', ingress: g }, 0, { admin: await ports.allocate(), app: new Map(), inbound: new Map(), outbound: [listen] }));
+    }
+    return out;
+  }
+
+  /** `http://host:port` of every ingress, with the port actually bound. */
+  ingressUrls(): { name: string; url: string }[] {
+    return this.replicas.filter((r) => r.spec.kind === 'ingress').map((r) => ({ name: r.name, url: httpUrl(r.ports.outbound[0] as { host: string; port: number }) }));
+  }
+
+  /** The full report the control plane receives. */
+  report(): AgentReport {
+    const workloads: WorkloadReport[] = [];
+    const { mesh } = this.opts;
+    for (const w of mesh.workloads) {
+      workloads.push({
+        namespace: mesh.namespace,
+        name: w.name,
+        service: w.service,
+        serviceAccount: w.serviceAccount,
+        ports: w.ports.map((p) => ({ name: p.name, protocol: p.protocol })),
+        upstreams: w.upstreams.map((u) => u.cluster),
+        ingress: false,
+        replicas: this.replicas.filter((r) => r.spec.kind === 'workload' && r.name === w.name).map((r) => r.report()),
+      });
+    }
+    for (const g of mesh.ingress) {
+      workloads.push({
+        namespace: mesh.namespace,
+        name: g.name,
+        service: g.name,
+        serviceAccount: g.name,
+        ports: [],
+        upstreams: [g.cluster],
+        ingress: true,
+        replicas: this.replicas.filter((r) => r.spec.kind === 'ingress' && r.name === g.name).map((r) => r.report()),
+      });
+    }
+    return { agentId: this.agentId, hostname: hostname(), leaseMs: this.opts.leaseMs ?? 15_000, workloads };
+  }
+
+  /**
+   * Stops in order: report every replica 'stopping' (peers stop sending), wait for that to
+   * spread, stop proxies (they drain), stop apps, deregister. Safe to call more than once.
+   */
+  stop(): Promise<void> {
+    this.stopped ??= this.doStop();
+    return this.stopped;
+  }
+
+  private async doStop(): Promise<void> {
+    for (const r of this.replicas) r.markStopping();
+    if (this.replicas.length > 0) {
+      const reported = await this.reporter.sendNow();
+      // Give the push a moment to take 'stopping' endpoints out of peers' load balancing,
+      // unless no replica was ever ready (then no peer ever sent to one).
+      if (reported && this.replicas.some((r) => r.everReady)) await this.clock.sleep(this.opts.stopSpreadMs ?? 1000);
+    }
+    await this.reporter.stop();
+    this.logger.info('stopping proxies (they drain)');
+    await Promise.all(this.replicas.map((r) => r.stopProxy()));
+    this.logger.info('stopping apps');
+    await Promise.all(this.replicas.map((r) => r.stopApp()));
+    this.logger.info('agent stopped');
+    try {
+      await this.client.deleteAgent(this.agentId);
+    } catch (err) {
+      this.logger.debug({ err: (err as Error).message }, 'could not deregister the agent');
+    }
+    await this.pids.clear();
+  }
+
+  /** Second Ctrl-C: SIGKILL every child now. */
+  kill(): void {
+    for (const r of this.replicas) r.kill();
+  }
+}

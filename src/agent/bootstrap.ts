@@ -1,0 +1,77 @@
+import type { ProxyBootstrap } from '../api/bootstrap.js';
+import { nodeId } from '../api/common.js';
+import type { IngressConfig, MeshConfig, WorkloadConfig } from '../config/types.js';
+import type { TokenResponse } from './client.js';
+
+export const LOOPBACK = '127.0.0.1';
+
+export type ReplicaSpec = { kind: 'workload'; workload: WorkloadConfig } | { kind: 'ingress'; ingress: IngressConfig };
+
+export interface ReplicaPorts {
+  admin: number;
+  /** App port per declared port name. */
+  app: Map<string, number>;
+  /** Proxy inbound (mTLS) port per declared port name. */
+  inbound: Map<string, number>;
+  /** Outbound listener per upstream (for an ingress: its one listener). */
+  outbound: { host: string; port: number }[];
+}
+
+/** `spiffe://<td>/ns/<ns>/sa/<sa>` */
+export function spiffeId(trustDomain: string, namespace: string, serviceAccount: string): string {
+  return `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
+}
+
+/** Name, node id and identity of a replica's proxy. An ingress is its own service account. */
+export function replicaIdentity(mesh: Pick<MeshConfig, 'namespace' | 'trustDomain'>, spec: ReplicaSpec, replica: number): { name: string; nodeId: string; identity: string } {
+  const name = spec.kind === 'workload' ? spec.workload.name : spec.ingress.name;
+  const sa = spec.kind === 'workload' ? spec.workload.serviceAccount : spec.ingress.name;
+  return { name, nodeId: nodeId(mesh.namespace, name, replica), identity: spiffeId(mesh.trustDomain, mesh.namespace, sa) };
+}
+
+/**
+ * The ProxyBootstrap (src/api/bootstrap.ts) of one replica: inbound listener per declared port
+ * (forwarding to the app's port), outbound listener per upstream, or for an ingress one
+ * outbound listener on its `listen` address and no inbound.
+ */
+export function buildBootstrap(opts: {
+  mesh: MeshConfig;
+  spec: ReplicaSpec;
+  replica: number;
+  ports: ReplicaPorts;
+  token: TokenResponse;
+  accessLogFile: string;
+  logLevel: ProxyBootstrap['logLevel'];
+}): ProxyBootstrap {
+  const { mesh, spec, ports, token } = opts;
+  const id = replicaIdentity(mesh, spec, opts.replica);
+  const at = (i: number): { host: string; port: number } => ports.outbound[i] as { host: string; port: number };
+  const w = spec.kind === 'workload' ? spec.workload : null;
+  const outbound =
+    spec.kind === 'workload'
+      ? spec.workload.upstreams.map((u, i) => ({ name: `${u.service}-${u.port}`, protocol: u.protocol, listen: at(i), cluster: u.cluster }))
+      : [{ name: spec.ingress.name, protocol: spec.ingress.protocol, listen: at(0), cluster: spec.ingress.cluster }];
+  return {
+    node: {
+      id: id.nodeId,
+      namespace: mesh.namespace,
+      workload: id.name,
+      service: w?.service ?? id.name,
+      serviceAccount: w?.serviceAccount ?? id.name,
+      replica: opts.replica,
+      identity: id.identity,
+    },
+    controlPlane: { pushUrl: token.pushUrl, trustBundlePem: token.trustBundlePem, identity: token.controlPlaneIdentity, token: token.token },
+    admin: { host: LOOPBACK, port: ports.admin },
+    inbound: (w?.ports ?? []).map((p) => ({
+      name: p.name,
+      protocol: p.protocol,
+      listen: { host: LOOPBACK, port: ports.inbound.get(p.name) as number },
+      app: { host: LOOPBACK, port: ports.app.get(p.name) as number },
+    })),
+    outbound,
+    drainTimeoutMs: mesh.drainTimeoutMs,
+    accessLog: mesh.accessLog === 'file' ? opts.accessLogFile : mesh.accessLog,
+    logLevel: opts.logLevel,
+  };
+}

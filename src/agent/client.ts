@@ -1,0 +1,88 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { API_PREFIX, type AgentReport } from '../api/registry.js';
+import { TrellisError } from '../errors.js';
+
+export interface TokenResponse {
+  token: string;
+  pushUrl: string;
+  trustBundlePem: string[];
+  controlPlaneIdentity: string;
+}
+
+export function agentTokenPath(stateDir: string): string {
+  return join(stateDir, 'agent-token');
+}
+
+/**
+ * The agent's calls to the control plane's REST API (src/api/registry.ts). Failures are
+ * TrellisErrors: CONTROL_PLANE_UNREACHABLE for transport errors and 5xx, UNAUTHORIZED for 401/403.
+ * On 401 the token file is read again once (a restarted control plane may have written a new one).
+ */
+export class RegistryClient {
+  private token: string | null = null;
+
+  constructor(
+    readonly apiUrl: string,
+    private readonly tokenFile: string,
+    private readonly timeoutMs = 5000,
+  ) {}
+
+  async loadToken(): Promise<string> {
+    try {
+      this.token = (await readFile(this.tokenFile, 'utf8')).trim();
+    } catch (err) {
+      throw new TrellisError('TRELLIS_E_UNAUTHORIZED', `no agent token at ${this.tokenFile} (does the control plane use this state directory?)`, { cause: err });
+    }
+    return this.token;
+  }
+
+  putReport(report: AgentReport): Promise<unknown> {
+    return this.call('PUT', `/agents/${encodeURIComponent(report.agentId)}`, report);
+  }
+
+  deleteAgent(agentId: string): Promise<unknown> {
+    return this.call('DELETE', `/agents/${encodeURIComponent(agentId)}`);
+  }
+
+  async issueToken(agentId: string, nodeId: string, identity: string): Promise<TokenResponse> {
+    return (await this.call('POST', `/agents/${encodeURIComponent(agentId)}/tokens`, { nodeId, identity })) as TokenResponse;
+  }
+
+  private async call(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown, retried = false): Promise<unknown> {
+    const token = this.token ?? (await this.loadToken());
+    const url = `${this.apiUrl}${API_PREFIX}${path}`;
+    let res;
+    try {
+      res = await request(url, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+      });
+    } catch (err) {
+      throw new TrellisError('TRELLIS_E_CONTROL_PLANE_UNREACHABLE', `control plane at ${this.apiUrl} is unreachable (${(err as Error).message})`, { cause: err });
+    }
+    const text = await res.body.text();
+    if ((res.statusCode === 401 || res.statusCode === 403) && !retried) {
+      await this.loadToken();
+      return this.call(method, path, body, true);
+    }
+    if (res.statusCode >= 200 && res.statusCode < 300) return text === '' ? {} : (JSON.parse(text) as unknown);
+    const detail = errorMessage(text);
+    if (res.statusCode === 401 || res.statusCode === 403) throw new TrellisError('TRELLIS_E_UNAUTHORIZED', `control plane refused the agent token: ${detail}`);
+    const code = res.statusCode >= 500 ? 'TRELLIS_E_CONTROL_PLANE_UNREACHABLE' : res.statusCode === 404 ? 'TRELLIS_E_NOT_FOUND' : 'TRELLIS_E_CONFIG';
+    throw new TrellisError(code, `${method} ${path}: ${res.statusCode} ${detail}`);
+  }
+}
+
+function errorMessage(text: string): string {
+  try {
+    const body = JSON.parse(text) as { error?: { message?: string } };
+    return body.error?.message ?? text;
+  } catch {
+    return text.slice(0, 200);
+  }
+}

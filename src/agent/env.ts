@@ -1,0 +1,37 @@
+import type { WorkloadConfig } from '../config/types.js';
+import { envKey } from '../config/normalize.js';
+import type { HostPort } from '../api/common.js';
+import { formatHostPort } from '../util/hostport.js';
+
+export interface AppEnvInput {
+  /** Inherited environment (the agent's own, usually). */
+  base: Record<string, string | undefined>;
+  workload: WorkloadConfig;
+  replica: number;
+  identity: string;
+  /** App port per declared port name, in declaration order. */
+  appPorts: Map<string, number>;
+  /** Outbound listener per upstream, same order as workload.upstreams. */
+  outbound: HostPort[];
+}
+
+/**
+ * Environment of a workload process (docs/mesh-file.md, "What a workload's process gets"):
+ * inherited < the mesh file's `env` < what the mesh assigns (ports, upstreams, identity).
+ */
+export function buildAppEnv(input: AppEnvInput): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(input.base)) if (v !== undefined) env[k] = v;
+  Object.assign(env, input.workload.env);
+  const first = input.workload.ports[0];
+  if (first !== undefined) env.PORT = String(input.appPorts.get(first.name));
+  for (const p of input.workload.ports) env[`PORT_${envKey(p.name)}`] = String(input.appPorts.get(p.name));
+  input.workload.upstreams.forEach((u, i) => {
+    const hp = input.outbound[i];
+    if (hp !== undefined) env[u.env] = formatHostPort(hp);
+  });
+  env.TRELLIS_WORKLOAD = input.workload.name;
+  env.TRELLIS_REPLICA = String(input.replica);
+  env.TRELLIS_IDENTITY = input.identity;
+  return env;
+}

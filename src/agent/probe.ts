@@ -1,0 +1,50 @@
+import type { WorkloadConfig } from '../config/types.js';
+import { connect } from 'node:net';
+import { request } from 'undici';
+
+/** True if a TCP connection to host:port opens within timeoutMs. */
+export function tcpProbe(host: string, port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect({ host, port });
+    const finish = (ok: boolean): void => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    sock.once('connect', () => finish(true));
+    sock.once('error', () => finish(false));
+  });
+}
+
+/** True if GET url answers 2xx or 3xx within timeoutMs. */
+export async function httpProbe(url: string, timeoutMs: number): Promise<boolean> {
+  try {
+    const res = await request(url, { method: 'GET', headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs) });
+    await res.body.dump();
+    return res.statusCode >= 200 && res.statusCode < 400;
+  } catch {
+    return false;
+  }
+}
+
+/** A workload's readiness check: httpGet on one port, else TCP connect to every port. */
+export interface Readiness {
+  describe(): string;
+  run(): Promise<boolean>;
+}
+
+export function readinessProbe(w: WorkloadConfig, appPorts: Map<string, number>, host = '127.0.0.1'): Readiness {
+  const r = w.readiness;
+  if (r.httpGet !== null) {
+    const url = `http://${host}:${appPorts.get(r.httpGet.port)}${r.httpGet.path}`;
+    return { describe: () => `GET ${url}`, run: () => httpProbe(url, r.timeoutMs) };
+  }
+  return {
+    describe: () => `TCP connect to ${w.ports.map((p) => `${p.name} ${host}:${appPorts.get(p.name)}`).join(', ')}`,
+    async run() {
+      for (const p of w.ports) if (!(await tcpProbe(host, appPorts.get(p.name) as number, r.timeoutMs))) return false;
+      return true;
+    },
+  };
+}

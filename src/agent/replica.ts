@@ -1,0 +1,359 @@
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { ProxyBootstrap } from '../api/bootstrap.js';
+import type { ReplicaReport, ReplicaState } from '../api/registry.js';
+import type { MeshConfig, WorkloadConfig } from '../config/types.js';
+import { TrellisError } from '../errors.js';
+import { Backoff, type BackoffOptions } from '../util/backoff.js';
+import type { Clock } from '../util/clock.js';
+import { cliEntry } from '../util/paths.js';
+import type { RegistryClient, TokenResponse } from './client.js';
+import { buildAppEnv } from './env.js';
+import type { PidRegistry } from './pids.js';
+import { httpProbe, readinessProbe, type Readiness } from './probe.js';
+import { buildBootstrap, LOOPBACK as HOST, replicaIdentity, type ReplicaPorts, type ReplicaSpec } from './bootstrap.js';
+import { Child, describeExit, resolveCommand, tailFile, type ExitInfo } from './process.js';
+
+export type { ReplicaPorts, ReplicaSpec } from './bootstrap.js';
+
+/** What every replica shares: the agent's dependencies and settings. */
+export interface ReplicaContext {
+  mesh: MeshConfig;
+  stateDir: string;
+  agentId: string;
+  client: RegistryClient;
+  pids: PidRegistry;
+  logger: Logger;
+  clock: Clock;
+  logLevel: ProxyBootstrap['logLevel'];
+  baseEnv: Record<string, string | undefined>;
+  restartBackoff: BackoffOptions;
+  healthyResetMs: number;
+  proxyReadyTimeoutMs: number;
+  stopTimeoutMs: number;
+  onChange(): void;
+  proxyCommand(bootstrapFile: string): string[];
+}
+
+export function defaultProxyCommand(bootstrapFile: string): string[] {
+  return [process.execPath, cliEntry, 'proxy', '--bootstrap', bootstrapFile, '--exit-on-stdin-close'];
+}
+
+/**
+ * One replica: its proxy, its app (none for an ingress), readiness probing, restarts.
+ * start() resolves once the replica is ready, or rejects with a TrellisError saying why not;
+ * cleaning up is the agent's job (it stops every replica).
+ */
+export class ReplicaRunner {
+  readonly name: string;
+  readonly nodeId: string;
+  readonly identity: string;
+  state: ReplicaState = 'starting';
+  restarts = 0;
+  lastExit: ReplicaReport['lastExit'] = null;
+  private app: Child | null = null;
+  private proxy: Child | null = null;
+  private appStartedAt = 0;
+  private stopping = false;
+  private readonly abort = new AbortController();
+  private readonly appBackoff: Backoff;
+  private readonly proxyBackoff: Backoff;
+  private startWaiter: { resolve(): void; reject(err: Error): void } | null = null;
+  private probeFailures = 0;
+  private readonly log: Logger;
+  private readonly readiness: Readiness = { describe: () => 'none', run: () => Promise.resolve(true) };
+
+  constructor(
+    private readonly ctx: ReplicaContext,
+    readonly spec: ReplicaSpec,
+    readonly replica: number,
+    readonly ports: ReplicaPorts,
+  ) {
+    const id = replicaIdentity(ctx.mesh, spec, replica);
+    this.name = id.name;
+    this.nodeId = id.nodeId;
+    this.identity = id.identity;
+    if (spec.kind === 'workload') this.readiness = readinessProbe(spec.workload, ports.app, HOST);
+    this.appBackoff = new Backoff(ctx.restartBackoff);
+    this.proxyBackoff = new Backoff(ctx.restartBackoff);
+    this.log = ctx.logger.child({ replica: `${this.name}/${replica}` });
+  }
+
+  private get bootstrapPath(): string {
+    return join(this.ctx.stateDir, 'run', `${this.name}-${this.replica}.bootstrap.json`);
+  }
+
+  get adminUrl(): string {
+    return `http://${HOST}:${this.ports.admin}`;
+  }
+
+  private get label(): string {
+    return this.spec.kind === 'workload' ? `workload ${this.name} (replica ${this.replica})` : `ingress ${this.name}`;
+  }
+
+  private logPath(kind: 'app' | 'proxy' | 'access'): string {
+    return join(this.ctx.stateDir, 'logs', `${this.name}-${this.replica}.${kind}.log`);
+  }
+
+  report(): ReplicaReport {
+    const endpoints =
+      this.spec.kind === 'workload'
+        ? this.spec.workload.ports.map((p) => ({ port: p.name, protocol: p.protocol, host: HOST, portNumber: this.ports.inbound.get(p.name) as number }))
+        : [];
+    return {
+      replica: this.replica,
+      nodeId: this.nodeId,
+      state: this.state,
+      restarts: this.restarts,
+      appPid: this.app?.running === true ? this.app.pid : null,
+      proxyPid: this.proxy?.running === true ? this.proxy.pid : null,
+      adminUrl: this.adminUrl,
+      endpoints,
+      lastExit: this.lastExit,
+    };
+  }
+
+  /** True once the replica was reported ready (peers may send to it; stopping must tell them). */
+  everReady = false;
+
+  private setState(s: ReplicaState): void {
+    if (s === 'ready') this.everReady = true;
+    if (this.state === s) return;
+    this.log.info({ from: this.state, to: s }, 'replica state');
+    this.state = s;
+    this.ctx.onChange();
+  }
+
+  async start(): Promise<void> {
+    await this.startProxy(true);
+    if (this.spec.kind === 'ingress') {
+      this.setState('ready');
+      return;
+    }
+    const workload = this.spec.workload;
+    const ready = new Promise<void>((resolve, reject) => (this.startWaiter = { resolve, reject }));
+    const timer = this.ctx.clock.setTimeout(() => {
+      this.failStart(
+        new TrellisError(
+          'TRELLIS_E_TIMEOUT',
+          `${this.label} did not become ready within ${workload.readiness.startTimeoutMs / 1000}s (readiness: ${this.readiness.describe()}); see ${this.logPath('app')}`,
+        ),
+      );
+    }, workload.readiness.startTimeoutMs);
+    try {
+      this.startApp();
+      void this.probeLoop();
+      await ready;
+    } finally {
+      timer.cancel();
+      this.startWaiter = null;
+    }
+  }
+
+  private failStart(err: Error): void {
+    const w = this.startWaiter;
+    this.startWaiter = null;
+    w?.reject(err);
+  }
+
+  // ---- proxy ----
+
+  private async startProxy(initial: boolean): Promise<void> {
+    const deadline = this.ctx.clock.now() + this.ctx.proxyReadyTimeoutMs;
+    const token = await this.issueToken(initial ? deadline : null);
+    const file = this.bootstrapPath;
+    await writeFile(file, JSON.stringify(buildBootstrap({ mesh: this.ctx.mesh, spec: this.spec, replica: this.replica, ports: this.ports, token, accessLogFile: this.logPath('access'), logLevel: this.ctx.logLevel }), null, 2), { mode: 0o600 });
+    // stop() may have run while we waited; nothing may start after it.
+    if (this.stopping) throw new TrellisError('TRELLIS_E_TIMEOUT', `${this.label}: stopped while starting`);
+    const argv = this.ctx.proxyCommand(file);
+    const child = Child.spawn({ argv, cwd: this.ctx.stateDir, env: stringEnv(this.ctx.baseEnv), logFile: this.logPath('proxy'), stdinPipe: true });
+    if (child.pid !== null) this.ctx.pids.add({ pid: child.pid, kind: 'proxy', name: this.nodeId, argv });
+    this.proxy = child;
+    this.ctx.onChange();
+    const exitedEarly = child.exited.then((e) => e);
+    for (;;) {
+      const ok = await Promise.race([httpProbe(`${this.adminUrl}/ready`, 1000), exitedEarly.then(() => 'exited' as const)]);
+      if (ok === true) break;
+      if (ok === 'exited' || !child.running) {
+        const info = child.exit as ExitInfo;
+        if (child.pid !== null) this.ctx.pids.remove(child.pid);
+        throw new TrellisError('TRELLIS_E_WORKLOAD_EXITED', `proxy of ${this.label} exited during start (${describeExit(info)})${await this.tail('proxy')}`);
+      }
+      if (this.stopping) throw new TrellisError('TRELLIS_E_TIMEOUT', `${this.label}: stopped while starting`);
+      if (this.ctx.clock.now() > deadline) {
+        await child.terminate(1000, true);
+        throw new TrellisError('TRELLIS_E_TIMEOUT', `proxy of ${this.label} was not ready within ${this.ctx.proxyReadyTimeoutMs / 1000}s (${this.adminUrl}/ready)${await this.tail('proxy')}`);
+      }
+      await this.ctx.clock.sleep(100, this.abort.signal);
+    }
+    this.log.info({ pid: child.pid, admin: this.adminUrl }, 'proxy ready');
+    void child.exited.then((info) => this.onProxyExit(child, info));
+  }
+
+  private async issueToken(deadline: number | null): Promise<TokenResponse> {
+    const backoff = new Backoff({ initialMs: 200, maxMs: 5000 });
+    for (;;) {
+      try {
+        return await this.ctx.client.issueToken(this.ctx.agentId, this.nodeId, this.identity);
+      } catch (err) {
+        const retriable = err instanceof TrellisError && err.code === 'TRELLIS_E_CONTROL_PLANE_UNREACHABLE';
+        if (!retriable || this.stopping || (deadline !== null && this.ctx.clock.now() > deadline)) throw err;
+        await this.ctx.clock.sleep(backoff.next(), this.abort.signal);
+      }
+    }
+  }
+
+  private onProxyExit(child: Child, info: ExitInfo): void {
+    if (child.pid !== null) this.ctx.pids.remove(child.pid);
+    if (this.stopping || this.proxy !== child) return;
+    this.log.warn({ exit: describeExit(info), log: this.logPath('proxy') }, 'proxy exited; restarting it');
+    if (this.state === 'ready') this.setState('unhealthy');
+    this.ctx.onChange();
+    void this.restartProxy();
+  }
+
+  private async restartProxy(): Promise<void> {
+    while (!this.stopping) {
+      await this.ctx.clock.sleep(this.proxyBackoff.next(), this.abort.signal);
+      if (this.stopping) return;
+      try {
+        await this.startProxy(false);
+        this.proxyBackoff.reset();
+        if (this.spec.kind === 'ingress') this.setState('ready');
+        return;
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'proxy restart failed; trying again');
+      }
+    }
+  }
+
+  // ---- app ----
+
+  private startApp(): void {
+    const w = (this.spec as { workload: WorkloadConfig }).workload;
+    if (this.stopping) throw new TrellisError('TRELLIS_E_TIMEOUT', `${this.label}: stopped while starting`);
+    const [program, ...args] = w.command as [string, ...string[]];
+    const resolved = resolveCommand(program, this.ctx.mesh.dir, this.ctx.baseEnv.PATH);
+    if (resolved === null) {
+      throw new TrellisError('TRELLIS_E_COMMAND_NOT_FOUND', `workload ${w.name}: command not found: ${program} (command: ${w.command.join(' ')}; run in ${this.ctx.mesh.dir})`);
+    }
+    const env = buildAppEnv({ base: this.ctx.baseEnv, workload: w, replica: this.replica, identity: this.identity, appPorts: this.ports.app, outbound: this.ports.outbound });
+    const argv = [resolved, ...args];
+    const child = Child.spawn({ argv, cwd: this.ctx.mesh.dir, env, logFile: this.logPath('app'), stdinPipe: false });
+    if (child.pid !== null) this.ctx.pids.add({ pid: child.pid, kind: 'app', name: this.nodeId, argv });
+    this.app = child;
+    this.appStartedAt = this.ctx.clock.now();
+    this.probeFailures = 0;
+    this.log.info({ pid: child.pid, command: argv }, 'app started');
+    this.ctx.onChange();
+    void child.exited.then((info) => this.onAppExit(child, info));
+  }
+
+  private async onAppExit(child: Child, info: ExitInfo): Promise<void> {
+    if (child.pid !== null) this.ctx.pids.remove(child.pid);
+    this.lastExit = { code: info.code, signal: info.signal, at: new Date(this.ctx.clock.now()).toISOString() };
+    if (this.stopping || this.app !== child) return;
+    const w = (this.spec as { workload: WorkloadConfig }).workload;
+    if (this.startWaiter !== null) {
+      const how = info.error?.code === 'ENOENT' ? `command not found: ${w.command[0] ?? ''}` : describeExit(info);
+      const code = info.error?.code === 'ENOENT' ? 'TRELLIS_E_COMMAND_NOT_FOUND' : 'TRELLIS_E_WORKLOAD_EXITED';
+      this.failStart(new TrellisError(code, `workload ${w.name} (replica ${this.replica}) exited during start: ${how}${await this.tail('app')}`));
+      return;
+    }
+    const ranMs = this.ctx.clock.now() - this.appStartedAt;
+    if (ranMs >= this.ctx.healthyResetMs) this.appBackoff.reset();
+    const delay = this.appBackoff.next();
+    this.restarts += 1;
+    this.log.warn({ exit: describeExit(info), restartInMs: delay, log: this.logPath('app') }, 'app exited; restarting');
+    this.setState('crashed');
+    this.ctx.onChange();
+    await this.ctx.clock.sleep(delay, this.abort.signal);
+    if (this.stopping) return;
+    try {
+      this.setState('starting');
+      this.startApp();
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'app restart failed');
+      this.setState('crashed');
+      void this.onAppExit(child, info);
+    }
+  }
+
+  /** Readiness: fast polling while starting, every periodMs afterwards. */
+  private async probeLoop(): Promise<void> {
+    const r = (this.spec as { workload: WorkloadConfig }).workload.readiness;
+    while (!this.stopping) {
+      const app = this.app;
+      if (app?.running === true) {
+        const ok = await this.readiness.run();
+        if (this.stopping || this.app !== app || !app.running) continue;
+        const proxyUp = this.proxy?.running === true;
+        if (ok) {
+          this.probeFailures = 0;
+          if ((this.state === 'starting' || this.state === 'unhealthy') && proxyUp) {
+            this.setState('ready');
+            if (this.startWaiter !== null) {
+              const w = this.startWaiter;
+              this.startWaiter = null;
+              w.resolve();
+            }
+          }
+        } else if (this.state === 'ready' && ++this.probeFailures >= r.failureThreshold) {
+          this.log.warn({ probe: this.readiness.describe() }, 'readiness probe failing; endpoint taken out of load balancing');
+          this.setState('unhealthy');
+        }
+      }
+      await this.ctx.clock.sleep(this.state === 'starting' ? Math.min(100, r.periodMs) : r.periodMs, this.abort.signal);
+    }
+  }
+
+  private async tail(kind: 'app' | 'proxy'): Promise<string> {
+    const lines = await tailFile(this.logPath(kind), 10);
+    return lines.length === 0 ? ` (log ${this.logPath(kind)} is empty)` : `; last lines of ${this.logPath(kind)}:\n  ${lines.join('\n  ')}`;
+  }
+
+  // ---- stop ----
+
+  /** Takes the replica out of load balancing (reported as 'stopping'); stops restarts and probes. */
+  markStopping(): void {
+    this.stopping = true;
+    this.abort.abort();
+    this.failStart(new TrellisError('TRELLIS_E_TIMEOUT', `${this.label}: stopped while starting`));
+    this.state = 'stopping';
+  }
+
+  /** SIGTERM to the proxy (it drains), wait for it. */
+  async stopProxy(): Promise<void> {
+    const p = this.proxy;
+    if (p === null) return;
+    await p.terminate(this.ctx.mesh.drainTimeoutMs + 5000, true);
+    if (p.pid !== null) this.ctx.pids.remove(p.pid);
+    // It holds a one-time token; no use once the proxy is gone.
+    await rm(this.bootstrapPath, { force: true });
+  }
+
+  /** SIGTERM to the app's process group, SIGKILL after the stop timeout. */
+  async stopApp(): Promise<void> {
+    const a = this.app;
+    if (a !== null) {
+      await a.terminate(this.ctx.stopTimeoutMs, true);
+      if (a.pid !== null) this.ctx.pids.remove(a.pid);
+    }
+    this.state = 'stopped';
+  }
+
+  /** Last resort: SIGKILL everything now. */
+  kill(): void {
+    this.stopping = true;
+    this.abort.abort();
+    this.proxy?.signal('SIGKILL', true);
+    this.app?.signal('SIGKILL', true);
+  }
+}
+
+function stringEnv(base: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(base)) if (v !== undefined) out[k] = v;
+  return out;
+}

@@ -1,0 +1,63 @@
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Agent } from '../../agent/agent.js';
+import { loadMeshFile } from '../../config/load.js';
+import { createLogger } from '../../util/log.js';
+import { controlPlaneUrl } from '../api.js';
+import { parse, str } from '../args.js';
+import type { Command } from '../io.js';
+import { onSignals } from '../lifecycle.js';
+import { parseLogLevel, proxyLevel } from './up.js';
+
+const usage = `Usage: trellis agent [dir|file] [--control-plane URL] [--state-dir D] [--log-level L]
+
+Runs the host agent alone against a running control plane: starts every workload of the
+mesh file with its proxy and every ingress, reports them, restarts what crashes. Prints
+\`ready ingress.<name>=<url> ...\` on stdout once all are ready. SIGINT/SIGTERM: stop in
+order, exit 0.
+
+Options:
+  --control-plane URL   REST API (default: $TRELLIS_CONTROL_PLANE, else ./.trellis/control-plane.json, else http://127.0.0.1:15000)
+  --state-dir D         state directory holding agent-token (default ./.trellis)
+  --log-level L         trace|debug|info|warn|error (default info)
+  -h, --help            this text
+`;
+
+export const agentCommand: Command = {
+  name: 'agent',
+  usage,
+  async run(argv, io) {
+    const p = parse(argv, { 'control-plane': { type: 'string' }, 'state-dir': { type: 'string' }, 'log-level': { type: 'string' } }, usage, io.out, 1);
+    if (p === null) return 0;
+    const level = parseLogLevel(str(p, 'log-level'), usage);
+    const mesh = await loadMeshFile(resolve(io.cwd, p.positionals[0] ?? '.'));
+    const stateDir = resolve(io.cwd, str(p, 'state-dir') ?? '.trellis');
+    await mkdir(join(stateDir, 'logs'), { recursive: true });
+    const logger = createLogger({ level, file: join(stateDir, 'logs', 'agent.log') });
+    const agent = new Agent({ mesh, stateDir, controlPlaneUrl: controlPlaneUrl(str(p, 'control-plane'), io), logger, proxyLogLevel: proxyLevel(level) });
+    let finish: (code: number) => void = () => {};
+    const finished = new Promise<number>((r) => (finish = r));
+    let stopping = false;
+    const remove = onSignals(
+      () => {
+        stopping = true;
+        void agent.stop().then(() => finish(0));
+      },
+      () => {
+        agent.kill();
+        finish(130);
+      },
+    );
+    try {
+      await agent.start();
+    } catch (err) {
+      if (stopping) return await finished;
+      remove();
+      throw err;
+    }
+    io.out(['ready', `agent=${agent.agentId}`, ...agent.ingressUrls().map((i) => `ingress.${i.name}=${i.url}`)].join(' ') + '\n');
+    const code = await finished;
+    remove();
+    return code;
+  },
+};

@@ -1,0 +1,82 @@
+import { parseDuration } from '../../util/duration.js';
+import { parseHostPort } from '../../util/hostport.js';
+import { isLogLevel } from '../../util/log.js';
+import { resolve } from 'node:path';
+import { parse, str } from '../args.js';
+import { UsageError, type Command } from '../io.js';
+import { onSignals, onStdinClose } from '../lifecycle.js';
+
+const usage = `Usage: trellis control-plane --state-dir D --api HOST:PORT --push HOST:PORT --trust-domain TD --cert-ttl DUR [--log-level L] [--exit-on-stdin-close]
+
+Runs the control plane in the foreground (\`trellis up\` starts it as a child process).
+Writes <state-dir>/agent-token and <state-dir>/control-plane.json on start.
+SIGTERM or SIGINT: close and exit 0.
+
+Options:
+  --state-dir D            state directory (store, CA, tokens)
+  --api HOST:PORT          REST API address (port 0: any free port)
+  --push HOST:PORT         push API address for proxies (port 0: any free port)
+  --trust-domain TD        SPIFFE trust domain
+  --cert-ttl DUR           workload certificate lifetime (e.g. 24h, 10s)
+  --log-level L            trace|debug|info|warn|error (default info)
+  --exit-on-stdin-close    exit when stdin closes (used by \`trellis up\`)
+  -h, --help               this text
+`;
+
+export const controlPlaneCommand: Command = {
+  name: 'control-plane',
+  usage,
+  async run(argv, io) {
+    const p = parse(
+      argv,
+      {
+        'state-dir': { type: 'string' },
+        api: { type: 'string' },
+        push: { type: 'string' },
+        'trust-domain': { type: 'string' },
+        'cert-ttl': { type: 'string' },
+        'log-level': { type: 'string' },
+        'exit-on-stdin-close': { type: 'boolean' },
+      },
+      usage,
+      io.out,
+      0,
+    );
+    if (p === null) return 0;
+    const need = (name: string): string => {
+      const v = str(p, name);
+      if (v === undefined) throw new UsageError(`--${name} is required`, usage);
+      return v;
+    };
+    const api = parseHostPort(need('api'));
+    const push = parseHostPort(need('push'));
+    if (api === undefined) throw new UsageError('--api must be host:port', usage);
+    if (push === undefined) throw new UsageError('--push must be host:port', usage);
+    const certTtlMs = parseDuration(need('cert-ttl'));
+    if (certTtlMs === undefined) throw new UsageError('--cert-ttl must be a duration such as 24h or 10s', usage);
+    const logLevel = str(p, 'log-level') ?? 'info';
+    if (!isLogLevel(logLevel)) throw new UsageError(`--log-level must be one of trace, debug, info, warn, error`, usage);
+    const stateDir = resolve(io.cwd, need('state-dir'));
+    const trustDomain = need('trust-domain');
+
+    const { runControlPlane } = await import('../../control/main.js');
+    const cp = await runControlPlane({ stateDir, api, push, trustDomain, certTtlMs, logLevel });
+    io.err(`trellis: control plane api=${cp.apiUrl} push=${cp.pushUrl}\n`);
+    return new Promise<number>((done) => {
+      let closing = false;
+      const close = (): void => {
+        if (closing) return;
+        closing = true;
+        cp.close().then(
+          () => done(0),
+          (err: unknown) => {
+            io.err(`trellis: control plane close failed: ${String(err)}\n`);
+            done(1);
+          },
+        );
+      };
+      onSignals(close, () => done(1));
+      if (p.values['exit-on-stdin-close'] === true) onStdinClose(close);
+    });
+  },
+};

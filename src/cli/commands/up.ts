@@ -1,0 +1,121 @@
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Agent } from '../../agent/agent.js';
+import { killLeftovers } from '../../agent/pids.js';
+import { checkFixedAddresses, PortAllocator } from '../../agent/ports.js';
+import { loadMeshFile } from '../../config/load.js';
+import { createLogger, isLogLevel, type LogLevel } from '../../util/log.js';
+import { parse, str } from '../args.js';
+import { ControlPlaneProcess } from '../control-plane-process.js';
+import { UsageError, type Command, type Io } from '../io.js';
+import { onSignals } from '../lifecycle.js';
+
+const usage = `Usage: trellis up [dir|file] [--state-dir D] [--log-level L]
+
+Validates the mesh file (<dir>/trellis.yaml, default ./trellis.yaml), starts the control
+plane as a child process, then every workload with its proxy and every ingress, and prints
+one line on stdout once all are ready:
+
+  ready api=<apiUrl> push=<pushUrl> ingress.<name>=http://<host>:<port> ...
+
+Ctrl-C (SIGINT) or SIGTERM stops everything in order and exits 0; a second signal kills.
+
+Options:
+  --state-dir D      state directory (default ./.trellis): logs/, run/, store, CA
+  --log-level L      trace|debug|info|warn|error (default info); the log goes to <state-dir>/logs/agent.log,
+                     warnings and errors also to stderr
+  -h, --help         this text
+`;
+
+/** The `ready ...` line `up` prints on stdout. */
+export function readyLine(apiUrl: string, pushUrl: string, ingress: { name: string; url: string }[]): string {
+  return ['ready', `api=${apiUrl}`, `push=${pushUrl}`, ...ingress.map((i) => `ingress.${i.name}=${i.url}`)].join(' ') + '\n';
+}
+
+export function parseLogLevel(value: string | undefined, usageText: string): LogLevel {
+  const level = value ?? 'info';
+  if (!isLogLevel(level)) throw new UsageError(`--log-level must be one of trace, debug, info, warn, error (got "${level}")`, usageText);
+  return level;
+}
+
+/** trace..error as the proxies take it. */
+export function proxyLevel(level: LogLevel): 'trace' | 'debug' | 'info' | 'warn' | 'error' {
+  return level === 'fatal' || level === 'silent' ? 'error' : level;
+}
+
+export const upCommand: Command = {
+  name: 'up',
+  usage,
+  async run(argv, io) {
+    const p = parse(argv, { 'state-dir': { type: 'string' }, 'log-level': { type: 'string' } }, usage, io.out, 1);
+    if (p === null) return 0;
+    const level = parseLogLevel(str(p, 'log-level'), usage);
+    const mesh = await loadMeshFile(resolve(io.cwd, p.positionals[0] ?? '.'));
+    const stateDir = resolve(io.cwd, str(p, 'state-dir') ?? '.trellis');
+    await mkdir(join(stateDir, 'logs'), { recursive: true });
+    await mkdir(join(stateDir, 'run'), { recursive: true, mode: 0o700 });
+    const logger = createLogger({ level, file: join(stateDir, 'logs', 'agent.log') });
+    return runUp(io, { mesh, stateDir, level, logger });
+  },
+};
+
+async function runUp(io: Io, s: { mesh: Awaited<ReturnType<typeof loadMeshFile>>; stateDir: string; level: LogLevel; logger: ReturnType<typeof createLogger> }): Promise<number> {
+  const { mesh, stateDir, logger } = s;
+  await killLeftovers(stateDir, logger);
+  await ControlPlaneProcess.killStale(stateDir, logger);
+  const ports = new PortAllocator();
+  const api = await ports.claim(mesh.controlPlane.api, 'spec.controlPlane.api');
+  const push = await ports.claim(mesh.controlPlane.push, 'spec.controlPlane.push');
+  await checkFixedAddresses(mesh);
+
+  const cp = new ControlPlaneProcess({ stateDir, api, push, trustDomain: mesh.trustDomain, certTtlMs: mesh.certificateTtlMs, logLevel: s.level === 'silent' ? 'error' : s.level, logger });
+  let agent: Agent | null = null;
+  let shuttingDown: Promise<number> | null = null;
+  let finish: (code: number) => void = () => {};
+  const finished = new Promise<number>((r) => (finish = r));
+
+  const shutdown = async (): Promise<number> => {
+    io.err('trellis: stopping (Ctrl-C again to kill)\n');
+    try {
+      await agent?.stop();
+    } catch (err) {
+      logger.error({ err: (err as Error).message }, 'agent stop failed');
+    }
+    await cp.stop();
+    return 0;
+  };
+  const removeSignals = onSignals(
+    () => {
+      shuttingDown ??= shutdown();
+      void shuttingDown.then(finish);
+    },
+    () => {
+      agent?.kill();
+      cp.kill();
+      finish(130);
+    },
+  );
+
+  try {
+    const info = await cp.start();
+    if (shuttingDown !== null) return await finished;
+    agent = new Agent({ mesh, stateDir, controlPlaneUrl: info.apiUrl, logger, proxyLogLevel: proxyLevel(s.level) });
+    await agent.start();
+    io.out(readyLine(info.apiUrl, info.pushUrl, agent.ingressUrls()));
+    const first = agent.ingressUrls()[0];
+    io.err(
+      `trellis: mesh "${mesh.name}" is up (${mesh.workloads.length} workload(s)); logs in ${join(stateDir, 'logs')}\n` +
+        (first !== undefined ? `  try:  curl ${first.url}/\n` : '') +
+        `  then: npx trellis get workloads   (Ctrl-C stops the mesh)\n`,
+    );
+  } catch (err) {
+    if (shuttingDown !== null) return await finished;
+    removeSignals();
+    await agent?.stop().catch(() => {});
+    await cp.stop();
+    throw err;
+  }
+  const code = await finished;
+  removeSignals();
+  return code;
+}

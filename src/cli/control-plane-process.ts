@@ -1,0 +1,176 @@
+import { readFileSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { HostPort } from '../api/common.js';
+import { Child, describeExit, tailFile } from '../agent/process.js';
+import { looksLike, readCmdline } from '../agent/pids.js';
+import { httpProbe } from '../agent/probe.js';
+import { TrellisError } from '../errors.js';
+import { Backoff, RESTART_BACKOFF } from '../util/backoff.js';
+import { formatDuration } from '../util/duration.js';
+import { formatHostPort } from '../util/hostport.js';
+import { cliEntry } from '../util/paths.js';
+
+/** `<stateDir>/control-plane.json`, written by the control plane on start. */
+export interface ControlPlaneInfo {
+  pid: number;
+  apiUrl: string;
+  pushUrl: string;
+  trustDomain: string;
+}
+
+export interface ControlPlaneProcessOptions {
+  stateDir: string;
+  api: HostPort;
+  push: HostPort;
+  trustDomain: string;
+  certTtlMs: number;
+  logLevel: string;
+  logger: Logger;
+  startTimeoutMs?: number;
+}
+
+export function controlPlaneInfoPath(stateDir: string): string {
+  return join(stateDir, 'control-plane.json');
+}
+
+async function readInfo(stateDir: string): Promise<ControlPlaneInfo | null> {
+  try {
+    return JSON.parse(await readFile(controlPlaneInfoPath(stateDir), 'utf8')) as ControlPlaneInfo;
+  } catch {
+    return null;
+  }
+}
+
+function hostPortOf(url: string): HostPort {
+  const u = new URL(url);
+  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) };
+}
+
+/**
+ * The control plane as a child of `trellis up`: started, watched, restarted if it dies
+ * (its state lives in the state directory; it comes back on the same ports), stopped.
+ */
+export class ControlPlaneProcess {
+  private child: Child | null = null;
+  private stopping = false;
+  private api: HostPort;
+  private push: HostPort;
+  private readonly backoff = new Backoff(RESTART_BACKOFF);
+  private readonly logFile: string;
+  info: ControlPlaneInfo | null = null;
+
+  constructor(private readonly opts: ControlPlaneProcessOptions) {
+    this.api = opts.api;
+    this.push = opts.push;
+    this.logFile = join(opts.stateDir, 'logs', 'control-plane.log');
+  }
+
+  /** Kills a control plane left running by a previous `up` on this state directory that died. */
+  static async killStale(stateDir: string, logger: Logger): Promise<void> {
+    const info = await readInfo(stateDir);
+    if (info === null || info.pid === process.pid) return;
+    if (looksLike(info.pid, ['control-plane', '--state-dir', stateDir])) {
+      const parent = parentPid(info.pid);
+      const parentArgv = parent !== null && parent !== 1 ? readCmdline(parent) : null;
+      if (parentArgv !== null && parentArgv.includes('up') && parentArgv.some((a) => a.endsWith('main.js'))) {
+        throw new TrellisError('TRELLIS_E_PORT_IN_USE', `state directory ${stateDir} is in use by a running \`trellis up\` (pid ${parent}); stop it first or use another --state-dir`);
+      }
+      logger.warn({ pid: info.pid }, 'killing a control plane left over from a previous run');
+      try {
+        process.kill(info.pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  }
+
+  async start(): Promise<ControlPlaneInfo> {
+    const o = this.opts;
+    // A stale file from an earlier run must not be mistaken for this one (the pid check
+    // below also guards); on a restart the old file stays so `trellis get` finds the same URL.
+    if (this.info === null) await rm(controlPlaneInfoPath(o.stateDir), { force: true });
+    const argv = [
+      process.execPath, cliEntry, 'control-plane',
+      '--state-dir', o.stateDir,
+      '--api', formatHostPort(this.api),
+      '--push', formatHostPort(this.push),
+      '--trust-domain', o.trustDomain,
+      '--cert-ttl', formatDuration(o.certTtlMs),
+      '--log-level', o.logLevel,
+      '--exit-on-stdin-close',
+    ];
+    const child = Child.spawn({ argv, cwd: o.stateDir, env: stringEnv(process.env), logFile: this.logFile, stdinPipe: true });
+    this.child = child;
+    const deadline = Date.now() + (o.startTimeoutMs ?? 30_000);
+    for (;;) {
+      if (!child.running) {
+        throw new TrellisError(
+          'TRELLIS_E_WORKLOAD_EXITED',
+          `control plane exited during start (${describeExit(child.exit ?? { code: null, signal: null, error: null })}); last lines of ${this.logFile}:\n  ${(await tailFile(this.logFile, 10)).join('\n  ')}`,
+        );
+      }
+      const info = await readInfo(o.stateDir);
+      if (info !== null && info.pid === child.pid && (await httpProbe(`${info.apiUrl}/healthz`, 1000))) {
+        this.info = info;
+        // A restart must come back where agents and proxies look for it.
+        this.api = hostPortOf(info.apiUrl);
+        this.push = hostPortOf(info.pushUrl);
+        break;
+      }
+      if (Date.now() > deadline) {
+        await child.terminate(1000, true);
+        throw new TrellisError('TRELLIS_E_TIMEOUT', `control plane did not become healthy within ${(o.startTimeoutMs ?? 30_000) / 1000}s; see ${this.logFile}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const started = Date.now();
+    void child.exited.then((exit) => {
+      if (this.stopping || this.child !== child) return;
+      if (Date.now() - started > 60_000) this.backoff.reset();
+      const delay = this.backoff.next();
+      o.logger.warn({ exit: describeExit(exit), restartInMs: delay, log: this.logFile }, 'control plane exited; restarting it (workloads keep running)');
+      setTimeout(() => void this.restart(), delay);
+    });
+    return this.info as ControlPlaneInfo;
+  }
+
+  private async restart(): Promise<void> {
+    if (this.stopping) return;
+    try {
+      await this.start();
+      this.opts.logger.info({ api: this.info?.apiUrl }, 'control plane restarted');
+    } catch (err) {
+      const delay = this.backoff.next();
+      this.opts.logger.warn({ err: (err as Error).message, retryInMs: delay }, 'control plane restart failed');
+      setTimeout(() => void this.restart(), delay);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.child?.terminate(10_000, true);
+  }
+
+  kill(): void {
+    this.stopping = true;
+    this.child?.signal('SIGKILL', true);
+  }
+}
+
+function stringEnv(base: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(base)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+/** PPid from /proc/<pid>/status, or null. */
+function parentPid(pid: number): number | null {
+  try {
+    const m = /^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m === null ? null : Number(m[1]);
+  } catch {
+    return null;
+  }
+}

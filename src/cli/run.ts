@@ -1,0 +1,78 @@
+import { ConfigError, formatIssue } from '../config/issues.js';
+import { ExitCode, TrellisError } from '../errors.js';
+import { exitCodeFor, UsageError, type Command, type Io } from './io.js';
+
+/** Commands load on use, so `trellis proxy` and `trellis get` start without the rest. */
+interface CommandEntry {
+  name: string;
+  summary: string;
+  load(): Promise<Command>;
+}
+
+export const COMMANDS: CommandEntry[] = [
+  { name: 'up', summary: 'start a mesh from a mesh file (control plane, workloads, proxies)', load: async () => (await import('./commands/up.js')).upCommand },
+  { name: 'get', summary: 'list services, workloads, endpoints or proxies', load: async () => (await import('./commands/get.js')).getCommand },
+  { name: 'proxy-config', summary: "show a proxy's running configuration", load: async () => (await import('./commands/proxy-config.js')).proxyConfigCommand },
+  { name: 'check', summary: 'run the mesh health checks', load: async () => (await import('./commands/check.js')).checkCommand },
+  { name: 'version', summary: 'print versions', load: async () => (await import('./commands/version.js')).versionCommand },
+  { name: 'agent', summary: 'run the host agent against a running control plane', load: async () => (await import('./commands/agent.js')).agentCommand },
+  { name: 'control-plane', summary: 'run the control plane in the foreground', load: async () => (await import('./commands/control-plane.js')).controlPlaneCommand },
+  { name: 'proxy', summary: 'run one proxy (started by the agent)', load: async () => (await import('./commands/proxy.js')).proxyCommand },
+];
+
+export const MAIN_USAGE = `Usage: trellis <command> [options]
+
+Commands:
+${COMMANDS.map((c) => `  ${c.name.padEnd(15)}${c.summary}`).join('\n')}
+
+Global options:
+  --debug        print stack traces of unexpected errors
+  -h, --help     help for trellis or for a command (trellis <command> --help)
+
+Exit codes: 0 ok, 1 failure, 2 usage, 3 invalid configuration, 4 control plane unreachable, 5 not found.
+See docs/cli.md.
+`;
+
+/** Runs one CLI invocation; returns its exit code. Never throws. */
+export async function runCli(argv: string[], io: Io): Promise<number> {
+  const debug = argv.includes('--debug');
+  const args = argv.filter((a) => a !== '--debug');
+  let [name, ...rest] = args; // eslint-disable-line prefer-const
+  if (name === undefined) {
+    io.err(MAIN_USAGE);
+    return ExitCode.Usage;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
+    const sub = COMMANDS.find((c) => c.name === rest[0]);
+    io.out(sub !== undefined ? (await sub.load()).usage : MAIN_USAGE);
+    return ExitCode.Ok;
+  }
+  if (name === '--version') name = 'version';
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (entry === undefined) {
+    io.err(`trellis: unknown command "${name}"\n\n${MAIN_USAGE}`);
+    return ExitCode.Usage;
+  }
+  try {
+    const command = await entry.load();
+    return await command.run(rest, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`trellis ${entry.name}: ${err.message}\n\n${err.usage}`);
+      return ExitCode.Usage;
+    }
+    if (err instanceof ConfigError && err.issues.length > 1) {
+      // One line per problem, each with its own file:line:col.
+      for (const issue of err.issues) io.err(`trellis: ${formatIssue(issue)}\n`);
+      return exitCodeFor(err);
+    }
+    if (err instanceof TrellisError) {
+      io.err(`trellis: ${err.describe()}\n`);
+      if (debug && err.cause !== undefined) io.err(`${String((err.cause as Error).stack ?? err.cause)}\n`);
+      return exitCodeFor(err);
+    }
+    const e = err as Error;
+    io.err(debug ? `trellis: unexpected error: ${String(e.stack ?? e)}\n` : `trellis: unexpected error: ${e.message ?? String(e)} (run with --debug for details)\n`);
+    return ExitCode.Failure;
+  }
+}

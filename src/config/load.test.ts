@@ -1,0 +1,201 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ConfigError, loadMeshFile, parseMeshText } from './load.js';
+
+const VALID = `apiVersion: trellis.dev/v1alpha1
+kind: Mesh
+metadata:
+  name: shop
+spec:
+  trustDomain: shop.trellis.local
+  certificateTTL: 10s
+  controlPlane:
+    api: 127.0.0.1:0
+    push: 127.0.0.1:0
+  ingress:
+    - name: web
+      listen: 127.0.0.1:0
+      service: frontend
+      port: http
+  workloads:
+    - name: frontend
+      command: [node, frontend.mjs]
+      replicas: 2
+      env: { GREETING: hello, COUNT: 3 }
+      ports:
+        - name: http
+      readiness:
+        httpGet: { path: /healthz, port: http }
+        periodSeconds: 2
+      upstreams:
+        - service: catalog-api
+          port: grpc
+    - name: catalog
+      service: catalog-api
+      command: [node, catalog.mjs]
+      ports:
+        - name: grpc
+          protocol: grpc
+        - name: admin-http
+      upstreams:
+        - service: frontend
+          port: http
+          env: FRONT
+          listen: 127.0.0.1:7001
+`;
+
+/** Replaces line `n` (1-based) of VALID. */
+function withLine(n: number, text: string): string {
+  const lines = VALID.split('\n');
+  lines[n - 1] = text;
+  return lines.join('\n');
+}
+
+function issuesOf(text: string): string[] {
+  try {
+    parseMeshText(text, '/x/trellis.yaml', 'm.yaml');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+    assert.equal(err.code, 'TRELLIS_E_CONFIG');
+    return err.issues.map((i) => `${i.line}:${i.col} ${i.path}: ${i.message}`);
+  }
+  assert.fail('expected the mesh file to be rejected');
+}
+
+describe('mesh file: valid', () => {
+  it('applies defaults and derives names', () => {
+    const m = parseMeshText(VALID, '/x/trellis.yaml');
+    assert.equal(m.name, 'shop');
+    assert.equal(m.dir, '/x');
+    assert.equal(m.namespace, 'default');
+    assert.equal(m.certificateTtlMs, 10_000);
+    assert.equal(m.drainTimeoutMs, 5000);
+    assert.equal(m.accessLog, 'file');
+    assert.deepEqual(m.controlPlane.api, { host: '127.0.0.1', port: 0 });
+    const [front, cat] = m.workloads;
+    assert.ok(front && cat);
+    assert.equal(front.service, 'frontend');
+    assert.equal(front.serviceAccount, 'frontend');
+    assert.deepEqual(front.env, { GREETING: 'hello', COUNT: '3' });
+    assert.deepEqual(front.ports, [{ name: 'http', protocol: 'http' }]);
+    assert.deepEqual(front.readiness, { httpGet: { path: '/healthz', port: 'http' }, periodMs: 2000, timeoutMs: 1000, failureThreshold: 3, startTimeoutMs: 30_000 });
+    assert.deepEqual(front.upstreams, [
+      { service: 'catalog-api', port: 'grpc', protocol: 'grpc', cluster: 'default/catalog-api:grpc', env: 'CATALOG_API_ADDR', listen: null },
+    ]);
+    assert.equal(cat.service, 'catalog-api');
+    assert.equal(cat.serviceAccount, 'catalog-api');
+    assert.equal(cat.readiness.httpGet, null);
+    assert.deepEqual(cat.upstreams[0]?.listen, { host: '127.0.0.1', port: 7001 });
+    assert.deepEqual(m.ingress, [
+      { name: 'web', listen: { host: '127.0.0.1', port: 0 }, service: 'frontend', port: 'http', protocol: 'http', cluster: 'default/frontend:http' },
+    ]);
+  });
+});
+
+describe('mesh file: errors name file, line, column and field', () => {
+  it('unknown field points at its key', () => {
+    assert.deepEqual(issuesOf(withLine(7, '  certificateTTL: 10s\n  bogus: 1')), ['8:3 spec.bogus: unknown field']);
+  });
+  it('unknown field deep inside a list', () => {
+    assert.deepEqual(issuesOf(withLine(22, '        - name: http\n          protcol: http')), ['23:11 spec.workloads[0].ports[0].protcol: unknown field']);
+  });
+  it('bad enum value', () => {
+    assert.deepEqual(issuesOf(withLine(34, '          protocol: grcp')), [
+      '34:21 spec.workloads[1].ports[0].protocol: expected one of http, http2, grpc, tcp',
+    ]);
+  });
+  it('bad duration', () => {
+    assert.deepEqual(issuesOf(withLine(7, '  certificateTTL: 10 seconds')), ['7:19 spec.certificateTTL: expected a duration such as 500ms, 10s, 5m, 24h']);
+  });
+  it('bad host:port', () => {
+    assert.deepEqual(issuesOf(withLine(9, '    api: localhost')), ['9:10 spec.controlPlane.api: expected host:port (e.g. 127.0.0.1:8080; port 0 picks a free port)']);
+  });
+  it('bad name', () => {
+    assert.match(issuesOf(withLine(17, '    - name: Front_End'))[0] ?? '', /^17:13 spec\.workloads\[0\]\.name: expected a lower-case DNS label/);
+  });
+  it('replicas out of range', () => {
+    assert.deepEqual(issuesOf(withLine(19, '      replicas: 65')), ['19:17 spec.workloads[0].replicas: must be at most 64']);
+    assert.deepEqual(issuesOf(withLine(19, '      replicas: 0')), ['19:17 spec.workloads[0].replicas: must be at least 1']);
+  });
+  it('missing required field points at its parent', () => {
+    assert.deepEqual(issuesOf(withLine(18, '')), ['17:7 spec.workloads[0].command: required']);
+  });
+  it('wrong type', () => {
+    assert.deepEqual(issuesOf(withLine(18, '      command: node frontend.mjs')), ['18:16 spec.workloads[0].command: expected a list, got string "node frontend.mjs"']);
+  });
+  it('duplicate workload name', () => {
+    assert.deepEqual(issuesOf(withLine(29, '    - name: frontend')), ['29:13 spec.workloads[1].name: duplicate name "frontend" (already used by spec.workloads[0])']);
+  });
+  it('duplicate ingress name (ingress and workloads share names)', () => {
+    assert.deepEqual(issuesOf(withLine(12, '    - name: catalog')), ['12:13 spec.ingress[0].name: duplicate name "catalog" (already used by spec.workloads[1])']);
+  });
+  it('duplicate port name', () => {
+    assert.deepEqual(issuesOf(withLine(35, '        - name: grpc')), ['35:17 spec.workloads[1].ports[1].name: duplicate port name "grpc"']);
+  });
+  it('upstream to an unknown service', () => {
+    assert.deepEqual(issuesOf(withLine(27, '        - service: catalog')), [
+      '27:20 spec.workloads[0].upstreams[0].service: unknown service "catalog" (declared services: frontend, catalog-api)',
+    ]);
+  });
+  it('upstream to an unknown port', () => {
+    assert.deepEqual(issuesOf(withLine(28, '          port: http')), [
+      '28:17 spec.workloads[0].upstreams[0].port: service "catalog-api" has no port "http" (its ports: grpc, admin-http)',
+    ]);
+  });
+  it('ingress to an unknown port', () => {
+    assert.deepEqual(issuesOf(withLine(15, '      port: grpc')), ['15:13 spec.ingress[0].port: service "frontend" has no port "grpc" (its ports: http)']);
+  });
+  it('upstream listen needs replicas 1', () => {
+    assert.deepEqual(issuesOf(withLine(31, '      command: [node, catalog.mjs]\n      replicas: 2')), [
+      '41:19 spec.workloads[1].upstreams[0].listen: a fixed listen address needs replicas: 1 (this workload has 2)',
+    ]);
+  });
+  it('several errors at once, in file order', () => {
+    const text = withLine(34, '          protocol: grcp').replace('certificateTTL: 10s', 'certificateTTL: soon');
+    assert.deepEqual(issuesOf(text), [
+      '7:19 spec.certificateTTL: expected a duration such as 500ms, 10s, 5m, 24h',
+      '34:21 spec.workloads[1].ports[0].protocol: expected one of http, http2, grpc, tcp',
+    ]);
+  });
+  it('YAML syntax error has a line', () => {
+    const issues = issuesOf(withLine(20, '      env: { GREETING: hello'));
+    assert.equal(issues.length >= 1, true);
+    assert.match(issues[0] ?? '', /^\d+:\d+ : YAML: /);
+  });
+  it('duplicate YAML key', () => {
+    assert.match(issuesOf(withLine(19, '      replicas: 2\n      replicas: 3'))[0] ?? '', /^20:7 : YAML: Map keys must be unique/);
+  });
+  it('empty file', () => {
+    assert.deepEqual(issuesOf(''), ['1:1 : expected a mapping, got null']);
+  });
+  it('the error describes itself as file:line:col: path: message', () => {
+    try {
+      parseMeshText(withLine(19, '      replicas: 65'), '/x/trellis.yaml', 'examples/shop/trellis.yaml');
+      assert.fail('accepted');
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.describe(), 'examples/shop/trellis.yaml:19:17: spec.workloads[0].replicas: must be at most 64');
+    }
+  });
+});
+
+describe('loadMeshFile', () => {
+  let dir = '';
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'trellis-config-'));
+    await writeFile(join(dir, 'trellis.yaml'), VALID);
+  });
+  after(async () => rm(dir, { recursive: true, force: true }));
+
+  it('reads trellis.yaml from a folder', async () => {
+    const m = await loadMeshFile(dir);
+    assert.equal(m.file, join(dir, 'trellis.yaml'));
+    assert.equal(m.workloads.length, 2);
+  });
+  it('a missing file is a config error', async () => {
+    await assert.rejects(loadMeshFile(join(dir, 'nope.yaml')), (err: ConfigError) => err.code === 'TRELLIS_E_CONFIG' && /no such file/.test(err.message));
+  });
+});

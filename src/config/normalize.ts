@@ -1,0 +1,84 @@
+import { clusterName, type Protocol } from '../api/common.js';
+import { parseDuration } from '../util/duration.js';
+import { parseHostPort } from '../util/hostport.js';
+import type { MeshFile } from './schema.js';
+import type { MeshConfig, ReadinessConfig, WorkloadConfig } from './types.js';
+
+/** `catalog-api` -> `CATALOG_API`: how service and port names become variable names. */
+export function envKey(name: string): string {
+  return name.toUpperCase().replace(/-/g, '_');
+}
+
+/** Default variable for an upstream: `<SERVICE>_ADDR`. */
+export function defaultUpstreamEnv(service: string): string {
+  return `${envKey(service)}_ADDR`;
+}
+
+/** Protocol of every `service:port` declared by some workload. Assumes ./rules.ts passed. */
+export function servicePorts(file: MeshFile): Map<string, Protocol> {
+  const out = new Map<string, Protocol>();
+  for (const w of file.spec.workloads) {
+    const service = w.service ?? w.name;
+    for (const p of w.ports) out.set(`${service}:${p.name}`, p.protocol as Protocol);
+  }
+  return out;
+}
+
+/** Applies derived defaults and converts units. Input must have passed the schema and rules. */
+export function normalize(file: MeshFile, path: string, dir: string): MeshConfig {
+  const ns = file.spec.namespace;
+  const protocols = servicePorts(file);
+  const protocolOf = (service: string, port: string): Protocol => protocols.get(`${service}:${port}`) ?? 'http';
+  const workloads: WorkloadConfig[] = file.spec.workloads.map((w) => {
+    const service = w.service ?? w.name;
+    const r = w.readiness;
+    const readiness: ReadinessConfig = {
+      httpGet: r?.httpGet ?? null,
+      periodMs: Math.round((r?.periodSeconds ?? 2) * 1000),
+      timeoutMs: Math.round((r?.timeoutSeconds ?? 1) * 1000),
+      failureThreshold: r?.failureThreshold ?? 3,
+      startTimeoutMs: Math.round((r?.startTimeoutSeconds ?? 30) * 1000),
+    };
+    return {
+      name: w.name,
+      service,
+      serviceAccount: w.serviceAccount ?? service,
+      command: [...w.command],
+      replicas: w.replicas,
+      env: Object.fromEntries(Object.entries(w.env).map(([k, v]) => [k, String(v)])),
+      ports: w.ports.map((p) => ({ name: p.name, protocol: p.protocol as Protocol })),
+      readiness,
+      upstreams: w.upstreams.map((u) => ({
+        service: u.service,
+        port: u.port,
+        protocol: protocolOf(u.service, u.port),
+        cluster: clusterName(ns, u.service, u.port),
+        env: u.env ?? defaultUpstreamEnv(u.service),
+        listen: u.listen !== undefined ? (parseHostPort(u.listen) ?? null) : null,
+      })),
+    };
+  });
+  return {
+    file: path,
+    dir,
+    name: file.metadata.name,
+    trustDomain: file.spec.trustDomain,
+    namespace: ns,
+    certificateTtlMs: parseDuration(file.spec.certificateTTL) as number,
+    drainTimeoutMs: parseDuration(file.spec.drainTimeout) as number,
+    controlPlane: {
+      api: parseHostPort(file.spec.controlPlane.api) as MeshConfig['controlPlane']['api'],
+      push: parseHostPort(file.spec.controlPlane.push) as MeshConfig['controlPlane']['push'],
+    },
+    accessLog: file.spec.accessLog,
+    ingress: file.spec.ingress.map((i) => ({
+      name: i.name,
+      listen: parseHostPort(i.listen) as MeshConfig['controlPlane']['api'],
+      service: i.service,
+      port: i.port,
+      protocol: protocolOf(i.service, i.port),
+      cluster: clusterName(ns, i.service, i.port),
+    })),
+    workloads,
+  };
+}

@@ -1,0 +1,107 @@
+import { parseDuration } from '../util/duration.js';
+import { parseHostPort } from '../util/hostport.js';
+import { defaultUpstreamEnv, envKey } from './normalize.js';
+import type { MeshFile } from './schema.js';
+
+/** A problem at a path inside the mesh file. */
+export interface RuleIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+/**
+ * Rules across fields that the schema cannot say: unique names, references to declared
+ * services and ports, fixed addresses. Runs only on a file that passed the schema.
+ */
+export function checkRules(file: MeshFile): RuleIssue[] {
+  const issues: RuleIssue[] = [];
+  const spec = file.spec;
+  const ttl = parseDuration(spec.certificateTTL) ?? 0;
+  if (ttl < 1000) issues.push({ path: ['spec', 'certificateTTL'], message: 'must be at least 1s' });
+
+  // Workload and ingress names share one space: both name proxies (`<ns>/<name>/<replica>`).
+  const names = new Map<string, string>();
+  const claim = (name: string, path: (string | number)[], what: string): void => {
+    const prev = names.get(name);
+    if (prev !== undefined) issues.push({ path, message: `duplicate name "${name}" (already used by ${prev})` });
+    else names.set(name, what);
+  };
+  spec.workloads.forEach((w, i) => claim(w.name, ['spec', 'workloads', i, 'name'], `spec.workloads[${i}]`));
+  spec.ingress.forEach((g, i) => claim(g.name, ['spec', 'ingress', i, 'name'], `spec.ingress[${i}]`));
+
+  // Ports per service; workloads that share a service must declare the same ports.
+  const services = new Map<string, { ports: Map<string, string>; from: number }>();
+  spec.workloads.forEach((w, i) => {
+    const seen = new Set<string>();
+    w.ports.forEach((p, j) => {
+      if (seen.has(p.name)) issues.push({ path: ['spec', 'workloads', i, 'ports', j, 'name'], message: `duplicate port name "${p.name}"` });
+      seen.add(p.name);
+    });
+    const service = w.service ?? w.name;
+    const ports = new Map(w.ports.map((p) => [p.name, p.protocol]));
+    const prev = services.get(service);
+    if (prev === undefined) services.set(service, { ports, from: i });
+    else if (!samePorts(prev.ports, ports)) {
+      issues.push({
+        path: ['spec', 'workloads', i, 'ports'],
+        message: `service "${service}" is also served by spec.workloads[${prev.from}] with different ports; workloads of one service must declare the same ports`,
+      });
+    }
+  });
+
+  const reference = (service: string, port: string, path: (string | number)[]): void => {
+    const s = services.get(service);
+    if (s === undefined) {
+      const known = [...services.keys()].join(', ');
+      issues.push({ path: [...path, 'service'], message: `unknown service "${service}" (declared services: ${known})` });
+    } else if (!s.ports.has(port)) {
+      issues.push({ path: [...path, 'port'], message: `service "${service}" has no port "${port}" (its ports: ${[...s.ports.keys()].join(', ')})` });
+    }
+  };
+
+  const fixed = new Map<string, string>();
+  const claimAddress = (text: string, path: (string | number)[]): void => {
+    const hp = parseHostPort(text);
+    if (hp === undefined || hp.port === 0) return;
+    const key = `${hp.host}:${hp.port}`;
+    const where = path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('').slice(1);
+    const prev = fixed.get(key);
+    if (prev !== undefined) issues.push({ path, message: `address ${text} is already used by ${prev}` });
+    else fixed.set(key, where);
+  };
+  claimAddress(spec.controlPlane.api, ['spec', 'controlPlane', 'api']);
+  claimAddress(spec.controlPlane.push, ['spec', 'controlPlane', 'push']);
+
+  spec.workloads.forEach((w, i) => {
+    const base = ['spec', 'workloads', i];
+    const vars = new Map<string, string>();
+    w.ports.forEach((p, j) => vars.set(`PORT_${envKey(p.name)}`, `ports[${j}]`));
+    w.upstreams.forEach((u, j) => {
+      const path = [...base, 'upstreams', j];
+      reference(u.service, u.port, path);
+      const env = u.env ?? defaultUpstreamEnv(u.service);
+      const prev = vars.get(env);
+      if (prev !== undefined) {
+        issues.push({ path: [...path, u.env !== undefined ? 'env' : 'service'], message: `environment variable ${env} is already set by ${prev}; give this upstream its own "env"` });
+      } else vars.set(env, `upstreams[${j}]`);
+      if (u.listen !== undefined) {
+        if (w.replicas !== 1) issues.push({ path: [...path, 'listen'], message: `a fixed listen address needs replicas: 1 (this workload has ${w.replicas})` });
+        claimAddress(u.listen, [...path, 'listen']);
+      }
+    });
+    if (w.readiness?.httpGet !== undefined && !w.ports.some((p) => p.name === w.readiness?.httpGet?.port)) {
+      issues.push({ path: [...base, 'readiness', 'httpGet', 'port'], message: `no port named "${w.readiness.httpGet.port}" in this workload` });
+    }
+  });
+  spec.ingress.forEach((g, i) => {
+    reference(g.service, g.port, ['spec', 'ingress', i]);
+    claimAddress(g.listen, ['spec', 'ingress', i, 'listen']);
+  });
+  return issues;
+}
+
+function samePorts(a: Map<string, string>, b: Map<string, string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, v] of a) if (b.get(k) !== v) return false;
+  return true;
+}

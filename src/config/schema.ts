@@ -1,0 +1,95 @@
+import { z } from 'zod';
+import { PROTOCOLS } from '../api/common.js';
+import { parseDuration } from '../util/duration.js';
+import { parseHostPort } from '../util/hostport.js';
+
+/**
+ * zod schema of the mesh file (docs/mesh-file.md). Strict: unknown fields are errors.
+ * Cross-field rules (unique names, references) live in ./rules.ts; defaults that depend on
+ * other fields (service, serviceAccount, upstream env) are filled in by ./normalize.ts.
+ */
+
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export const label = z
+  .string()
+  .regex(DNS_LABEL, 'expected a lower-case DNS label (a-z, 0-9, "-", at most 63 characters, starting and ending alphanumeric)');
+
+export const duration = z.string().refine((s) => parseDuration(s) !== undefined, {
+  message: 'expected a duration such as 500ms, 10s, 5m, 24h',
+});
+
+export const hostPort = z.string().refine((s) => parseHostPort(s) !== undefined, {
+  message: 'expected host:port (e.g. 127.0.0.1:8080; port 0 picks a free port)',
+});
+
+const envName = z.string().regex(ENV_NAME, 'expected an environment variable name ([A-Za-z_][A-Za-z0-9_]*)');
+
+const portSchema = z.strictObject({
+  name: label,
+  protocol: z.enum(PROTOCOLS as [string, ...string[]]).default('http'),
+});
+
+const readinessSchema = z.strictObject({
+  httpGet: z
+    .strictObject({
+      path: z.string().startsWith('/', 'expected a path starting with "/"'),
+      port: label,
+    })
+    .optional(),
+  periodSeconds: z.number().positive().max(3600).default(2),
+  timeoutSeconds: z.number().positive().max(3600).default(1),
+  failureThreshold: z.int().min(1).max(100).default(3),
+  startTimeoutSeconds: z.number().positive().max(3600).default(30),
+});
+
+const upstreamSchema = z.strictObject({
+  service: label,
+  port: label,
+  env: envName.optional(),
+  listen: hostPort.optional(),
+});
+
+const workloadSchema = z.strictObject({
+  name: label,
+  service: label.optional(),
+  serviceAccount: label.optional(),
+  command: z.array(z.string().min(1, 'expected a non-empty string')).min(1, 'expected at least the program to run'),
+  replicas: z.int().min(1).max(64).default(1),
+  env: z.record(envName, z.union([z.string(), z.number(), z.boolean()])).default({}),
+  ports: z.array(portSchema).min(1, 'expected at least one port'),
+  readiness: readinessSchema.optional(),
+  upstreams: z.array(upstreamSchema).default([]),
+});
+
+const ingressSchema = z.strictObject({
+  name: label,
+  listen: hostPort.default('127.0.0.1:0'),
+  service: label,
+  port: label,
+});
+
+export const meshFileSchema = z.strictObject({
+  apiVersion: z.literal('trellis.dev/v1alpha1'),
+  kind: z.literal('Mesh'),
+  metadata: z.strictObject({ name: label }),
+  spec: z.strictObject({
+    trustDomain: z.string().regex(DNS_NAME, 'expected a lower-case DNS name (e.g. shop.trellis.local)').default('trellis.local'),
+    namespace: label.default('default'),
+    certificateTTL: duration.default('24h'),
+    drainTimeout: duration.default('5s'),
+    controlPlane: z
+      .strictObject({
+        api: hostPort.default('127.0.0.1:15000'),
+        push: hostPort.default('127.0.0.1:15012'),
+      })
+      .default({ api: '127.0.0.1:15000', push: '127.0.0.1:15012' }),
+    accessLog: z.enum(['off', 'stdout', 'file']).default('file'),
+    ingress: z.array(ingressSchema).default([]),
+    workloads: z.array(workloadSchema).min(1, 'expected at least one workload'),
+  }),
+});
+
+export type MeshFile = z.output<typeof meshFileSchema>;

@@ -1,0 +1,66 @@
+import type { HostPort, Protocol } from '../api/common.js';
+
+/** A validated mesh file with every default applied (docs/mesh-file.md). */
+export interface MeshConfig {
+  /** Absolute path of the mesh file. */
+  file: string;
+  /** Folder of the mesh file: workloads run here. */
+  dir: string;
+  name: string;
+  trustDomain: string;
+  namespace: string;
+  certificateTtlMs: number;
+  drainTimeoutMs: number;
+  controlPlane: { api: HostPort; push: HostPort };
+  accessLog: 'off' | 'stdout' | 'file';
+  ingress: IngressConfig[];
+  workloads: WorkloadConfig[];
+}
+
+export interface PortConfig {
+  name: string;
+  protocol: Protocol;
+}
+
+export interface WorkloadConfig {
+  name: string;
+  service: string;
+  serviceAccount: string;
+  command: string[];
+  replicas: number;
+  env: Record<string, string>;
+  ports: PortConfig[];
+  readiness: ReadinessConfig;
+  upstreams: UpstreamConfig[];
+}
+
+export interface ReadinessConfig {
+  /** null: TCP connect to every port. */
+  httpGet: { path: string; port: string } | null;
+  periodMs: number;
+  timeoutMs: number;
+  failureThreshold: number;
+  startTimeoutMs: number;
+}
+
+export interface UpstreamConfig {
+  service: string;
+  port: string;
+  protocol: Protocol;
+  /** `<namespace>/<service>:<port>` */
+  cluster: string;
+  /** Environment variable that carries the local address. */
+  env: string;
+  /** Fixed local address; null: the agent picks a free port. */
+  listen: HostPort | null;
+}
+
+export interface IngressConfig {
+  name: string;
+  /** Port 0: the agent picks a free port. */
+  listen: HostPort;
+  service: string;
+  port: string;
+  protocol: Protocol;
+  cluster: string;
+}
