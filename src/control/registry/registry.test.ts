@@ -44,3 +44,11 @@ test('views: services count endpoints, identities come from the service account'
   assert.equal(r.remove('a1'), false);
   assert.deepEqual(r.nodes(), []);
 });
+
+test('an ingress gateway is a workload but not a service', () => {
+  const r = new Registry('td');
+  const web = workload('web', { readyPorts: [], ingress: true, ports: [] });
+  r.upsert(agentReport('a1', [workload('frontend', { readyPorts: [7000] }), web]), 0);
+  assert.deepEqual(r.services().map((s) => s.name), ['frontend']);
+  assert.deepEqual(r.workloads().map((w) => w.name).sort(), ['frontend', 'web']);
+});

@@ -111,6 +111,8 @@ export class Registry extends EventEmitter<RegistryEvents> {
   services(): ServiceView[] {
     const byKey = new Map<string, ServiceView>();
     for (const w of this.workloads()) {
+      // An ingress gateway is a client of the mesh, not a service anyone can call.
+      if (w.ingress) continue;
       const key = `${w.namespace}/${w.service}`;
       let s = byKey.get(key);
       if (s === undefined) {
