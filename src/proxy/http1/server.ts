@@ -1,0 +1,813 @@
+/**
+ * The HTTP/1 forwarder: owns one downstream connection for its life and relays its requests,
+ * strictly one at a time, to upstream connections leased from options.upstream.
+ *
+ * One Http1Connection object per downstream connection holds all state; its handlers are bound
+ * once, so a request allocates no closures. Nothing here awaits; nothing throws out of a socket
+ * callback (bad input becomes a response with a `trellis-reason` header, socket errors end the
+ * exchange). Bodies are forwarded as the Buffers received, with backpressure both ways.
+ */
+import type { Duplex } from 'node:stream';
+import { performance } from 'node:perf_hooks';
+import { ProxyReason } from '../../errors.js';
+import { ChunkedScanner } from './chunked.js';
+import { HeadReader, readRequestHead, readResponseHead } from './head-reader.js';
+import type { RequestHead, ResponseHead } from './parser.js';
+import { localResponse, serializeRequestHead, serializeResponseHead } from './serialize.js';
+import type {
+  ExchangeRecord, Http1Limits, Http1ServerOptions, RequestInfo, UpstreamFailure, UpstreamLease,
+} from './types.js';
+
+const enum St {
+  /** Reading a request head. */
+  Head,
+  /** Waiting for options.upstream.acquire. Downstream read ahead only up to maxHeadBytes. */
+  Acquire,
+  /** Streaming the request body upstream. */
+  Body,
+  /** Request sent; waiting for / streaming the response. Read ahead bounded as in Acquire. */
+  Wait,
+  /** Upgraded or CONNECT: raw bytes both ways. */
+  Tunnel,
+  Closed,
+}
+
+const enum Rs {
+  Head,
+  Body,
+  Done,
+}
+
+const enum Timer {
+  None,
+  Idle,
+  Head,
+}
+
+function defaultNow(): number {
+  return performance.now();
+}
+
+/** Serve HTTP/1.1 on one accepted downstream connection until it closes. */
+export function serveHttp1(socket: Duplex, options: Http1ServerOptions): void {
+  new Http1Connection(socket, options).start();
+}
+
+class Http1Connection {
+  private readonly down: Duplex;
+  private readonly opts: Http1ServerOptions;
+  private readonly limits: Http1Limits;
+  private readonly now: () => number;
+  private state: St = St.Head;
+  private readonly reader = new HeadReader();
+  private readonly upReader = new HeadReader();
+  private readonly reqScanner = new ChunkedScanner();
+  private readonly respScanner = new ChunkedScanner();
+
+  private timer: NodeJS.Timeout | null = null;
+  private timerKind: Timer = Timer.None;
+  private looping = false;
+  private again = false;
+
+  // Per exchange.
+  private req: RequestHead | null = null;
+  private lease: UpstreamLease | null = null;
+  private up: Duplex | null = null;
+  private reqDone = false;
+  private reqRemaining = 0;
+  private reqBodyBytes = 0;
+  private prescanned = 0;
+  private replay: Buffer[] | null = null;
+  private retried = false;
+  private rs: Rs = Rs.Head;
+  private resp: ResponseHead | null = null;
+  private respRemaining = 0;
+  private respBodyBytes = 0;
+  private upBytesSeen = false;
+  private finalHeadSent = false;
+  private upExtraBytes = false;
+  private upPausedByUs = false;
+  private downPausedForUp = false;
+  private closeAfter = false;
+  private status = 0;
+  private reason: ProxyReason | undefined = undefined;
+  private headStart = -1;
+  private startedAt = 0;
+  private headDoneAt = 0;
+  private upstreamMs: number | undefined = undefined;
+  private upgraded = false;
+  private tunnelEnded = false;
+  /** The client half-closed: serve what is buffered, then close. */
+  private downEnded = false;
+
+  constructor(socket: Duplex, options: Http1ServerOptions) {
+    this.down = socket;
+    this.opts = options;
+    this.limits = options.limits;
+    this.now = options.now ?? defaultNow;
+    this.onDownData = this.onDownData.bind(this);
+    this.onDownEnd = this.onDownEnd.bind(this);
+    this.onDownClose = this.onDownClose.bind(this);
+    this.onDownError = this.onDownError.bind(this);
+    this.onDownDrain = this.onDownDrain.bind(this);
+    this.onUpData = this.onUpData.bind(this);
+    this.onUpEnd = this.onUpEnd.bind(this);
+    this.onUpClose = this.onUpClose.bind(this);
+    this.onUpError = this.onUpError.bind(this);
+    this.onUpDrain = this.onUpDrain.bind(this);
+    this.onAcquire = this.onAcquire.bind(this);
+    this.onTimer = this.onTimer.bind(this);
+    this.onTunnelClose = this.onTunnelClose.bind(this);
+  }
+
+  start(): void {
+    const d = this.down;
+    // A client may half-close after its request (RFC 9112 §9.6): keep our side writable until
+    // the response is out; every path below ends or destroys the socket itself.
+    d.allowHalfOpen = true;
+    setNoDelay(d);
+    d.on('data', this.onDownData);
+    d.on('end', this.onDownEnd);
+    d.on('close', this.onDownClose);
+    d.on('error', this.onDownError);
+    d.on('drain', this.onDownDrain);
+    this.arm(Timer.Idle);
+  }
+
+  // ---- timers -------------------------------------------------------------------------------
+
+  private arm(kind: Timer): void {
+    if (this.timerKind === kind) return;
+    this.disarm();
+    const ms = kind === Timer.Idle ? this.limits.idleTimeoutMs : this.limits.headTimeoutMs;
+    if (ms > 0) {
+      this.timer = setTimeout(this.onTimer, ms);
+      this.timerKind = kind;
+    }
+  }
+
+  private disarm(): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    this.timerKind = Timer.None;
+  }
+
+  private onTimer(): void {
+    this.timer = null;
+    this.timerKind = Timer.None;
+    if (this.state === St.Head) this.destroyAll();
+  }
+
+  // ---- downstream ---------------------------------------------------------------------------
+
+  private onDownData(chunk: Buffer): void {
+    switch (this.state) {
+      case St.Head:
+        this.reader.push(chunk);
+        this.next();
+        return;
+      case St.Body:
+        this.forwardReqBody(chunk, -1);
+        return;
+      case St.Closed:
+      case St.Tunnel:
+        return;
+      default:
+        // Bytes after the request (the next pipelined one) while this one is served: hold a
+        // bounded amount, then stop reading. Reading on meanwhile lets a client's reset or
+        // close end the exchange (and the upstream request) at once.
+        this.reader.push(chunk);
+        if (this.reader.length >= this.limits.maxHeadBytes) this.down.pause();
+    }
+  }
+
+  private onDownEnd(): void {
+    if (this.state === St.Head) {
+      // Client done sending; whatever we wrote still flushes.
+      this.closeDown();
+    } else if (this.state === St.Body) {
+      this.destroyAll();
+    } else {
+      // Requests already buffered are still served; then the connection is closed.
+      this.downEnded = true;
+    }
+  }
+
+  private closeDown(): void {
+    this.state = St.Closed;
+    this.disarm();
+    this.down.end();
+  }
+
+  private onDownError(): void {
+    this.destroyAll();
+  }
+
+  private onDownClose(): void {
+    if (this.state !== St.Closed && this.state !== St.Tunnel) this.destroyAll();
+  }
+
+  private onDownDrain(): void {
+    if (this.upPausedByUs && this.up !== null) {
+      this.upPausedByUs = false;
+      this.up.resume();
+    }
+  }
+
+  /** Processes buffered request bytes; a loop, so synchronous exchanges never recurse. */
+  private next(): void {
+    if (this.looping) {
+      this.again = true;
+      return;
+    }
+    this.looping = true;
+    do {
+      this.again = false;
+      this.processHead();
+    } while (this.again && this.state === St.Head);
+    this.looping = false;
+  }
+
+  private processHead(): void {
+    const r = this.reader;
+    r.skipLeadingEmptyLines();
+    if (r.length === 0) {
+      if (this.downEnded) {
+        this.closeDown();
+        return;
+      }
+      this.headStart = -1;
+      this.arm(Timer.Idle);
+      this.down.resume();
+      return;
+    }
+    if (this.headStart < 0) {
+      this.headStart = this.now();
+      this.startedAt = Date.now();
+    }
+    const parsed = readRequestHead(r, this.limits);
+    if (parsed.kind === 'incomplete') {
+      if (this.downEnded) {
+        this.closeDown();
+        return;
+      }
+      this.arm(Timer.Head);
+      this.down.resume();
+      return;
+    }
+    this.disarm();
+    if (parsed.kind === 'error') {
+      r.takeAll();
+      this.respondLocal(parsed.status, parsed.reason, parsed.message, true);
+      return;
+    }
+    this.startExchange(parsed);
+  }
+
+  private startExchange(req: RequestHead): void {
+    this.req = req;
+    this.headDoneAt = this.now();
+    this.closeAfter = !req.keepAlive || (this.opts.isDraining !== undefined && this.opts.isDraining());
+    this.reqDone = req.framing === 'none' || (req.framing === 'length' && req.contentLength === 0);
+    this.reqRemaining = req.contentLength;
+    this.reqScanner.reset();
+    this.prescanned = 0;
+    if (req.framing === 'chunked' && this.reader.length > 0) {
+      // Validate the chunked bytes already here before any upstream sees the request:
+      // a smuggling attempt in one packet never reaches an upstream.
+      const r = this.reqScanner.push(this.reader.bytes, 0);
+      if (r < 0) {
+        this.reader.takeAll();
+        this.respondLocal(400, ProxyReason.BadRequest, this.reqScanner.error ?? 'bad chunked body', true);
+        return;
+      }
+      this.prescanned = r;
+    }
+    this.state = St.Acquire;
+    if (this.reader.length >= this.limits.maxHeadBytes) this.down.pause();
+    const info: RequestInfo = {
+      method: req.method,
+      target: req.target,
+      host: req.host,
+      headers: req.headers,
+      upgrade: req.upgrade || req.method === 'CONNECT',
+    };
+    this.acquire(info);
+  }
+
+  /** Asks for an upstream; a throwing Http1Upstream becomes a 503, never an exception here. */
+  private acquire(info: RequestInfo): void {
+    try {
+      this.opts.upstream.acquire(info, this.onAcquire);
+    } catch {
+      if (this.state === St.Acquire && this.lease === null) {
+        this.respondLocal(503, ProxyReason.ConnectFailed, 'upstream acquire failed', !this.reqDone);
+      }
+    }
+  }
+
+  private onAcquire(failure: UpstreamFailure | null, lease: UpstreamLease | null): void {
+    if (this.state !== St.Acquire || this.lease !== null) {
+      // Connection gone meanwhile (or a duplicate callback): hand the lease back unused.
+      if (lease !== null && lease !== this.lease) lease.release(true, false);
+      return;
+    }
+    if (failure !== null || lease === null) {
+      const f = failure ?? { status: 503, reason: ProxyReason.ConnectFailed, message: 'no upstream connection' };
+      this.respondLocal(f.status, f.reason, f.message, !this.reqDone);
+      return;
+    }
+    this.lease = lease;
+    const up = lease.socket;
+    this.up = up;
+    this.rs = Rs.Head;
+    this.upBytesSeen = false;
+    this.upExtraBytes = false;
+    up.on('data', this.onUpData);
+    up.on('end', this.onUpEnd);
+    up.on('close', this.onUpClose);
+    up.on('error', this.onUpError);
+    up.on('drain', this.onUpDrain);
+    setNoDelay(up);
+    up.resume();
+
+    const replay = this.replay;
+    if (replay !== null) {
+      // Retrying on a fresh connection: head and whole body are still in memory.
+      this.replay = null;
+      for (let i = 0; i < replay.length; i++) up.write(replay[i]!);
+      this.state = St.Wait;
+      return;
+    }
+    const req = this.req!;
+    const head = serializeRequestHead(req, {
+      stripRequestHeaders: this.opts.stripRequestHeaders,
+      addRequestHeaders: this.opts.addRequestHeaders,
+      upgrade: req.upgrade,
+    });
+    if (lease.reused && !this.retried) this.replay = [head];
+    up.cork();
+    up.write(head);
+    if (this.reqDone) {
+      this.state = St.Wait;
+      up.uncork();
+      return;
+    }
+    this.state = St.Body;
+    if (this.reader.length > 0) {
+      const pending = this.reader.takeAll();
+      const pre = this.prescanned;
+      if (pre === 0) {
+        this.forwardReqBody(pending, -1);
+      } else if (pre === pending.length || this.reqScanner.done) {
+        this.forwardReqBody(pending, pre);
+      } else {
+        this.forwardReqBody(pending.subarray(0, pre), pre);
+        if (this.state === St.Body) this.forwardReqBody(pending.subarray(pre), -1);
+      }
+    }
+    up.uncork();
+    if (this.state === St.Body) {
+      // More body bytes must be read from downstream: they will not be kept for a retry.
+      this.replay = null;
+      if (!this.downPausedForUp) this.down.resume();
+    }
+  }
+
+  /** `scanned` >= 0: chunked bytes the scanner already walked (see startExchange). */
+  private forwardReqBody(chunk: Buffer, scanned: number): void {
+    const req = this.req!;
+    let used: number;
+    let done: boolean;
+    if (req.framing === 'length') {
+      used = chunk.length < this.reqRemaining ? chunk.length : this.reqRemaining;
+      this.reqRemaining -= used;
+      done = this.reqRemaining === 0;
+    } else if (scanned >= 0) {
+      used = scanned;
+      done = this.reqScanner.done;
+    } else {
+      const r = this.reqScanner.push(chunk, 0);
+      if (r < 0) {
+        this.abortUpstream(false);
+        this.reader.takeAll();
+        this.respondLocal(400, ProxyReason.BadRequest, this.reqScanner.error ?? 'bad chunked body', true);
+        return;
+      }
+      used = r;
+      done = this.reqScanner.done;
+    }
+    this.reqBodyBytes += used;
+    let ok = true;
+    if (used > 0) {
+      const part = used === chunk.length ? chunk : chunk.subarray(0, used);
+      if (this.replay !== null) this.replay.push(part);
+      ok = this.up!.write(part);
+    }
+    if (done) {
+      if (used < chunk.length) this.reader.push(chunk.subarray(used));
+      this.reqDone = true;
+      this.state = St.Wait;
+      if (this.reader.length >= this.limits.maxHeadBytes) this.down.pause();
+      if (this.rs === Rs.Done) this.finishExchange();
+    } else if (!ok) {
+      this.downPausedForUp = true;
+      this.down.pause();
+    }
+  }
+
+  // ---- upstream -----------------------------------------------------------------------------
+
+  private onUpDrain(): void {
+    if (this.downPausedForUp) {
+      this.downPausedForUp = false;
+      if (this.state === St.Body) this.down.resume();
+    }
+  }
+
+  private onUpData(chunk: Buffer): void {
+    this.upBytesSeen = true;
+    if (this.rs === Rs.Head) {
+      this.upReader.push(chunk);
+      this.parseResponse();
+    } else if (this.rs === Rs.Body) {
+      this.forwardRespBody(chunk);
+    } else {
+      this.upExtraBytes = true;
+    }
+  }
+
+  private parseResponse(): void {
+    const r = this.upReader;
+    const req = this.req!;
+    for (;;) {
+      const parsed = readResponseHead(r, this.limits, req.method);
+      if (parsed.kind === 'incomplete') return;
+      if (parsed.kind === 'error') {
+        this.badResponse(parsed.message);
+        return;
+      }
+      const status = parsed.status;
+      if (status === 101) {
+        if (!req.upgrade) {
+          this.badResponse('101 without an upgrade request');
+          return;
+        }
+        this.startTunnel(parsed);
+        return;
+      }
+      if (status < 200) {
+        // Interim (100 Continue, 103 Early Hints...): forward to HTTP/1.1 clients, keep waiting.
+        if (req.versionMinor === 1) {
+          this.down.write(serializeResponseHead(parsed, { close: false, keepAliveHeader: false, upgrade: false }));
+        }
+        if (r.length === 0) return;
+        continue;
+      }
+      this.onFinalHead(parsed);
+      return;
+    }
+  }
+
+  private onFinalHead(resp: ResponseHead): void {
+    const req = this.req!;
+    this.resp = resp;
+    this.status = resp.status;
+    this.upstreamMs = this.now() - this.headDoneAt;
+    const lease = this.lease!;
+    if (lease.onResponseHead !== undefined) lease.onResponseHead(resp.status);
+    if (req.method === 'CONNECT' && resp.status < 300) {
+      this.startTunnel(resp);
+      return;
+    }
+    // An unfinished request body at this point means we cannot know where the next request
+    // starts once this response is over: close after it.
+    if (resp.framing === 'close' || !this.reqDone) this.closeAfter = true;
+    const close = this.closeAfter;
+    this.finalHeadSent = true;
+    const down = this.down;
+    // Head and the body bytes that came with it leave in one writev (one segment, no Nagle stall).
+    down.cork();
+    const ok = down.write(serializeResponseHead(resp, {
+      close, keepAliveHeader: !close && req.versionMinor === 0, upgrade: false,
+    }));
+    this.rs = Rs.Body;
+    this.respBodyBytes = 0;
+    if (resp.framing === 'none' || (resp.framing === 'length' && resp.contentLength === 0)) {
+      if (this.upReader.length > 0) {
+        this.upReader.takeAll();
+        this.upExtraBytes = true;
+      }
+      this.respDone();
+    } else {
+      this.respRemaining = resp.contentLength;
+      this.respScanner.reset();
+      if (this.upReader.length > 0) this.forwardRespBody(this.upReader.takeAll());
+      else if (!ok) this.pauseUp();
+    }
+    down.uncork();
+  }
+
+  private pauseUp(): void {
+    if (this.up !== null && !this.upPausedByUs) {
+      this.upPausedByUs = true;
+      this.up.pause();
+    }
+  }
+
+  private forwardRespBody(chunk: Buffer): void {
+    const resp = this.resp!;
+    let used: number;
+    let done: boolean;
+    if (resp.framing === 'length') {
+      used = chunk.length < this.respRemaining ? chunk.length : this.respRemaining;
+      this.respRemaining -= used;
+      done = this.respRemaining === 0;
+    } else if (resp.framing === 'chunked') {
+      const r = this.respScanner.push(chunk, 0);
+      if (r < 0) {
+        // Head already sent downstream: nothing to do but cut both connections.
+        this.reason = ProxyReason.UpstreamBadResponse;
+        this.abortUpstream(true);
+        this.destroyAll();
+        return;
+      }
+      used = r;
+      done = this.respScanner.done;
+    } else {
+      used = chunk.length;
+      done = false;
+    }
+    this.respBodyBytes += used;
+    let ok = true;
+    if (used > 0) ok = this.down.write(used === chunk.length ? chunk : chunk.subarray(0, used));
+    if (done) {
+      if (used < chunk.length) this.upExtraBytes = true;
+      this.respDone();
+    } else if (!ok) {
+      this.pauseUp();
+    }
+  }
+
+  private respDone(): void {
+    this.rs = Rs.Done;
+    if (this.reqDone) {
+      this.finishExchange();
+    } else {
+      // Response complete before the request body: stop relaying it and close.
+      this.closeAfter = true;
+      this.finishExchange();
+    }
+  }
+
+  private onUpEnd(): void {
+    if (this.rs === Rs.Body && this.resp !== null && this.resp.framing === 'close') {
+      this.upExtraBytes = true; // the connection is over: not reusable
+      this.respDone();
+      return;
+    }
+    this.upstreamFailed();
+  }
+
+  private onUpClose(): void {
+    if (this.lease !== null) this.upstreamFailed();
+  }
+
+  private onUpError(): void {
+    if (this.lease !== null) this.upstreamFailed();
+  }
+
+  private badResponse(message: string): void {
+    this.abortUpstream(true);
+    if (!this.finalHeadSent) {
+      this.respondLocal(502, ProxyReason.UpstreamBadResponse, message, true);
+    } else {
+      this.reason = ProxyReason.UpstreamBadResponse;
+      this.destroyAll();
+    }
+  }
+
+  /** The upstream closed or failed before the response was complete. */
+  private upstreamFailed(): void {
+    if (this.lease === null) return;
+    if (this.rs === Rs.Done) return;
+    if (this.finalHeadSent) {
+      this.reason = ProxyReason.UpstreamReset;
+      this.abortUpstream(true);
+      this.destroyAll();
+      return;
+    }
+    const lease = this.lease;
+    if (lease.reused && !this.retried && !this.upBytesSeen && this.replay !== null && this.reqDone) {
+      // Stale pooled connection: the peer closed it while idle. Retry once on a fresh one.
+      this.retried = true;
+      this.abortUpstream(false);
+      this.state = St.Acquire;
+      const req = this.req!;
+      this.acquire({
+        method: req.method, target: req.target, host: req.host, headers: req.headers,
+        upgrade: req.upgrade || req.method === 'CONNECT',
+      });
+      return;
+    }
+    this.abortUpstream(true);
+    this.respondLocal(502, ProxyReason.UpstreamReset, 'upstream closed the connection before a complete response', !this.reqDone);
+  }
+
+  private detachUp(): Duplex | null {
+    const up = this.up;
+    if (up !== null) {
+      up.removeListener('data', this.onUpData);
+      up.removeListener('end', this.onUpEnd);
+      up.removeListener('close', this.onUpClose);
+      up.removeListener('error', this.onUpError);
+      up.removeListener('drain', this.onUpDrain);
+      if (this.upPausedByUs) up.resume();
+    }
+    this.up = null;
+    this.upPausedByUs = false;
+    this.downPausedForUp = false;
+    return up;
+  }
+
+  /** Ends the lease without reuse. */
+  private abortUpstream(failed: boolean): void {
+    const lease = this.lease;
+    if (lease === null) return;
+    const sock = lease.socket;
+    this.detachUp();
+    this.lease = null;
+    this.upReader.takeAll();
+    sock.on('error', noop);
+    sock.destroy();
+    lease.release(false, failed);
+  }
+
+  // ---- tunnel (101 Switching Protocols, CONNECT) -------------------------------------------
+
+  private startTunnel(resp: ResponseHead): void {
+    const lease = this.lease!;
+    this.resp = resp;
+    this.status = resp.status;
+    this.upgraded = true;
+    this.finalHeadSent = true;
+    if (this.upstreamMs === undefined) this.upstreamMs = this.now() - this.headDoneAt;
+    if (resp.status === 101 && lease.onResponseHead !== undefined) lease.onResponseHead(101);
+    const up = this.detachUp()!;
+    const down = this.down;
+    down.removeListener('data', this.onDownData);
+    down.removeListener('end', this.onDownEnd);
+    down.removeListener('drain', this.onDownDrain);
+    this.state = St.Tunnel;
+    this.disarm();
+    down.write(serializeResponseHead(resp, { close: false, keepAliveHeader: false, upgrade: resp.status === 101 }));
+    if (this.upReader.length > 0) down.write(this.upReader.takeAll());
+    if (this.reader.length > 0) up.write(this.reader.takeAll());
+    up.on('error', this.onTunnelClose);
+    up.on('close', this.onTunnelClose);
+    down.on('close', this.onTunnelClose);
+    // down's 'error' listener (onDownError) stays and ends the tunnel too.
+    down.pipe(up);
+    up.pipe(down);
+    down.resume();
+    up.resume();
+  }
+
+  private onTunnelClose(): void {
+    if (this.tunnelEnded) return;
+    this.tunnelEnded = true;
+    const up = this.lease !== null ? this.lease.socket : null;
+    if (up !== null) {
+      up.removeListener('error', this.onTunnelClose);
+      up.on('error', noop);
+      up.destroy();
+    }
+    this.down.destroy();
+    const lease = this.lease;
+    this.lease = null;
+    this.state = St.Closed;
+    if (lease !== null) lease.release(false, false);
+    this.record(lease !== null ? lease.peer : undefined);
+  }
+
+  // ---- ends of exchanges ----------------------------------------------------------------------
+
+  private respondLocal(status: number, reason: ProxyReason, message: string, close: boolean): void {
+    this.status = status;
+    this.reason = reason;
+    if (close) this.closeAfter = true;
+    const isHead = this.req !== null && this.req.method === 'HEAD';
+    if (!this.down.destroyed) this.down.write(localResponse(status, reason, message, this.closeAfter, isHead));
+    this.finalHeadSent = true;
+    this.rs = Rs.Done;
+    this.finishExchange();
+  }
+
+  private finishExchange(): void {
+    let peer: string | undefined;
+    const lease = this.lease;
+    if (lease !== null) {
+      peer = lease.peer;
+      const resp = this.resp;
+      const reusable = resp !== null && resp.keepAlive && this.reqDone && this.rs === Rs.Done &&
+        !this.upExtraBytes && this.upReader.length === 0 && !this.closeAfterUpstream();
+      this.detachUp();
+      this.lease = null;
+      if (!reusable) {
+        lease.socket.on('error', noop);
+        lease.socket.destroy();
+      }
+      lease.release(reusable, false);
+    }
+    this.record(peer);
+    this.resetExchange();
+    if (this.closeAfter) {
+      this.closeDown();
+      return;
+    }
+    this.state = St.Head;
+    this.next();
+  }
+
+  /** The request body was cut short (response came first): the upstream is mid-message. */
+  private closeAfterUpstream(): boolean {
+    return this.req !== null && !this.reqDone;
+  }
+
+  private record(peer: string | undefined): void {
+    const cb = this.opts.onExchange;
+    const req = this.req;
+    if (cb === undefined || req === null) return;
+    const end = this.now();
+    const rec: ExchangeRecord = {
+      method: req.method,
+      target: req.target,
+      host: req.host,
+      status: this.status,
+      reason: this.reason,
+      upstreamPeer: peer,
+      requestBodyBytes: this.reqBodyBytes,
+      responseBodyBytes: this.respBodyBytes,
+      durationMs: end - this.headStart,
+      upstreamMs: this.upstreamMs,
+      upgraded: this.upgraded,
+      startedAt: this.startedAt,
+    };
+    try {
+      cb(rec);
+    } catch {
+      // An observer's failure must not break the connection.
+    }
+  }
+
+  private resetExchange(): void {
+    this.req = null;
+    this.resp = null;
+    this.reqDone = false;
+    this.reqRemaining = 0;
+    this.reqBodyBytes = 0;
+    this.replay = null;
+    this.retried = false;
+    this.rs = Rs.Head;
+    this.respRemaining = 0;
+    this.respBodyBytes = 0;
+    this.upBytesSeen = false;
+    this.finalHeadSent = false;
+    this.upExtraBytes = false;
+    this.status = 0;
+    this.reason = undefined;
+    this.headStart = -1;
+    this.upstreamMs = undefined;
+    this.upgraded = false;
+  }
+
+  /** Tears everything down (socket error, timeout, half-sent response failing). */
+  private destroyAll(): void {
+    if (this.state === St.Closed) return;
+    const inExchange = this.req !== null;
+    const peer = this.lease !== null ? this.lease.peer : undefined;
+    if (this.lease !== null) this.abortUpstream(false);
+    this.state = St.Closed;
+    this.disarm();
+    this.down.destroy();
+    if (inExchange) {
+      this.record(peer);
+      this.resetExchange();
+    }
+  }
+}
+
+/**
+ * A proxy relays small writes it cannot merge (a head now, its body a moment later): with
+ * Nagle on, the second waits for the peer's delayed ACK (~40 ms). Cached by Node, so cheap.
+ */
+function setNoDelay(s: Duplex): void {
+  const sock = s as Duplex & { setNoDelay?: (on: boolean) => unknown };
+  if (typeof sock.setNoDelay === 'function') sock.setNoDelay(true);
+}
+
+function noop(): void {
+  // Swallows errors of sockets being discarded.
+}
