@@ -151,6 +151,7 @@ export class Agent {
         ports: w.ports.map((p) => ({ name: p.name, protocol: p.protocol })),
         upstreams: w.upstreams.map((u) => u.cluster),
         ingress: false,
+        loadBalancer: w.loadBalancer,
         replicas: this.replicas.filter((r) => r.spec.kind === 'workload' && r.name === w.name).map((r) => r.report()),
       });
     }

@@ -1,4 +1,5 @@
 import type { Protocol } from './common.js';
+import type { LoadBalancerKind } from './snapshot.js';
 
 /**
  * The control plane's REST API (plain HTTP, loopback by default), used by the agent, the CLI
@@ -46,6 +47,8 @@ export interface WorkloadReport {
   upstreams: string[];
   /** True for an ingress gateway (no app, outbound listeners only). */
   ingress: boolean;
+  /** How callers balance over this workload's service (absent: peak-ewma). */
+  loadBalancer?: LoadBalancerKind;
   replicas: ReplicaReport[];
 }
 

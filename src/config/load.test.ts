@@ -88,6 +88,7 @@ describe('mesh file: valid', () => {
     assert.equal(cat.service, 'catalog-api');
     assert.equal(cat.serviceAccount, 'catalog-api');
     assert.equal(cat.readiness.httpGet, null);
+    assert.equal(front.loadBalancer, 'peak-ewma', 'peak-EWMA unless a service asks otherwise');
     assert.deepEqual(cat.upstreams[0]?.listen, { host: '127.0.0.1', port: 7001 });
     assert.deepEqual(m.ingress, [
       { name: 'web', listen: { host: '127.0.0.1', port: 0 }, service: 'frontend', port: 'http', protocol: 'http', cluster: 'default/frontend:http' },
@@ -106,6 +107,15 @@ describe('mesh file: errors name file, line, column and field', () => {
     assert.deepEqual(issuesOf(withLine(34, '          protocol: grcp')), [
       '34:21 spec.workloads[1].ports[0].protocol: expected one of http, http2, grpc, tcp',
     ]);
+  });
+  it('unknown load balancer', () => {
+    assert.deepEqual(issuesOf(withLine(40, '          listen: 127.0.0.1:7001\n      loadBalancer: random')), [
+      '41:21 spec.workloads[1].loadBalancer: expected one of peak-ewma, round-robin',
+    ]);
+  });
+  it('round robin on request', () => {
+    const m = parseMeshText(withLine(40, '          listen: 127.0.0.1:7001\n      loadBalancer: round-robin'), '/x/trellis.yaml');
+    assert.equal(m.workloads[1]?.loadBalancer, 'round-robin');
   });
   it('bad duration', () => {
     assert.deepEqual(issuesOf(withLine(7, '  certificateTTL: 10 seconds')), ['7:19 spec.certificateTTL: expected a duration such as 500ms, 10s, 5m, 24h']);

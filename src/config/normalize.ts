@@ -48,6 +48,7 @@ export function normalize(file: MeshFile, path: string, dir: string): MeshConfig
       env: Object.fromEntries(Object.entries(w.env).map(([k, v]) => [k, String(v)])),
       ports: w.ports.map((p) => ({ name: p.name, protocol: p.protocol as Protocol })),
       readiness,
+      loadBalancer: w.loadBalancer,
       upstreams: w.upstreams.map((u) => ({
         service: u.service,
         port: u.port,

@@ -62,6 +62,8 @@ const workloadSchema = z.strictObject({
   ports: z.array(portSchema).min(1, 'expected at least one port'),
   readiness: readinessSchema.optional(),
   upstreams: z.array(upstreamSchema).default([]),
+  /** How callers spread requests over this service's endpoints. */
+  loadBalancer: z.enum(['peak-ewma', 'round-robin']).default('peak-ewma'),
 });
 
 const ingressSchema = z.strictObject({

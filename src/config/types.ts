@@ -1,3 +1,4 @@
+import type { LoadBalancerKind } from '../api/snapshot.js';
 import type { HostPort, Protocol } from '../api/common.js';
 
 /** A validated mesh file with every default applied (docs/mesh-file.md). */
@@ -32,6 +33,8 @@ export interface WorkloadConfig {
   ports: PortConfig[];
   readiness: ReadinessConfig;
   upstreams: UpstreamConfig[];
+  /** How callers spread requests over this service's endpoints. */
+  loadBalancer: LoadBalancerKind;
 }
 
 export interface ReadinessConfig {

@@ -16,6 +16,8 @@ export interface PairMeshOptions {
   /** Fixed loopback port of a's outbound listener for b: the tests' way into the mesh as "app a". */
   outPort: number;
   serverReplicas?: number;
+  /** b's `loadBalancer` (default: the mesh's default, peak-ewma). */
+  serverLoadBalancer?: 'peak-ewma' | 'round-robin';
   /** a's app (default the http echo); it gets B_ADDR. */
   clientCommand?: string[];
   clientEnv?: Record<string, string>;
@@ -74,7 +76,7 @@ spec:
           listen: 127.0.0.1:${o.outPort}
     - name: b
       command: ${q(o.serverCommand)}
-      replicas: ${o.serverReplicas ?? 1}
+      replicas: ${o.serverReplicas ?? 1}${o.serverLoadBalancer !== undefined ? `\n      loadBalancer: ${o.serverLoadBalancer}` : ''}
       ports:
         - name: ${o.protocol}
           protocol: ${o.protocol}${serverReadiness}

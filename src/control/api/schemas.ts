@@ -32,6 +32,7 @@ const workloadSchema = z.object({
   ports: z.array(z.object({ name: z.string().min(1), protocol })),
   upstreams: z.array(z.string().regex(/^[^/]+\/[^:]+:.+$/, 'must be a cluster name <namespace>/<service>:<port>')),
   ingress: z.boolean(),
+  loadBalancer: z.enum(['peak-ewma', 'round-robin']).optional(),
   replicas: z.array(replicaSchema),
 });
 

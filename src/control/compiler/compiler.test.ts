@@ -48,6 +48,20 @@ test('a proxy gets one cluster per served upstream, with ready endpoints only', 
   assert.deepEqual(compileClusters(catalog, r), []);
 });
 
+test('a service that asks for round robin gets it in its callers\' clusters', () => {
+  const r = new Registry('td');
+  r.upsert(
+    agentReport('a1', [
+      workload('frontend', { upstreams: ['default/catalog:http'], readyPorts: [7000] }),
+      workload('catalog', { readyPorts: [7001], loadBalancer: 'round-robin' }),
+    ]),
+    0,
+  );
+  const frontend = r.node('default/frontend/0');
+  assert.ok(frontend !== undefined);
+  assert.equal(compileClusters(frontend, r)[0]?.loadBalancer, 'round-robin');
+});
+
 test('versions change only for proxies whose content changed, and survive a new cache over the same store', async () => {
   const { dir, cleanup } = await tempDir();
   try {

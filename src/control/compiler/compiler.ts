@@ -36,7 +36,7 @@ export function compileClusters(node: ProxyNode, registry: Registry): ClusterCon
       service: c.service,
       port: c.port,
       protocol,
-      loadBalancer: 'peak-ewma',
+      loadBalancer: registry.loadBalancer(c.namespace, c.service),
       connectTimeoutMs: CONNECT_TIMEOUT_MS,
       endpoints: eps,
     });

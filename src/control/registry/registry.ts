@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Protocol } from '../../api/common.js';
+import type { LoadBalancerKind } from '../../api/snapshot.js';
 import type { AgentReport, EndpointView, PortSpec, ReplicaState, ServiceView, WorkloadReport, WorkloadView } from '../../api/registry.js';
 import { spiffeId } from '../../identity/spiffe.js';
 
@@ -138,6 +139,14 @@ export class Registry extends EventEmitter<RegistryEvents> {
       if (p !== undefined) return p.protocol;
     }
     return null;
+  }
+
+  /** Balancer the service's workloads ask callers to use (the first that names one), default peak-ewma. */
+  loadBalancer(namespace: string, service: string): LoadBalancerKind {
+    for (const w of this.workloads()) {
+      if (w.namespace === namespace && w.service === service && !w.ingress && w.loadBalancer !== undefined) return w.loadBalancer;
+    }
+    return 'peak-ewma';
   }
 
   nodes(): ProxyNode[] {
