@@ -3,6 +3,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { HostPort } from '../api/common.js';
+import type { ControlPlaneOptions } from '../control/control-plane.js';
 import { Child, describeExit, tailFile } from '../agent/process.js';
 import { looksLike, readCmdline } from '../agent/pids.js';
 import { httpProbe } from '../agent/probe.js';
@@ -20,13 +21,8 @@ export interface ControlPlaneInfo {
   trustDomain: string;
 }
 
-export interface ControlPlaneProcessOptions {
-  stateDir: string;
-  api: HostPort;
-  push: HostPort;
-  trustDomain: string;
-  certTtlMs: number;
-  logLevel: string;
+/** The control plane's own options (what `trellis control-plane` takes), plus how to watch the child. */
+export interface ControlPlaneProcessOptions extends Pick<ControlPlaneOptions, 'stateDir' | 'api' | 'push' | 'trustDomain' | 'certTtlMs' | 'logLevel'> {
   logger: Logger;
   startTimeoutMs?: number;
 }
