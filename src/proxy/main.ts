@@ -44,7 +44,7 @@ export async function runProxy(bootstrapPath: string, options: RunProxyOptions =
     isReady: () => ready && runtime !== null && !runtime.isDraining,
     metricsText: () => runtime?.metrics.text() ?? Promise.resolve(''),
     get metricsContentType() {
-      return runtime?.metrics.registry.contentType ?? 'text/plain';
+      return runtime?.metrics.contentType ?? 'text/plain';
     },
     configDump: () => runtime?.configDump() ?? { bootstrap: { node: bootstrap.node }, starting: true },
     drain: () => {

@@ -5,13 +5,18 @@ import type { Http1PoolOptions } from '../pool/http1-pool.js';
 import { Endpoint, endpointKey } from './endpoint.js';
 import type { EndpointConnectorFactory } from './endpoint.js';
 
+/** How long an endpoint whose peer proxy answered app-unavailable / draining is avoided. */
+export const UNAVAILABLE_AVOID_MS = 2_000;
+
 export class Cluster {
   endpoints: Endpoint[] = [];
   balancer: Balancer;
+  /** Latest `avoidUntil` of any endpoint: while now is before it, pick() skips avoided ones. */
+  private avoiding = 0;
 
   constructor(
     public config: ClusterConfig,
-    deps: BalancerDeps,
+    private readonly deps: BalancerDeps,
   ) {
     this.balancer = createBalancer(config.loadBalancer, deps);
   }
@@ -21,7 +26,27 @@ export class Cluster {
   }
 
   pick(exclude?: ReadonlySet<Endpoint>): Endpoint | undefined {
+    if (this.avoiding !== 0) return this.pickAvoiding(exclude);
     return this.balancer.pick(this.endpoints, exclude);
+  }
+
+  /** The endpoint's peer proxy could not reach its app: prefer others for `ms`. */
+  markUnavailable(ep: Endpoint, ms = UNAVAILABLE_AVOID_MS): void {
+    const until = this.deps.now() + ms;
+    ep.avoidUntil = until;
+    if (until > this.avoiding) this.avoiding = until;
+  }
+
+  /** Slow path, only while some endpoint is avoided: avoided ones are picked only if nothing else is left. */
+  private pickAvoiding(exclude?: ReadonlySet<Endpoint>): Endpoint | undefined {
+    const now = this.deps.now();
+    if (now >= this.avoiding) {
+      this.avoiding = 0;
+      return this.balancer.pick(this.endpoints, exclude);
+    }
+    const skip = new Set<Endpoint>(exclude);
+    for (const e of this.endpoints) if (e.avoidUntil > now) skip.add(e);
+    return this.balancer.pick(this.endpoints, skip) ?? this.balancer.pick(this.endpoints, exclude);
   }
 }
 

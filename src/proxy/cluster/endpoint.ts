@@ -25,6 +25,8 @@ export class Endpoint implements Balanced {
   private h1: Http1Pool | null = null;
   private h2: H2SessionPool | null = null;
   private removed = false;
+  /** Monotonic ms until which the balancer avoids this endpoint (see Cluster.markUnavailable). */
+  avoidUntil = 0;
 
   constructor(
     readonly config: EndpointConfig,

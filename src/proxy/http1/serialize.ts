@@ -64,6 +64,11 @@ export interface ResponseSerializeOptions {
 }
 
 export function serializeResponseHead(head: ResponseHead, opts: ResponseSerializeOptions): Buffer {
+  return Buffer.from(serializeResponseHeadString(head, opts), 'latin1');
+}
+
+/** The forwarded response head as a latin1 string (one char per byte), for a caller that adds the body. */
+export function serializeResponseHeadString(head: ResponseHead, opts: ResponseSerializeOptions): string {
   let out = head.startLine + '\r\n';
   const h = head.headers;
   const conn = head.connectionTokens;
@@ -85,7 +90,7 @@ export function serializeResponseHead(head: ResponseHead, opts: ResponseSerializ
     else if (opts.keepAliveHeader) out += 'connection: keep-alive\r\n';
   }
   out += '\r\n';
-  return Buffer.from(out, 'latin1');
+  return out;
 }
 
 const STATUS_TEXT: Record<number, string> = {

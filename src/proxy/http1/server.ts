@@ -9,11 +9,11 @@
  */
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
-import { ProxyReason } from '../../errors.js';
+import { ProxyReason, REASON_HEADER } from '../../errors.js';
 import { ChunkedScanner } from './chunked.js';
 import { HeadReader, readRequestHead, readResponseHead } from './head-reader.js';
 import type { RequestHead, ResponseHead } from './parser.js';
-import { localResponse, serializeRequestHead, serializeResponseHead } from './serialize.js';
+import { localResponse, serializeRequestHead, serializeResponseHead, serializeResponseHeadString } from './serialize.js';
 import type {
   ExchangeRecord, Http1Limits, Http1ServerOptions, RequestInfo, UpstreamFailure, UpstreamLease,
 } from './types.js';
@@ -44,16 +44,112 @@ const enum Timer {
   Head,
 }
 
+/** Failovers after a mesh-made 503 (app-unavailable / draining), beyond the first try. */
+export const MAX_MESH_FAILOVERS = 2;
+/**
+ * A request body is kept (as references to the received Buffers, no copies) for a replay up to
+ * this many bytes; a larger one is streamed on and not replayed.
+ */
+export const MAX_REPLAY_BODY_BYTES = 64 * 1024;
+
+/** Idempotent methods (RFC 9110 §9.2.2): a client or proxy may resend them after a failed connection. */
+function isIdempotent(method: string): boolean {
+  return method === 'GET' || method === 'HEAD' || method === 'OPTIONS' || method === 'PUT' || method === 'DELETE' || method === 'TRACE';
+}
+
+/**
+ * Whether a 503/502 was made by a peer's proxy in a way that allows sending the request to
+ * another endpoint: `503 app-unavailable` / `503 draining` (the peer reached no app: any
+ * method), or `502 upstream-reset` for an idempotent method (the peer's app closed the
+ * connection without a response byte, as a killed app does; RFC 9110 §9.2.2 allows a retry).
+ */
+function meshRetryable(resp: ResponseHead, method: string): boolean {
+  const h = resp.headers;
+  for (let i = 0; i < h.length; i += 2) {
+    if (h[i] === REASON_HEADER) {
+      const v = h[i + 1];
+      if (resp.status === 503) return v === ProxyReason.AppUnavailable || v === ProxyReason.Draining;
+      return v === ProxyReason.UpstreamReset && isIdempotent(method);
+    }
+  }
+  return false;
+}
+
 function defaultNow(): number {
   return performance.now();
 }
 
-/** Serve HTTP/1.1 on one accepted downstream connection until it closes. */
-export function serveHttp1(socket: Duplex, options: Http1ServerOptions): void {
-  new Http1Connection(socket, options).start();
+/** A response body up to this size that came with its head leaves in one Buffer with the head. */
+const MERGE_BODY_BYTES = 16 * 1024;
+
+/**
+ * Upstream sockets get the forwarder's listeners once for their life (a pooled socket serves
+ * many exchanges, possibly of different downstream connections): the listeners are module
+ * functions that dispatch to the socket's current owner, so an exchange adds and removes no
+ * listeners and allocates no closures.
+ */
+const OWNER = Symbol('trellis.http1.owner');
+type UpSocket = Duplex & { [OWNER]?: Http1Connection | null };
+
+function upData(this: UpSocket, chunk: Buffer): void {
+  const o = this[OWNER];
+  if (o != null) o.onUpData(chunk);
+  // Bytes on a socket between exchanges (idle in a pool): it cannot be reused.
+  else this.destroy();
+}
+function upEnd(this: UpSocket): void {
+  const o = this[OWNER];
+  if (o != null) o.onUpEnd();
+}
+function upClose(this: UpSocket): void {
+  const o = this[OWNER];
+  if (o != null) o.onUpClose();
+}
+function upError(this: UpSocket): void {
+  const o = this[OWNER];
+  if (o != null) o.onUpError();
+}
+function upDrain(this: UpSocket): void {
+  const o = this[OWNER];
+  if (o != null) o.onUpDrain();
 }
 
-class Http1Connection {
+function hookUp(up: UpSocket, owner: Http1Connection): void {
+  if (up[OWNER] === undefined) {
+    up.on('data', upData);
+    up.on('end', upEnd);
+    up.on('close', upClose);
+    up.on('error', upError);
+    up.on('drain', upDrain);
+  }
+  up[OWNER] = owner;
+}
+
+/** Takes the forwarder's listeners off (a tunnel pipes the socket itself). */
+function unhookUp(up: UpSocket): void {
+  if (up[OWNER] === undefined) return;
+  up.removeListener('data', upData);
+  up.removeListener('end', upEnd);
+  up.removeListener('close', upClose);
+  up.removeListener('error', upError);
+  up.removeListener('drain', upDrain);
+  delete up[OWNER];
+}
+
+/** What a listener needs to know of a served connection (drain closes idle ones). */
+export interface Http1ConnectionHandle {
+  /** An exchange is in flight (upstream asked for or leased, or a tunnel open). */
+  readonly busy: boolean;
+}
+
+/** Serve HTTP/1.1 on one accepted downstream connection until it closes. */
+export function serveHttp1(socket: Duplex, options: Http1ServerOptions): Http1ConnectionHandle {
+  const c = new Http1Connection(socket, options);
+  c.start();
+  return c;
+}
+
+class Http1Connection implements Http1ConnectionHandle {
   private readonly down: Duplex;
   private readonly opts: Http1ServerOptions;
   private readonly limits: Http1Limits;
@@ -64,7 +160,15 @@ class Http1Connection {
   private readonly reqScanner = new ChunkedScanner();
   private readonly respScanner = new ChunkedScanner();
 
+  /**
+   * One timer per connection, created lazily and kept: arming sets `deadline` and `timerKind`
+   * (no timer call while the running timer fires before the deadline); when it fires early it
+   * re-arms for the rest. So a request costs one clock read, not a setTimeout/clearTimeout.
+   */
   private timer: NodeJS.Timeout | null = null;
+  /** When `timer` fires (ms, performance.now). */
+  private timerAt = 0;
+  private deadline = 0;
   private timerKind: Timer = Timer.None;
   private looping = false;
   private again = false;
@@ -77,8 +181,19 @@ class Http1Connection {
   private reqRemaining = 0;
   private reqBodyBytes = 0;
   private prescanned = 0;
-  private replay: Buffer[] | null = null;
+  /** The forwarded request head, kept for a replay (retry on a fresh connection, failover). */
+  private sentHead: Buffer | null = null;
+  /** Body bytes forwarded so far (only while `bodyKept`); null when there were none. */
+  private keptBody: Buffer[] | null = null;
+  private keptBytes = 0;
+  /** Every body byte forwarded so far is in keptBody (true for a request without a body). */
+  private bodyKept = true;
+  /** Writing a replay instead of a fresh head on the next lease. */
+  private replaying = false;
   private retried = false;
+  private failovers = 0;
+  /** failoverKeys of the endpoints that answered a mesh-made 503 (allocated only then). */
+  private tried: Set<object> | null = null;
   private rs: Rs = Rs.Head;
   private resp: ResponseHead | null = null;
   private respRemaining = 0;
@@ -110,11 +225,6 @@ class Http1Connection {
     this.onDownClose = this.onDownClose.bind(this);
     this.onDownError = this.onDownError.bind(this);
     this.onDownDrain = this.onDownDrain.bind(this);
-    this.onUpData = this.onUpData.bind(this);
-    this.onUpEnd = this.onUpEnd.bind(this);
-    this.onUpClose = this.onUpClose.bind(this);
-    this.onUpError = this.onUpError.bind(this);
-    this.onUpDrain = this.onUpDrain.bind(this);
     this.onAcquire = this.onAcquire.bind(this);
     this.onTimer = this.onTimer.bind(this);
     this.onTunnelClose = this.onTunnelClose.bind(this);
@@ -136,26 +246,49 @@ class Http1Connection {
 
   // ---- timers -------------------------------------------------------------------------------
 
+  get busy(): boolean {
+    return this.lease !== null || this.state === St.Acquire;
+  }
+
   private arm(kind: Timer): void {
-    if (this.timerKind === kind) return;
-    this.disarm();
+    // Re-arming the running kind keeps its deadline (the head timeout runs from a head's first byte).
+    if (kind === this.timerKind) return;
     const ms = kind === Timer.Idle ? this.limits.idleTimeoutMs : this.limits.headTimeoutMs;
-    if (ms > 0) {
-      this.timer = setTimeout(this.onTimer, ms);
-      this.timerKind = kind;
+    if (ms <= 0) {
+      this.timerKind = Timer.None;
+      return;
     }
+    const now = performance.now();
+    this.timerKind = kind;
+    this.deadline = now + ms;
+    if (this.timer !== null && this.timerAt <= this.deadline) return;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = setTimeout(this.onTimer, ms);
+    this.timerAt = this.deadline;
   }
 
   private disarm(): void {
+    this.timerKind = Timer.None;
+  }
+
+  private stopTimer(): void {
+    this.timerKind = Timer.None;
     if (this.timer !== null) {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    this.timerKind = Timer.None;
   }
 
   private onTimer(): void {
     this.timer = null;
+    if (this.timerKind === Timer.None || this.state === St.Closed) return;
+    const now = performance.now();
+    if (now < this.deadline) {
+      // Re-armed since this timer was set: wait for the rest.
+      this.timer = setTimeout(this.onTimer, this.deadline - now);
+      this.timerAt = this.deadline;
+      return;
+    }
     this.timerKind = Timer.None;
     if (this.state === St.Head) this.destroyAll();
   }
@@ -197,7 +330,7 @@ class Http1Connection {
 
   private closeDown(): void {
     this.state = St.Closed;
-    this.disarm();
+    this.stopTimer();
     this.down.end();
   }
 
@@ -325,19 +458,18 @@ class Http1Connection {
     this.rs = Rs.Head;
     this.upBytesSeen = false;
     this.upExtraBytes = false;
-    up.on('data', this.onUpData);
-    up.on('end', this.onUpEnd);
-    up.on('close', this.onUpClose);
-    up.on('error', this.onUpError);
-    up.on('drain', this.onUpDrain);
+    hookUp(up as UpSocket, this);
     setNoDelay(up);
     up.resume();
 
-    const replay = this.replay;
-    if (replay !== null) {
-      // Retrying on a fresh connection: head and whole body are still in memory.
-      this.replay = null;
-      for (let i = 0; i < replay.length; i++) up.write(replay[i]!);
+    if (this.replaying) {
+      // Retry on another connection or endpoint: head and whole body are still in memory.
+      this.replaying = false;
+      up.cork();
+      up.write(this.sentHead!);
+      const kept = this.keptBody;
+      if (kept !== null) for (let i = 0; i < kept.length; i++) up.write(kept[i]!);
+      up.uncork();
       this.state = St.Wait;
       return;
     }
@@ -347,14 +479,15 @@ class Http1Connection {
       addRequestHeaders: this.opts.addRequestHeaders,
       upgrade: req.upgrade,
     });
-    if (lease.reused && !this.retried) this.replay = [head];
-    up.cork();
-    up.write(head);
+    this.sentHead = head;
     if (this.reqDone) {
+      // No body: one write, no cork.
       this.state = St.Wait;
-      up.uncork();
+      up.write(head);
       return;
     }
+    up.cork();
+    up.write(head);
     this.state = St.Body;
     if (this.reader.length > 0) {
       const pending = this.reader.takeAll();
@@ -369,11 +502,7 @@ class Http1Connection {
       }
     }
     up.uncork();
-    if (this.state === St.Body) {
-      // More body bytes must be read from downstream: they will not be kept for a retry.
-      this.replay = null;
-      if (!this.downPausedForUp) this.down.resume();
-    }
+    if (this.state === St.Body && !this.downPausedForUp) this.down.resume();
   }
 
   /** `scanned` >= 0: chunked bytes the scanner already walked (see startExchange). */
@@ -403,7 +532,7 @@ class Http1Connection {
     let ok = true;
     if (used > 0) {
       const part = used === chunk.length ? chunk : chunk.subarray(0, used);
-      if (this.replay !== null) this.replay.push(part);
+      if (this.bodyKept) this.keep(part);
       ok = this.up!.write(part);
     }
     if (done) {
@@ -418,16 +547,70 @@ class Http1Connection {
     }
   }
 
+  /** Keeps a forwarded body part for a replay, up to MAX_REPLAY_BODY_BYTES in all. */
+  private keep(part: Buffer): void {
+    const n = this.keptBytes + part.length;
+    if (n > MAX_REPLAY_BODY_BYTES) {
+      this.bodyKept = false;
+      this.keptBody = null;
+      return;
+    }
+    this.keptBytes = n;
+    if (this.keptBody === null) this.keptBody = [part];
+    else this.keptBody.push(part);
+  }
+
+  /** The whole request (head and body) is in memory and can be sent again. */
+  private canReplay(): boolean {
+    return this.reqDone && this.bodyKept && this.sentHead !== null;
+  }
+
+  /** Drops the current lease and asks for another upstream; the request is written again. */
+  private reacquire(): void {
+    this.state = St.Acquire;
+    this.replaying = true;
+    this.rs = Rs.Head;
+    this.resp = null;
+    this.status = 0;
+    this.upstreamMs = undefined;
+    const req = this.req!;
+    this.acquire({
+      method: req.method, target: req.target, host: req.host, headers: req.headers,
+      upgrade: req.upgrade || req.method === 'CONNECT', exclude: this.tried ?? undefined, fresh: this.retried,
+    });
+  }
+
+  /**
+   * A 503 from a peer's proxy that reached no app (app-unavailable, draining), or its 502
+   * upstream-reset to an idempotent request: if the request can be replayed, discard the
+   * response, mark the endpoint and try another. Only reached for status 502/503, so it costs
+   * nothing otherwise.
+   */
+  private meshFailover(resp: ResponseHead): boolean {
+    const lease = this.lease!;
+    const key = lease.failoverKey;
+    if (key === undefined || this.failovers >= MAX_MESH_FAILOVERS || !this.canReplay() || !meshRetryable(resp, this.req!.method)) {
+      return false;
+    }
+    this.failovers++;
+    (this.tried ??= new Set()).add(key);
+    if (lease.unavailable !== undefined) lease.unavailable();
+    // The 503's body (if any) is not read: the connection is dropped, not drained.
+    this.abortUpstream(true);
+    this.reacquire();
+    return true;
+  }
+
   // ---- upstream -----------------------------------------------------------------------------
 
-  private onUpDrain(): void {
+  onUpDrain(): void {
     if (this.downPausedForUp) {
       this.downPausedForUp = false;
       if (this.state === St.Body) this.down.resume();
     }
   }
 
-  private onUpData(chunk: Buffer): void {
+  onUpData(chunk: Buffer): void {
     this.upBytesSeen = true;
     if (this.rs === Rs.Head) {
       this.upReader.push(chunk);
@@ -472,6 +655,7 @@ class Http1Connection {
   }
 
   private onFinalHead(resp: ResponseHead): void {
+    if ((resp.status === 503 || resp.status === 502) && this.meshFailover(resp)) return;
     const req = this.req!;
     this.resp = resp;
     this.status = resp.status;
@@ -488,6 +672,33 @@ class Http1Connection {
     const close = this.closeAfter;
     this.finalHeadSent = true;
     const down = this.down;
+    const headOpts = { close, keepAliveHeader: !close && req.versionMinor === 0, upgrade: false };
+    const noBody = resp.framing === 'none' || (resp.framing === 'length' && resp.contentLength === 0);
+    const n = resp.contentLength;
+    if (noBody || (resp.framing === 'length' && n <= MERGE_BODY_BYTES && this.upReader.length >= n)) {
+      // The common case: the whole response is here. Head and body leave as one Buffer in one
+      // write (one segment, no Nagle stall, no writev).
+      const hs = serializeResponseHeadString(resp, headOpts);
+      this.rs = Rs.Body;
+      this.respBodyBytes = 0;
+      let out: Buffer;
+      if (noBody) {
+        out = Buffer.from(hs, 'latin1');
+      } else {
+        out = Buffer.allocUnsafe(hs.length + n);
+        out.write(hs, 0, 'latin1');
+        this.upReader.bytes.copy(out, hs.length, 0, n);
+        this.upReader.skip(n);
+        this.respBodyBytes = n;
+      }
+      if (this.upReader.length > 0) {
+        this.upReader.takeAll();
+        this.upExtraBytes = true;
+      }
+      down.write(out);
+      this.respDone();
+      return;
+    }
     // Head and the body bytes that came with it leave in one writev (one segment, no Nagle stall).
     down.cork();
     const ok = down.write(serializeResponseHead(resp, {
@@ -562,7 +773,7 @@ class Http1Connection {
     }
   }
 
-  private onUpEnd(): void {
+  onUpEnd(): void {
     if (this.rs === Rs.Body && this.resp !== null && this.resp.framing === 'close') {
       this.upExtraBytes = true; // the connection is over: not reusable
       this.respDone();
@@ -571,11 +782,11 @@ class Http1Connection {
     this.upstreamFailed();
   }
 
-  private onUpClose(): void {
+  onUpClose(): void {
     if (this.lease !== null) this.upstreamFailed();
   }
 
-  private onUpError(): void {
+  onUpError(): void {
     if (this.lease !== null) this.upstreamFailed();
   }
 
@@ -600,16 +811,11 @@ class Http1Connection {
       return;
     }
     const lease = this.lease;
-    if (lease.reused && !this.retried && !this.upBytesSeen && this.replay !== null && this.reqDone) {
+    if (lease.reused && !this.retried && !this.upBytesSeen && this.canReplay()) {
       // Stale pooled connection: the peer closed it while idle. Retry once on a fresh one.
       this.retried = true;
       this.abortUpstream(false);
-      this.state = St.Acquire;
-      const req = this.req!;
-      this.acquire({
-        method: req.method, target: req.target, host: req.host, headers: req.headers,
-        upgrade: req.upgrade || req.method === 'CONNECT',
-      });
+      this.reacquire();
       return;
     }
     this.abortUpstream(true);
@@ -619,11 +825,7 @@ class Http1Connection {
   private detachUp(): Duplex | null {
     const up = this.up;
     if (up !== null) {
-      up.removeListener('data', this.onUpData);
-      up.removeListener('end', this.onUpEnd);
-      up.removeListener('close', this.onUpClose);
-      up.removeListener('error', this.onUpError);
-      up.removeListener('drain', this.onUpDrain);
+      (up as UpSocket)[OWNER] = null;
       if (this.upPausedByUs) up.resume();
     }
     this.up = null;
@@ -656,12 +858,13 @@ class Http1Connection {
     if (this.upstreamMs === undefined) this.upstreamMs = this.now() - this.headDoneAt;
     if (resp.status === 101 && lease.onResponseHead !== undefined) lease.onResponseHead(101);
     const up = this.detachUp()!;
+    unhookUp(up as UpSocket);
     const down = this.down;
     down.removeListener('data', this.onDownData);
     down.removeListener('end', this.onDownEnd);
     down.removeListener('drain', this.onDownDrain);
     this.state = St.Tunnel;
-    this.disarm();
+    this.stopTimer();
     down.write(serializeResponseHead(resp, { close: false, keepAliveHeader: false, upgrade: resp.status === 101 }));
     if (this.upReader.length > 0) down.write(this.upReader.takeAll());
     if (this.reader.length > 0) up.write(this.reader.takeAll());
@@ -739,12 +942,14 @@ class Http1Connection {
   private record(peer: string | undefined): void {
     const cb = this.opts.onExchange;
     const req = this.req;
-    if (cb === undefined || req === null) return;
+    // A head refused before it parsed (400/431/501/505) is recorded too, with an empty method
+    // and target: untrusted input becomes a response, a log line and a counter.
+    if (cb === undefined || (req === null && this.reason === undefined)) return;
     const end = this.now();
     const rec: ExchangeRecord = {
-      method: req.method,
-      target: req.target,
-      host: req.host,
+      method: req !== null ? req.method : '',
+      target: req !== null ? req.target : '',
+      host: req !== null ? req.host : undefined,
       status: this.status,
       reason: this.reason,
       upstreamPeer: peer,
@@ -768,8 +973,14 @@ class Http1Connection {
     this.reqDone = false;
     this.reqRemaining = 0;
     this.reqBodyBytes = 0;
-    this.replay = null;
+    this.sentHead = null;
+    this.keptBody = null;
+    this.keptBytes = 0;
+    this.bodyKept = true;
+    this.replaying = false;
     this.retried = false;
+    this.failovers = 0;
+    this.tried = null;
     this.rs = Rs.Head;
     this.respRemaining = 0;
     this.respBodyBytes = 0;
@@ -790,7 +1001,7 @@ class Http1Connection {
     const peer = this.lease !== null ? this.lease.peer : undefined;
     if (this.lease !== null) this.abortUpstream(false);
     this.state = St.Closed;
-    this.disarm();
+    this.stopTimer();
     this.down.destroy();
     if (inExchange) {
       this.record(peer);

@@ -77,8 +77,7 @@ export class PoolUpstream implements Http1Upstream {
     const s = this.idle.pop();
     if (s !== undefined) {
       this.reuses++;
-      s.removeAllListeners('data');
-      s.removeAllListeners('end');
+      // The forwarder's listeners stay on the socket for its life (they dispatch to the current owner).
       cb(null, this.lease(s, true));
       return;
     }

@@ -36,6 +36,17 @@ export interface RequestInfo {
   headers: readonly string[];
   /** True when the request asks for a protocol switch (Upgrade, e.g. WebSocket). */
   upgrade: boolean;
+  /**
+   * Set only when failing over after a mesh-made 503 (see `UpstreamLease.failoverKey`): the
+   * keys of the endpoints already tried for this request, to be avoided.
+   */
+  exclude?: ReadonlySet<object> | undefined;
+  /**
+   * Set on the retry after a reused (pooled) connection died before any response byte: lend a
+   * newly connected socket, not another idle one (the others may be dying the same way, e.g.
+   * all connections of an app that was just killed).
+   */
+  fresh?: boolean | undefined;
 }
 
 /** A connected upstream socket lent to the forwarder for one exchange. */
@@ -54,6 +65,16 @@ export interface UpstreamLease {
   release(reusable: boolean, failed: boolean): void;
   /** Called when the response head arrives (the balancer measures latency from acquire). */
   onResponseHead?(statusCode: number): void;
+  /**
+   * Set by upstreams with several interchangeable endpoints (outbound clusters): identifies this
+   * lease's endpoint. When set, a `503` carrying `trellis-reason: app-unavailable` or `draining`
+   * (made by the peer's proxy: the request reached no app), or a `502 upstream-reset` to an
+   * idempotent method, of a replayable request is not passed on: the forwarder calls `unavailable()`, releases the lease as failed and acquires
+   * again with `RequestInfo.exclude` holding the keys tried (at most MAX_MESH_FAILOVERS times).
+   */
+  readonly failoverKey?: object;
+  /** The endpoint answered a mesh-made 503: avoid it for a while. Called before release. */
+  unavailable?(): void;
 }
 
 export interface UpstreamFailure {

@@ -3,9 +3,12 @@ import type { Duplex } from 'node:stream';
 
 interface Tracked {
   socket: Duplex;
-  /** Exchanges in flight on this connection (h1); -1 when unknown (tcp). */
-  active: number;
+  /** The h1 forwarder serving the connection (null for h2 and tcp): drain closes it when not busy. */
+  h1: { readonly busy: boolean } | null;
 }
+
+/** Placeholder until the forwarder's handle is set. */
+const IDLE = { busy: false };
 
 /**
  * Downstream connections and h2 sessions of one listener, for drain: idle h1 connections
@@ -27,7 +30,7 @@ export class ConnectionSet {
   }
 
   add(socket: Duplex, countsExchanges: boolean): Tracked {
-    const t: Tracked = { socket, active: countsExchanges ? 0 : -1 };
+    const t: Tracked = { socket, h1: countsExchanges ? IDLE : null };
     this.sockets.add(t);
     socket.once('close', () => {
       this.sockets.delete(t);
@@ -42,15 +45,10 @@ export class ConnectionSet {
     if (this.draining) session.close();
   }
 
-  /** An h1 exchange ended; closes the connection if draining and it is now idle. */
-  exchangeEnded(t: Tracked): void {
-    t.active--;
-  }
-
   drain(timeoutMs: number): Promise<void> {
     this.draining = true;
     for (const s of this.sessions) s.close();
-    for (const t of this.sockets) if (t.active === 0) t.socket.destroy();
+    for (const t of this.sockets) if (t.h1 !== null && !t.h1.busy) t.socket.destroy();
     if (this.sockets.size === 0) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(() => {

@@ -13,7 +13,7 @@ import { relay } from '../tcp/relay.js';
 import { ConnectionSet } from './connections.js';
 import type { Listener, ListenerContext } from './context.js';
 import { PEER_IDENTITY_HEADER, STRIP_PEER_IDENTITY } from './context.js';
-import { countingUpstream, exchangeObserver } from './observe.js';
+import { exchangeObserver } from './observe.js';
 
 const INBOUND_ALPN = [ALPN_H2, ALPN_HTTP1, ALPN_TCP];
 
@@ -107,8 +107,8 @@ export class InboundListener implements Listener {
     }
     if (this.appH1 !== null) {
       const t = this.conns.add(socket, true);
-      serveHttp1(socket, {
-        upstream: countingUpstream(this.appH1, t),
+      t.h1 = serveHttp1(socket, {
+        upstream: this.appH1,
         limits: this.ctx.limits,
         stripRequestHeaders: STRIP_PEER_IDENTITY,
         addRequestHeaders: [PEER_IDENTITY_HEADER, peer],

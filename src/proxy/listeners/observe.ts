@@ -1,8 +1,7 @@
 import type { Direction } from '../../telemetry/metrics.js';
-import type { ExchangeRecord, Http1Upstream, UpstreamLease } from '../http1/types.js';
+import type { ExchangeRecord } from '../http1/types.js';
 import type { StreamRecord } from '../http2/types.js';
 import type { RelayResult } from '../tcp/relay.js';
-import type { Tracked } from './connections.js';
 import type { ListenerContext } from './context.js';
 
 /**
@@ -79,36 +78,6 @@ export function exchangeObserver(
           startedAt,
         });
       };
-    },
-  };
-}
-
-/** Wraps an upstream so the connection's in-flight exchange count is known (for drain). */
-export function countingUpstream(inner: Http1Upstream, t: Tracked): Http1Upstream {
-  return {
-    acquire(req, cb) {
-      t.active++;
-      inner.acquire(req, (failure, lease) => {
-        if (lease === null) {
-          t.active--;
-          cb(failure, null);
-          return;
-        }
-        const wrapped: UpstreamLease = {
-          socket: lease.socket,
-          reused: lease.reused,
-          peer: lease.peer,
-          release(reusable, failed) {
-            t.active--;
-            lease.release(reusable, failed);
-          },
-        };
-        if (lease.onResponseHead !== undefined) {
-          const onHead = lease.onResponseHead.bind(lease);
-          wrapped.onResponseHead = onHead;
-        }
-        cb(null, wrapped);
-      });
     },
   };
 }

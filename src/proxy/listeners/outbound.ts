@@ -12,7 +12,7 @@ import { relay } from '../tcp/relay.js';
 import { ConnectionSet } from './connections.js';
 import type { Listener, ListenerContext } from './context.js';
 import { STRIP_PEER_IDENTITY } from './context.js';
-import { countingUpstream, exchangeObserver } from './observe.js';
+import { exchangeObserver } from './observe.js';
 
 /**
  * Outbound: a plain loopback listener through which the app reaches one cluster. h1 goes
@@ -44,8 +44,8 @@ export class OutboundListener implements Listener {
       }
       if (h1 !== null) {
         const t = this.conns.add(socket, true);
-        serveHttp1(socket, {
-          upstream: countingUpstream(h1, t),
+        t.h1 = serveHttp1(socket, {
+          upstream: h1,
           limits: ctx.limits,
           stripRequestHeaders: STRIP_PEER_IDENTITY,
           onExchange,

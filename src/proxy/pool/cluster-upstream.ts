@@ -1,5 +1,5 @@
 import { ProxyReason } from '../../errors.js';
-import type { ClusterTable } from '../cluster/cluster-table.js';
+import type { Cluster, ClusterTable } from '../cluster/cluster-table.js';
 import type { Endpoint } from '../cluster/endpoint.js';
 import type { Http1Upstream, RequestInfo, UpstreamFailure, UpstreamLease } from '../http1/types.js';
 import { connectWithFailover, failure } from './failover.js';
@@ -8,14 +8,25 @@ import type { Http1Pool, PooledSocket } from './http1-pool.js';
 /** A pooled socket lent for one exchange, feeding the endpoint's load record back to the balancer. */
 class BalancedLease implements UpstreamLease {
   private done = false;
+  private readonly reusedAtLease: boolean;
   private readonly started: number;
 
   constructor(
     private readonly pooled: PooledSocket,
     private readonly endpoint: Endpoint,
+    private readonly cluster: Cluster,
     private readonly now: () => number,
   ) {
     this.started = now();
+    this.reusedAtLease = pooled.reused;
+  }
+
+  get failoverKey(): object {
+    return this.endpoint;
+  }
+
+  unavailable(): void {
+    this.cluster.markUnavailable(this.endpoint);
   }
 
   get socket(): UpstreamLease['socket'] {
@@ -23,7 +34,7 @@ class BalancedLease implements UpstreamLease {
   }
 
   get reused(): boolean {
-    return this.pooled.reused;
+    return this.reusedAtLease;
   }
 
   get peer(): string {
@@ -55,20 +66,50 @@ export class ClusterHttp1Upstream implements Http1Upstream {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  acquire(_req: RequestInfo, cb: (failure: UpstreamFailure | null, lease: UpstreamLease | null) => void): void {
+  acquire(req: RequestInfo, cb: (failure: UpstreamFailure | null, lease: UpstreamLease | null) => void): void {
     const cluster = this.table.get(this.clusterName);
     if (cluster === undefined) {
       cb(failure(503, ProxyReason.UnknownCluster, `unknown cluster ${this.clusterName}`), null);
       return;
     }
+    let first: Endpoint | undefined;
+    if (req.exclude === undefined && req.fresh !== true) {
+      // Fast path (nearly every request under load): the picked endpoint has an idle socket.
+      // No failover bookkeeping, no closures; a connect goes the general way, starting there.
+      first = cluster.pick();
+      const pooled = first !== undefined ? first.http1().takeIdle() : null;
+      if (pooled !== null) {
+        first!.load.pending++;
+        cb(null, new BalancedLease(pooled, first!, cluster, this.now));
+        return;
+      }
+    }
     connectWithFailover<PooledSocket>(
       cluster,
-      (ep, done) => ep.http1().acquire(done),
+      (ep, done) => ep.http1().acquire(done, req.fresh === true),
       (f, pooled, ep) => {
         if (f !== null || pooled === null || ep === null) cb(f, null);
-        else cb(null, new BalancedLease(pooled, ep, this.now));
+        else cb(null, new BalancedLease(pooled, ep, cluster, this.now));
       },
+      req.exclude,
+      first,
     );
+  }
+}
+
+class AppLease implements UpstreamLease {
+  readonly reused: boolean;
+  constructor(
+    private readonly pooled: PooledSocket,
+    readonly peer: string,
+  ) {
+    this.reused = pooled.reused;
+  }
+  get socket(): UpstreamLease['socket'] {
+    return this.pooled.socket;
+  }
+  release(reusable: boolean, failed: boolean): void {
+    this.pooled.release(reusable && !failed);
   }
 }
 
@@ -79,19 +120,21 @@ export class AppHttp1Upstream implements Http1Upstream {
     private readonly appLabel: string,
   ) {}
 
-  acquire(_req: RequestInfo, cb: (failure: UpstreamFailure | null, lease: UpstreamLease | null) => void): void {
+  acquire(req: RequestInfo, cb: (failure: UpstreamFailure | null, lease: UpstreamLease | null) => void): void {
+    if (req.fresh !== true) {
+      const pooled = this.pool.takeIdle();
+      if (pooled !== null) {
+        cb(null, new AppLease(pooled, this.appLabel));
+        return;
+      }
+    }
     this.pool.acquire((f, pooled) => {
       if (f !== null || pooled === null) {
         cb(failure(503, ProxyReason.AppUnavailable, `app ${this.appLabel}: ${f?.message ?? 'no connection'}`), null);
         return;
       }
-      cb(null, {
-        socket: pooled.socket,
-        reused: pooled.reused,
-        peer: this.appLabel,
-        release: (reusable, failed) => pooled.release(reusable && !failed),
-      });
-    });
+      cb(null, new AppLease(pooled, this.appLabel));
+    }, req.fresh === true);
   }
 
   close(): void {

@@ -19,18 +19,29 @@ export function connectWithFailover<T>(
   cluster: Cluster,
   attempt: Attempt<T>,
   cb: (failure: UpstreamFailure | null, result: T | null, endpoint: Endpoint | null) => void,
+  exclude?: ReadonlySet<object>,
+  first?: Endpoint,
 ): void {
   if (cluster.endpoints.length === 0) {
     cb(failure(503, ProxyReason.NoEndpoints, `cluster ${cluster.name} has no endpoints`), null, null);
     return;
   }
-  const tried = new Set<Endpoint>();
+  // Endpoints that answered a mesh-made 503 for this request (failover) are not tried again.
+  const tried = exclude !== undefined && exclude.size > 0 ? new Set<Endpoint>(exclude as ReadonlySet<Endpoint>) : new Set<Endpoint>();
+  const excluded = tried.size;
   let last: ConnectFailure | null = null;
   let sawTls = false;
   const next = (): void => {
-    const ep = tried.size < MAX_CONNECT_ATTEMPTS ? cluster.pick(tried) : undefined;
+    let ep: Endpoint | undefined;
+    if (first !== undefined && tried.size === excluded && !tried.has(first)) ep = first; // already picked by the caller
+    else ep = tried.size - excluded < MAX_CONNECT_ATTEMPTS ? cluster.pick(tried) : undefined;
     if (ep === undefined) {
-      const msg = `cluster ${cluster.name}: ${tried.size} endpoint(s) tried, last: ${last?.message ?? 'none'}`;
+      if (tried.size === excluded && excluded > 0) {
+        // Failover found no other endpoint: the apps behind the ones tried were unavailable.
+        cb(failure(503, ProxyReason.AppUnavailable, `cluster ${cluster.name}: the app behind each of ${excluded} endpoint(s) was unavailable`), null, null);
+        return;
+      }
+      const msg = `cluster ${cluster.name}: ${tried.size - excluded} endpoint(s) tried, last: ${last?.message ?? 'none'}`;
       cb(sawTls ? failure(503, ProxyReason.PeerRefused, msg) : failure(503, ProxyReason.ConnectFailed, msg), null, null);
       return;
     }
