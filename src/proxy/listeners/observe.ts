@@ -21,45 +21,32 @@ export function exchangeObserver(
   const m = ctx.metrics.requestMetrics(direction, listener, cluster);
   const tcpM = ctx.metrics.tcpMetrics(direction, listener);
   const log = ctx.accessLog;
+  // HTTP/1 exchanges and HTTP/2 streams report the same fields; only the protocol differs.
+  const exchange =
+    (protocol: 'http' | 'http2') =>
+    (peerIdentity: string | undefined) =>
+    (r: ExchangeRecord | StreamRecord): void => {
+      m.record(r.status, r.durationMs / 1000);
+      if (!log.enabled) return;
+      log.write({
+        direction,
+        listener,
+        protocol,
+        method: r.method,
+        target: r.target,
+        status: r.status,
+        reason: r.reason,
+        peerIdentity,
+        upstream: r.upstreamPeer,
+        bytesIn: r.requestBodyBytes,
+        bytesOut: r.responseBodyBytes,
+        durationMs: r.durationMs,
+        startedAt: r.startedAt,
+      });
+    };
   return {
-    http1: (peerIdentity) => (r) => {
-      m.record(r.status, r.durationMs / 1000);
-      if (!log.enabled) return;
-      log.write({
-        direction,
-        listener,
-        protocol: 'http',
-        method: r.method,
-        target: r.target,
-        status: r.status,
-        reason: r.reason,
-        peerIdentity,
-        upstream: r.upstreamPeer,
-        bytesIn: r.requestBodyBytes,
-        bytesOut: r.responseBodyBytes,
-        durationMs: r.durationMs,
-        startedAt: r.startedAt,
-      });
-    },
-    http2: (peerIdentity) => (r) => {
-      m.record(r.status, r.durationMs / 1000);
-      if (!log.enabled) return;
-      log.write({
-        direction,
-        listener,
-        protocol: 'http2',
-        method: r.method,
-        target: r.target,
-        status: r.status,
-        reason: r.reason,
-        peerIdentity,
-        upstream: r.upstreamPeer,
-        bytesIn: r.requestBodyBytes,
-        bytesOut: r.responseBodyBytes,
-        durationMs: r.durationMs,
-        startedAt: r.startedAt,
-      });
-    },
+    http1: exchange('http'),
+    http2: exchange('http2'),
     tcp: (peerIdentity, upstream, startedAt, started) => {
       tcpM.opened();
       return (r) => {
