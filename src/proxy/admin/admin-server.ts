@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { HostPort } from '../../api/common.js';
+import { boundPort, listenOn } from '../listeners/bind.js';
 
 /** What the admin endpoints read from the running proxy. */
 export interface AdminSource {
@@ -20,7 +21,7 @@ export class AdminServer {
   private readonly server: http.Server;
 
   constructor(
-    private readonly listenOn: HostPort,
+    private readonly listenAt: HostPort,
     private readonly source: AdminSource,
   ) {
     this.server = http.createServer((req, res) => this.handle(req, res));
@@ -28,22 +29,15 @@ export class AdminServer {
   }
 
   get port(): number {
-    const a = this.server.address();
-    return typeof a === 'object' && a !== null ? a.port : 0;
+    return boundPort(this.server);
   }
 
   get url(): string {
-    return `http://${this.listenOn.host.includes(':') ? `[${this.listenOn.host}]` : this.listenOn.host}:${this.port}`;
+    return `http://${this.listenAt.host.includes(':') ? `[${this.listenAt.host}]` : this.listenAt.host}:${this.port}`;
   }
 
   listen(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.listenOn.port, this.listenOn.host, () => {
-        this.server.removeListener('error', reject);
-        resolve();
-      });
-    });
+    return listenOn(this.server, this.listenAt);
   }
 
   close(): Promise<void> {

@@ -14,6 +14,7 @@ import { ConnectionSet } from './connections.js';
 import type { Listener, ListenerContext } from './context.js';
 import { PEER_IDENTITY_HEADER, STRIP_PEER_IDENTITY } from './context.js';
 import { exchangeObserver } from './observe.js';
+import { boundPort, listenOn } from './bind.js';
 
 const INBOUND_ALPN = [ALPN_H2, ALPN_HTTP1, ALPN_TCP];
 
@@ -78,18 +79,11 @@ export class InboundListener implements Listener {
   }
 
   get port(): number {
-    const a = this.server.address();
-    return typeof a === 'object' && a !== null ? a.port : 0;
+    return boundPort(this.server);
   }
 
   listen(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.config.listen.port, this.config.listen.host, () => {
-        this.server.removeListener('error', reject);
-        resolve();
-      });
-    });
+    return listenOn(this.server, this.config.listen);
   }
 
   private onSecureConnection(socket: tls.TLSSocket): void {

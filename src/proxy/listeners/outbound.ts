@@ -13,6 +13,7 @@ import { ConnectionSet } from './connections.js';
 import type { Listener, ListenerContext } from './context.js';
 import { STRIP_PEER_IDENTITY } from './context.js';
 import { exchangeObserver } from './observe.js';
+import { boundPort, listenOn } from './bind.js';
 
 /**
  * Outbound: a plain loopback listener through which the app reaches one cluster. h1 goes
@@ -66,18 +67,11 @@ export class OutboundListener implements Listener {
   }
 
   get port(): number {
-    const a = this.server.address();
-    return typeof a === 'object' && a !== null ? a.port : 0;
+    return boundPort(this.server);
   }
 
   listen(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.config.listen.port, this.config.listen.host, () => {
-        this.server.removeListener('error', reject);
-        resolve();
-      });
-    });
+    return listenOn(this.server, this.config.listen);
   }
 
   private createH2Server(): http2.Http2Server {
