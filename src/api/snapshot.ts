@@ -26,6 +26,12 @@ export interface ClusterConfig {
   loadBalancer: LoadBalancerKind;
   connectTimeoutMs: number;
   endpoints: EndpointConfig[];
+  /**
+   * Routes (HTTPRoute / GRPCRoute, GAMMA: parentRef = this service port) for requests to this
+   * cluster. Absent: every request goes to this cluster as today. Compiled by
+   * `src/proxy/routing/` (not wired into the listeners yet).
+   */
+  routes?: RouteTableConfig;
 }
 
 export interface EndpointConfig {
@@ -37,3 +43,134 @@ export interface EndpointConfig {
   workload: string;
   replica: number;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Routes (Gateway API HTTPRoute / GRPCRoute, GAMMA mesh profile), as plain JSON data.
+// Durations are in ms. Validation and precedence live in src/proxy/routing/compile.ts.
+// ---------------------------------------------------------------------------------------------
+
+/** Every route attached to one logical service (one cluster). */
+export interface RouteTableConfig {
+  routes: RouteConfig[];
+}
+
+export type RouteConfig = HttpRouteConfig | GrpcRouteConfig;
+
+interface RouteMeta {
+  namespace: string;
+  name: string;
+  /** Creation timestamp (epoch ms): the older route wins a precedence tie. */
+  createdAt: number;
+}
+
+export interface HttpRouteConfig extends RouteMeta {
+  kind: 'HTTPRoute';
+  rules: HttpRouteRuleConfig[];
+}
+
+export interface GrpcRouteConfig extends RouteMeta {
+  kind: 'GRPCRoute';
+  rules: GrpcRouteRuleConfig[];
+}
+
+interface RouteRuleCommon {
+  /** Optional rule name (Gateway API `rules[].name`), for logs. */
+  name?: string;
+  filters?: RouteFilterConfig[];
+  backends: WeightedBackendConfig[];
+  timeouts?: RouteTimeoutsConfig;
+  retry?: RouteRetryConfig;
+}
+
+export interface HttpRouteRuleConfig extends RouteRuleCommon {
+  /** ORed; empty or absent = one match of PathPrefix "/". */
+  matches?: HttpRouteMatchConfig[];
+}
+
+export interface GrpcRouteRuleConfig extends RouteRuleCommon {
+  /** ORed; empty or absent = every gRPC request. */
+  matches?: GrpcRouteMatchConfig[];
+}
+
+export type PathMatchType = 'Exact' | 'PathPrefix' | 'RegularExpression';
+export type ValueMatchType = 'Exact' | 'RegularExpression';
+
+/** All present fields must match (AND). */
+export interface HttpRouteMatchConfig {
+  /** Absent = PathPrefix "/". */
+  path?: { type: PathMatchType; value: string };
+  headers?: ValueMatchConfig[];
+  queryParams?: ValueMatchConfig[];
+  /** Exact, e.g. "GET". */
+  method?: string;
+}
+
+export interface ValueMatchConfig {
+  /** Default Exact. */
+  type?: ValueMatchType;
+  /** Header names are case-insensitive; query parameter names are exact. */
+  name: string;
+  value: string;
+}
+
+export interface GrpcRouteMatchConfig {
+  /** At least one of service and method. Type default Exact. */
+  method?: { type?: ValueMatchType; service?: string; method?: string };
+  headers?: ValueMatchConfig[];
+}
+
+export interface WeightedBackendConfig {
+  /** Cluster name (`<namespace>/<service>:<port>`). */
+  cluster: string;
+  /** Non-negative integer, default 1. 0 = receives no traffic. */
+  weight?: number;
+}
+
+export interface RouteTimeoutsConfig {
+  /** Whole request, retries included. 0 or absent = none. */
+  requestMs?: number;
+  /** One attempt to a backend; <= requestMs. */
+  backendRequestMs?: number;
+}
+
+export interface RouteRetryConfig {
+  /** HTTP statuses (400..599) that are retried. */
+  codes: number[];
+  /** Retries after the first attempt. */
+  attempts: number;
+  backoffMs: number;
+}
+
+export interface HeaderModifierConfig {
+  set?: { name: string; value: string }[];
+  add?: { name: string; value: string }[];
+  remove?: string[];
+}
+
+export type PathModifierConfig =
+  | { type: 'ReplaceFullPath'; replaceFullPath: string }
+  | { type: 'ReplacePrefixMatch'; replacePrefixMatch: string };
+
+export type RouteFilterConfig =
+  | { type: 'RequestHeaderModifier'; requestHeaderModifier: HeaderModifierConfig }
+  | { type: 'ResponseHeaderModifier'; responseHeaderModifier: HeaderModifierConfig }
+  | {
+      type: 'RequestRedirect';
+      requestRedirect: {
+        scheme?: 'http' | 'https';
+        hostname?: string;
+        path?: PathModifierConfig;
+        port?: number;
+        /** 301 or 302 (default). */
+        statusCode?: number;
+      };
+    }
+  | { type: 'URLRewrite'; urlRewrite: { hostname?: string; path?: PathModifierConfig } }
+  | { type: 'RequestMirror'; requestMirror: { cluster: string; /** 0..100, default 100 */ percent?: number } }
+  | {
+      type: 'Fault';
+      fault: {
+        delay?: { ms: number; /** 0..100 */ percent: number };
+        abort?: { status: number; /** 0..100 */ percent: number };
+      };
+    };
