@@ -11,7 +11,9 @@ interface CommandEntry {
 
 export const COMMANDS: CommandEntry[] = [
   { name: 'up', summary: 'start a mesh from a mesh file (control plane, workloads, proxies)', load: async () => (await import('./commands/up.js')).upCommand },
-  { name: 'get', summary: 'list services, workloads, endpoints or proxies', load: async () => (await import('./commands/get.js')).getCommand },
+  { name: 'get', summary: 'list services, workloads, endpoints, proxies, or routes and policies with status', load: async () => (await import('./commands/get.js')).getCommand },
+  { name: 'apply', summary: 'create or update routes and policies from YAML (-f file|dir|-)', load: async () => (await import('./commands/apply.js')).applyCommand },
+  { name: 'delete', summary: 'delete a route or policy', load: async () => (await import('./commands/delete.js')).deleteCommand },
   { name: 'proxy-config', summary: "show a proxy's running configuration", load: async () => (await import('./commands/proxy-config.js')).proxyConfigCommand },
   { name: 'check', summary: 'run the mesh health checks', load: async () => (await import('./commands/check.js')).checkCommand },
   { name: 'version', summary: 'print versions', load: async () => (await import('./commands/version.js')).versionCommand },

@@ -82,7 +82,7 @@ function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
 }
 
 /** Relative to the working directory when that is shorter, as users typed it. */
-function displayPath(file: string): string {
+export function displayPath(file: string): string {
   const rel = relative(process.cwd(), file);
   return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
 }
@@ -101,7 +101,7 @@ export function formatPath(path: PropertyKey[]): string {
  * Source offset for a zod path: the node at the path, or for a missing field the nearest
  * ancestor that exists. With `key`, the key node of that entry in the map at `path`.
  */
-function locate(doc: Document, path: PropertyKey[], key?: string): number {
+export function locate(doc: Document, path: PropertyKey[], key?: string): number {
   if (key !== undefined) {
     const map = doc.getIn(path as unknown[], true);
     if (isMap(map)) {
@@ -119,7 +119,7 @@ function locate(doc: Document, path: PropertyKey[], key?: string): number {
 }
 
 /** Shorter messages than zod's defaults, in the words of the mesh-file doc. */
-function messageFor(iss: z.core.$ZodRawIssue): string | undefined {
+export function messageFor(iss: z.core.$ZodRawIssue): string | undefined {
   switch (iss.code) {
     case 'invalid_type':
       if (iss.input === undefined) return 'required';

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { HostPort } from '../api/common.js';
 import type { AgentReport, CheckReport, EndpointView, ProxyView, ServiceView, WorkloadView } from '../api/registry.js';
+import type { ApplyResult, ResourceKind, ResourceView } from '../api/resources.js';
 import type { ProxySnapshot } from '../api/snapshot.js';
 import { TrellisError } from '../errors.js';
 import { CertificateAuthority } from '../identity/ca.js';
@@ -20,6 +21,7 @@ import { ProxyTracker } from './push/proxy-tracker.js';
 import { PushServer } from './push/push-server.js';
 import { BootstrapTokens } from './push/tokens.js';
 import { Registry } from './registry/registry.js';
+import { ResourceStore } from './resources/resource-store.js';
 import { ensurePrivateDir, loadOrCreateToken, removeInfo, writeInfo } from './state-files.js';
 import { FileStore } from './store/file-store.js';
 import type { Store } from './store/store.js';
@@ -47,6 +49,8 @@ export class ControlPlane implements ApiBackend {
   readonly registry: Registry;
   readonly snapshots: SnapshotCache;
   readonly metrics: ControlMetrics;
+  /** Mesh resources; its `changed` event is what the compiler will consume. */
+  readonly resources: ResourceStore;
   version = '0.0.0';
   private push: PushServer | null = null;
   private api: ApiServer | null = null;
@@ -65,6 +69,7 @@ export class ControlPlane implements ApiBackend {
   ) {
     this.identity = spiffeId(o.trustDomain, 'trellis-system', 'control-plane');
     this.registry = new Registry(o.trustDomain);
+    this.resources = new ResourceStore(store, () => this.registry.services(), clock);
     this.snapshots = new SnapshotCache(this.registry, store, () => ca.trustBundlePem());
     this.metrics = new ControlMetrics({
       connectedProxies: () => this.push?.connectedCount() ?? 0,
@@ -232,6 +237,19 @@ export class ControlPlane implements ApiBackend {
       trustBundlePem: this.ca.trustBundlePem(),
       controlPlaneIdentity: this.identity,
     };
+  }
+
+  applyResources(items: unknown[], dryRun: boolean): Promise<ApplyResult> {
+    return this.resources.apply(items, dryRun);
+  }
+  listResources(kind?: ResourceKind): ResourceView[] {
+    return this.resources.list(kind);
+  }
+  getResource(kind: ResourceKind, namespace: string, name: string): ResourceView | undefined {
+    return this.resources.get(kind, namespace, name);
+  }
+  deleteResource(kind: ResourceKind, namespace: string, name: string): Promise<boolean> {
+    return this.resources.delete(kind, namespace, name);
   }
 
   services(): ServiceView[] {

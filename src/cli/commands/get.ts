@@ -1,18 +1,27 @@
 import type { EndpointView, ProxyView, ServiceView, WorkloadView } from '../../api/registry.js';
+import { RESOURCE_KINDS, type Condition, type ResourceView } from '../../api/resources.js';
+import { kindFromName } from '../../config/resources/validate.js';
 import { apiGet, controlPlaneUrl } from '../api.js';
 import { choice, parse, str } from '../args.js';
 import { json, OUTPUTS, relativeTime, table, yaml } from '../format.js';
 import { UsageError, type Command } from '../io.js';
+import { resourceCall } from '../resources-client.js';
 
 const KINDS = ['services', 'workloads', 'endpoints', 'proxies'] as const;
 type Kind = (typeof KINDS)[number];
 
 const usage = `Usage: trellis get <services|workloads|endpoints|proxies> [-o table|json|yaml] [--control-plane URL]
+       trellis get <kind> [name] [-n namespace] [-o table|json|yaml] [--control-plane URL]
 
 Lists what the control plane knows. Table by default; json and yaml print the API's
 objects unchanged, for scripts.
 
+<kind> is a mesh resource kind (${RESOURCE_KINDS.join(', ')}; lower case and plurals
+work, "resources" lists every kind). The table shows each resource's status conditions
+(Accepted, ResolvedRefs), computed against the registered services when read.
+
 Options:
+  -n, --namespace NS      namespace of a named resource (default "default"); filters lists
   -o, --output FORMAT     table (default), json or yaml
   --control-plane URL     REST API (default: $TRELLIS_CONTROL_PLANE, else ./.trellis/control-plane.json, else http://127.0.0.1:15000)
   -h, --help              this text
@@ -66,14 +75,65 @@ export const getCommand: Command = {
   name: 'get',
   usage,
   async run(argv, io) {
-    const p = parse(argv, { output: { type: 'string', short: 'o' }, 'control-plane': { type: 'string' } }, usage, io.out, 1);
+    const p = parse(argv, { output: { type: 'string', short: 'o' }, namespace: { type: 'string', short: 'n' }, 'control-plane': { type: 'string' } }, usage, io.out, 2);
     if (p === null) return 0;
     const kind = p.positionals[0];
-    if (kind === undefined) throw new UsageError('what to get? one of services, workloads, endpoints, proxies', usage);
-    if (!(KINDS as readonly string[]).includes(kind)) throw new UsageError(`unknown kind "${kind}" (one of ${KINDS.join(', ')})`, usage);
+    if (kind === undefined) throw new UsageError(`what to get? one of ${KINDS.join(', ')}, ${RESOURCE_KINDS.join(', ')}`, usage);
     const output = choice(p, 'output', OUTPUTS, 'table', usage);
+    const resourceKind = kind === 'resources' ? 'all' : kindFromName(kind);
+    if (resourceKind !== undefined) {
+      const base = controlPlaneUrl(str(p, 'control-plane'), io);
+      const name = p.positionals[1];
+      const ns = str(p, 'namespace');
+      if (name !== undefined) {
+        if (resourceKind === 'all') throw new UsageError('a name needs a kind (get <kind> <name>)', usage);
+        const r = await resourceCall<ResourceView>(base, 'GET', `/resources/${resourceKind}/${encodeURIComponent(ns ?? 'default')}/${encodeURIComponent(name)}`);
+        io.out(output === 'json' ? json(r) : output === 'yaml' ? yaml(r) : renderResources([r], true));
+        return 0;
+      }
+      let items = await resourceCall<ResourceView[]>(base, 'GET', resourceKind === 'all' ? '/resources' : `/resources/${resourceKind}`);
+      if (ns !== undefined) items = items.filter((r) => r.metadata.namespace === ns);
+      io.out(output === 'json' ? json(items) : output === 'yaml' ? yaml(items) : items.length === 0 ? `no ${kind} found\n` : renderResources(items, false));
+      return 0;
+    }
+    if (p.positionals.length > 1) throw new UsageError(`unexpected argument: ${p.positionals[1] ?? ''}`, usage);
+    if (!(KINDS as readonly string[]).includes(kind)) throw new UsageError(`unknown kind "${kind}" (one of ${KINDS.join(', ')}, ${RESOURCE_KINDS.join(', ')})`, usage);
     const items = await apiGet<unknown[]>(controlPlaneUrl(str(p, 'control-plane'), io), `/${kind}`);
     io.out(output === 'json' ? json(items) : output === 'yaml' ? yaml(items) : render(kind as Kind, items, Date.now()));
     return 0;
   },
 };
+
+/** The conditions of a resource: per parent for routes, its own for policies. */
+function conditionsOf(r: ResourceView): { scope: string; c: Condition }[] {
+  const out: { scope: string; c: Condition }[] = [];
+  for (const p of r.status.parents ?? []) for (const c of p.conditions) out.push({ scope: `parent ${p.parentRef.namespace}/${p.parentRef.name}`, c });
+  for (const c of r.status.conditions ?? []) out.push({ scope: '', c });
+  return out;
+}
+
+function summary(r: ResourceView, type: string): string {
+  const cs = conditionsOf(r).filter((x) => x.c.type === type);
+  if (cs.length === 0) return '-';
+  const bad = cs.find((x) => x.c.status !== 'True');
+  return bad === undefined ? 'True' : `False (${bad.c.reason})`;
+}
+
+function target(r: ResourceView): string {
+  const spec = r.spec as { parentRefs?: { name: string; namespace?: string }[]; targetRef?: { name: string } };
+  if (spec.parentRefs !== undefined) return spec.parentRefs.map((p) => p.name).join(',');
+  return spec.targetRef?.name ?? '-';
+}
+
+/** Resources as a table; with `detail`, each condition on its own line below (as kubectl describe). Exported for tests. */
+export function renderResources(items: ResourceView[], detail: boolean): string {
+  const t = table(
+    ['KIND', 'NAMESPACE', 'NAME', 'PARENTS/TARGET', 'ACCEPTED', 'RESOLVED REFS', 'GENERATION', 'VERSION'],
+    items.map((r) => [r.kind, r.metadata.namespace, r.metadata.name, target(r), summary(r, 'Accepted'), summary(r, 'ResolvedRefs'), String(r.metadata.generation ?? '-'), r.metadata.resourceVersion ?? '-']),
+  );
+  if (!detail) return t;
+  const lines = items.flatMap((r) => conditionsOf(r).map((x) => `  ${x.scope === '' ? '' : `${x.scope}: `}${x.c.type}=${x.c.status} ${x.c.reason}: ${x.c.message}`));
+  return `${t}Conditions:\n${lines.join('\n')}\n`;
+}
+
+

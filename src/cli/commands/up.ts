@@ -1,19 +1,22 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Agent } from '../../agent/agent.js';
 import { killLeftovers } from '../../agent/pids.js';
 import { checkFixedAddresses, PortAllocator } from '../../agent/ports.js';
 import { loadMeshFile } from '../../config/load.js';
+import { loadResources, type LoadedResource } from '../../config/resources/load.js';
 import { createLogger, isLogLevel, type LogLevel } from '../../util/log.js';
 import { parse, str } from '../args.js';
 import { ControlPlaneProcess } from '../control-plane-process.js';
 import { UsageError, type Command, type Io } from '../io.js';
+import { applyLoaded } from './apply.js';
 import { onSignals } from '../lifecycle.js';
 
 const usage = `Usage: trellis up [dir|file] [--state-dir D] [--log-level L]
 
-Validates the mesh file (<dir>/trellis.yaml, default ./trellis.yaml), starts the control
-plane as a child process, then every workload with its proxy and every ingress, and prints
+Validates the mesh file (<dir>/trellis.yaml, default ./trellis.yaml) and every *.yaml in
+<dir>/resources/ (routes and policies, docs/configuration.md), starts the control plane as a
+child process, applies those resources, then every workload with its proxy and every ingress, and prints
 one line on stdout once all are ready:
 
   ready api=<apiUrl> push=<pushUrl> ingress.<name>=http://<host>:<port> ...
@@ -51,15 +54,30 @@ export const upCommand: Command = {
     if (p === null) return 0;
     const level = parseLogLevel(str(p, 'log-level'), usage);
     const mesh = await loadMeshFile(resolve(io.cwd, p.positionals[0] ?? '.'));
+    const resources = await loadMeshResources(mesh.dir);
     const stateDir = resolve(io.cwd, str(p, 'state-dir') ?? '.trellis');
     await mkdir(join(stateDir, 'logs'), { recursive: true });
     await mkdir(join(stateDir, 'run'), { recursive: true, mode: 0o700 });
     const logger = createLogger({ level, file: join(stateDir, 'logs', 'agent.log') });
-    return runUp(io, { mesh, stateDir, level, logger });
+    return runUp(io, { mesh, stateDir, level, logger, resources });
   },
 };
 
-async function runUp(io: Io, s: { mesh: Awaited<ReturnType<typeof loadMeshFile>>; stateDir: string; level: LogLevel; logger: ReturnType<typeof createLogger> }): Promise<number> {
+/** `<meshDir>/resources/*.yaml`, validated (file:line errors) before anything starts; none when the folder is absent. */
+export async function loadMeshResources(meshDir: string): Promise<LoadedResource[]> {
+  const dir = join(meshDir, 'resources');
+  try {
+    if (!(await stat(dir)).isDirectory()) return [];
+  } catch {
+    return [];
+  }
+  return loadResources(dir, meshDir);
+}
+
+async function runUp(
+  io: Io,
+  s: { mesh: Awaited<ReturnType<typeof loadMeshFile>>; stateDir: string; level: LogLevel; logger: ReturnType<typeof createLogger>; resources: LoadedResource[] },
+): Promise<number> {
   const { mesh, stateDir, logger } = s;
   await killLeftovers(stateDir, logger);
   await ControlPlaneProcess.killStale(stateDir, logger);
@@ -99,6 +117,11 @@ async function runUp(io: Io, s: { mesh: Awaited<ReturnType<typeof loadMeshFile>>
   try {
     const info = await cp.start();
     if (shuttingDown !== null) return await finished;
+    if (s.resources.length > 0) {
+      const token = (await readFile(join(stateDir, 'agent-token'), 'utf8')).trim();
+      const applied = await applyLoaded(info.apiUrl, token, s.resources, false);
+      logger.info({ resources: applied.results.map((r) => `${r.kind} ${r.namespace}/${r.name} ${r.action}`) }, 'applied mesh resources');
+    }
     agent = new Agent({ mesh, stateDir, controlPlaneUrl: info.apiUrl, logger, proxyLogLevel: proxyLevel(s.level) });
     await agent.start();
     io.out(readyLine(info.apiUrl, info.pushUrl, agent.ingressUrls()));

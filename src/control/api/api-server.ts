@@ -5,7 +5,10 @@ import type { Logger } from 'pino';
 import type { HostPort } from '../../api/common.js';
 import { API_PREFIX } from '../../api/registry.js';
 import type { AgentReport, CheckReport, EndpointView, ProxyView, ServiceView, WorkloadView } from '../../api/registry.js';
+import type { ApplyResult, ResourceKind, ResourceView } from '../../api/resources.js';
 import type { ProxySnapshot } from '../../api/snapshot.js';
+import { kindFromName } from '../../config/resources/validate.js';
+import { ResourceValidationError } from '../resources/resource-store.js';
 import { TrellisError } from '../../errors.js';
 import { listenOn, urlOf } from '../listen.js';
 import { agentReportSchema, parseJson, tokenRequestSchema } from './schemas.js';
@@ -24,6 +27,11 @@ export interface ApiBackend {
   snapshot(nodeId: string): { nodeId: string; version: number; snapshot: ProxySnapshot } | undefined;
   check(): Promise<CheckReport>;
   metricsText(): Promise<{ contentType: string; body: string }>;
+  /** Mesh resources (src/api/resources.ts): all-or-nothing apply, read with status, delete. */
+  applyResources(items: unknown[], dryRun: boolean): Promise<ApplyResult>;
+  listResources(kind?: ResourceKind): ResourceView[];
+  getResource(kind: ResourceKind, namespace: string, name: string): ResourceView | undefined;
+  deleteResource(kind: ResourceKind, namespace: string, name: string): Promise<boolean>;
 }
 
 const MAX_BODY = 4 * 1024 * 1024;
@@ -53,7 +61,9 @@ export class ApiServer {
     };
     const server = createServer((req, res) => {
       route(req, res, backend, authorized).catch((err: unknown) => {
-        if (err instanceof HttpError) {
+        if (err instanceof ResourceValidationError) {
+          json(res, 400, { error: { code: err.code, message: err.message, issues: err.issues } });
+        } else if (err instanceof HttpError) {
           json(res, err.status, { error: { code: err.code, message: err.message } });
         } else if (err instanceof TrellisError) {
           json(res, 400, { error: { code: err.code, message: err.message } });
@@ -117,6 +127,7 @@ async function route(
       return json(res, 200, b.issueToken(r.value.nodeId, r.value.identity));
     }
   }
+  if (a === 'resources') return resources(req, res, b, authorized, parts.slice(1), url, method);
   if (method === 'GET') {
     if (parts.length === 1) {
       switch (a) {
@@ -141,6 +152,56 @@ async function route(
     }
   }
   throw new HttpError(404, 'TRELLIS_E_NOT_FOUND', `no route ${method} ${path}`);
+}
+
+/** /api/v1/resources[/:kind[/:namespace/:name]] (src/api/resources.ts). */
+async function resources(
+  req: IncomingMessage,
+  res: ServerResponse,
+  b: ApiBackend,
+  authorized: (req: IncomingMessage) => boolean,
+  rest: string[],
+  url: URL,
+  method: string,
+): Promise<void> {
+  const denied = (): HttpError => new HttpError(401, 'TRELLIS_E_UNAUTHORIZED', 'missing or wrong token (authorization: Bearer <contents of <stateDir>/agent-token>)');
+  const kindOf = (s: string): ResourceKind => {
+    const k = kindFromName(s);
+    if (k === undefined) throw new HttpError(404, 'TRELLIS_E_NOT_FOUND', `unknown resource kind "${s}"`);
+    return k;
+  };
+  if (rest.length === 0 || (rest.length === 1 && rest[0] === '')) {
+    if (method === 'GET') return json(res, 200, b.listResources());
+    if (method === 'PUT') {
+      if (!authorized(req)) throw denied();
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(await body(req));
+      } catch (err) {
+        throw new HttpError(400, 'TRELLIS_E_CONFIG', `body is not JSON: ${(err as Error).message}`);
+      }
+      const items = Array.isArray(parsed) ? parsed : (parsed as { resources?: unknown } | null)?.resources;
+      if (!Array.isArray(items)) throw new HttpError(400, 'TRELLIS_E_CONFIG', 'resources: expected a list (body {resources: [...]})');
+      const dry = url.searchParams.get('dryRun');
+      return json(res, 200, await b.applyResources(items, dry === 'true' || dry === '1' || dry === 'All'));
+    }
+  }
+  const [k, ns, name] = rest;
+  if (rest.length === 1 && k !== undefined && method === 'GET') return json(res, 200, b.listResources(kindOf(k)));
+  if (rest.length === 3 && k !== undefined && ns !== undefined && name !== undefined) {
+    const kind = kindOf(k);
+    if (method === 'GET') {
+      const r = b.getResource(kind, ns, name);
+      if (r === undefined) throw new HttpError(404, 'TRELLIS_E_NOT_FOUND', `${kind} ${ns}/${name} not found`);
+      return json(res, 200, r);
+    }
+    if (method === 'DELETE') {
+      if (!authorized(req)) throw denied();
+      if (!(await b.deleteResource(kind, ns, name))) throw new HttpError(404, 'TRELLIS_E_NOT_FOUND', `${kind} ${ns}/${name} not found`);
+      return json(res, 200, { deleted: { kind, namespace: ns, name } });
+    }
+  }
+  throw new HttpError(404, 'TRELLIS_E_NOT_FOUND', `no route ${method} ${url.pathname}`);
 }
 
 function json(res: ServerResponse, status: number, value: unknown): void {

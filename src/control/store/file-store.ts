@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TrellisError } from '../../errors.js';
-import type { Store, StoredAgent, StoredSnapshotVersion } from './store.js';
+import type { Resource } from '../../api/resources.js';
+import { resourceKey, type Store, type StoredAgent, type StoredSnapshotVersion } from './store.js';
 
 interface Meta {
   version: number;
@@ -19,6 +20,8 @@ export class FileStore implements Store {
   private snapshots = new Map<string, StoredSnapshotVersion>();
   private readonly identities = new Map<string, string>();
   private meta: Meta = { version: 0 };
+  private resourceMap = new Map<string, Resource>();
+  private resVersion = 0;
   private queue: Promise<void> = Promise.resolve();
   private closed = false;
 
@@ -40,7 +43,36 @@ export class FileStore implements Store {
       s.snapshots.set(k, v);
     }
     for (const [k, v] of Object.entries((await s.read<Record<string, string>>('nodes.json')) ?? {})) s.identities.set(k, v);
+    const res = await s.read<{ version: number; items: Resource[] }>('resources.json');
+    if (res !== null) {
+      if (!Number.isSafeInteger(res.version) || res.version < 0 || !Array.isArray(res.items)) {
+        throw new TrellisError('TRELLIS_E_CONFIG', `corrupt resources in ${join(dir, 'resources.json')}`);
+      }
+      s.resVersion = res.version;
+      for (const r of res.items) s.resourceMap.set(resourceKey(r.kind, r.metadata.namespace, r.metadata.name), r);
+    }
     return s;
+  }
+
+  resources(): ReadonlyMap<string, Resource> {
+    return this.resourceMap;
+  }
+
+  resourceVersion(): number {
+    return this.resVersion;
+  }
+
+  commitResources(batch: { version: number; put: Resource[]; remove: string[] }): Promise<void> {
+    // Build the next state first and swap it in whole: one file, one rename, all or nothing.
+    const next = new Map(this.resourceMap);
+    for (const k of batch.remove) next.delete(k);
+    for (const r of batch.put) next.set(resourceKey(r.kind, r.metadata.namespace, r.metadata.name), r);
+    const state = { version: Math.max(this.resVersion, batch.version), items: [...next.values()] };
+    const p = this.write('resources.json', () => state);
+    return p.then(() => {
+      this.resourceMap = next;
+      this.resVersion = state.version;
+    });
   }
 
   agents(): StoredAgent[] {

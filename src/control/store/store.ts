@@ -1,4 +1,5 @@
 import type { AgentReport } from '../../api/registry.js';
+import type { Resource } from '../../api/resources.js';
 
 /** An agent's last full report as the store keeps it. */
 export interface StoredAgent {
@@ -37,5 +38,20 @@ export interface Store {
   nodeIdentities(): ReadonlyMap<string, string>;
   putNodeIdentity(nodeId: string, identity: string): Promise<void>;
 
+  /** Mesh resources (routes, policies) by `kind/namespace/name`, with metadata.resourceVersion/generation set. */
+  resources(): ReadonlyMap<string, Resource>;
+  /** Highest resource version handed out (0 on a new store); separate from the snapshot counter. */
+  resourceVersion(): number;
+  /**
+   * Stores a batch atomically (all or nothing): `put` replaces by key, `remove` deletes keys,
+   * and the resource version becomes `version`.
+   */
+  commitResources(batch: { version: number; put: Resource[]; remove: string[] }): Promise<void>;
+
   close(): Promise<void>;
+}
+
+/** Store key of a resource. */
+export function resourceKey(kind: string, namespace: string, name: string): string {
+  return `${kind}/${namespace}/${name}`;
 }

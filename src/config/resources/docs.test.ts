@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parse } from 'yaml';
+import { packageRoot } from '../../util/paths.js';
+import { problemPath, validateResource } from './validate.js';
+
+// Every example in docs/configuration.md is valid: whole resources as they are, filter
+// snippets inside a minimal HTTPRoute.
+test('docs/configuration.md examples validate', () => {
+  const md = readFileSync(join(packageRoot, 'docs', 'configuration.md'), 'utf8');
+  const blocks = [...md.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
+  let seen = 0;
+  for (const b of blocks) {
+    const data: unknown = parse(b);
+    const resources = b.startsWith('apiVersion')
+      ? [data]
+      : (data as unknown[]).map((f) => ({
+          apiVersion: 'gateway.networking.k8s.io/v1',
+          kind: 'HTTPRoute',
+          metadata: { name: 'doc' },
+          spec: { parentRefs: [{ name: 'a' }], rules: [{ filters: [f], backendRefs: [{ name: 'a', port: 1 }] }] },
+        }));
+    for (const r of resources) {
+      const v = validateResource(r);
+      assert.ok(v.ok, v.ok ? '' : `${b.slice(0, 60)}...: ${v.problems.map((p) => `${problemPath(p)}: ${p.message}`).join('; ')}`);
+      seen++;
+    }
+  }
+  assert.ok(seen >= 9, `only ${seen} examples found`);
+});
