@@ -17,6 +17,7 @@ import type { LoadBalancerKind } from './snapshot.js';
  * GET    /api/v1/check                    -> CheckReport
  * GET    /api/v1/version                  -> {version, trustDomain}
  * GET    /healthz                         -> 200 "ok"
+ * Mesh resources (HTTPRoute, GRPCRoute, DestinationPolicy, FaultInjection): see resources.ts.
  * nodeId in a path is URL-encoded (it contains slashes).
  */
 export const API_PREFIX = '/api/v1';
