@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { request, type Agent } from 'undici';
-import { httpAgent, startMesh, type Mesh } from '../helpers/mesh.js';
-import { pairMesh, spiffeId } from '../helpers/meshes.js';
-import { freePort, waitFor } from '../helpers/proc.js';
+import { describe, it } from 'node:test';
+import { request } from 'undici';
+import { spiffeId } from '../helpers/meshes.js';
+import { usePairMesh } from '../helpers/pair-fixture.js';
+import { waitFor } from '../helpers/proc.js';
 
 type Line = Record<string, unknown>;
 
@@ -40,28 +40,15 @@ function rawExchange(port: number, bytes: string): Promise<string> {
 }
 
 describe('access log', () => {
-  let mesh: Mesh | undefined;
-  let agent: Agent;
-  let outPort: number;
-
-  before(async () => {
-    agent = httpAgent();
-    outPort = await freePort();
-    mesh = await startMesh({ meshYaml: pairMesh({ name: 'it-access-log', protocol: 'http', serverCommand: ['node', 'http-echo.mjs'], outPort }) });
-  });
-
-  after(async () => {
-    await agent?.close();
-    await mesh?.stop();
-  });
+  const pair = usePairMesh({ name: 'it-access-log', protocol: 'http', serverCommand: ['node', 'http-echo.mjs'] });
 
   it('logs an exchange on both proxies with the identities of each side', async () => {
-    const res = await request(`http://127.0.0.1:${outPort}/logged/path?x=1`, { method: 'POST', body: 'hello', dispatcher: agent });
+    const res = await request(`http://127.0.0.1:${pair.outPort}/logged/path?x=1`, { method: 'POST', body: 'hello', dispatcher: pair.agent });
     assert.equal(res.statusCode, 200);
     await res.body.dump();
 
     const out = await waitFor('a line for the request in a-0.access.log', async () =>
-      (await accessLines(mesh!.stateDir, 'a-0')).find((l) => l['target'] === '/logged/path?x=1'),
+      (await accessLines(pair.mesh.stateDir, 'a-0')).find((l) => l['target'] === '/logged/path?x=1'),
     );
     assert.equal(out['direction'], 'outbound');
     assert.equal(out['method'], 'POST');
@@ -71,7 +58,7 @@ describe('access log', () => {
     assert.equal(out['reason'], undefined, 'an ordinary exchange carries no reason');
 
     const inb = await waitFor('a line for the request in b-0.access.log', async () =>
-      (await accessLines(mesh!.stateDir, 'b-0')).find((l) => l['target'] === '/logged/path?x=1'),
+      (await accessLines(pair.mesh.stateDir, 'b-0')).find((l) => l['target'] === '/logged/path?x=1'),
     );
     assert.equal(inb['direction'], 'inbound');
     assert.equal(inb['status'], 200);
@@ -81,17 +68,17 @@ describe('access log', () => {
   it('a request the proxy refuses is logged with the reason it sent in trellis-reason', async () => {
     // Content-Length with Transfer-Encoding: a smuggling attempt, refused before any upstream.
     const reply = await rawExchange(
-      outPort,
+      pair.outPort,
       'POST /smuggle HTTP/1.1\r\nHost: b\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
     );
     assert.match(reply, /^HTTP\/1\.1 400 /);
     assert.match(reply, /\r\ntrellis-reason: bad-request\r\n/i);
 
     const line = await waitFor('a line with reason bad-request in a-0.access.log', async () =>
-      (await accessLines(mesh!.stateDir, 'a-0')).find((l) => l['reason'] === 'bad-request'),
+      (await accessLines(pair.mesh.stateDir, 'a-0')).find((l) => l['reason'] === 'bad-request'),
     );
     assert.equal(line['status'], 400);
-    const inbound = await accessLines(mesh!.stateDir, 'b-0');
+    const inbound = await accessLines(pair.mesh.stateDir, 'b-0');
     assert.equal(inbound.find((l) => l['target'] === '/smuggle'), undefined, 'the refused request never reached b');
   });
 });

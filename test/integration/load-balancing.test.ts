@@ -3,39 +3,21 @@
  * sends sequential requests to b's replicas in strict turn, and the proxy's config says so.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { request, type Agent } from 'undici';
-import { httpAgent, startMesh, type Mesh } from '../helpers/mesh.js';
-import { pairMesh } from '../helpers/meshes.js';
-import { freePort } from '../helpers/proc.js';
+import { describe, it } from 'node:test';
+import { request } from 'undici';
+import { usePairMesh } from '../helpers/pair-fixture.js';
 
 describe('load balancing chosen in the mesh file', () => {
-  let mesh: Mesh | undefined;
-  let agent: Agent;
-  let outPort: number;
-
-  before(async () => {
-    agent = httpAgent();
-    outPort = await freePort();
-    mesh = await startMesh({
-      meshYaml: pairMesh({
-        name: 'it-round-robin',
-        protocol: 'http',
-        serverCommand: ['node', 'http-echo.mjs'],
-        outPort,
-        serverReplicas: 2,
-        serverLoadBalancer: 'round-robin',
-      }),
-    });
-  });
-
-  after(async () => {
-    await agent?.close();
-    await mesh?.stop();
+  const pair = usePairMesh({
+    name: 'it-round-robin',
+    protocol: 'http',
+    serverCommand: ['node', 'http-echo.mjs'],
+    serverReplicas: 2,
+    serverLoadBalancer: 'round-robin',
   });
 
   it("a's proxy runs b's cluster with round robin", async () => {
-    const res = await mesh!.cli(['proxy-config', 'a', '-o', 'json']);
+    const res = await pair.mesh.cli(['proxy-config', 'a', '-o', 'json']);
     assert.equal(res.code, 0, res.stderr);
     const config = JSON.parse(res.stdout) as { snapshot: { clusters: { name: string; loadBalancer: string; endpoints: unknown[] }[] } };
     const b = config.snapshot.clusters.find((c) => c.name === 'default/b:http');
@@ -47,7 +29,7 @@ describe('load balancing chosen in the mesh file', () => {
   it('sequential requests alternate between the two replicas', async () => {
     const replicas: string[] = [];
     for (let i = 0; i < 20; i++) {
-      const res = await request(`http://127.0.0.1:${outPort}/rr/${i}`, { dispatcher: agent });
+      const res = await request(`http://127.0.0.1:${pair.outPort}/rr/${i}`, { dispatcher: pair.agent });
       assert.equal(res.statusCode, 200);
       const body = (await res.body.json()) as { workload: string; replica: string };
       assert.equal(body.workload, 'b');

@@ -13,45 +13,28 @@
  * with 1-3 such 502s; the 503s alone were 5-6 per run without the failover.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { Agent } from 'undici';
+import { describe, it } from 'node:test';
 import type { EndpointView, WorkloadView } from '../../src/api/registry.js';
 import { describeFailures, httpGetOutcome, loadLoop } from '../helpers/load.js';
-import { httpAgent, startMesh, type Mesh } from '../helpers/mesh.js';
-import { pairMesh } from '../helpers/meshes.js';
-import { freePort, pidAlive, waitFor } from '../helpers/proc.js';
+import { usePairMesh } from '../helpers/pair-fixture.js';
+import { pidAlive, waitFor } from '../helpers/proc.js';
 
 describe('replica failover', () => {
-  let mesh: Mesh | undefined;
-  let agent: Agent;
-  let outPort: number;
-
-  before(async () => {
-    agent = httpAgent();
-    outPort = await freePort();
-    mesh = await startMesh({
-      meshYaml: pairMesh({ name: 'it-replica-failover', protocol: 'http', serverCommand: ['node', 'http-echo.mjs'], outPort, serverReplicas: 2 }),
-    });
-  });
-
-  after(async () => {
-    await agent?.close();
-    await mesh?.stop();
-  });
+  const pair = usePairMesh({ name: 'it-replica-failover', protocol: 'http', serverCommand: ['node', 'http-echo.mjs'], serverReplicas: 2 });
 
   it('a SIGKILLed app behind a live proxy costs no request: they fail over to the other replica', async (t) => {
-    const b = (await mesh!.getJson<WorkloadView[]>('workloads')).find((w) => w.name === 'b');
+    const b = (await pair.mesh.getJson<WorkloadView[]>('workloads')).find((w) => w.name === 'b');
     assert.ok(b, 'workload b listed');
     assert.equal(b.replicas.length, 2);
     const victim = b.replicas.find((r) => r.replica === 0)!;
     const oldPid = victim.appPid;
     assert.ok(typeof oldPid === 'number' && pidAlive(oldPid), `replica 0 app pid ${oldPid} is alive`);
     const victimProxyPid = victim.proxyPid;
-    const endpointsBefore = (await mesh!.getJson<EndpointView[]>('endpoints')).filter((e) => e.service === 'b');
+    const endpointsBefore = (await pair.mesh.getJson<EndpointView[]>('endpoints')).filter((e) => e.service === 'b');
     assert.equal(endpointsBefore.filter((e) => e.ready).length, 2, JSON.stringify(endpointsBefore));
 
     // Every answer must come from b (an echo body), not only a 200.
-    const load = loadLoop(httpGetOutcome(`http://127.0.0.1:${outPort}/failover`, agent, (body) => body.includes('"workload":"b"')), { concurrency: 4 });
+    const load = loadLoop(httpGetOutcome(`http://127.0.0.1:${pair.outPort}/failover`, pair.agent, (body) => body.includes('"workload":"b"')), { concurrency: 4 });
     await load.waitForOk(50);
     process.kill(oldPid, 'SIGKILL');
 
@@ -59,13 +42,13 @@ describe('replica failover', () => {
     const restarted = await waitFor(
       'replica 0 of b restarted and its endpoint ready again',
       async () => {
-        const eps = (await mesh!.api<EndpointView[]>('/api/v1/endpoints')).filter((e) => e.service === 'b');
+        const eps = (await pair.mesh.api<EndpointView[]>('/api/v1/endpoints')).filter((e) => e.service === 'b');
         const mine = eps.find((e) => e.replica === 0);
         if (mine === undefined || !mine.ready) {
           sawOut = true;
           return false;
         }
-        const wl = (await mesh!.api<WorkloadView[]>('/api/v1/workloads')).find((w) => w.name === 'b');
+        const wl = (await pair.mesh.api<WorkloadView[]>('/api/v1/workloads')).find((w) => w.name === 'b');
         const r0 = wl?.replicas.find((r) => r.replica === 0);
         if (r0 === undefined || r0.restarts < 1 || r0.state !== 'ready' || r0.appPid === oldPid) return false;
         return r0;

@@ -4,34 +4,17 @@
  * restart; once it was taken out, requests keep succeeding; the agent restarts the app once.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { Agent } from 'undici';
+import { describe, it } from 'node:test';
 import type { EndpointView, ProxyView, WorkloadView } from '../../src/api/registry.js';
 import { describeFailures, httpGetOutcome, loadLoop } from '../helpers/load.js';
-import { httpAgent, startMesh, type Mesh } from '../helpers/mesh.js';
-import { pairMesh } from '../helpers/meshes.js';
-import { freePort, pidAlive, waitFor } from '../helpers/proc.js';
+import { usePairMesh } from '../helpers/pair-fixture.js';
+import { pidAlive, waitFor } from '../helpers/proc.js';
 
 describe('replica kill', () => {
-  let mesh: Mesh | undefined;
-  let agent: Agent;
-  let outPort: number;
-
-  before(async () => {
-    agent = httpAgent();
-    outPort = await freePort();
-    mesh = await startMesh({
-      meshYaml: pairMesh({ name: 'it-replica-kill', protocol: 'http', serverCommand: ['node', 'http-echo.mjs'], outPort, serverReplicas: 2 }),
-    });
-  });
-
-  after(async () => {
-    await agent?.close();
-    await mesh?.stop();
-  });
+  const pair = usePairMesh({ name: 'it-replica-kill', protocol: 'http', serverCommand: ['node', 'http-echo.mjs'], serverReplicas: 2 });
 
   it('a SIGKILLed replica is taken out, requests keep succeeding, the agent restarts it once', async (t) => {
-    const workloads = await mesh!.getJson<WorkloadView[]>('workloads');
+    const workloads = await pair.mesh.getJson<WorkloadView[]>('workloads');
     const b = workloads.find((w) => w.name === 'b');
     assert.ok(b, 'workload b listed');
     assert.equal(b.replicas.length, 2);
@@ -40,11 +23,11 @@ describe('replica kill', () => {
     const oldPid = victim.appPid;
     assert.ok(typeof oldPid === 'number' && pidAlive(oldPid), `replica 0 app pid ${oldPid} is alive`);
 
-    const endpointsBefore = (await mesh!.getJson<EndpointView[]>('endpoints')).filter((e) => e.service === 'b');
+    const endpointsBefore = (await pair.mesh.getJson<EndpointView[]>('endpoints')).filter((e) => e.service === 'b');
     assert.equal(endpointsBefore.filter((e) => e.ready).length, 2, JSON.stringify(endpointsBefore));
 
     // Every answer must come from b (an echo body), not only a 200.
-    const load = loadLoop(httpGetOutcome(`http://127.0.0.1:${outPort}/kill`, agent, (body) => body.includes('"workload":"b"')), { concurrency: 4 });
+    const load = loadLoop(httpGetOutcome(`http://127.0.0.1:${pair.outPort}/kill`, pair.agent, (body) => body.includes('"workload":"b"')), { concurrency: 4 });
     await load.waitForOk(50);
 
     process.kill(oldPid, 'SIGKILL');
@@ -58,10 +41,10 @@ describe('replica kill', () => {
     const restarted = await waitFor(
       'replica 0 of b restarted and its endpoint ready again',
       async () => {
-        const eps = (await mesh!.api<EndpointView[]>('/api/v1/endpoints')).filter((e) => e.service === 'b');
+        const eps = (await pair.mesh.api<EndpointView[]>('/api/v1/endpoints')).filter((e) => e.service === 'b');
         const mine = eps.find((e) => e.replica === 0);
         if (mine === undefined || !mine.ready) {
-          const a0 = (await mesh!.api<ProxyView[]>('/api/v1/proxies')).find((p) => p.nodeId === 'default/a/0');
+          const a0 = (await pair.mesh.api<ProxyView[]>('/api/v1/proxies')).find((p) => p.nodeId === 'default/a/0');
           if (!removedSeen) {
             removedSeen = true;
             removalVersion = a0?.version ?? null;
@@ -71,7 +54,7 @@ describe('replica kill', () => {
           }
           return false;
         }
-        const wl = (await mesh!.api<WorkloadView[]>('/api/v1/workloads')).find((w) => w.name === 'b');
+        const wl = (await pair.mesh.api<WorkloadView[]>('/api/v1/workloads')).find((w) => w.name === 'b');
         const r0 = wl?.replicas.find((r) => r.replica === 0);
         if (r0 === undefined || r0.restarts < 1 || r0.state !== 'ready' || r0.appPid === oldPid) return false;
         return r0;
@@ -94,10 +77,10 @@ describe('replica kill', () => {
     assert.equal(stats.failed - fromPoint.failed, 0, `failures after the endpoint was taken out (${removedAppliedAt ? 'removal seen and applied by a' : removedSeen ? 'removal seen, counted from the restart' : 'removal not seen, counted from the restart'}):\n${describeFailures(stats)}`);
 
     // Through the CLI too: the restart count and two ready endpoints.
-    const wlCli = (await mesh!.getJson<WorkloadView[]>('workloads')).find((w) => w.name === 'b')!;
+    const wlCli = (await pair.mesh.getJson<WorkloadView[]>('workloads')).find((w) => w.name === 'b')!;
     assert.equal(wlCli.replicas.find((r) => r.replica === 0)?.restarts, 1);
     assert.equal(wlCli.replicas.find((r) => r.replica === 1)?.restarts, 0, 'the other replica was left alone');
-    const endpointsAfter = (await mesh!.getJson<EndpointView[]>('endpoints')).filter((e) => e.service === 'b');
+    const endpointsAfter = (await pair.mesh.getJson<EndpointView[]>('endpoints')).filter((e) => e.service === 'b');
     assert.equal(endpointsAfter.filter((e) => e.ready).length, 2);
   });
 });

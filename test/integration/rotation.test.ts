@@ -4,31 +4,14 @@
  * with zero failed requests.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { ProxyView } from '../../src/api/registry.js';
 import { describeFailures, httpGetOutcome, loadLoop } from '../helpers/load.js';
-import { httpAgent, startMesh, type Mesh } from '../helpers/mesh.js';
-import { pairMesh } from '../helpers/meshes.js';
-import { freePort, sleep } from '../helpers/proc.js';
-import type { Agent } from 'undici';
+import { usePairMesh } from '../helpers/pair-fixture.js';
+import { sleep } from '../helpers/proc.js';
 
 describe('certificate rotation', () => {
-  let mesh: Mesh | undefined;
-  let agent: Agent;
-  let outPort: number;
-
-  before(async () => {
-    agent = httpAgent();
-    outPort = await freePort();
-    mesh = await startMesh({
-      meshYaml: pairMesh({ name: 'it-rotation', protocol: 'http', serverCommand: ['node', 'http-echo.mjs'], outPort, certificateTTL: '4s' }),
-    });
-  });
-
-  after(async () => {
-    await agent?.close();
-    await mesh?.stop();
-  });
+  const pair = usePairMesh({ name: 'it-rotation', protocol: 'http', serverCommand: ['node', 'http-echo.mjs'], certificateTTL: '4s' });
 
   it('every proxy rotates at least twice under load with zero failed requests', async (t) => {
     const serials = new Map<string, string[]>();
@@ -40,18 +23,18 @@ describe('certificate rotation', () => {
         serials.set(p.nodeId, seen);
       }
     };
-    record(await mesh!.api<ProxyView[]>('/api/v1/proxies'));
+    record(await pair.mesh.api<ProxyView[]>('/api/v1/proxies'));
     const nodes = [...serials.keys()];
     assert.ok(nodes.includes('default/a/0') && nodes.includes('default/b/0'), `proxies with a certificate: ${nodes.join(', ')}`);
 
-    const load = loadLoop(httpGetOutcome(`http://127.0.0.1:${outPort}/rotate`, agent), { concurrency: 4 });
+    const load = loadLoop(httpGetOutcome(`http://127.0.0.1:${pair.outPort}/rotate`, pair.agent), { concurrency: 4 });
     const started = Date.now();
     // At least 12 s of load (>= 2 rotations at TTL/2), and until every proxy showed 3 serials;
     // bounded at 60 s. Polls the REST API (cheap) and once in a while the CLI.
     let polls = 0;
     while (Date.now() - started < 60_000) {
       const viaCli = polls % 10 === 0;
-      record(viaCli ? await mesh!.getJson<ProxyView[]>('proxies') : await mesh!.api<ProxyView[]>('/api/v1/proxies'));
+      record(viaCli ? await pair.mesh.getJson<ProxyView[]>('proxies') : await pair.mesh.api<ProxyView[]>('/api/v1/proxies'));
       polls += 1;
       const allRotatedTwice = nodes.every((n) => (serials.get(n)?.length ?? 0) >= 3);
       if (allRotatedTwice && Date.now() - started >= 12_000) break;
