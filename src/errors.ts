@@ -34,6 +34,18 @@ export const ProxyReason = {
   AppUnavailable: 'app-unavailable',
   /** The proxy is draining and takes no new requests: 503. */
   Draining: 'draining',
+  /** Routes are attached to the service but none matches the request: 404. */
+  NoRoute: 'no-route',
+  /** The matching rule has no usable backend (all weights 0, or an unknown backend): 500. */
+  NoBackend: 'no-backend',
+  /** A RequestRedirect filter answered (301/302). */
+  Redirect: 'redirect',
+  /** A FaultInjection abort answered with its configured status. */
+  FaultInjected: 'fault-injected',
+  /** The route's `timeouts.request` (or a gRPC deadline) ran out before the response: 504. */
+  RequestTimeout: 'request-timeout',
+  /** Circuit breaker: maxConcurrentRequests or maxPendingRequests reached: 503. */
+  Overloaded: 'overloaded',
 } as const;
 export type ProxyReason = (typeof ProxyReason)[keyof typeof ProxyReason];
 

@@ -14,7 +14,7 @@ export interface ProxySnapshot {
   clusters: ClusterConfig[];
 }
 
-export type LoadBalancerKind = 'peak-ewma' | 'round-robin';
+export type LoadBalancerKind = 'peak-ewma' | 'round-robin' | 'least-request' | 'consistent-hash';
 
 export interface ClusterConfig {
   /** `<namespace>/<service>:<port>` */
@@ -32,6 +32,69 @@ export interface ClusterConfig {
    * `src/proxy/routing/` (not wired into the listeners yet).
    */
   routes?: RouteTableConfig;
+  // ---- DestinationPolicy (trellis.dev/v1alpha1) for this service; absent = defaults -----------
+  /** Required when loadBalancer is 'consistent-hash': what the hash key is read from. */
+  hashOn?: HashOnConfig;
+  /** Circuit-breaking limits; each absent limit = unlimited. */
+  connectionPool?: ConnectionPoolConfig;
+  /** Passive health: eject endpoints that fail in a row. Absent = off. */
+  outlierDetection?: OutlierDetectionConfig;
+  /** Share of live requests that may be retries. Absent = DEFAULT_RETRY_BUDGET. */
+  retryBudget?: RetryBudgetConfig;
+  /** Active health checks of every endpoint. Absent = off. */
+  healthCheck?: HealthCheckConfig;
+}
+
+/** Consistent hashing key: one request header, or a cookie the proxy sets when it is absent. */
+export type HashOnConfig =
+  | { header: string }
+  | { cookie: { name: string; /** Max-Age of the cookie the proxy sets; 0 = session cookie. */ ttlMs: number } };
+
+export interface ConnectionPoolConfig {
+  /** Upstream connections (h1 sockets, h2 sessions) open to the whole cluster at once. */
+  maxConnections?: number;
+  /** Requests allowed to wait for a connection when maxConnections is reached. Absent = unlimited. */
+  maxPendingRequests?: number;
+  /** Requests (h1 exchanges, h2 streams) in flight to the cluster at once. Over it: 503 `overloaded`. */
+  maxConcurrentRequests?: number;
+}
+
+export interface OutlierDetectionConfig {
+  /** 5xx responses in a row that eject an endpoint (0 = not on 5xx). */
+  consecutive5xx: number;
+  /** Connect failures in a row that eject an endpoint (0 = not on connect failures). */
+  consecutiveConnectFailures: number;
+  /** How often ejection counts decay for endpoints that stayed healthy. */
+  intervalMs: number;
+  /** First ejection lasts this long; the n-th in a row n times as long (capped at MAX_EJECTION_MS). */
+  baseEjectionMs: number;
+  /** At most floor(endpoints * percent / 100) endpoints are ejected at once. */
+  maxEjectionPercent: number;
+}
+
+export const MAX_EJECTION_MS = 300_000;
+
+export interface RetryBudgetConfig {
+  /** Retries may add at most this percentage of the live (non-retry) request rate... */
+  percent: number;
+  /** ...plus this many per second, so low-traffic services can still retry. */
+  minRetriesPerSecond: number;
+}
+
+/** Linkerd's default: retries add at most 20% load plus 10 per second. */
+export const DEFAULT_RETRY_BUDGET: RetryBudgetConfig = { percent: 20, minRetriesPerSecond: 10 };
+
+export interface HealthCheckConfig {
+  /** HTTP GET of this path through the endpoint's proxy; 200-399 is healthy. */
+  http?: { path: string };
+  /** grpc.health.v1.Health/Check for this service name ("" = the server as a whole); SERVING is healthy. */
+  grpc?: { service: string };
+  intervalMs: number;
+  timeoutMs: number;
+  /** Successes in a row that bring an unhealthy endpoint back. */
+  healthyThreshold: number;
+  /** Failures in a row that take an endpoint out. */
+  unhealthyThreshold: number;
 }
 
 export interface EndpointConfig {
@@ -136,6 +199,11 @@ export interface RouteTimeoutsConfig {
 export interface RouteRetryConfig {
   /** HTTP statuses (400..599) that are retried. */
   codes: number[];
+  /**
+   * gRPC status codes (1..16) that are retried when the upstream answers trailers-only
+   * (GRPCRoute; from the route's `retry.trellis.dev/*` annotations). Absent = none.
+   */
+  grpcCodes?: number[];
   /** Retries after the first attempt. */
   attempts: number;
   backoffMs: number;

@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { ProxyReason } from '../../errors.js';
+import type { Planner } from '../traffic/plan.js';
 
 /**
  * The seam between the HTTP/1 forwarder (this folder: codec + per-connection state machine)
@@ -75,6 +76,11 @@ export interface UpstreamLease {
   readonly failoverKey?: object;
   /** The endpoint answered a mesh-made 503: avoid it for a while. Called before release. */
   unavailable?(): void;
+  /**
+   * Fields the upstream side adds to the response sent downstream, flat [name, value, ...]
+   * (e.g. the `set-cookie` of a consistent-hash cookie the proxy made up). Usually undefined.
+   */
+  readonly responseHeaders?: readonly string[];
 }
 
 export interface UpstreamFailure {
@@ -106,10 +112,20 @@ export interface ExchangeRecord {
   upstreamMs: number | undefined;
   upgraded: boolean;
   startedAt: number; // epoch ms
+  /** `<namespace>/<name>` of the route that matched (RequestPlan.route), if routes applied. */
+  route?: string | undefined;
+  /** Route retries made (not counting connection-level replays). */
+  retries?: number;
 }
 
 export interface Http1ServerOptions {
+  /** Where requests go when there is no planner. */
   upstream: Http1Upstream;
+  /**
+   * Traffic policy (src/proxy/traffic): when set, every request is planned first and goes to
+   * the plan's upstream, with its rewrites, faults, timeouts, retries and mirrors.
+   */
+  planner?: Planner<Http1Upstream>;
   limits: Http1Limits;
   /** Request headers (lower-case names) to remove before forwarding, beyond hop-by-hop ones. */
   stripRequestHeaders?: ReadonlySet<string>;

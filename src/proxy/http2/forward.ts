@@ -3,12 +3,16 @@ import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { ProxyReason, REASON_HEADER } from '../../errors.js';
 import type { ProxyReason as Reason } from '../../errors.js';
 import { forwardRequestHeaders, forwardResponseHeaders, isGrpc } from './headers.js';
+import type { Planner } from '../traffic/plan.js';
 import type { Http2Upstream, StreamLease, StreamRecord } from './types.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_FLAG_END_STREAM } = http2.constants;
 
 export interface StreamForwardOptions {
+  /** Where streams go when there is no planner. */
   upstream: Http2Upstream;
+  /** Traffic policy (src/proxy/traffic): when set, each stream is planned and goes to the plan's upstream. */
+  planner?: Planner<Http2Upstream>;
   stripRequestHeaders?: ReadonlySet<string>;
   /** Flat [name, value, ...] added after stripping. */
   addRequestHeaders?: readonly string[];
@@ -151,7 +155,7 @@ function pipeStream(
 
   up.once('response', (h, flags) => {
     responded = true;
-    lease.onResponseHead?.();
+    lease.onResponseHead?.(Number(h[':status'] ?? 0));
     rec.status = Number(h[':status'] ?? 0);
     if (down.closed || down.destroyed) return;
     if ((flags & NGHTTP2_FLAG_END_STREAM) !== 0) {

@@ -6,13 +6,25 @@ export interface StreamLease {
   readonly session: http2.ClientHttp2Session;
   /** Endpoint SPIFFE ID or app address, for logs. */
   readonly peer: string;
-  onResponseHead?(): void;
-  /** Exactly once, when the stream is over. */
-  release(failed: boolean): void;
+  /** Response head arrived; `status` is the :status (for passive health and latency). */
+  onResponseHead?(status: number): void;
+  /**
+   * Exactly once, when the stream is over. `failed`: reset or no response. `grpcStatus`: the
+   * final grpc-status if there was one (outlier detection counts UNAVAILABLE etc. as failures).
+   */
+  release(failed: boolean, grpcStatus?: number): void;
+  /** Fields added to the response head, flat [name, value, ...] (e.g. a sticky-session cookie). */
+  readonly responseHeaders?: readonly string[];
+}
+
+/** What an upstream may look at to pick an endpoint (consistent hashing). */
+export interface StreamRequestInfo {
+  /** Flat [name, value, ...], lower-case names, no pseudo-headers. */
+  readonly headers: readonly string[];
 }
 
 export interface Http2Upstream {
-  acquire(cb: (failure: UpstreamFailure | null, lease: StreamLease | null) => void): void;
+  acquire(cb: (failure: UpstreamFailure | null, lease: StreamLease | null) => void, req?: StreamRequestInfo): void;
 }
 
 /** One finished stream, for metrics and the access log. */
@@ -26,4 +38,10 @@ export interface StreamRecord {
   responseBodyBytes: number;
   durationMs: number;
   startedAt: number;
+  /** `<namespace>/<name>` of the route that matched, if routes applied. */
+  route?: string | undefined;
+  /** Final grpc-status for gRPC streams (from trailers or a trailers-only response). */
+  grpcStatus?: number | undefined;
+  /** Route retries made. */
+  retries?: number;
 }
