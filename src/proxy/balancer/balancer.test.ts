@@ -7,7 +7,7 @@ import { createBalancer, hasBalancer } from './registry.js';
 import type { Balanced } from './types.js';
 
 function ep(name: string): Balanced & { name: string } {
-  return { name, load: newLoadRecord(30) };
+  return { name, key: name, load: newLoadRecord(30) };
 }
 
 function seq(values: number[]): () => number {
@@ -89,6 +89,8 @@ test('round robin goes in order and skips excluded endpoints', () => {
 test('registry: known names, unknown falls back to peak-ewma', () => {
   assert.ok(hasBalancer('peak-ewma'));
   assert.ok(hasBalancer('round-robin'));
+  assert.ok(hasBalancer('least-request'));
+  assert.ok(hasBalancer('consistent-hash'));
   const b = createBalancer('nope', { random: () => 0, now: () => 0 });
   assert.ok(typeof b.pick === 'function');
 });
@@ -99,12 +101,13 @@ test('property: any balancer returns a non-excluded member while one remains, el
       fc.integer({ min: 0, max: 8 }),
       fc.array(fc.boolean(), { maxLength: 8 }),
       fc.array(fc.double({ min: 0, max: 0.999999, noNaN: true }), { minLength: 2, maxLength: 2 }),
-      fc.constantFrom('peak-ewma', 'round-robin'),
-      (n, excludedFlags, rnd, kind) => {
+      fc.constantFrom('peak-ewma', 'round-robin', 'least-request', 'consistent-hash'),
+      fc.option(fc.integer({ min: 0, max: 0xffffffff }), { nil: undefined }),
+      (n, excludedFlags, rnd, kind, hash) => {
         const eps = Array.from({ length: n }, (_, i) => ep(`e${i}`));
         const exclude = new Set(eps.filter((_, i) => excludedFlags[i] === true));
         const bal = createBalancer(kind, { random: seq(rnd), now: () => 0 });
-        const picked = bal.pick(eps, exclude);
+        const picked = bal.pick(eps, exclude, hash);
         if (exclude.size === eps.length) return picked === undefined;
         return picked !== undefined && eps.includes(picked) && !exclude.has(picked);
       },

@@ -1,3 +1,5 @@
+import { consistentHashBalancer } from './consistent-hash.js';
+import { leastRequestBalancer } from './least-request.js';
 import { peakEwmaBalancer } from './peak-ewma.js';
 import { roundRobinBalancer } from './round-robin.js';
 import type { Balancer, BalancerDeps, BalancerFactory } from './types.js';
@@ -6,6 +8,8 @@ import type { Balancer, BalancerDeps, BalancerFactory } from './types.js';
 const factories = new Map<string, BalancerFactory>([
   ['peak-ewma', peakEwmaBalancer],
   ['round-robin', () => roundRobinBalancer()],
+  ['least-request', leastRequestBalancer],
+  ['consistent-hash', consistentHashBalancer],
 ]);
 
 export const DEFAULT_BALANCER = 'peak-ewma';

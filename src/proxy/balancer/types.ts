@@ -17,11 +17,16 @@ export interface PeakEwmaEstimate {
 
 export interface Balanced {
   readonly load: LoadRecord;
+  /** Stable identity of the endpoint (address and SPIFFE ID): what a hash ring places. */
+  readonly key: string;
 }
 
 export interface Balancer {
-  /** Picks an endpoint not in `exclude`, or undefined if none is left. */
-  pick<E extends Balanced>(endpoints: readonly E[], exclude?: ReadonlySet<E>): E | undefined;
+  /**
+   * Picks an endpoint not in `exclude`, or undefined if none is left. `hash` is the request's
+   * 32-bit hash key for balancers that use one (consistent-hash); the others ignore it.
+   */
+  pick<E extends Balanced>(endpoints: readonly E[], exclude?: ReadonlySet<E>, hash?: number): E | undefined;
 }
 
 export interface BalancerDeps {

@@ -1,65 +1,32 @@
 import type { ClusterConfig } from '../../api/snapshot.js';
-import { createBalancer, defaultBalancerDeps } from '../balancer/registry.js';
-import type { Balancer, BalancerDeps } from '../balancer/types.js';
+import { defaultBalancerDeps } from '../balancer/registry.js';
+import type { BalancerDeps } from '../balancer/types.js';
 import type { Http1PoolOptions } from '../pool/http1-pool.js';
+import { compileRouteTable } from '../routing/index.js';
+import type { RouteTable } from '../routing/index.js';
+import { Cluster } from './cluster.js';
 import { Endpoint, endpointKey } from './endpoint.js';
 import type { EndpointConnectorFactory } from './endpoint.js';
+import { SnapshotError } from './snapshot-error.js';
+import type { SnapshotProblem } from './snapshot-error.js';
+import { validateClusterPolicy } from './validate-policy.js';
 
-/** How long an endpoint whose peer proxy answered app-unavailable / draining is avoided. */
-export const UNAVAILABLE_AVOID_MS = 2_000;
-
-export class Cluster {
-  endpoints: Endpoint[] = [];
-  balancer: Balancer;
-  /** Latest `avoidUntil` of any endpoint: while now is before it, pick() skips avoided ones. */
-  private avoiding = 0;
-
-  constructor(
-    public config: ClusterConfig,
-    private readonly deps: BalancerDeps,
-  ) {
-    this.balancer = createBalancer(config.loadBalancer, deps);
-  }
-
-  get name(): string {
-    return this.config.name;
-  }
-
-  pick(exclude?: ReadonlySet<Endpoint>): Endpoint | undefined {
-    if (this.avoiding !== 0) return this.pickAvoiding(exclude);
-    return this.balancer.pick(this.endpoints, exclude);
-  }
-
-  /** The endpoint's peer proxy could not reach its app: prefer others for `ms`. */
-  markUnavailable(ep: Endpoint, ms = UNAVAILABLE_AVOID_MS): void {
-    const until = this.deps.now() + ms;
-    ep.avoidUntil = until;
-    if (until > this.avoiding) this.avoiding = until;
-  }
-
-  /** Slow path, only while some endpoint is avoided: avoided ones are picked only if nothing else is left. */
-  private pickAvoiding(exclude?: ReadonlySet<Endpoint>): Endpoint | undefined {
-    const now = this.deps.now();
-    if (now >= this.avoiding) {
-      this.avoiding = 0;
-      return this.balancer.pick(this.endpoints, exclude);
-    }
-    const skip = new Set<Endpoint>(exclude);
-    for (const e of this.endpoints) if (e.avoidUntil > now) skip.add(e);
-    return this.balancer.pick(this.endpoints, skip) ?? this.balancer.pick(this.endpoints, exclude);
-  }
-}
+export { Cluster, UNAVAILABLE_AVOID_MS } from './cluster.js';
+export { SnapshotError } from './snapshot-error.js';
+export type { SnapshotProblem } from './snapshot-error.js';
 
 export interface ClusterTableDeps {
   connector: EndpointConnectorFactory;
+  /** Randomness and the monotonic clock of balancers, outlier detection, budgets and health checks. */
   balancer?: BalancerDeps;
   pool?: Http1PoolOptions;
 }
 
 /**
- * name -> Cluster, rebuilt from each accepted snapshot. Endpoints that stay keep their
- * objects (pools, EWMA); removed ones are closed gracefully (in-flight requests finish).
- * Lookups are by name on every request, so listeners never hold a stale Cluster.
+ * name -> Cluster, rebuilt from each accepted snapshot. Clusters and endpoints that stay keep
+ * their objects (pools, EWMA, breakers, budgets, ejections); removed endpoints are closed
+ * gracefully (in-flight requests finish). Lookups are by name on every request, so listeners
+ * never hold a stale Cluster.
  */
 export class ClusterTable {
   private clusters = new Map<string, Cluster>();
@@ -78,20 +45,21 @@ export class ClusterTable {
     return new Map([...this.clusters].map(([n, c]) => [n, c.endpoints.length]));
   }
 
+  /**
+   * Applies a snapshot's clusters whole. Every route table and policy is compiled and checked
+   * first; if anything is wrong a SnapshotError lists every problem and nothing changes.
+   */
   apply(configs: readonly ClusterConfig[]): void {
+    const routes = compileAll(configs);
     const balancerDeps = this.deps.balancer ?? defaultBalancerDeps;
     const next = new Map<string, Cluster>();
     const oldEndpoints = new Map<string, Endpoint>();
     for (const c of this.clusters.values()) for (const e of c.endpoints) oldEndpoints.set(`${c.name}|${e.key}`, e);
     const kept = new Set<Endpoint>();
 
-    for (const config of configs) {
+    configs.forEach((config, i) => {
       let cluster = this.clusters.get(config.name);
-      if (cluster === undefined || cluster.config.loadBalancer !== config.loadBalancer) {
-        const fresh = new Cluster(config, balancerDeps);
-        cluster = fresh;
-      }
-      cluster.config = config;
+      if (cluster === undefined) cluster = new Cluster(config, balancerDeps);
       const endpoints: Endpoint[] = [];
       for (const ec of config.endpoints) {
         const old = oldEndpoints.get(`${config.name}|${endpointKey(ec)}`);
@@ -100,18 +68,39 @@ export class ClusterTable {
           kept.add(old);
           endpoints.push(old);
         } else {
-          endpoints.push(new Endpoint(ec, this.deps.connector, config.connectTimeoutMs, this.deps.pool));
+          endpoints.push(new Endpoint(ec, this.deps.connector, config.connectTimeoutMs, this.deps.pool, cluster.limits));
         }
       }
-      cluster.endpoints = endpoints;
+      cluster.setEndpoints(endpoints);
+      cluster.configure(config, routes[i] ?? null);
       next.set(config.name, cluster);
-    }
+    });
     for (const e of oldEndpoints.values()) if (!kept.has(e)) e.close();
+    for (const [name, c] of this.clusters) if (!next.has(name)) c.close();
     this.clusters = next;
   }
 
   close(): void {
-    for (const c of this.clusters.values()) for (const e of c.endpoints) e.close();
+    for (const c of this.clusters.values()) {
+      c.close();
+      for (const e of c.endpoints) e.close();
+    }
     this.clusters = new Map();
   }
+}
+
+/** Compiles every cluster's routes and checks its policy; throws SnapshotError listing all problems. */
+function compileAll(configs: readonly ClusterConfig[]): (RouteTable | null)[] {
+  const problems: SnapshotProblem[] = [];
+  const knownClusters = new Set(configs.map((c) => c.name));
+  const tables = configs.map((config, i) => {
+    validateClusterPolicy(config, `clusters[${i}]`, problems);
+    if (config.routes === undefined) return null;
+    const r = compileRouteTable(config.routes, { knownClusters });
+    if (r.ok) return r.table;
+    for (const e of r.errors) problems.push({ path: `clusters[${i}].routes.${e.path}`, message: e.message });
+    return null;
+  });
+  if (problems.length > 0) throw new SnapshotError(problems);
+  return tables;
 }

@@ -2,10 +2,13 @@ import type { EndpointConfig } from '../../api/snapshot.js';
 import { ALPN_H2, ALPN_HTTP1, ALPN_TCP } from '../../api/common.js';
 import { newLoadRecord } from '../balancer/peak-ewma.js';
 import type { Balanced, LoadRecord } from '../balancer/types.js';
+import type { ClusterLimits } from '../pool/cluster-limits.js';
 import type { Connect } from '../pool/connect.js';
 import { H2SessionPool } from '../pool/h2-session-pool.js';
 import { Http1Pool } from '../pool/http1-pool.js';
 import type { Http1PoolOptions } from '../pool/http1-pool.js';
+import { HealthState } from '../resilience/health-state.js';
+import { OutlierState } from '../resilience/outlier.js';
 
 /** Builds the connect function for one endpoint and ALPN (mTLS in the proxy, anything in tests). */
 export type EndpointConnectorFactory = (endpoint: EndpointConfig, alpn: string, timeoutMs: number) => Connect;
@@ -27,12 +30,18 @@ export class Endpoint implements Balanced {
   private removed = false;
   /** Monotonic ms until which the balancer avoids this endpoint (see Cluster.markUnavailable). */
   avoidUntil = 0;
+  /** Passive health (outlier detection); `outlier.ejectedUntil` says until when it is ejected. */
+  readonly outlier = new OutlierState();
+  /** Active health (health checks). */
+  readonly health = new HealthState();
 
+  /** `limits`: the cluster's circuit breaker, which counts this endpoint's h1 sockets and h2 sessions. */
   constructor(
     readonly config: EndpointConfig,
     private readonly connector: EndpointConnectorFactory,
     private connectTimeoutMs: number,
     private readonly poolOptions?: Http1PoolOptions,
+    private readonly limits?: ClusterLimits,
   ) {
     this.key = endpointKey(config);
     this.label = `${config.host}:${config.port}`;
@@ -48,13 +57,17 @@ export class Endpoint implements Balanced {
   }
 
   http1(): Http1Pool {
-    this.h1 ??= new Http1Pool(this.connector(this.config, ALPN_HTTP1, this.connectTimeoutMs), this.poolOptions);
+    this.h1 ??= new Http1Pool(this.counted(this.connector(this.config, ALPN_HTTP1, this.connectTimeoutMs)), this.poolOptions);
     return this.h1;
   }
 
   http2(): H2SessionPool {
-    this.h2 ??= new H2SessionPool(this.connector(this.config, ALPN_H2, this.connectTimeoutMs), `https://${this.label}`);
+    this.h2 ??= new H2SessionPool(this.counted(this.connector(this.config, ALPN_H2, this.connectTimeoutMs)), `https://${this.label}`);
     return this.h2;
+  }
+
+  private counted(connect: Connect): Connect {
+    return this.limits === undefined ? connect : this.limits.counted(connect);
   }
 
   /** A fresh connection for an opaque TCP relay (ALPN trellis-tcp). */

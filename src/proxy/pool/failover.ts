@@ -1,5 +1,5 @@
 import { ProxyReason } from '../../errors.js';
-import type { Cluster } from '../cluster/cluster-table.js';
+import type { Cluster } from '../cluster/cluster.js';
 import type { Endpoint } from '../cluster/endpoint.js';
 import type { UpstreamFailure } from '../http1/types.js';
 import type { ConnectFailure } from './connect.js';
@@ -13,7 +13,8 @@ export type Attempt<T> = (endpoint: Endpoint, cb: (failure: ConnectFailure | nul
  * acquire). On a connect failure it tries another endpoint, never the same one twice, up to
  * MAX_CONNECT_ATTEMPTS: nothing has been sent yet, so this is always safe. The endpoint's
  * pending count is raised while the attempt runs and stays raised on success: the caller
- * owns it then and lowers it when the exchange ends.
+ * owns it then and lowers it when the exchange ends. Each outcome feeds the cluster's outlier
+ * detection (consecutive connect failures). `hash`: the request's consistent-hash key, if any.
  */
 export function connectWithFailover<T>(
   cluster: Cluster,
@@ -21,6 +22,7 @@ export function connectWithFailover<T>(
   cb: (failure: UpstreamFailure | null, result: T | null, endpoint: Endpoint | null) => void,
   exclude?: ReadonlySet<object>,
   first?: Endpoint,
+  hash?: number,
 ): void {
   if (cluster.endpoints.length === 0) {
     cb(failure(503, ProxyReason.NoEndpoints, `cluster ${cluster.name} has no endpoints`), null, null);
@@ -34,7 +36,7 @@ export function connectWithFailover<T>(
   const next = (): void => {
     let ep: Endpoint | undefined;
     if (first !== undefined && tried.size === excluded && !tried.has(first)) ep = first; // already picked by the caller
-    else ep = tried.size - excluded < MAX_CONNECT_ATTEMPTS ? cluster.pick(tried) : undefined;
+    else ep = tried.size - excluded < MAX_CONNECT_ATTEMPTS ? cluster.pick(tried, hash) : undefined;
     if (ep === undefined) {
       if (tried.size === excluded && excluded > 0) {
         // Failover found no other endpoint: the apps behind the ones tried were unavailable.
@@ -50,11 +52,13 @@ export function connectWithFailover<T>(
     attempt(ep, (f, result) => {
       if (f !== null || result === null) {
         ep.load.pending--;
+        if (!ep.isRemoved) cluster.reportConnect(ep, false);
         last = f ?? { kind: 'refused', message: 'no connection' };
         if (last.kind === 'tls') sawTls = true;
         next();
         return;
       }
+      cluster.reportConnect(ep, true);
       cb(null, result, ep);
     });
   };

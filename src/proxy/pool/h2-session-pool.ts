@@ -19,6 +19,13 @@ export class H2SessionPool {
     private readonly authority: string,
   ) {}
 
+  /** A stream would not need a new connection: a session is up or being set up. */
+  get ready(): boolean {
+    if (this.waiters !== null) return true;
+    const s = this.session;
+    return s !== null && !s.closed && !s.destroyed;
+  }
+
   get(cb: SessionCallback): void {
     if (this.closed) {
       cb({ kind: 'refused', message: 'endpoint removed' }, null);

@@ -1,0 +1,94 @@
+/** Consistent hashing through the upstreams: the key from a header or a cookie the proxy sets. */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import type { ClusterConfig, HashOnConfig } from '../../api/snapshot.js';
+import { ClusterTable } from '../cluster/cluster-table.js';
+import type { UpstreamLease } from '../http1/types.js';
+import { cluster, endpoint } from '../testing/fixtures.js';
+import { ClusterHttp1Upstream } from './cluster-upstream.js';
+import { tcpConnector } from './connect.js';
+
+let server: net.Server;
+let port: number;
+const sockets = new Set<net.Socket>();
+
+before(async () => {
+  server = net.createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  port = (server.address() as AddressInfo).port;
+});
+
+after(() => {
+  for (const s of sockets) s.destroy();
+  server.close();
+});
+
+const NAME = 'default/cart:http';
+
+function setup(hashOn: HashOnConfig, random: () => number): { t: ClusterTable; up: ClusterHttp1Upstream } {
+  // five endpoints (distinct identities, one listening socket): the lease's peer tells them apart
+  const eps = Array.from({ length: 5 }, (_, i) => endpoint(port, `spiffe://t/ns/default/sa/e${i}`, i));
+  const c: ClusterConfig = { ...cluster(NAME, 'http', eps, 'consistent-hash'), hashOn };
+  const t = new ClusterTable({ connector: (ec, _a, ms) => tcpConnector(ec.host, ec.port, ms), balancer: { random, now: () => 0 } });
+  t.apply([c]);
+  return { t, up: new ClusterHttp1Upstream(t, NAME) };
+}
+
+function lease(up: ClusterHttp1Upstream, headers: string[]): Promise<UpstreamLease> {
+  return new Promise((resolve, reject) =>
+    up.acquire({ method: 'GET', target: '/', host: 'cart', headers, upgrade: false }, (f, l) => (l !== null ? resolve(l) : reject(new Error(f?.message)))),
+  );
+}
+
+test('hash on a header: one user always reaches one endpoint; no header means a random one', async () => {
+  let r = 0.05;
+  const { t, up } = setup({ header: 'x-user' }, () => (r = (r + 0.37) % 1));
+  try {
+    const seen = new Map<string, Set<string>>();
+    for (let round = 0; round < 3; round++) {
+      for (const user of ['ann', 'bob', 'cy', 'dee', 'eve', 'fay']) {
+        const l = await lease(up, ['x-user', user]);
+        assert.equal(l.responseHeaders, undefined);
+        if (!seen.has(user)) seen.set(user, new Set());
+        seen.get(user)!.add(l.peer);
+        l.release(true, false);
+      }
+    }
+    for (const [user, peers] of seen) assert.equal(peers.size, 1, `${user} stuck to one endpoint`);
+    const randomPeers = new Set<string>();
+    for (let i = 0; i < 10; i++) {
+      const l = await lease(up, []);
+      randomPeers.add(l.peer);
+      l.release(true, false);
+    }
+    assert.ok(randomPeers.size > 1, 'without the key, requests spread');
+  } finally {
+    t.close();
+  }
+});
+
+test('hash on a cookie: set on the response when absent, then honoured', async () => {
+  let r = 0.2;
+  const { t, up } = setup({ cookie: { name: 'trellis-affinity', ttlMs: 60_000 } }, () => (r = (r + 0.29) % 1));
+  try {
+    const first = await lease(up, ['accept', '*/*']);
+    const set = first.responseHeaders;
+    assert.equal(set?.[0], 'set-cookie');
+    const m = /^trellis-affinity=([0-9a-f]{16}); Path=\/; HttpOnly; Max-Age=60$/.exec(set?.[1] ?? '');
+    assert.ok(m !== null, `cookie ${set?.[1]}`);
+    first.release(true, false);
+    for (let i = 0; i < 5; i++) {
+      const again = await lease(up, ['cookie', `a=b; trellis-affinity=${m[1]}`]);
+      assert.equal(again.responseHeaders, undefined, 'no new cookie once the client has one');
+      assert.equal(again.peer, first.peer, 'the cookie keeps the client on its endpoint');
+      again.release(true, false);
+    }
+  } finally {
+    t.close();
+  }
+});
