@@ -14,8 +14,14 @@ import { ChunkedScanner } from './chunked.js';
 import { HeadReader, readRequestHead, readResponseHead } from './head-reader.js';
 import type { RequestHead, ResponseHead } from './parser.js';
 import { localResponse, serializeRequestHead, serializeResponseHead, serializeResponseHeadString } from './serialize.js';
+import type { Planner, RequestPlan } from '../traffic/plan.js';
+import { plannedRequestHead, plannedResponseHead } from './head-rewrite.js';
+import { localReply } from './local-reply.js';
+import { sendMirrors } from './mirror.js';
+import { PlanTimers } from './plan-timers.js';
+import type { PlanTimerOwner } from './plan-timers.js';
 import type {
-  ExchangeRecord, Http1Limits, Http1ServerOptions, RequestInfo, UpstreamFailure, UpstreamLease,
+  ExchangeRecord, Http1Limits, Http1ServerOptions, Http1Upstream, RequestInfo, UpstreamFailure, UpstreamLease,
 } from './types.js';
 
 const enum St {
@@ -77,6 +83,11 @@ function meshRetryable(resp: ResponseHead, method: string): boolean {
 
 function defaultNow(): number {
   return performance.now();
+}
+
+/** Acquire failures where nothing reached any upstream, so a route retry is always safe. */
+function isConnectFailure(f: UpstreamFailure): boolean {
+  return f.status === 503 && (f.reason === ProxyReason.ConnectFailed || f.reason === ProxyReason.PeerRefused);
 }
 
 /** A response body up to this size that came with its head leaves in one Buffer with the head. */
@@ -149,7 +160,7 @@ export function serveHttp1(socket: Duplex, options: Http1ServerOptions): Http1Co
   return c;
 }
 
-class Http1Connection implements Http1ConnectionHandle {
+class Http1Connection implements Http1ConnectionHandle, PlanTimerOwner {
   private readonly down: Duplex;
   private readonly opts: Http1ServerOptions;
   private readonly limits: Http1Limits;
@@ -172,9 +183,17 @@ class Http1Connection implements Http1ConnectionHandle {
   private timerKind: Timer = Timer.None;
   private looping = false;
   private again = false;
+  /** Fault delay, retry backoff and plan timeouts; made by the first planned request needing one. */
+  private planTimers: PlanTimers | null = null;
 
   // Per exchange.
   private req: RequestHead | null = null;
+  /** The head as forwarded: `req` itself unless a plan rewrites it. */
+  private fwd: RequestHead | null = null;
+  private plan: RequestPlan<Http1Upstream> | null = null;
+  /** Route retries made (plan.retry), not counting failovers and stale-socket replays. */
+  private retries = 0;
+  private mirrored = false;
   private lease: UpstreamLease | null = null;
   private up: Duplex | null = null;
   private reqDone = false;
@@ -192,6 +211,8 @@ class Http1Connection implements Http1ConnectionHandle {
   private replaying = false;
   private retried = false;
   private failovers = 0;
+  /** Withdraws the acquire in progress, when the upstream queued it (circuit breaker). */
+  private cancelAcquire: (() => void) | null = null;
   /** failoverKeys of the endpoints that answered a mesh-made 503 (allocated only then). */
   private tried: Set<object> | null = null;
   private rs: Rs = Rs.Head;
@@ -277,6 +298,26 @@ class Http1Connection implements Http1ConnectionHandle {
       clearTimeout(this.timer);
       this.timer = null;
     }
+    if (this.planTimers !== null) this.planTimers.stop();
+  }
+
+  private timers(): PlanTimers {
+    return (this.planTimers ??= new PlanTimers(this));
+  }
+
+  /** Waits `ms` in St.Acquire (fault delay, retry backoff), then acquires (again). */
+  private waitThenAcquire(ms: number): void {
+    this.state = St.Acquire;
+    if (ms <= 0) {
+      this.reacquire();
+      return;
+    }
+    this.timers().wakeIn(ms);
+  }
+
+  /** A fault delay or retry backoff is over. */
+  onWake(): void {
+    if (this.state === St.Acquire && this.lease === null) this.reacquire();
   }
 
   private onTimer(): void {
@@ -420,6 +461,12 @@ class Http1Connection implements Http1ConnectionHandle {
     }
     this.state = St.Acquire;
     if (this.reader.length >= this.limits.maxHeadBytes) this.down.pause();
+    const planner = this.opts.planner;
+    if (planner !== undefined) {
+      this.startPlanned(req, planner);
+      return;
+    }
+    this.fwd = req;
     const info: RequestInfo = {
       method: req.method,
       target: req.target,
@@ -430,10 +477,54 @@ class Http1Connection implements Http1ConnectionHandle {
     this.acquire(info);
   }
 
+  /** Plans the request, then answers it locally or forwards it (after a fault delay). */
+  private startPlanned(req: RequestHead, planner: Planner<Http1Upstream>): void {
+    let plan: RequestPlan<Http1Upstream>;
+    try {
+      plan = planner(req.method, req.target, req.headers);
+    } catch {
+      this.respondBeforeBody(503, ProxyReason.ConnectFailed, 'request planning failed', undefined);
+      return;
+    }
+    this.plan = plan;
+    const local = plan.local;
+    if (local !== null || plan.upstream === null) {
+      if (local !== null) this.respondBeforeBody(local.status, local.reason, local.message, local.headers);
+      else this.respondBeforeBody(503, ProxyReason.ConnectFailed, 'request plan has no upstream', undefined);
+      return;
+    }
+    if (plan.budget !== undefined) plan.budget.recordRequest();
+    this.fwd = plannedRequestHead(req, plan.requestHeaders, plan.rewrite);
+    if (plan.requestTimeoutMs > 0) this.timers().requestTimeoutIn(plan.requestTimeoutMs);
+    this.waitThenAcquire(plan.delayMs);
+  }
+
+  /**
+   * A local answer before any body byte was read: a body already buffered whole is skipped so
+   * the connection can carry on; otherwise it is closed (we cannot find the next request).
+   */
+  private respondBeforeBody(status: number, reason: ProxyReason, message: string, headers: readonly string[] | undefined): void {
+    const req = this.req!;
+    if (!this.reqDone) {
+      if (req.framing === 'length' && this.reader.length >= this.reqRemaining) {
+        this.reader.skip(this.reqRemaining);
+        this.reqBodyBytes = this.reqRemaining;
+        this.reqRemaining = 0;
+        this.reqDone = true;
+      } else if (req.framing === 'chunked' && this.prescanned > 0 && this.reqScanner.done) {
+        this.reader.skip(this.prescanned);
+        this.reqBodyBytes = this.prescanned;
+        this.reqDone = true;
+      }
+    }
+    this.respondLocal(status, reason, message, !this.reqDone, headers);
+  }
+
   /** Asks for an upstream; a throwing Http1Upstream becomes a 503, never an exception here. */
   private acquire(info: RequestInfo): void {
     try {
-      this.opts.upstream.acquire(info, this.onAcquire);
+      const cancel = (this.plan !== null ? this.plan.upstream! : this.opts.upstream).acquire(info, this.onAcquire);
+      if (typeof cancel === 'function' && this.state === St.Acquire && this.lease === null) this.cancelAcquire = cancel;
     } catch {
       if (this.state === St.Acquire && this.lease === null) {
         this.respondLocal(503, ProxyReason.ConnectFailed, 'upstream acquire failed', !this.reqDone);
@@ -442,6 +533,7 @@ class Http1Connection implements Http1ConnectionHandle {
   }
 
   private onAcquire(failure: UpstreamFailure | null, lease: UpstreamLease | null): void {
+    this.cancelAcquire = null;
     if (this.state !== St.Acquire || this.lease !== null) {
       // Connection gone meanwhile (or a duplicate callback): hand the lease back unused.
       if (lease !== null && lease !== this.lease) lease.release(true, false);
@@ -449,6 +541,8 @@ class Http1Connection implements Http1ConnectionHandle {
     }
     if (failure !== null || lease === null) {
       const f = failure ?? { status: 503, reason: ProxyReason.ConnectFailed, message: 'no upstream connection' };
+      // Nothing was sent: a route retry is safe for any method.
+      if (this.plan !== null && isConnectFailure(f) && this.routeRetry()) return;
       this.respondLocal(f.status, f.reason, f.message, !this.reqDone);
       return;
     }
@@ -461,6 +555,7 @@ class Http1Connection implements Http1ConnectionHandle {
     hookUp(up as UpSocket, this);
     setNoDelay(up);
     up.resume();
+    if (this.plan !== null && this.plan.tryTimeoutMs > 0) this.timers().tryTimeoutIn(this.plan.tryTimeoutMs);
 
     if (this.replaying) {
       // Retry on another connection or endpoint: head and whole body are still in memory.
@@ -473,7 +568,7 @@ class Http1Connection implements Http1ConnectionHandle {
       this.state = St.Wait;
       return;
     }
-    const req = this.req!;
+    const req = this.fwd!;
     const head = serializeRequestHead(req, {
       stripRequestHeaders: this.opts.stripRequestHeaders,
       addRequestHeaders: this.opts.addRequestHeaders,
@@ -484,6 +579,7 @@ class Http1Connection implements Http1ConnectionHandle {
       // No body: one write, no cork.
       this.state = St.Wait;
       up.write(head);
+      if (this.plan !== null) this.mirror();
       return;
     }
     up.cork();
@@ -538,6 +634,7 @@ class Http1Connection implements Http1ConnectionHandle {
     if (done) {
       if (used < chunk.length) this.reader.push(chunk.subarray(used));
       this.reqDone = true;
+      if (this.plan !== null) this.mirror();
       this.state = St.Wait;
       if (this.reader.length >= this.limits.maxHeadBytes) this.down.pause();
       if (this.rs === Rs.Done) this.finishExchange();
@@ -565,18 +662,56 @@ class Http1Connection implements Http1ConnectionHandle {
     return this.reqDone && this.bodyKept && this.sentHead !== null;
   }
 
-  /** Drops the current lease and asks for another upstream; the request is written again. */
+  /**
+   * Asks for another upstream after the current lease was dropped (or for the first one after a
+   * fault delay or a failed acquire); a request already sent is written again.
+   */
   private reacquire(): void {
     this.state = St.Acquire;
-    this.replaying = true;
+    this.replaying = this.sentHead !== null;
     this.rs = Rs.Head;
     this.resp = null;
     this.status = 0;
     this.upstreamMs = undefined;
-    const req = this.req!;
+    const req = this.fwd!;
     this.acquire({
       method: req.method, target: req.target, host: req.host, headers: req.headers,
       upgrade: req.upgrade || req.method === 'CONNECT', exclude: this.tried ?? undefined, fresh: this.retried,
+    });
+  }
+
+  /**
+   * A route retry (plan.retry) if attempts remain, the request can be sent again whole (never an
+   * upgrade, never once the body streamed past the replay buffer) and the budget allows: the
+   * current lease is dropped as failed and the request goes out again after the backoff with
+   * jitter. The caller has checked the trigger (status code, or idempotency for resets/timeouts).
+   */
+  private routeRetry(): boolean {
+    const plan = this.plan!;
+    const retry = plan.retry;
+    const req = this.req!;
+    if (retry === undefined || plan.budget === undefined || this.retries >= retry.attempts) return false;
+    if (req.upgrade || req.method === 'CONNECT') return false;
+    // sentHead === null: the first acquire failed, nothing was read past the head yet.
+    if (this.sentHead !== null && !this.canReplay()) return false;
+    if (!plan.budget.tryRetry()) return false;
+    this.retries++;
+    if (this.planTimers !== null) this.planTimers.clearTry();
+    this.abortUpstream(true);
+    const b = retry.backoffMs;
+    this.waitThenAcquire(b > 0 ? b + (this.opts.random ?? Math.random)() * b : 0);
+    return true;
+  }
+
+  /** Sends the mirror copies once the request is complete, if its whole body was kept. */
+  private mirror(): void {
+    const plan = this.plan!;
+    if (plan.mirrors.length === 0 || this.mirrored || !this.bodyKept) return;
+    const req = this.fwd!;
+    if (req.upgrade || req.method === 'CONNECT') return;
+    this.mirrored = true;
+    sendMirrors(plan.mirrors, req, this.keptBody, {
+      stripRequestHeaders: this.opts.stripRequestHeaders, addRequestHeaders: this.opts.addRequestHeaders, limits: this.limits,
     });
   }
 
@@ -656,11 +791,22 @@ class Http1Connection implements Http1ConnectionHandle {
 
   private onFinalHead(resp: ResponseHead): void {
     if ((resp.status === 503 || resp.status === 502) && this.meshFailover(resp)) return;
+    const plan = this.plan;
+    let head = resp;
+    const lease = this.lease!;
+    if (plan !== null) {
+      if (this.planTimers !== null) this.planTimers.clearTry();
+      // The route owner asked for retries on this status: any method (the discarded response
+      // was read no further; its connection is dropped as failed for passive health).
+      if (plan.retry !== undefined && plan.retry.httpCodes.has(resp.status) && this.routeRetry()) return;
+      head = plannedResponseHead(resp, plan.responseHeaders, lease.responseHeaders);
+    } else if (lease.responseHeaders !== undefined) {
+      head = plannedResponseHead(resp, undefined, lease.responseHeaders);
+    }
     const req = this.req!;
     this.resp = resp;
     this.status = resp.status;
     this.upstreamMs = this.now() - this.headDoneAt;
-    const lease = this.lease!;
     if (lease.onResponseHead !== undefined) lease.onResponseHead(resp.status);
     if (req.method === 'CONNECT' && resp.status < 300) {
       this.startTunnel(resp);
@@ -678,7 +824,7 @@ class Http1Connection implements Http1ConnectionHandle {
     if (noBody || (resp.framing === 'length' && n <= MERGE_BODY_BYTES && this.upReader.length >= n)) {
       // The common case: the whole response is here. Head and body leave as one Buffer in one
       // write (one segment, no Nagle stall, no writev).
-      const hs = serializeResponseHeadString(resp, headOpts);
+      const hs = serializeResponseHeadString(head, headOpts);
       this.rs = Rs.Body;
       this.respBodyBytes = 0;
       let out: Buffer;
@@ -701,9 +847,7 @@ class Http1Connection implements Http1ConnectionHandle {
     }
     // Head and the body bytes that came with it leave in one writev (one segment, no Nagle stall).
     down.cork();
-    const ok = down.write(serializeResponseHead(resp, {
-      close, keepAliveHeader: !close && req.versionMinor === 0, upgrade: false,
-    }));
+    const ok = down.write(serializeResponseHead(head, headOpts));
     this.rs = Rs.Body;
     this.respBodyBytes = 0;
     if (resp.framing === 'none' || (resp.framing === 'length' && resp.contentLength === 0)) {
@@ -819,7 +963,34 @@ class Http1Connection implements Http1ConnectionHandle {
       return;
     }
     this.abortUpstream(true);
+    if (this.plan !== null && isIdempotent(this.req!.method) && this.routeRetry()) return;
     this.respondLocal(502, ProxyReason.UpstreamReset, 'upstream closed the connection before a complete response', !this.reqDone);
+  }
+
+  /** plan.tryTimeoutMs ran out before the final response head. */
+  onTryTimeout(): void {
+    if (this.lease === null || this.finalHeadSent) return;
+    this.abortUpstream(true);
+    if (isIdempotent(this.req!.method) && this.routeRetry()) return;
+    this.respondLocal(504, ProxyReason.UpstreamTimeout, 'upstream did not answer in time', !this.reqDone);
+  }
+
+  /** plan.requestTimeoutMs ran out (retries and backoffs included) before the response was complete. */
+  onRequestTimeout(): void {
+    if (this.req === null || this.state === St.Closed || this.state === St.Tunnel) return;
+    if (this.finalHeadSent) {
+      // Part of the response is out: nothing to do but cut both connections.
+      this.reason = ProxyReason.RequestTimeout;
+      this.destroyAll(true);
+      return;
+    }
+    const timers = this.planTimers!;
+    if (this.lease !== null) this.abortUpstream(true);
+    // An acquire in flight would answer a later request of this connection: close instead
+    // (its lease then finds the connection closed and is handed back).
+    else if (this.state === St.Acquire && !timers.waiting) this.closeAfter = true;
+    timers.clearWake();
+    this.respondLocal(504, ProxyReason.RequestTimeout, 'request timeout', !this.reqDone);
   }
 
   private detachUp(): Duplex | null {
@@ -897,12 +1068,16 @@ class Http1Connection implements Http1ConnectionHandle {
 
   // ---- ends of exchanges ----------------------------------------------------------------------
 
-  private respondLocal(status: number, reason: ProxyReason, message: string, close: boolean): void {
+  private respondLocal(status: number, reason: ProxyReason, message: string, close: boolean, headers?: readonly string[]): void {
     this.status = status;
     this.reason = reason;
     if (close) this.closeAfter = true;
     const isHead = this.req !== null && this.req.method === 'HEAD';
-    if (!this.down.destroyed) this.down.write(localResponse(status, reason, message, this.closeAfter, isHead));
+    if (!this.down.destroyed) {
+      this.down.write(this.plan === null
+        ? localResponse(status, reason, message, this.closeAfter, isHead)
+        : localReply(status, reason, message, headers, this.closeAfter, isHead));
+    }
     this.finalHeadSent = true;
     this.rs = Rs.Done;
     this.finishExchange();
@@ -959,6 +1134,8 @@ class Http1Connection implements Http1ConnectionHandle {
       upstreamMs: this.upstreamMs,
       upgraded: this.upgraded,
       startedAt: this.startedAt,
+      route: this.plan !== null ? this.plan.route : undefined,
+      retries: this.retries,
     };
     try {
       cb(rec);
@@ -969,6 +1146,13 @@ class Http1Connection implements Http1ConnectionHandle {
 
   private resetExchange(): void {
     this.req = null;
+    if (this.plan !== null) {
+      this.plan = null;
+      this.retries = 0;
+      this.mirrored = false;
+      if (this.planTimers !== null) this.planTimers.clear();
+    }
+    this.fwd = null;
     this.resp = null;
     this.reqDone = false;
     this.reqRemaining = 0;
@@ -995,11 +1179,17 @@ class Http1Connection implements Http1ConnectionHandle {
   }
 
   /** Tears everything down (socket error, timeout, half-sent response failing). */
-  private destroyAll(): void {
+  private destroyAll(upstreamFailed = false): void {
     if (this.state === St.Closed) return;
+    if (this.cancelAcquire !== null) {
+      // Still queued for an upstream connection: give the place up now.
+      const cancel = this.cancelAcquire;
+      this.cancelAcquire = null;
+      cancel();
+    }
     const inExchange = this.req !== null;
     const peer = this.lease !== null ? this.lease.peer : undefined;
-    if (this.lease !== null) this.abortUpstream(false);
+    if (this.lease !== null) this.abortUpstream(upstreamFailed);
     this.state = St.Closed;
     this.stopTimer();
     this.down.destroy();

@@ -91,7 +91,11 @@ export interface UpstreamFailure {
 
 /** Source of upstream connections. May call back synchronously or later. */
 export interface Http1Upstream {
-  acquire(req: RequestInfo, cb: (failure: UpstreamFailure | null, lease: UpstreamLease | null) => void): void;
+  /**
+   * May return a function that withdraws a request still waiting (e.g. queued for a connection
+   * by a circuit breaker) when its client goes away; the callback is then never called.
+   */
+  acquire(req: RequestInfo, cb: (failure: UpstreamFailure | null, lease: UpstreamLease | null) => void): (() => void) | void;
 }
 
 /** One finished request/response exchange, for access logs and metrics. */
@@ -137,4 +141,6 @@ export interface Http1ServerOptions {
   isDraining?(): boolean;
   /** Injected clock (ms, monotonic) for durations; defaults to performance.now. */
   now?(): number;
+  /** Injected randomness in [0, 1) for retry backoff jitter; defaults to Math.random. */
+  random?(): number;
 }
