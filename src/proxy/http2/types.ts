@@ -24,7 +24,8 @@ export interface StreamRequestInfo {
 }
 
 export interface Http2Upstream {
-  acquire(cb: (failure: UpstreamFailure | null, lease: StreamLease | null) => void, req?: StreamRequestInfo): void;
+  /** May return a function that withdraws a request still waiting for a session (see Http1Upstream). */
+  acquire(cb: (failure: UpstreamFailure | null, lease: StreamLease | null) => void, req?: StreamRequestInfo): (() => void) | void;
 }
 
 /** One finished stream, for metrics and the access log. */
