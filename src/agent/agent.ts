@@ -152,6 +152,7 @@ export class Agent {
         upstreams: w.upstreams.map((u) => u.cluster),
         ingress: false,
         loadBalancer: w.loadBalancer,
+        labels: { ...w.labels },
         replicas: this.replicas.filter((r) => r.spec.kind === 'workload' && r.name === w.name).map((r) => r.report()),
       });
     }
@@ -167,7 +168,8 @@ export class Agent {
         replicas: this.replicas.filter((r) => r.spec.kind === 'ingress' && r.name === g.name).map((r) => r.report()),
       });
     }
-    return { agentId: this.agentId, hostname: hostname(), leaseMs: this.opts.leaseMs ?? 15_000, workloads };
+    const services = mesh.services.map((s) => ({ namespace: mesh.namespace, name: s.name, selector: { ...s.selector } }));
+    return { agentId: this.agentId, hostname: hostname(), leaseMs: this.opts.leaseMs ?? 15_000, workloads, ...(services.length > 0 ? { services } : {}) };
   }
 
   /**

@@ -35,6 +35,19 @@ export interface AgentReport {
   /** The control plane drops this agent's endpoints if no report arrives within leaseMs. */
   leaseMs: number;
   workloads: WorkloadReport[];
+  /**
+   * Services declared by label selector (mesh file `spec.services`), e.g. one per version for
+   * canaries. Absent = none. Their endpoints are the replicas of every workload whose labels match.
+   */
+  services?: SelectorServiceReport[];
+}
+
+/** A service whose endpoints are the replicas of every (non-ingress) workload whose labels match `selector`. */
+export interface SelectorServiceReport {
+  namespace: string;
+  name: string;
+  /** Every pair must be among the workload's labels (which always include `app: <its service>`). */
+  selector: Record<string, string>;
 }
 
 export interface WorkloadReport {
@@ -50,6 +63,8 @@ export interface WorkloadReport {
   ingress: boolean;
   /** How callers balance over this workload's service (absent: peak-ewma). */
   loadBalancer?: LoadBalancerKind;
+  /** Labels for service selectors; `app: <service>` is implied even when absent. */
+  labels?: Record<string, string>;
   replicas: ReplicaReport[];
 }
 
@@ -73,6 +88,8 @@ export interface ServiceView {
   ports: PortSpec[];
   endpointsReady: number;
   endpointsTotal: number;
+  /** Present for a service declared by label selector (its endpoints are the matching workloads'). */
+  selector?: Record<string, string>;
 }
 
 export interface WorkloadView extends WorkloadReport {

@@ -14,12 +14,32 @@ export function defaultUpstreamEnv(service: string): string {
   return `${envKey(service)}_ADDR`;
 }
 
-/** Protocol of every `service:port` declared by some workload. Assumes ./rules.ts passed. */
+/** The label every workload carries implicitly: the service it serves. */
+export const APP_LABEL = 'app';
+
+type MeshWorkload = MeshFile['spec']['workloads'][number];
+
+/** A workload's labels with `app: <service>` set (selectors see these). */
+export function workloadLabels(w: MeshWorkload): Record<string, string> {
+  return { ...w.labels, [APP_LABEL]: w.service ?? w.name };
+}
+
+/** True when every selector pair is among the workload's labels. */
+export function selectorMatches(selector: Record<string, string>, w: MeshWorkload): boolean {
+  const labels = workloadLabels(w);
+  return Object.entries(selector).every(([k, v]) => labels[k] === v);
+}
+
+/** Protocol of every `service:port` declared by some workload or selected service. Assumes ./rules.ts passed. */
 export function servicePorts(file: MeshFile): Map<string, Protocol> {
   const out = new Map<string, Protocol>();
   for (const w of file.spec.workloads) {
     const service = w.service ?? w.name;
     for (const p of w.ports) out.set(`${service}:${p.name}`, p.protocol as Protocol);
+  }
+  for (const s of file.spec.services) {
+    const w = file.spec.workloads.find((x) => selectorMatches(s.selector, x));
+    for (const p of w?.ports ?? []) out.set(`${s.name}:${p.name}`, p.protocol as Protocol);
   }
   return out;
 }
@@ -49,6 +69,7 @@ export function normalize(file: MeshFile, path: string, dir: string): MeshConfig
       ports: w.ports.map((p) => ({ name: p.name, protocol: p.protocol as Protocol })),
       readiness,
       loadBalancer: w.loadBalancer,
+      labels: workloadLabels(w),
       upstreams: w.upstreams.map((u) => ({
         service: u.service,
         port: u.port,
@@ -81,5 +102,10 @@ export function normalize(file: MeshFile, path: string, dir: string): MeshConfig
       cluster: clusterName(ns, i.service, i.port),
     })),
     workloads,
+    services: file.spec.services.map((s) => ({
+      name: s.name,
+      selector: { ...s.selector },
+      workloads: file.spec.workloads.filter((w) => selectorMatches(s.selector, w)).map((w) => w.name),
+    })),
   };
 }

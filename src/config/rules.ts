@@ -1,6 +1,6 @@
 import { parseDuration } from '../util/duration.js';
 import { parseHostPort } from '../util/hostport.js';
-import { defaultUpstreamEnv, envKey } from './normalize.js';
+import { APP_LABEL, defaultUpstreamEnv, envKey, selectorMatches } from './normalize.js';
 import type { MeshFile } from './schema.js';
 
 /** A problem at a path inside the mesh file. */
@@ -48,6 +48,15 @@ export function checkRules(file: MeshFile): RuleIssue[] {
       });
     }
   });
+
+  spec.workloads.forEach((w, i) => {
+    const service = w.service ?? w.name;
+    const app = w.labels[APP_LABEL];
+    if (app !== undefined && app !== service) {
+      issues.push({ path: ['spec', 'workloads', i, 'labels', APP_LABEL], message: `"${APP_LABEL}" is always the workload's service ("${service}"); leave it out or set it to that` });
+    }
+  });
+  checkSelectorServices(file, services, issues);
 
   const reference = (service: string, port: string, path: (string | number)[]): void => {
     const s = services.get(service);
@@ -98,6 +107,51 @@ export function checkRules(file: MeshFile): RuleIssue[] {
     claimAddress(g.listen, ['spec', 'ingress', i, 'listen']);
   });
   return issues;
+}
+
+/**
+ * `spec.services`: unique names that no workload serves and no ingress uses, a selector that
+ * picks at least one workload, and picked workloads that agree on their ports. Each valid
+ * service joins `services` so upstreams and ingresses can name it.
+ */
+function checkSelectorServices(file: MeshFile, services: Map<string, { ports: Map<string, string>; from: number }>, issues: RuleIssue[]): void {
+  const spec = file.spec;
+  const ingressNames = new Set(spec.ingress.map((g) => g.name));
+  const declared = new Set<string>();
+  spec.services.forEach((svc, i) => {
+    const base = ['spec', 'services', i];
+    if (declared.has(svc.name)) {
+      issues.push({ path: [...base, 'name'], message: `duplicate service name "${svc.name}"` });
+      return;
+    }
+    declared.add(svc.name);
+    if (services.has(svc.name)) {
+      issues.push({ path: [...base, 'name'], message: `service "${svc.name}" is already served by spec.workloads[${services.get(svc.name)?.from ?? 0}]; a selected service needs a name of its own` });
+      return;
+    }
+    if (ingressNames.has(svc.name)) {
+      issues.push({ path: [...base, 'name'], message: `"${svc.name}" is the name of an ingress; a selected service needs a name of its own` });
+      return;
+    }
+    let first: { ports: Map<string, string>; from: number } | undefined;
+    let clash = false;
+    spec.workloads.forEach((w, j) => {
+      if (clash || !selectorMatches(svc.selector, w)) return;
+      const ports = new Map(w.ports.map((p) => [p.name, p.protocol]));
+      if (first === undefined) first = { ports, from: j };
+      else if (!samePorts(first.ports, ports)) {
+        clash = true;
+        issues.push({
+          path: [...base, 'selector'],
+          message: `selects spec.workloads[${first.from}] and spec.workloads[${j}], which declare different ports; the workloads of one service must declare the same port names and protocols`,
+        });
+      }
+    });
+    if (first === undefined) {
+      const wanted = Object.entries(svc.selector).map(([k, v]) => `${k}=${v}`).join(', ');
+      issues.push({ path: [...base, 'selector'], message: `selects no workload (none has labels ${wanted}; every workload also carries ${APP_LABEL}=<its service>)` });
+    } else if (!clash) services.set(svc.name, first);
+  });
 }
 
 function samePorts(a: Map<string, string>, b: Map<string, string>): boolean {

@@ -52,6 +52,14 @@ const upstreamSchema = z.strictObject({
   listen: hostPort.optional(),
 });
 
+/** Label keys and values are DNS labels (selectors compare them exactly). */
+const labels = z.record(label, label);
+
+const selectorServiceSchema = z.strictObject({
+  name: label,
+  selector: labels.refine((m) => Object.keys(m).length > 0, { message: 'expected at least one label' }),
+});
+
 const workloadSchema = z.strictObject({
   name: label,
   service: label.optional(),
@@ -64,6 +72,8 @@ const workloadSchema = z.strictObject({
   upstreams: z.array(upstreamSchema).default([]),
   /** How callers spread requests over this service's endpoints. */
   loadBalancer: z.enum(['peak-ewma', 'round-robin']).default('peak-ewma'),
+  /** For `spec.services` selectors; `app: <service>` is always added. */
+  labels: labels.default({}),
 });
 
 const ingressSchema = z.strictObject({
@@ -91,6 +101,8 @@ export const meshFileSchema = z.strictObject({
     accessLog: z.enum(['off', 'stdout', 'file']).default('file'),
     ingress: z.array(ingressSchema).default([]),
     workloads: z.array(workloadSchema).min(1, 'expected at least one workload'),
+    /** Services declared by label selector (e.g. one per version, for canaries). */
+    services: z.array(selectorServiceSchema).default([]),
   }),
 });
 

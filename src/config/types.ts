@@ -16,6 +16,15 @@ export interface MeshConfig {
   accessLog: 'off' | 'stdout' | 'file';
   ingress: IngressConfig[];
   workloads: WorkloadConfig[];
+  /** Services declared by label selector (`spec.services`). */
+  services: SelectorServiceConfig[];
+}
+
+export interface SelectorServiceConfig {
+  name: string;
+  selector: Record<string, string>;
+  /** Names of the workloads the selector picks (at least one; they share their ports). */
+  workloads: string[];
 }
 
 export interface PortConfig {
@@ -35,6 +44,8 @@ export interface WorkloadConfig {
   upstreams: UpstreamConfig[];
   /** How callers spread requests over this service's endpoints. */
   loadBalancer: LoadBalancerKind;
+  /** Labels for service selectors, `app: <service>` included. */
+  labels: Record<string, string>;
 }
 
 export interface ReadinessConfig {

@@ -49,7 +49,7 @@ export class ControlPlane implements ApiBackend {
   readonly registry: Registry;
   readonly snapshots: SnapshotCache;
   readonly metrics: ControlMetrics;
-  /** Mesh resources; its `changed` event is what the compiler will consume. */
+  /** Mesh resources; every `changed` event recompiles and pushes (unchanged snapshots keep their version). */
   readonly resources: ResourceStore;
   version = '0.0.0';
   private push: PushServer | null = null;
@@ -70,7 +70,13 @@ export class ControlPlane implements ApiBackend {
     this.identity = spiffeId(o.trustDomain, 'trellis-system', 'control-plane');
     this.registry = new Registry(o.trustDomain);
     this.resources = new ResourceStore(store, () => this.registry.services(), clock);
-    this.snapshots = new SnapshotCache(this.registry, store, () => ca.trustBundlePem());
+    this.snapshots = new SnapshotCache(
+      this.registry,
+      store,
+      () => ca.trustBundlePem(),
+      () => this.resources.resources(),
+      (d) => this.logger.warn(d, 'route left out of the snapshot: the proxy would refuse it'),
+    );
     this.metrics = new ControlMetrics({
       connectedProxies: () => this.push?.connectedCount() ?? 0,
       agents: () => this.registry.agentIds().length,
@@ -115,7 +121,8 @@ export class ControlPlane implements ApiBackend {
     const now = this.clock();
     for (const a of this.store.agents()) this.registry.upsert(a.report, now);
     await this.snapshots.recompile();
-    this.registry.on('changed', () => this.onRegistryChanged());
+    this.registry.on('changed', () => this.recompileAndPush());
+    this.resources.on('changed', () => this.recompileAndPush());
     this.scheduleExpiry();
 
     this.creds = await this.issueOwnCredentials();
@@ -176,7 +183,8 @@ export class ControlPlane implements ApiBackend {
     }
   }
 
-  private onRegistryChanged(): void {
+  /** After a registry or resource change: recompile every node; push only to those whose content changed. */
+  private recompileAndPush(): void {
     if (this.closing) return;
     this.metrics.recompiles.inc();
     this.snapshots.recompile().then(
@@ -239,8 +247,11 @@ export class ControlPlane implements ApiBackend {
     };
   }
 
-  applyResources(items: unknown[], dryRun: boolean): Promise<ApplyResult> {
-    return this.resources.apply(items, dryRun);
+  async applyResources(items: unknown[], dryRun: boolean): Promise<ApplyResult> {
+    const result = await this.resources.apply(items, dryRun);
+    // Answer once the change is compiled (and pushed), as for agent reports.
+    await this.snapshots.idle();
+    return result;
   }
   listResources(kind?: ResourceKind): ResourceView[] {
     return this.resources.list(kind);
@@ -248,8 +259,10 @@ export class ControlPlane implements ApiBackend {
   getResource(kind: ResourceKind, namespace: string, name: string): ResourceView | undefined {
     return this.resources.get(kind, namespace, name);
   }
-  deleteResource(kind: ResourceKind, namespace: string, name: string): Promise<boolean> {
-    return this.resources.delete(kind, namespace, name);
+  async deleteResource(kind: ResourceKind, namespace: string, name: string): Promise<boolean> {
+    const deleted = await this.resources.delete(kind, namespace, name);
+    await this.snapshots.idle();
+    return deleted;
   }
 
   services(): ServiceView[] {
@@ -299,6 +312,7 @@ export class ControlPlane implements ApiBackend {
     if (this.leaseTimer !== null) clearTimeout(this.leaseTimer);
     if (this.rotateTimer !== null) clearTimeout(this.rotateTimer);
     this.registry.removeAllListeners();
+    this.resources.removeAllListeners();
     await Promise.all([this.push?.close(), this.api?.close()]);
     await this.snapshots.idle();
     await this.store.close();

@@ -246,7 +246,8 @@ type AnyFilter = { type: string; requestRedirect?: unknown; urlRewrite?: unknown
 /** Gateway API CEL on a rule's filter list: each of these types at most once; not both redirect and rewrite. */
 function checkFilterList(filters: AnyFilter[] | undefined, ctx: z.core.$RefinementCtx, path: PropertyKey[]): void {
   if (filters === undefined) return;
-  const once = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite']);
+  // ExtensionRef too: its only kind is FaultInjection, and a rule applies one fault.
+  const once = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite', 'ExtensionRef']);
   const seen = new Set<string>();
   filters.forEach((f, i) => {
     if (once.has(f.type) && seen.has(f.type)) ctx.addIssue({ code: 'custom', path: [...path, i, 'type'], message: `${f.type} may appear at most once per rule` });
@@ -260,12 +261,23 @@ function checkFilterList(filters: AnyFilter[] | undefined, ctx: z.core.$Refineme
 
 const weight = z.number().int().min(0).max(1_000_000);
 
+/**
+ * Gateway API allows filters per backendRef; Trellis' data plane applies filters per rule only,
+ * so they are refused here rather than stored and silently ignored.
+ */
+function noBackendFilters(v: { port?: number | undefined; filters?: unknown[] | undefined }, ctx: z.core.$RefinementCtx): void {
+  requirePort(v, ctx);
+  if ((v.filters?.length ?? 0) > 0) {
+    ctx.addIssue({ code: 'custom', path: ['filters'], message: 'per-backend filters are not supported by the Trellis data plane; put the filter on the rule (rules[].filters)' });
+  }
+}
+
 const httpBackendRef = z
   .strictObject({ ...serviceRefFields, weight: weight.default(1), filters: z.array(httpFilter).max(16).optional() })
-  .superRefine(requirePort);
+  .superRefine(noBackendFilters);
 const grpcBackendRef = z
   .strictObject({ ...serviceRefFields, weight: weight.default(1), filters: z.array(grpcFilter).max(16).optional() })
-  .superRefine(requirePort);
+  .superRefine(noBackendFilters);
 
 const retry = z.strictObject({
   codes: z.array(z.number().int().min(400).max(599)).max(32).optional(),

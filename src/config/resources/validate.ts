@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { API_VERSION_OF, RESOURCE_KINDS, type Resource, type ResourceKind } from '../../api/resources.js';
 import { formatPath, messageFor } from '../load.js';
+import { grpcRouteSettings } from './grpc-annotations.js';
 import { metadataSchema, SPEC_SCHEMAS } from './schema.js';
 
 /** One problem in one resource; `key` names an unknown field (its key is the place to point at). */
@@ -60,6 +61,10 @@ export function validateResource(raw: unknown): Validated {
   if (!m.success) problems.push(...zodProblems(m.error, ['metadata']));
   const s = SPEC_SCHEMAS[kind].safeParse(raw.spec, { error: messageFor });
   if (!s.success) problems.push(...zodProblems(s.error, ['spec']));
+  if (kind === 'GRPCRoute' && m.success) {
+    const g = grpcRouteSettings(m.data.annotations);
+    if (!g.ok) for (const p of g.problems) problems.push({ path: ['metadata', 'annotations', p.annotation], message: p.message });
+  }
   if (problems.length > 0 || !m.success || !s.success) return fail(problems);
   const { name: n, namespace, labels, annotations } = m.data;
   return {

@@ -33,7 +33,14 @@ const workloadSchema = z.object({
   upstreams: z.array(z.string().regex(/^[^/]+\/[^:]+:.+$/, 'must be a cluster name <namespace>/<service>:<port>')),
   ingress: z.boolean(),
   loadBalancer: z.enum(['peak-ewma', 'round-robin']).optional(),
+  labels: z.record(z.string().min(1), z.string()).optional(),
   replicas: z.array(replicaSchema),
+});
+
+const selectorServiceSchema = z.object({
+  namespace: segment,
+  name: z.string().min(1),
+  selector: z.record(z.string().min(1), z.string()).refine((s) => Object.keys(s).length > 0, 'must name at least one label'),
 });
 
 export const agentReportSchema = z.object({
@@ -41,6 +48,7 @@ export const agentReportSchema = z.object({
   hostname: z.string(),
   leaseMs: z.number().int().min(100).max(24 * 3600 * 1000),
   workloads: z.array(workloadSchema),
+  services: z.array(selectorServiceSchema).optional(),
 });
 
 export const tokenRequestSchema = z.object({

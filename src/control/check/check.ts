@@ -61,7 +61,10 @@ export async function runChecks(i: CheckInputs): Promise<CheckReport> {
   }
   checks.push(result('certificates valid', certProblems, `${connected.length} certificate(s) valid and not near expiry`));
 
-  const ready = i.endpoints.filter((e) => e.ready);
+  // An endpoint is listed once per service it serves (label-selected services repeat it): dial it once.
+  const byAddress = new Map<string, EndpointView>();
+  for (const e of i.endpoints) if (e.ready && !byAddress.has(`${e.host}:${e.portNumber}`)) byAddress.set(`${e.host}:${e.portNumber}`, e);
+  const ready = [...byAddress.values()];
   const failures = await Promise.all(
     ready.map(async (e) => {
       const why = await dialAndVerify(

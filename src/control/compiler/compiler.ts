@@ -1,47 +1,38 @@
 import { createHash } from 'node:crypto';
-import type { ClusterConfig, EndpointConfig, ProxySnapshot } from '../../api/snapshot.js';
+import type { Resource } from '../../api/resources.js';
+import type { ClusterConfig, ProxySnapshot } from '../../api/snapshot.js';
 import type { ProxyNode, Registry } from '../registry/registry.js';
+import { CompileContext } from './context.js';
 
-export const CONNECT_TIMEOUT_MS = 1000;
-
-/** Splits `<namespace>/<service>:<port>`; null when malformed. */
-export function parseClusterName(name: string): { namespace: string; service: string; port: string } | null {
-  const slash = name.indexOf('/');
-  const colon = name.lastIndexOf(':');
-  if (slash <= 0 || colon <= slash + 1 || colon === name.length - 1) return null;
-  return { namespace: name.slice(0, slash), service: name.slice(slash + 1, colon), port: name.slice(colon + 1) };
-}
+export { CONNECT_TIMEOUT_MS, parseClusterName } from './context.js';
 
 /**
- * One proxy's snapshot content (everything but the version): a cluster for every upstream
- * its workload declares and some workload serves, with the ready endpoints only, in a
- * stable order so equal content hashes equally. Upstreams nobody serves are left out (the
- * proxy answers `unknown-cluster`).
+ * One proxy's clusters (everything but the version and trust): one for every upstream its
+ * workload declares and some workload serves, with ready endpoints only, the routes attached
+ * to it and its service's DestinationPolicy; plus one for every backend and mirror those routes
+ * send to. Sorted by name so equal content hashes equally. Upstreams nobody serves are left
+ * out (the proxy answers `unknown-cluster`).
  */
-export function compileClusters(node: ProxyNode, registry: Registry): ClusterConfig[] {
-  const endpoints = registry.endpoints();
-  const clusters: ClusterConfig[] = [];
-  for (const name of [...new Set(node.upstreams)].sort()) {
-    const c = parseClusterName(name);
+export function compileClusters(node: ProxyNode, registry: Registry, resources: readonly Resource[] = []): ClusterConfig[] {
+  return compileNodeClusters(node, new CompileContext(registry, resources));
+}
+
+/** As compileClusters, with a context built once for a whole pass. */
+export function compileNodeClusters(node: ProxyNode, ctx: CompileContext): ClusterConfig[] {
+  const out = new Map<string, ClusterConfig>();
+  const extra = new Set<string>();
+  for (const name of new Set(node.upstreams)) {
+    const c = ctx.upstream(name);
     if (c === null) continue;
-    const protocol = registry.portProtocol(c.namespace, c.service, c.port);
-    if (protocol === null) continue;
-    const eps: EndpointConfig[] = endpoints
-      .filter((e) => e.ready && e.namespace === c.namespace && e.service === c.service && e.port === c.port)
-      .map((e) => ({ host: e.host, port: e.portNumber, identity: e.identity, workload: e.workload, replica: e.replica }))
-      .sort((a, b) => a.workload.localeCompare(b.workload) || a.replica - b.replica || a.host.localeCompare(b.host) || a.port - b.port);
-    clusters.push({
-      name,
-      namespace: c.namespace,
-      service: c.service,
-      port: c.port,
-      protocol,
-      loadBalancer: registry.loadBalancer(c.namespace, c.service),
-      connectTimeoutMs: CONNECT_TIMEOUT_MS,
-      endpoints: eps,
-    });
+    out.set(name, c.cluster);
+    for (const r of c.referenced) extra.add(r);
   }
-  return clusters;
+  for (const name of extra) {
+    if (out.has(name)) continue;
+    const c = ctx.backend(name);
+    if (c !== null) out.set(name, c);
+  }
+  return [...out.keys()].sort().map((k) => out.get(k) as ClusterConfig);
 }
 
 export function contentHash(content: Omit<ProxySnapshot, 'version'>): string {

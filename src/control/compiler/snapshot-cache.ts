@@ -1,7 +1,9 @@
+import type { Resource } from '../../api/resources.js';
 import type { ProxySnapshot } from '../../api/snapshot.js';
 import type { Registry } from '../registry/registry.js';
 import type { Store, StoredSnapshotVersion } from '../store/store.js';
-import { compileClusters, contentHash } from './compiler.js';
+import { compileNodeClusters, contentHash } from './compiler.js';
+import { CompileContext, type DroppedRoute } from './context.js';
 
 export interface CompiledSnapshot {
   nodeId: string;
@@ -23,6 +25,9 @@ export class SnapshotCache {
     private readonly registry: Registry,
     private readonly store: Store,
     private readonly trustBundlePem: () => string[],
+    /** Mesh resources (routes, policies, faults) compiled into the snapshots. */
+    private readonly resources: () => readonly Resource[] = () => [],
+    private readonly onDroppedRoute?: (d: DroppedRoute) => void,
   ) {}
 
   get(nodeId: string): CompiledSnapshot | undefined {
@@ -48,11 +53,12 @@ export class SnapshotCache {
   private async pass(): Promise<string[]> {
     const known: ReadonlyMap<string, StoredSnapshotVersion> = this.store.snapshotVersions();
     const fresh = new Map<string, { hash: string; content: Omit<ProxySnapshot, 'version'> }>();
+    const ctx = new CompileContext(this.registry, this.resources(), this.onDroppedRoute);
     for (const node of this.registry.nodes()) {
       const content = {
         trustDomain: this.registry.trustDomain,
         trustBundlePem: this.trustBundlePem(),
-        clusters: compileClusters(node, this.registry),
+        clusters: compileNodeClusters(node, ctx),
       };
       fresh.set(node.nodeId, { hash: contentHash(content), content });
     }

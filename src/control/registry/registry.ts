@@ -1,8 +1,9 @@
 import { EventEmitter } from 'node:events';
 import type { Protocol } from '../../api/common.js';
 import type { LoadBalancerKind } from '../../api/snapshot.js';
-import type { AgentReport, EndpointView, PortSpec, ReplicaState, ServiceView, WorkloadReport, WorkloadView } from '../../api/registry.js';
+import type { AgentReport, EndpointView, PortSpec, ReplicaState, SelectorServiceReport, ServiceView, WorkloadReport, WorkloadView } from '../../api/registry.js';
 import { spiffeId } from '../../identity/spiffe.js';
+import { selects, selectorServiceKey } from './selectors.js';
 
 interface AgentEntry {
   report: AgentReport;
@@ -22,6 +23,11 @@ export interface ProxyNode {
   adminUrl: string;
   state: ReplicaState;
   ready: boolean;
+}
+
+/** A label-selected service with the workloads that currently match it (at least one). */
+export interface SelectedService extends SelectorServiceReport {
+  workloads: WorkloadView[];
 }
 
 export interface RegistryEvents {
@@ -44,7 +50,8 @@ export class Registry extends EventEmitter<RegistryEvents> {
   upsert(report: AgentReport, now: number): void {
     const prev = this.agents.get(report.agentId);
     this.agents.set(report.agentId, { report, receivedAt: now, expiresAt: now + report.leaseMs });
-    if (prev === undefined || JSON.stringify(prev.report.workloads) !== JSON.stringify(report.workloads)) this.emit('changed');
+    const same = prev !== undefined && JSON.stringify(prev.report.workloads) === JSON.stringify(report.workloads) && JSON.stringify(prev.report.services) === JSON.stringify(report.services);
+    if (!same) this.emit('changed');
   }
 
   remove(agentId: string): boolean {
@@ -85,14 +92,37 @@ export class Registry extends EventEmitter<RegistryEvents> {
     return out;
   }
 
+  /**
+   * Services declared by label selector that some workload matches, sorted by namespace/name.
+   * The first agent (by id) to declare a name wins; a name a workload already serves is left out
+   * (the workload's service is what callers get).
+   */
+  selectedServices(): SelectedService[] {
+    const workloads = this.workloads();
+    const served = new Set(workloads.map((w) => `${w.namespace}/${w.service}`));
+    const byKey = new Map<string, SelectedService>();
+    for (const [, e] of this.sortedAgents()) {
+      for (const s of e.report.services ?? []) {
+        const key = selectorServiceKey(s);
+        if (byKey.has(key) || served.has(key)) continue;
+        const matching = workloads.filter((w) => selects(s.selector, w, s.namespace));
+        if (matching.length > 0) byKey.set(key, { namespace: s.namespace, name: s.name, selector: { ...s.selector }, workloads: matching });
+      }
+    }
+    return [...byKey.values()].sort((a, b) => selectorServiceKey(a).localeCompare(selectorServiceKey(b)));
+  }
+
+  /** Every endpoint: each workload's under its own service, then again under every selected service that picks it. */
   endpoints(): EndpointView[] {
     const out: EndpointView[] = [];
-    for (const w of this.workloads()) {
+    const served: [string, WorkloadView][] = this.workloads().map((w) => [w.service, w]);
+    for (const s of this.selectedServices()) for (const w of s.workloads) served.push([s.name, w]);
+    for (const [service, w] of served) {
       for (const r of w.replicas) {
         for (const ep of r.endpoints) {
           out.push({
             namespace: w.namespace,
-            service: w.service,
+            service,
             port: ep.port,
             protocol: ep.protocol,
             host: ep.host,
@@ -122,6 +152,12 @@ export class Registry extends EventEmitter<RegistryEvents> {
       }
       for (const p of w.ports) if (!s.ports.some((q: PortSpec) => q.name === p.name)) s.ports.push({ ...p });
     }
+    for (const sel of this.selectedServices()) {
+      const first = sel.workloads[0] as WorkloadView;
+      const s: ServiceView = { namespace: sel.namespace, name: sel.name, identity: first.identity, ports: [], endpointsReady: 0, endpointsTotal: 0, selector: sel.selector };
+      for (const w of sel.workloads) for (const p of w.ports) if (!s.ports.some((q) => q.name === p.name)) s.ports.push({ ...p });
+      byKey.set(`${sel.namespace}/${sel.name}`, s);
+    }
     for (const ep of this.endpoints()) {
       const s = byKey.get(`${ep.namespace}/${ep.service}`);
       if (s === undefined) continue;
@@ -131,10 +167,9 @@ export class Registry extends EventEmitter<RegistryEvents> {
     return [...byKey.values()].sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
   }
 
-  /** Protocol of a service port, or null when no workload declares it. */
+  /** Protocol of a service port, or null when no workload declares it (selected services included). */
   portProtocol(namespace: string, service: string, port: string): Protocol | null {
-    for (const w of this.workloads()) {
-      if (w.namespace !== namespace || w.service !== service) continue;
+    for (const w of this.servingWorkloads(namespace, service)) {
       const p = w.ports.find((q) => q.name === port);
       if (p !== undefined) return p.protocol;
     }
@@ -143,10 +178,17 @@ export class Registry extends EventEmitter<RegistryEvents> {
 
   /** Balancer the service's workloads ask callers to use (the first that names one), default peak-ewma. */
   loadBalancer(namespace: string, service: string): LoadBalancerKind {
-    for (const w of this.workloads()) {
-      if (w.namespace === namespace && w.service === service && !w.ingress && w.loadBalancer !== undefined) return w.loadBalancer;
+    for (const w of this.servingWorkloads(namespace, service)) {
+      if (!w.ingress && w.loadBalancer !== undefined) return w.loadBalancer;
     }
     return 'peak-ewma';
+  }
+
+  /** Workloads behind a service: those that serve it, else those a selected service of that name picks. */
+  private servingWorkloads(namespace: string, service: string): WorkloadView[] {
+    const own = this.workloads().filter((w) => w.namespace === namespace && w.service === service);
+    if (own.length > 0) return own;
+    return this.selectedServices().find((s) => s.namespace === namespace && s.name === service)?.workloads ?? [];
   }
 
   nodes(): ProxyNode[] {

@@ -5,6 +5,7 @@ import type { ApplyResult, Resource, ResourceChangeEvent, ResourceIssue, Resourc
 import { problemPath, validateResource } from '../../config/resources/validate.js';
 import { TrellisError } from '../../errors.js';
 import { resourceKey, type Store } from '../store/store.js';
+import { policyWinners } from './refs.js';
 import { statusOf } from './status.js';
 
 /** An apply that was refused whole: every problem of every resource, with its field path. */
@@ -117,10 +118,12 @@ export class ResourceStore extends EventEmitter<ResourceStoreEvents> {
   }
 
   private withStatus(list: Resource[]): ResourceView[] {
-    const services = new Set(this.services().map((s) => `${s.namespace}/${s.name}`));
-    const faults = new Set([...this.store.resources().values()].filter((r) => r.kind === 'FaultInjection').map((r) => `${r.metadata.namespace}/${r.metadata.name}`));
+    const services = new Map(this.services().map((s) => [`${s.namespace}/${s.name}`, s.ports]));
+    const all = [...this.store.resources().values()];
+    const faults = new Set(all.filter((r) => r.kind === 'FaultInjection').map((r) => `${r.metadata.namespace}/${r.metadata.name}`));
+    const policyWinnersMap = policyWinners(all);
     const now = new Date(this.clock()).toISOString();
-    return list.map((r) => ({ ...r, status: statusOf(r, { services, faults, now }) }));
+    return list.map((r) => ({ ...r, status: statusOf(r, { services, faults, policyWinners: policyWinnersMap, now }) }));
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {

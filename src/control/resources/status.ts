@@ -1,34 +1,43 @@
+import type { PortSpec } from '../../api/registry.js';
 import type { Condition, Resource, ResourceStatus, RouteParentStatus } from '../../api/resources.js';
+import { backendCluster, parentPorts, serviceKey, type ParentRefLike, type ServicePorts, type ServiceRef } from './refs.js';
 
 export const CONTROLLER_NAME = 'trellis.dev/control-plane';
 
-/** What status is computed against: `namespace/name` of known services and FaultInjections. */
+/** What status is computed against: registered services with their ports, FaultInjections, policies in effect. */
 export interface StatusInputs {
-  services: ReadonlySet<string>;
+  /** `namespace/name` -> ports. */
+  services: ServicePorts;
+  /** `namespace/name` of every FaultInjection. */
   faults: ReadonlySet<string>;
+  /** Target service `namespace/name` -> the DestinationPolicy in effect there (see refs.ts policyWinners). */
+  policyWinners?: ReadonlyMap<string, Resource>;
   /** ISO time the status is computed at (status is computed on read, not stored). */
   now: string;
 }
 
-interface Ref {
-  name: string;
-  namespace?: string | undefined;
-}
-
 interface RuleLike {
-  backendRefs?: (Ref & { filters?: FilterLike[] })[];
+  backendRefs?: ServiceRef[];
   filters?: FilterLike[];
 }
 interface FilterLike {
   type: string;
-  requestMirror?: { backendRef: Ref };
-  extensionRef?: { name: string };
+  requestMirror?: { backendRef: ServiceRef };
+  extensionRef?: { group: string; kind: string; name: string };
+}
+
+/** Problems of one route's references, collected over the parent ports it attaches to. */
+interface RefProblems {
+  backends: Set<string>;
+  invalidKinds: Set<string>;
+  faults: Set<string>;
 }
 
 /**
  * Kubernetes-style status for one resource. Routes: per parentRef, `Accepted` (the parent
- * Service is registered) and `ResolvedRefs` (every backendRef, mirror backend and
- * FaultInjection it names exists). DestinationPolicy: `Accepted` (target Service registered).
+ * Service is registered and has a port the ref attaches to, see refs.ts) and `ResolvedRefs`
+ * (every backend, mirror backend and FaultInjection resolves). DestinationPolicy: `Accepted`
+ * (target registered, and the oldest policy for it).
  */
 export function statusOf(r: Resource, inp: StatusInputs): ResourceStatus {
   const ns = r.metadata.namespace;
@@ -41,49 +50,68 @@ export function statusOf(r: Resource, inp: StatusInputs): ResourceStatus {
     observedGeneration: generation,
     lastTransitionTime: inp.now,
   });
-  const svc = (ref: Ref): string => `${ref.namespace ?? ns}/${ref.name}`;
 
   if (r.kind === 'HTTPRoute' || r.kind === 'GRPCRoute') {
-    const spec = r.spec as { parentRefs: (Ref & { port?: number; group: string; kind: string })[]; rules: RuleLike[] };
-    const missingBackends = new Set<string>();
-    const missingFaults = new Set<string>();
-    const filterRefs = (filters: FilterLike[] | undefined): void => {
-      for (const f of filters ?? []) {
-        if (f.requestMirror !== undefined && !inp.services.has(svc(f.requestMirror.backendRef))) missingBackends.add(svc(f.requestMirror.backendRef));
-        if (f.extensionRef !== undefined && !inp.faults.has(`${ns}/${f.extensionRef.name}`)) missingFaults.add(`${ns}/${f.extensionRef.name}`);
-      }
-    };
-    for (const rule of spec.rules) {
-      filterRefs(rule.filters);
-      for (const b of rule.backendRefs ?? []) {
-        if (!inp.services.has(svc(b))) missingBackends.add(svc(b));
-        filterRefs(b.filters);
-      }
-    }
-    const resolved =
-      missingBackends.size > 0
-        ? cond('ResolvedRefs', false, 'BackendNotFound', `backend service(s) not registered: ${[...missingBackends].join(', ')}`)
-        : missingFaults.size > 0
-          ? cond('ResolvedRefs', false, 'FilterNotFound', `FaultInjection(s) not found: ${[...missingFaults].join(', ')}`)
-          : cond('ResolvedRefs', true, 'ResolvedRefs', 'all references resolved');
+    const spec = r.spec as { parentRefs: (ParentRefLike & { group: string; kind: string })[]; rules: RuleLike[] };
     const parents: RouteParentStatus[] = spec.parentRefs.map((p) => {
-      const target = svc(p);
-      const found = inp.services.has(target);
+      const attached = parentPorts(p, ns, inp.services);
+      const problems = refProblems(spec.rules, ns, attached.ports, inp);
+      const resolved =
+        problems.backends.size > 0
+          ? cond('ResolvedRefs', false, 'BackendNotFound', `${[...problems.backends].join('; ')} (requests for those backends are answered 500)`)
+          : problems.invalidKinds.size > 0
+            ? cond('ResolvedRefs', false, 'InvalidKind', `filter kind(s) not supported: ${[...problems.invalidKinds].join(', ')}; the rules that use them answer 500`)
+            : problems.faults.size > 0
+              ? cond('ResolvedRefs', false, 'FilterNotFound', `FaultInjection(s) not found: ${[...problems.faults].join(', ')}; the rules that use them answer 500`)
+              : cond('ResolvedRefs', true, 'ResolvedRefs', 'all references resolved');
+      const accepted =
+        attached.ports.length > 0
+          ? cond('Accepted', true, 'Accepted', `attached to service ${attached.service} port(s) ${attached.ports.map((q) => q.name).join(', ')}`)
+          : cond('Accepted', false, 'NoMatchingParent', `${attached.why ?? `service ${attached.service} not found`}: the route is not attached`);
       return {
         parentRef: { group: p.group, kind: p.kind, name: p.name, namespace: p.namespace ?? ns, ...(p.port !== undefined ? { port: p.port } : {}) },
         controllerName: CONTROLLER_NAME,
-        conditions: [
-          found ? cond('Accepted', true, 'Accepted', `attached to service ${target}`) : cond('Accepted', false, 'NoMatchingParent', `service ${target} is not registered: the route is not attached`),
-          resolved,
-        ],
+        conditions: [accepted, resolved],
       };
     });
     return { parents };
   }
   if (r.kind === 'DestinationPolicy') {
-    const target = svc((r.spec as { targetRef: Ref }).targetRef);
-    const found = inp.services.has(target);
-    return { conditions: [found ? cond('Accepted', true, 'Accepted', `applies to service ${target}`) : cond('Accepted', false, 'TargetNotFound', `service ${target} is not registered: the policy is not attached`)] };
+    const target = serviceKey((r.spec as { targetRef: ServiceRef }).targetRef, ns);
+    if (!inp.services.has(target)) return { conditions: [cond('Accepted', false, 'TargetNotFound', `service ${target} is not registered: the policy is not attached`)] };
+    const winner = inp.policyWinners?.get(target);
+    if (winner !== undefined && (winner.metadata.namespace !== ns || winner.metadata.name !== r.metadata.name)) {
+      const w = `${winner.metadata.namespace}/${winner.metadata.name}`;
+      return { conditions: [cond('Accepted', false, 'Conflicted', `service ${target} already has DestinationPolicy ${w} (the oldest wins): this one is not applied`)] };
+    }
+    return { conditions: [cond('Accepted', true, 'Accepted', `applies to service ${target}`)] };
   }
   return { conditions: [cond('Accepted', true, 'Accepted', 'valid; takes effect where an HTTPRoute filter references it')] };
+}
+
+/** Backends are resolved for every attached parent port; for a parent not attached, by service only. */
+function refProblems(rules: RuleLike[], ns: string, ports: PortSpec[], inp: StatusInputs): RefProblems {
+  const out: RefProblems = { backends: new Set(), invalidKinds: new Set(), faults: new Set() };
+  const backend = (ref: ServiceRef): void => {
+    if (ports.length === 0) {
+      const key = serviceKey(ref, ns);
+      if (!inp.services.has(key)) out.backends.add(`service ${key} is not registered`);
+      return;
+    }
+    for (const port of ports) {
+      const b = backendCluster(ref, ns, port, inp.services);
+      if (!b.found && b.why !== undefined) out.backends.add(b.why);
+    }
+  };
+  for (const rule of rules) {
+    for (const f of rule.filters ?? []) {
+      if (f.requestMirror !== undefined) backend(f.requestMirror.backendRef);
+      const ext = f.extensionRef;
+      if (ext === undefined) continue;
+      if (ext.group !== 'trellis.dev' || ext.kind !== 'FaultInjection') out.invalidKinds.add(`${ext.group}/${ext.kind}`);
+      else if (!inp.faults.has(`${ns}/${ext.name}`)) out.faults.add(`${ns}/${ext.name}`);
+    }
+    for (const b of rule.backendRefs ?? []) backend(b);
+  }
+  return out;
 }
