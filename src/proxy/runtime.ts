@@ -9,7 +9,7 @@ import { createAccessLog } from '../telemetry/access-log.js';
 import type { AccessLog } from '../telemetry/access-log.js';
 import { ProxyMetrics } from '../telemetry/metrics.js';
 import type { BalancerDeps } from './balancer/types.js';
-import { ClusterTable } from './cluster/cluster-table.js';
+import { ClusterTable, SnapshotError } from './cluster/cluster-table.js';
 import type { EndpointConnectorFactory } from './cluster/endpoint.js';
 import { validateSnapshot } from './control-client/validate.js';
 import { DEFAULT_HTTP1_LIMITS } from './http1/types.js';
@@ -104,12 +104,19 @@ export class ProxyRuntime {
   applySnapshot(snapshot: ProxySnapshot): string | null {
     const error = validateSnapshot(snapshot);
     if (error !== null) return error;
+    // Route tables and policies are compiled before anything changes: a bad one rejects the
+    // whole snapshot (NACK) and the proxy keeps serving on the last good one.
+    try {
+      this.clusters.apply(snapshot.clusters);
+    } catch (err) {
+      if (!(err instanceof SnapshotError)) throw err;
+      return `${err.message}: ${err.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`;
+    }
     this.tls.setTrustDomain(snapshot.trustDomain);
     const bundle = this.deps.credentials.trustBundlePem;
     if (bundle.length !== snapshot.trustBundlePem.length || bundle.some((p, i) => p !== snapshot.trustBundlePem[i])) {
       this.deps.credentials.updateTrustBundle(snapshot.trustBundlePem);
     }
-    this.clusters.apply(snapshot.clusters);
     this.snapshot = snapshot;
     this.metrics.setConfigVersion(snapshot.version);
     this.metrics.setClusterEndpoints(this.clusters.endpointCounts());

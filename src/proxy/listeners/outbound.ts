@@ -9,6 +9,9 @@ import { ClusterHttp1Upstream } from '../pool/cluster-upstream.js';
 import { connectWithFailover } from '../pool/failover.js';
 import { ClusterHttp2Upstream } from '../pool/h2-upstream.js';
 import { relay } from '../tcp/relay.js';
+import type { Http1Upstream } from '../http1/types.js';
+import type { Http2Upstream } from '../http2/types.js';
+import { ServicePlanner } from '../traffic/planner.js';
 import { ConnectionSet } from './connections.js';
 import type { Listener, ListenerContext } from './context.js';
 import { STRIP_PEER_IDENTITY } from './context.js';
@@ -35,7 +38,13 @@ export class OutboundListener implements Listener {
     const isTcp = config.protocol === 'tcp';
     this.server = net.createServer({ allowHalfOpen: isTcp, noDelay: true });
     if (isHttp2(config.protocol)) this.h2server = this.createH2Server();
+    // Routes (HTTPRoute/GRPCRoute attached to this service) are applied here, on the caller's
+    // side, as GAMMA meshes do: the planner picks a backend cluster per request.
     const h1 = config.protocol === 'http' ? new ClusterHttp1Upstream(ctx.clusters, config.cluster, ctx.now) : null;
+    const h1Planner =
+      h1 === null
+        ? null
+        : new ServicePlanner<Http1Upstream>(ctx.clusters, config.cluster, (name) => (name === config.cluster ? h1 : new ClusterHttp1Upstream(ctx.clusters, name, ctx.now)));
     const onExchange = this.observe.http1(undefined);
     this.server.on('connection', (socket) => {
       socket.on('error', () => {});
@@ -47,6 +56,7 @@ export class OutboundListener implements Listener {
         const t = this.conns.add(socket, true);
         t.h1 = serveHttp1(socket, {
           upstream: h1,
+          planner: h1Planner!.plan,
           limits: ctx.limits,
           stripRequestHeaders: STRIP_PEER_IDENTITY,
           onExchange,
@@ -77,13 +87,16 @@ export class OutboundListener implements Listener {
   private createH2Server(): http2.Http2Server {
     const server = http2.createServer();
     const upstream = new ClusterHttp2Upstream(this.ctx.clusters, this.config.cluster, this.ctx.now);
+    const planner = new ServicePlanner<Http2Upstream>(this.ctx.clusters, this.config.cluster, (name) =>
+      name === this.config.cluster ? upstream : new ClusterHttp2Upstream(this.ctx.clusters, name, this.ctx.now),
+    );
     const onStream = this.observe.http2(undefined);
     server.on('session', (session) => {
       this.conns.addSession(session);
       session.on('error', () => {});
     });
     server.on('stream', (stream, headers) => {
-      forwardStream(stream, headers, { upstream, stripRequestHeaders: STRIP_PEER_IDENTITY, onStream, now: this.ctx.now });
+      forwardStream(stream, headers, { upstream, planner: planner.plan, stripRequestHeaders: STRIP_PEER_IDENTITY, onStream, now: this.ctx.now });
     });
     return server;
   }

@@ -114,6 +114,9 @@ function compile(config: RouteTableConfig, options: CompileOptions): CompileResu
         if (!Array.isArray(retry.codes) || retry.codes.some((c) => !Number.isInteger(c) || c < 400 || c > 599)) {
           err(`${p}.retry.codes`, 'must be HTTP statuses 400..599');
         }
+        if (retry.grpcCodes !== undefined && (!Array.isArray(retry.grpcCodes) || retry.grpcCodes.some((c) => !Number.isInteger(c) || c < 1 || c > 16))) {
+          err(`${p}.retry.grpcCodes`, 'must be gRPC status codes 1..16');
+        }
         if (!isNonNegInt(retry.attempts)) err(`${p}.retry.attempts`, 'must be a non-negative integer');
         if (!isNonNegInt(retry.backoffMs)) err(`${p}.retry.backoffMs`, 'must be a non-negative integer');
       }
@@ -133,7 +136,10 @@ function compile(config: RouteTableConfig, options: CompileOptions): CompileResu
         cumulative,
         totalWeight: total,
         timeouts: { requestMs, backendRequestMs },
-        retry: retry === undefined ? undefined : { codes: [...retry.codes], attempts: retry.attempts, backoffMs: retry.backoffMs },
+        retry:
+          retry === undefined
+            ? undefined
+            : { codes: [...retry.codes], ...(retry.grpcCodes !== undefined ? { grpcCodes: [...retry.grpcCodes] } : {}), attempts: retry.attempts, backoffMs: retry.backoffMs },
       };
       rules.push(rule);
       if (route.kind === 'HTTPRoute') {
