@@ -93,7 +93,10 @@ const server = http.createServer((req, res) => {
   }
   if (req.method === 'GET' && url.pathname === '/api/products') {
     getCatalog().then(
-      (catalog) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(catalog.products)),
+      (catalog) =>
+        res
+          .writeHead(200, { 'content-type': 'application/json', 'x-catalog-served-by': catalog.servedBy })
+          .end(JSON.stringify(catalog.products)),
       (err) => res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ error: err.message })),
     );
     return;

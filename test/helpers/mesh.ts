@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, realpath, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Agent, request } from 'undici';
 import YAML from 'yaml';
 import type { WorkloadView, ProxyView } from '../../src/api/registry.js';
@@ -41,7 +41,10 @@ export async function writeMeshDir(opts: MeshFolderOptions): Promise<MeshDir> {
     if ((await stat(join(fixturesDir, name))).isFile()) await copyFile(join(fixturesDir, name), join(dir, name));
   }
   await symlink(join(packageRoot, 'node_modules'), join(dir, 'node_modules'), 'dir');
-  for (const [name, content] of Object.entries(opts.files ?? {})) await writeFile(join(dir, name), content);
+  for (const [name, content] of Object.entries(opts.files ?? {})) {
+    await mkdir(dirname(join(dir, name)), { recursive: true });
+    await writeFile(join(dir, name), content);
+  }
   const meshFile = join(dir, 'trellis.yaml');
   await writeFile(meshFile, opts.meshYaml);
   const stateDir = opts.stateDir ?? join(dir, 'state');
@@ -247,9 +250,14 @@ export async function startMesh(opts: MeshFolderOptions & { readyTimeoutMs?: num
  */
 export async function shopMeshFiles(): Promise<MeshFolderOptions> {
   const files: Record<string, string> = {};
+  // Top-level files and the resource folders (resources/ is loaded by `up`, canary/ is the README's walk-through).
   for (const name of await readdir(shopDir)) {
     if (name === 'trellis.yaml' || name.startsWith('.')) continue;
-    if ((await stat(join(shopDir, name))).isFile()) files[name] = await readFile(join(shopDir, name), 'utf8');
+    const path = join(shopDir, name);
+    if ((await stat(path)).isFile()) files[name] = await readFile(path, 'utf8');
+    else if (name === 'resources' || name === 'canary') {
+      for (const inner of await readdir(path)) files[`${name}/${inner}`] = await readFile(join(path, inner), 'utf8');
+    }
   }
   const doc = YAML.parseDocument(await readFile(join(shopDir, 'trellis.yaml'), 'utf8'));
   doc.setIn(['spec', 'controlPlane', 'api'], '127.0.0.1:0');

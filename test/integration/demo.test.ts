@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import type { ServiceView } from '../../src/api/registry.js';
+import { join } from 'node:path';
 import { shopMeshFiles, startMesh, type Mesh } from '../helpers/mesh.js';
+import { waitFor } from '../helpers/proc.js';
 
 describe('demo: examples/shop', () => {
   let mesh: Mesh | undefined;
@@ -31,7 +33,7 @@ describe('demo: examples/shop', () => {
     const res = await request(`${mesh!.ingress['web']}/`);
     const html = await res.body.text();
     assert.equal(res.statusCode, 200, html);
-    assert.match(html, /Products \(from catalog\/\d+ over HTTP\)/);
+    assert.match(html, /Products \(from catalog\/\d+ over HTTP\)/, 'resources/catalog-canary.yaml keeps catalog-v2 at 0%');
     assert.ok(html.includes('Trellis mug') && html.includes('mTLS sticker pack'), 'catalog data on the page');
     assert.match(html, /Order \(from orders\/\d+ over gRPC\)/);
     assert.match(html, /Order ord-\d+-\d+: CONFIRMED \(stock left: \d+\)/, 'inventory confirmed the reservation');
@@ -46,11 +48,35 @@ describe('demo: examples/shop', () => {
     assert.deepEqual(products.map((p) => p.sku), ['mug', 'tee', 'sticker']);
   });
 
-  it('the CLI lists the four services with every endpoint ready', async () => {
+  it('the CLI lists the services with every endpoint ready', async () => {
     const services = await mesh!.getJson<ServiceView[]>('services');
     const byName = new Map(services.map((s) => [s.name, s]));
-    for (const [name, replicas] of [['frontend', 2], ['catalog', 2], ['orders', 1], ['inventory', 1]] as const) {
+    for (const [name, replicas] of [['frontend', 2], ['catalog', 3], ['catalog-v1', 2], ['catalog-v2', 1], ['orders', 1], ['inventory', 1]] as const) {
       assert.equal(byName.get(name)?.endpointsReady, replicas, `${name}: ${JSON.stringify(byName.get(name))}`);
     }
+  });
+
+  it('the README canary: canary/100.yaml moves every catalog request to v2, resources/catalog-canary.yaml rolls back', async () => {
+    const servedBy = async (): Promise<string[]> => {
+      const seen = new Set<string>();
+      for (let i = 0; i < 12; i++) {
+        const res = await request(`${mesh!.ingress['web']}/api/products`);
+        assert.equal(res.statusCode, 200);
+        seen.add(String(res.headers['x-catalog-served-by']));
+        await res.body.dump();
+      }
+      return [...seen].map((s) => s.split('/')[0] as string).sort();
+    };
+    assert.deepEqual([...new Set(await servedBy())], ['catalog']);
+    const apply = async (file: string): Promise<void> => {
+      const r = await mesh!.cli(['apply', '-f', join(mesh!.dir, file), '--control-plane', mesh!.apiUrl, '--state-dir', mesh!.stateDir]);
+      assert.equal(r.code, 0, r.stderr);
+    };
+    await apply('canary/100.yaml');
+    await waitFor('catalog-v2 to serve every request', async () => ((await servedBy()).every((w) => w === 'catalog-v2') ? true : undefined), { timeoutMs: 15_000 });
+    const res = await request(`${mesh!.ingress['web']}/api/products`);
+    assert.ok(((await res.body.json()) as { sku: string }[]).some((p) => p.sku === 'hoodie'), 'v2 sells the hoodie');
+    await apply('resources/catalog-canary.yaml');
+    await waitFor('catalog (v1) to serve every request again', async () => ((await servedBy()).every((w) => w === 'catalog') ? true : undefined), { timeoutMs: 15_000 });
   });
 });

@@ -188,10 +188,11 @@ test('a cancelled waiter leaves no trace: the released socket goes idle, counts 
   }
 });
 
-test('a waiter that gets no connection within connectTimeoutMs is answered 503 overloaded', async () => {
-  const t = table(config({ maxConnections: 1 }, undefined, { connectTimeoutMs: 50 }));
+test('a waiter that gets no connection within maxWaitMs is answered 503 overloaded', async () => {
+  const t = table(config({ maxConnections: 1 }));
   const up = new ClusterHttp1Upstream(t, NAME);
   const limits = t.get(NAME)!.limits;
+  limits.maxWaitMs = 50;
   try {
     const a = await acquire(up).result;
     const b = await acquire(up).result;

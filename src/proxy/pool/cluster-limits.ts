@@ -4,6 +4,15 @@ import type { UpstreamFailure } from '../http1/types.js';
 import type { Connect } from './connect.js';
 import { failure } from './failover.js';
 
+/**
+ * Longest wait in the pending queue for a connection (maxConnections reached), then 503
+ * overloaded. A waiter whose client goes away leaves at once (the forwarders cancel it), so
+ * this only bounds a queue behind an upstream that has stopped answering; 15 s is Envoy's
+ * default route timeout, which bounds Envoy's pending requests the same way. A route's own
+ * timeouts end the request sooner.
+ */
+export const MAX_PENDING_WAIT_MS = 15_000;
+
 /** A request waiting for an upstream connection (maxConnections reached). */
 export interface ConnectionWaiter {
   /** Set by ClusterLimits while queued (the wait is bounded). */
@@ -40,6 +49,8 @@ export class ClusterLimits {
   openConnections = 0;
   maxConnections = NO_LIMIT;
   maxPendingRequests = NO_LIMIT;
+  /** How long a request may wait in the queue (MAX_PENDING_WAIT_MS; tests shorten it). */
+  maxWaitMs = MAX_PENDING_WAIT_MS;
   maxConcurrentRequests = NO_LIMIT;
   private readonly queue: ConnectionWaiter[] = [];
   private drainScheduled = false;

@@ -137,7 +137,7 @@ export class ClusterHttp2Upstream implements Http2Upstream {
       } else {
         const w = waiter ?? new Http2Waiter(this, cluster, cb, hash, responseHeaders);
         w.requeue();
-        const full = limits.enqueue(w, cluster.config.connectTimeoutMs);
+        const full = limits.enqueue(w, limits.maxWaitMs);
         if (full !== null) {
           w.reject(full);
           return undefined;
