@@ -1,8 +1,8 @@
 /**
  * `npm run bench:propagation`: how fast a route change reaches every proxy.
  *
- * Starts a mesh with `trellis up` (one `echo` service with v1 and v2 subsets and a `client`
- * workload with --clients replicas, each with its own proxy), then applies an HTTPRoute whose
+ * Starts a mesh with `trellis up` (one `echo` service with v1 and v2 subsets, a `client`
+ * workload with --clients replicas and a `probe` caller, each with its own proxy), then applies an HTTPRoute whose
  * weights flip between v1 and v2, --changes times. For each change it measures the time from
  * the start of the apply until every proxy has acknowledged the new snapshot (a proxy applies a
  * snapshot before it acknowledges it, so from then on its new requests use the new route):
@@ -70,6 +70,13 @@ spec:
       upstreams:
         - service: echo
           port: http
+    # One more caller with a fixed outbound port, to check that requests follow the route.
+    - name: probe
+      command: [node, http-echo.mjs]
+      ports: [{ name: http, protocol: http }]${readiness}
+      upstreams:
+        - service: echo
+          port: http
           listen: 127.0.0.1:${clientPort}
     - name: echo-v1
       service: echo
@@ -115,13 +122,17 @@ async function proxies(apiUrl: string): Promise<ProxyView[]> {
   return (await res.body.json()) as ProxyView[];
 }
 
-/** Polls (every ms, loopback only) until every connected proxy acknowledged a version > `after`. */
-async function allAcked(apiUrl: string, after: number, expected: number, timeoutMs = 30_000): Promise<number> {
+/**
+ * Polls (every ms, loopback only) until the `callers` proxies whose config the change touched
+ * (those given a version above `after`) have all acknowledged it. The echo proxies route
+ * nothing, so a route change gives them no new snapshot.
+ */
+async function allAcked(apiUrl: string, after: number, callers: number, timeoutMs = 30_000): Promise<number> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
-    const list = (await proxies(apiUrl)).filter((p) => p.connected);
-    if (list.length >= expected && list.every((p) => (p.ackedVersion ?? 0) > after)) {
-      return Math.max(...list.map((p) => p.ackedVersion ?? 0));
+    const changed = (await proxies(apiUrl)).filter((p) => p.connected && (p.version ?? 0) > after);
+    if (changed.length >= callers && changed.every((p) => p.ackedVersion === p.version)) {
+      return Math.max(...changed.map((p) => p.version ?? 0));
     }
     if (performance.now() > deadline) throw new Error(`proxies did not acknowledge a version above ${after} within ${timeoutMs} ms`);
     await sleep(1);
@@ -160,7 +171,7 @@ async function main(): Promise<void> {
     const up = startChild('trellis up', process.execPath, [cliEntry, 'up', dir, '--state-dir', stateDir], { cwd: dir });
     const ready = await waitForLine(up, /^ready api=(\S+)/m, 120_000, 'trellis up');
     const apiUrl = ready[1] as string;
-    const expected = o.clients + 2;
+    const expected = o.clients + 3;
     // Let every proxy connect and settle before measuring.
     let version = 0;
     for (let i = 0; i < 600; i++) {
@@ -172,7 +183,7 @@ async function main(): Promise<void> {
       await sleep(100);
     }
     const token = readFileSync(join(stateDir, 'agent-token'), 'utf8').trim();
-    console.log(`mesh up: ${expected} proxies (${o.clients} clients, echo-v1, echo-v2); ${o.changes} changes per mode`);
+    console.log(`mesh up: ${expected} proxies (${o.clients} clients, probe, echo-v1, echo-v2); ${o.changes} changes per mode`);
 
     const api = new Histogram(o.changes);
     const cli = new Histogram(o.changes);
@@ -188,7 +199,7 @@ async function main(): Promise<void> {
       });
       if (res.statusCode !== 200) throw new Error(`PUT /api/v1/resources -> ${res.statusCode}: ${await res.body.text()}`);
       await res.body.dump();
-      version = await allAcked(apiUrl, version, expected);
+      version = await allAcked(apiUrl, version, o.clients + 1);
       api.record(performance.now() - t0);
     }
     const file = join(dir, 'route.yaml');
@@ -197,7 +208,7 @@ async function main(): Promise<void> {
       writeFileSync(file, route(v1, v2));
       const t0 = performance.now();
       await runCli(['apply', '-f', file, '--control-plane', apiUrl, '--state-dir', stateDir], dir);
-      version = await allAcked(apiUrl, version, expected);
+      version = await allAcked(apiUrl, version, o.clients + 1);
       cli.record(performance.now() - t0);
     }
     // The last change flipped to (flip-1)'s weights: a request must follow it.
@@ -207,8 +218,8 @@ async function main(): Promise<void> {
     await check.body.dump();
     if (served !== want) throw new Error(`after the last change a request went to ${served}, expected ${want}`);
 
-    console.log(`api (PUT -> all ${expected} proxies acked): ${fmt(api)}`);
-    console.log(`cli (trellis apply -> all ${expected} proxies acked): ${fmt(cli)}`);
+    console.log(`api (PUT -> all ${o.clients + 1} calling proxies acked): ${fmt(api)}`);
+    console.log(`cli (trellis apply -> all ${o.clients + 1} calling proxies acked): ${fmt(cli)}`);
     const a = api.summary();
     const c = cli.summary();
     console.log(`propagation api_p50=${a.p50.toFixed(1)} api_p99=${a.p99.toFixed(1)} cli_p50=${c.p50.toFixed(1)} cli_p99=${c.p99.toFixed(1)}`);

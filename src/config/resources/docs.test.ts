@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { packageRoot } from '../../util/paths.js';
 import { problemPath, validateResource } from './validate.js';
 
@@ -29,4 +29,20 @@ test('docs/configuration.md examples validate', () => {
     }
   }
   assert.ok(seen >= 9, `only ${seen} examples found`);
+});
+
+// Every resource in the worked examples of docs/traffic.md validates (blocks that are not
+// resources, such as mesh-file excerpts, start with a comment and are skipped).
+test('docs/traffic.md examples validate', () => {
+  const md = readFileSync(join(packageRoot, 'docs', 'traffic.md'), 'utf8');
+  const blocks = [...md.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] ?? '').filter((b) => b.startsWith('apiVersion'));
+  let seen = 0;
+  for (const b of blocks) {
+    for (const doc of parseAllDocuments(b)) {
+      const v = validateResource(doc.toJS());
+      assert.ok(v.ok, v.ok ? '' : `${b.slice(0, 60)}...: ${v.problems.map((p) => `${problemPath(p)}: ${p.message}`).join('; ')}`);
+      seen++;
+    }
+  }
+  assert.ok(seen >= 13, `only ${seen} examples found`);
 });

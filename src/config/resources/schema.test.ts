@@ -136,7 +136,7 @@ describe('resource schemas accept and default', () => {
     assert.ok(validateResource(grpc({ matches: [{ method: { service: 'shop.Catalog', method: 'List' }, headers: [{ name: 'x-tenant', value: 'a' }] }] })).ok);
     const p = validateResource(policy({ loadBalancer: { type: 'consistent-hash', hashOn: { cookie: { name: 'sid', ttl: '1h' } } }, outlierDetection: {}, healthCheck: { grpc: {} } }));
     assert.ok(p.ok, JSON.stringify(p));
-    assert.deepEqual((p.resource.spec as { outlierDetection: unknown }).outlierDetection, { consecutive5xx: 5, consecutiveConnectFailures: 5, interval: '10s', baseEjectionTime: '30s', maxEjectionPercent: 10 });
+    assert.deepEqual((p.resource.spec as { outlierDetection: unknown }).outlierDetection, { consecutive5xx: 5, consecutiveConnectFailures: 5, interval: '10s', baseEjectionTime: '30s', maxEjectionPercent: 50 });
     const f = validateResource(fault({ delay: { fixedDelay: '1s' }, abort: { httpStatus: 503, percentage: 5 } }));
     assert.ok(f.ok);
     assert.equal((f.resource.spec as { delay: { percentage: number } }).delay.percentage, 100);

@@ -391,7 +391,7 @@ export const destinationPolicySpec = z.strictObject({
       consecutiveConnectFailures: positiveInt.default(5),
       interval: duration.default('10s'),
       baseEjectionTime: duration.default('30s'),
-      maxEjectionPercent: z.number().int().min(0).max(100).default(10),
+      maxEjectionPercent: z.number().int().min(0).max(100).default(50),
     })
     .optional(),
   retryBudget: z.strictObject({ percent: percentage.default(20), minRetriesPerSecond: z.number().int().min(0).default(10) }).optional(),

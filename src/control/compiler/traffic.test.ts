@@ -275,7 +275,7 @@ describe('snapshot compiler: DestinationPolicy', () => {
         endpoints: [],
         hashOn: { cookie: { name: 'sid', ttlMs: 3_600_000 } },
         connectionPool: { maxConnections: 10, maxConcurrentRequests: 100 },
-        outlierDetection: { consecutive5xx: 3, consecutiveConnectFailures: 5, intervalMs: 10_000, baseEjectionMs: 30_000, maxEjectionPercent: 10 },
+        outlierDetection: { consecutive5xx: 3, consecutiveConnectFailures: 5, intervalMs: 10_000, baseEjectionMs: 30_000, maxEjectionPercent: 50 },
         retryBudget: { percent: 10, minRetriesPerSecond: 10 },
         healthCheck: { http: { path: '/healthz' }, intervalMs: 5000, timeoutMs: 500, healthyThreshold: 1, unhealthyThreshold: 3 },
       },
