@@ -39,6 +39,8 @@ const REJECTED: [string, unknown, string, string][] = [
   ['path with /../', route({ matches: [{ path: { type: 'Exact', value: '/a/../b' } }] }), 'spec.rules[0].matches[0].path.value', '/../'],
   ['bad path type', route({ matches: [{ path: { type: 'Glob', value: '/a' } }] }), 'spec.rules[0].matches[0].path.type', 'expected one of'],
   ['path regex does not compile', route({ matches: [{ path: { type: 'RegularExpression', value: '/a(' } }] }), 'spec.rules[0].matches[0].path.value', 'invalid regular expression'],
+  ['path regex that could backtrack badly (the proxies refuse it too)', route({ matches: [{ path: { type: 'RegularExpression', value: '/(a+)+x' } }] }), 'spec.rules[0].matches[0].path.value', 'catastrophic backtracking'],
+  ['header regex with a lookaround', route({ matches: [{ headers: [{ type: 'RegularExpression', name: 'x-v', value: '(?<=a)b' }] }] }), 'spec.rules[0].matches[0].headers[0].value', 'lookaround'],
   ['header regex does not compile', route({ matches: [{ headers: [{ type: 'RegularExpression', name: 'x-v', value: '[' }] }] }), 'spec.rules[0].matches[0].headers[0].value', 'invalid regular expression'],
   ['duplicate header match', route({ matches: [{ headers: [{ name: 'X-A', value: '1' }, { name: 'x-a', value: '2' }] }] }), 'spec.rules[0].matches[0].headers[1].name', 'duplicate'],
   ['duplicate query param match', route({ matches: [{ queryParams: [{ name: 'q', value: '1' }, { name: 'q', value: '2' }] }] }), 'spec.rules[0].matches[0].queryParams[1].name', 'duplicate'],

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { compileSafeRegex } from '../../util/safe-regex.js';
 
 /**
  * Strict zod schemas for mesh resources (docs/configuration.md): Gateway API HTTPRoute and
@@ -72,13 +73,16 @@ const headerMatch = z.strictObject({
   name: headerName,
   value: z.string().min(1).max(4096),
 });
+/**
+ * The proxies run JavaScript regexes (no RE2 in Node), so the same safety rules apply here as
+ * in every proxy (src/util/safe-regex.ts): a pattern accepted at apply is one they compile.
+ */
+function checkRegex(value: string, ctx: z.core.$RefinementCtx, path: PropertyKey[]): void {
+  const r = compileSafeRegex(value);
+  if (!r.ok) ctx.addIssue({ code: 'custom', path, message: r.message });
+}
 function checkHeaderRegex(h: { type: string; value: string }, ctx: z.core.$RefinementCtx): void {
-  if (h.type !== 'RegularExpression') return;
-  try {
-    new RegExp(h.value);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', path: ['value'], message: `invalid regular expression: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}` });
-  }
+  if (h.type === 'RegularExpression') checkRegex(h.value, ctx, ['value']);
 }
 const headerMatchChecked = headerMatch.superRefine(checkHeaderRegex);
 
@@ -98,11 +102,7 @@ const pathMatch = z
   })
   .superRefine((p, ctx) => {
     if (p.type === 'RegularExpression') {
-      try {
-        new RegExp(p.value);
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', path: ['value'], message: `invalid regular expression: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}` });
-      }
+      checkRegex(p.value, ctx, ['value']);
       return;
     }
     // Gateway API CEL rules for Exact and PathPrefix.
@@ -336,11 +336,7 @@ const grpcMethodMatch = z
         const re = field === 'service' ? /^\.?[A-Za-z_][A-Za-z_0-9]*(\.[A-Za-z_][A-Za-z_0-9]*)*$/ : /^[A-Za-z_][A-Za-z_0-9]*$/;
         if (!re.test(v)) ctx.addIssue({ code: 'custom', path: [field], message: field === 'service' ? 'expected a fully qualified gRPC service name such as pkg.Service' : 'expected a gRPC method name' });
       } else {
-        try {
-          new RegExp(v);
-        } catch (err) {
-          ctx.addIssue({ code: 'custom', path: [field], message: `invalid regular expression: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}` });
-        }
+        checkRegex(v, ctx, [field]);
       }
     }
   });
