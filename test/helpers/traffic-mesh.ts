@@ -238,3 +238,28 @@ export function useTrafficMesh(): TrafficMesh {
   };
   return tm;
 }
+
+/**
+ * A route resource attached to `service` (GAMMA parentRef); `rules` is YAML already indented
+ * for the rules list, `annotations` YAML indented under metadata.annotations.
+ */
+export function serviceRoute(kind: 'HTTPRoute' | 'GRPCRoute', name: string, service: string, rules: string, annotations = ''): string {
+  return `apiVersion: gateway.networking.k8s.io/v1
+kind: ${kind}
+metadata:
+  name: ${name}${annotations !== '' ? `\n  annotations:\n${annotations}` : ''}
+spec:
+  parentRefs:
+    - name: ${service}
+      kind: Service
+      group: ""
+  rules:
+${rules}
+`;
+}
+
+/** One rule splitting `service`'s traffic over weighted backends. */
+export function weightedRoute(kind: 'HTTPRoute' | 'GRPCRoute', name: string, service: string, backends: [string, number][]): string {
+  const refs = backends.map(([b, w]) => `        - name: ${b}\n          port: 80\n          weight: ${w}`).join('\n');
+  return serviceRoute(kind, name, service, `    - backendRefs:\n${refs}`);
+}

@@ -6,22 +6,10 @@
 import { afterEach, after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import { useTrafficMesh } from '../helpers/traffic-mesh.js';
+import { serviceRoute, useTrafficMesh } from '../helpers/traffic-mesh.js';
 import { call, echoClient, type EchoClient } from '../helpers/grpc-echo.js';
 
-function grpcRoute(name: string, rules: string, annotations = ''): string {
-  return `apiVersion: gateway.networking.k8s.io/v1
-kind: GRPCRoute
-metadata:
-  name: ${name}${annotations !== '' ? `\n  annotations:\n${annotations}` : ''}
-spec:
-  parentRefs:
-    - name: grpc-echo
-      kind: Service
-      group: ""
-  rules:
-${rules}`;
-}
+const grpcRoute = (name: string, rules: string, annotations = ''): string => serviceRoute('GRPCRoute', name, 'grpc-echo', rules, annotations);
 
 const TO_V1 = `      backendRefs:
         - name: grpc-echo

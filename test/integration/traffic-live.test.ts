@@ -8,51 +8,13 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import WebSocket from 'ws';
-import { useTrafficMesh } from '../helpers/traffic-mesh.js';
+import { useTrafficMesh, weightedRoute } from '../helpers/traffic-mesh.js';
 import { describeFailures, httpGetOutcome, loadLoop } from '../helpers/load.js';
 import { echoClient, type EchoClient, type EchoReply } from '../helpers/grpc-echo.js';
 
-function split(v1: number, v2: number): string {
-  return `apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata:
-  name: canary
-spec:
-  parentRefs:
-    - name: echo
-      kind: Service
-      group: ""
-  rules:
-    - backendRefs:
-        - name: echo-v1
-          port: 80
-          weight: ${v1}
-        - name: echo-v2
-          port: 80
-          weight: ${v2}
-`;
-}
-
-function grpcSplit(v1: number, v2: number): string {
-  return `apiVersion: gateway.networking.k8s.io/v1
-kind: GRPCRoute
-metadata:
-  name: grpc-canary
-spec:
-  parentRefs:
-    - name: grpc-echo
-      kind: Service
-      group: ""
-  rules:
-    - backendRefs:
-        - name: grpc-echo
-          port: 80
-          weight: ${v1}
-        - name: grpc-echo-v2
-          port: 80
-          weight: ${v2}
-`;
-}
+const split = (v1: number, v2: number): string => weightedRoute('HTTPRoute', 'canary', 'echo', [['echo-v1', v1], ['echo-v2', v2]]);
+const grpcSplit = (v1: number, v2: number): string =>
+  weightedRoute('GRPCRoute', 'grpc-canary', 'grpc-echo', [['grpc-echo', v1], ['grpc-echo-v2', v2]]);
 
 describe('live configuration changes', () => {
   const tm = useTrafficMesh();

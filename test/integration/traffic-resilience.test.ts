@@ -6,23 +6,10 @@
  */
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useTrafficMesh, type HttpResult } from '../helpers/traffic-mesh.js';
+import { serviceRoute, useTrafficMesh, type HttpResult } from '../helpers/traffic-mesh.js';
 import { waitFor } from '../helpers/proc.js';
 
-function route(name: string, rules: string): string {
-  return `apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata:
-  name: ${name}
-spec:
-  parentRefs:
-    - name: echo
-      kind: Service
-      group: ""
-  rules:
-${rules}
-`;
-}
+const route = (name: string, rules: string): string => serviceRoute('HTTPRoute', name, 'echo', rules);
 
 function policy(name: string, service: string, spec: string): string {
   return `apiVersion: trellis.dev/v1alpha1

@@ -5,23 +5,11 @@
  */
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useTrafficMesh } from '../helpers/traffic-mesh.js';
+import { serviceRoute, useTrafficMesh } from '../helpers/traffic-mesh.js';
 import { waitFor } from '../helpers/proc.js';
 
 /** An HTTPRoute on service echo; `rules` is YAML indented for the rules list. */
-function echoRoute(name: string, rules: string): string {
-  return `apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata:
-  name: ${name}
-spec:
-  parentRefs:
-    - name: echo
-      kind: Service
-      group: ""
-  rules:
-${rules}`;
-}
+const echoRoute = (name: string, rules: string): string => serviceRoute('HTTPRoute', name, 'echo', rules);
 
 const TO_V1 = `      backendRefs:
         - name: echo-v1

@@ -1,3 +1,4 @@
+import { powerOfTwo } from './p2c.js';
 import type { Balanced, Balancer, BalancerDeps } from './types.js';
 
 /**
@@ -8,19 +9,12 @@ import type { Balanced, Balancer, BalancerDeps } from './types.js';
  */
 export const LEAST_REQUEST_CHOICES = 2;
 
+const fewerPending = (a: Balanced, b: Balanced): boolean => b.load.pending < a.load.pending;
+
 export function leastRequestBalancer(deps: BalancerDeps): Balancer {
   return {
     pick<E extends Balanced>(endpoints: readonly E[], exclude?: ReadonlySet<E>): E | undefined {
-      const candidates = exclude === undefined || exclude.size === 0 ? endpoints : endpoints.filter((e) => !exclude.has(e));
-      const n = candidates.length;
-      if (n === 0) return undefined;
-      if (n === 1) return candidates[0];
-      const i = Math.floor(deps.random() * n);
-      let j = Math.floor(deps.random() * (n - 1));
-      if (j >= i) j += 1;
-      const a = candidates[i] as E;
-      const b = candidates[j] as E;
-      return b.load.pending < a.load.pending ? b : a;
+      return powerOfTwo(endpoints, exclude, deps, fewerPending);
     },
   };
 }

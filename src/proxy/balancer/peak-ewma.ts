@@ -1,3 +1,4 @@
+import { powerOfTwo } from './p2c.js';
 import type { Balanced, Balancer, BalancerDeps, LoadRecord, PeakEwmaEstimate } from './types.js';
 
 export const DEFAULT_RTT_MS = 30;
@@ -53,19 +54,14 @@ export function cost(load: LoadRecord, now: number): number {
 
 /** Power of two choices over peak-EWMA cost: two distinct random candidates, cheaper wins. */
 export function peakEwmaBalancer(deps: BalancerDeps): Balancer {
+  // Made once per balancer, not per pick: the hot path allocates no closure.
+  const cheaper = (a: Balanced, b: Balanced): boolean => {
+    const now = deps.now();
+    return cost(b.load, now) < cost(a.load, now);
+  };
   return {
     pick<E extends Balanced>(endpoints: readonly E[], exclude?: ReadonlySet<E>): E | undefined {
-      const candidates = exclude === undefined || exclude.size === 0 ? endpoints : endpoints.filter((e) => !exclude.has(e));
-      const n = candidates.length;
-      if (n === 0) return undefined;
-      if (n === 1) return candidates[0];
-      const i = Math.floor(deps.random() * n);
-      let j = Math.floor(deps.random() * (n - 1));
-      if (j >= i) j += 1;
-      const a = candidates[i] as E;
-      const b = candidates[j] as E;
-      const now = deps.now();
-      return cost(b.load, now) < cost(a.load, now) ? b : a;
+      return powerOfTwo(endpoints, exclude, deps, cheaper);
     },
   };
 }

@@ -3,6 +3,7 @@
  * count requests, a plain client, fixed plans, a counting retry budget, and upstream wrappers.
  */
 import http from 'node:http';
+import { planOf } from '../traffic/plan.js';
 import type { RequestPlan, RetryBudget, RetryPolicy } from '../traffic/plan.js';
 import { listen } from './test-harness.js';
 import type { Http1Upstream, RequestInfo, UpstreamFailure, UpstreamLease } from './types.js';
@@ -58,22 +59,7 @@ export function request(port: number, opts: http.RequestOptions, body?: string |
 
 /** A plan that forwards to `upstream` with nothing else, overridden by `over`. */
 export function fixedPlan(upstream: Http1Upstream, over: Partial<RequestPlan<Http1Upstream>> = {}): RequestPlan<Http1Upstream> {
-  return {
-    local: null,
-    upstream,
-    route: 'default/test-route',
-    backend: 'backend',
-    requestHeaders: undefined,
-    rewrite: undefined,
-    responseHeaders: undefined,
-    delayMs: 0,
-    requestTimeoutMs: 0,
-    tryTimeoutMs: 0,
-    retry: undefined,
-    budget: undefined,
-    mirrors: [],
-    ...over,
-  };
+  return planOf(upstream, { route: 'default/test-route', backend: 'backend', ...over });
 }
 
 export function retryOn(codes: number[], attempts = 2, backoffMs = 5): RetryPolicy {

@@ -2,6 +2,7 @@ import http2 from 'node:http2';
 import type { ClientHttp2Session, IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { ProxyReason } from '../../errors.js';
+import { planOf } from '../traffic/plan.js';
 import type { RequestPlan, RetryBudget, RetryPolicy } from '../traffic/plan.js';
 import { forwardStream } from './forward.js';
 import type { StreamForwardOptions } from './forward.js';
@@ -124,22 +125,7 @@ export function retryPolicy(p: Partial<RetryPolicy> = {}): RetryPolicy {
 }
 
 export function plan(upstream: Http2Upstream | null, p: Partial<RequestPlan<Http2Upstream>> = {}): RequestPlan<Http2Upstream> {
-  return {
-    local: null,
-    upstream,
-    route: 'default/test',
-    backend: 'backend',
-    requestHeaders: undefined,
-    rewrite: undefined,
-    responseHeaders: undefined,
-    delayMs: 0,
-    requestTimeoutMs: 0,
-    tryTimeoutMs: 0,
-    retry: undefined,
-    budget: undefined,
-    mirrors: [],
-    ...p,
-  };
+  return planOf(upstream, { route: 'default/test', backend: 'backend', ...p });
 }
 
 export interface Reply {

@@ -28,6 +28,10 @@ export interface ConnectionWaiter {
   grant(): void;
   /** Waited too long, or the cluster went away: answer with `f`. */
   reject(f: UpstreamFailure): void;
+  /** Back to the queued state (a granted waiter that found no slot after all). */
+  requeue(): void;
+  /** The caller went away: leave the queue. */
+  readonly cancel: () => void;
 }
 
 const NO_LIMIT = Number.POSITIVE_INFINITY;
@@ -99,6 +103,18 @@ export class ClusterLimits {
   }
 
   /** Queues `w`; a failure (503 overloaded) when maxPendingRequests are already waiting. */
+  /**
+   * Queues `w` for a connection (see enqueue) and returns its cancel function for the
+   * forwarder; when the queue is full `w` is answered 503 overloaded at once (undefined).
+   */
+  wait(w: ConnectionWaiter): (() => void) | undefined {
+    w.requeue();
+    const full = this.enqueue(w, this.maxWaitMs);
+    if (full === null) return w.cancel;
+    w.reject(full);
+    return undefined;
+  }
+
   enqueue(w: ConnectionWaiter, waitMs: number): UpstreamFailure | null {
     if (this.queue.length >= this.maxPendingRequests) {
       return failure(503, ProxyReason.Overloaded, `cluster ${this.clusterName}: maxPendingRequests ${this.maxPendingRequests} reached`);

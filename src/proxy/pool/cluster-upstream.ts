@@ -199,14 +199,7 @@ export class ClusterHttp1Upstream implements Http1Upstream {
           }
         }
       }
-      const w = waiter ?? new Http1Waiter(this, cluster, req, cb, hash, responseHeaders, hash !== undefined ? first : undefined);
-      w.requeue();
-      const full = limits.enqueue(w, limits.maxWaitMs);
-      if (full !== null) {
-        w.reject(full);
-        return undefined;
-      }
-      return w.cancel;
+      return limits.wait(waiter ?? new Http1Waiter(this, cluster, req, cb, hash, responseHeaders, hash !== undefined ? first : undefined));
     }
     connectWithFailover<PooledSocket>(
       cluster,

@@ -135,14 +135,7 @@ export class ClusterHttp2Upstream implements Http2Upstream {
       if (shared !== undefined) {
         first = shared;
       } else {
-        const w = waiter ?? new Http2Waiter(this, cluster, cb, hash, responseHeaders);
-        w.requeue();
-        const full = limits.enqueue(w, limits.maxWaitMs);
-        if (full !== null) {
-          w.reject(full);
-          return undefined;
-        }
-        return w.cancel;
+        return limits.wait(waiter ?? new Http2Waiter(this, cluster, cb, hash, responseHeaders));
       }
     }
     const started = this.now();

@@ -75,3 +75,23 @@ export interface RequestPlan<U> {
  * lower-case names (for h2 without pseudo-headers, plus `host` from `:authority`).
  */
 export type Planner<U> = (method: string, target: string, headers: readonly string[]) => RequestPlan<U>;
+
+/** A plan that forwards unchanged to `upstream`; `over` sets the rest (planner and tests). */
+export function planOf<U>(upstream: U | null, over: Partial<RequestPlan<U>> = {}): RequestPlan<U> {
+  return {
+    local: null,
+    upstream,
+    route: undefined,
+    backend: undefined,
+    requestHeaders: undefined,
+    rewrite: undefined,
+    responseHeaders: undefined,
+    delayMs: 0,
+    requestTimeoutMs: 0,
+    tryTimeoutMs: 0,
+    retry: undefined,
+    budget: undefined,
+    mirrors: [],
+    ...over,
+  };
+}

@@ -3,6 +3,7 @@ import type { ClusterTable } from '../cluster/cluster-table.js';
 import { percentHit, pickBackend } from '../routing/backend.js';
 import { redirectLocation } from '../routing/rewrite.js';
 import type { CompiledRule, RouteMatch } from '../routing/types.js';
+import { planOf } from './plan.js';
 import type { LocalReply, RequestPlan, RetryPolicy } from './plan.js';
 
 /**
@@ -116,32 +117,16 @@ export class ServicePlanner<U> {
   private directPlan(cluster: string): RequestPlan<U> {
     let plan = this.direct.get(cluster);
     if (plan === undefined) {
-      plan = { ...EMPTY, upstream: this.upstream(cluster), backend: cluster };
+      plan = planOf(this.upstream(cluster), { backend: cluster });
       this.direct.set(cluster, plan);
     }
-    return plan as RequestPlan<U>;
+    return plan;
   }
 
   private localPlan(route: string | undefined, local: LocalReply): RequestPlan<U> {
-    return { ...EMPTY, local, route } as RequestPlan<U>;
+    return planOf<U>(null, { local, route });
   }
 }
-
-const EMPTY: RequestPlan<never> = {
-  local: null,
-  upstream: null,
-  route: undefined,
-  backend: undefined,
-  requestHeaders: undefined,
-  rewrite: undefined,
-  responseHeaders: undefined,
-  delayMs: 0,
-  requestTimeoutMs: 0,
-  tryTimeoutMs: 0,
-  retry: undefined,
-  budget: undefined,
-  mirrors: [],
-};
 
 function headerValue(headers: readonly string[], name: string): string | undefined {
   for (let i = 0; i + 1 < headers.length; i += 2) if (headers[i] === name) return headers[i + 1];
