@@ -129,28 +129,10 @@ describe('resilience through the mesh', () => {
       assert.equal(r.status, 503);
     }
     const seen = await seenByV2(`/status/503?${tag}`);
-    // Without a budget: 400 attempts. With it: at most 20% of 100 plus 1/s over the 10 s window.
+    // Without a budget: 400 attempts. With it: retries are at most 20% of the requests in the
+    // last 10 s (these 100, plus up to ~25 from the previous test) plus 1/s over that window.
     assert.ok(seen >= n, `every request reached the app at least once (saw ${seen})`);
-    assert.ok(seen <= n + 20 + 10, `retries stayed within the budget: the app saw ${seen} attempts for ${n} requests`);
-  });
-
-  test('circuit breaking: maxConcurrentRequests answers 503 overloaded at once', async () => {
-    await tm.apply(
-      allTo('echo-v2') +
-        '---\n' +
-        policy(
-          'limits',
-          'echo-v2',
-          `  connectionPool:
-    maxConcurrentRequests: 2`,
-        ),
-    );
-    const results = await Promise.all(Array.from({ length: 6 }, () => get('/delay/1500')));
-    const ok = results.filter((r) => r.status === 200).length;
-    const overloaded = results.filter((r) => r.status === 503 && reason(r) === 'overloaded').length;
-    assert.equal(ok, 2, `statuses: ${results.map((r) => `${r.status}/${reason(r)}`).join(' ')}`);
-    assert.equal(overloaded, 4);
-    assert.equal((await get('/after')).status, 200, 'the breaker closes when load drops');
+    assert.ok(seen <= n + 25 + 10, `retries stayed within the budget: the app saw ${seen} attempts for ${n} requests`);
   });
 
   test('circuit breaking: maxConnections with a pending queue', async () => {
@@ -170,6 +152,25 @@ describe('resilience through the mesh', () => {
     const overloaded = results.filter((r) => r.status === 503 && reason(r) === 'overloaded').length;
     assert.equal(ok, 2, `one in flight and one queued succeed: ${results.map((r) => `${r.status}/${reason(r)}`).join(' ')}`);
     assert.equal(overloaded, 2);
+  });
+
+  test('circuit breaking: maxConcurrentRequests answers 503 overloaded at once', async () => {
+    await tm.apply(
+      allTo('echo-v2') +
+        '---\n' +
+        policy(
+          'limits',
+          'echo-v2',
+          `  connectionPool:
+    maxConcurrentRequests: 2`,
+        ),
+    );
+    const results = await Promise.all(Array.from({ length: 6 }, () => get('/delay/1500')));
+    const ok = results.filter((r) => r.status === 200).length;
+    const overloaded = results.filter((r) => r.status === 503 && reason(r) === 'overloaded').length;
+    assert.equal(ok, 2, `statuses: ${results.map((r) => `${r.status}/${reason(r)}`).join(' ')}`);
+    assert.equal(overloaded, 4);
+    assert.equal((await get('/after')).status, 200, 'the breaker closes when load drops');
   });
 
   test('outlier detection ejects a failing replica and takes it back after it recovers', async () => {
@@ -302,12 +303,13 @@ spec:
         ),
     );
     const replicas = new Set<string>();
-    for (let u = 0; u < 12; u++) {
+    for (let u = 0; u < 20; u++) {
       const seen = new Set<string>();
-      for (let i = 0; i < 8; i++) seen.add(String((await get('/s', { 'x-user': `user-${u}` })).headers['x-echo-replica']));
+      for (let i = 0; i < 5; i++) seen.add(String((await get('/s', { 'x-user': `user-${u}` })).headers['x-echo-replica']));
       assert.equal(seen.size, 1, `user-${u} went to replicas ${[...seen].join(',')}`);
       replicas.add([...seen][0] as string);
     }
+    // 20 users all on one of two replicas: about one chance in 500,000.
     assert.equal(replicas.size, 2, 'different users spread over both replicas');
 
     await tm.apply(
