@@ -16,6 +16,7 @@ import type { LoadBalancerKind } from './snapshot.js';
  * GET    /api/v1/proxies/:nodeId/snapshot -> {nodeId, version, snapshot}   (last compiled for it)
  * GET    /api/v1/check                    -> CheckReport
  * GET    /api/v1/version                  -> {version, trustDomain}
+ * GET    /api/v1/prometheus/targets       -> PrometheusTargetGroup[]  (Prometheus http_sd_configs)
  * GET    /healthz                         -> 200 "ok"
  * Mesh resources (HTTPRoute, GRPCRoute, DestinationPolicy, FaultInjection): see resources.ts.
  * nodeId in a path is URL-encoded (it contains slashes).
@@ -137,4 +138,16 @@ export interface CheckResult {
 export interface CheckReport {
   ok: boolean;
   checks: CheckResult[];
+}
+
+/**
+ * One group of Prometheus HTTP service discovery (`http_sd_configs`): the admin listener
+ * (`/metrics`) of one proxy and labels naming it. Label names start with `trellis_`
+ * (`trellis_namespace`, `trellis_workload`, `trellis_service`, `trellis_service_account`,
+ * `trellis_replica`, `trellis_node_id`, `trellis_ingress`).
+ */
+export interface PrometheusTargetGroup {
+  /** `host:port` of the proxy's admin listener. */
+  targets: string[];
+  labels: Record<string, string>;
 }

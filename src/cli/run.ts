@@ -15,6 +15,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'apply', summary: 'create or update routes and policies from YAML (-f file|dir|-)', load: async () => (await import('./commands/apply.js')).applyCommand },
   { name: 'delete', summary: 'delete a route or policy', load: async () => (await import('./commands/delete.js')).deleteCommand },
   { name: 'proxy-config', summary: "show a proxy's running configuration", load: async () => (await import('./commands/proxy-config.js')).proxyConfigCommand },
+  { name: 'prometheus-config', summary: 'print a prometheus.yml that scrapes every proxy', load: async () => (await import('./commands/prometheus-config.js')).prometheusConfigCommand },
   { name: 'check', summary: 'run the mesh health checks', load: async () => (await import('./commands/check.js')).checkCommand },
   { name: 'version', summary: 'print versions', load: async () => (await import('./commands/version.js')).versionCommand },
   { name: 'agent', summary: 'run the host agent against a running control plane', load: async () => (await import('./commands/agent.js')).agentCommand },
@@ -25,7 +26,7 @@ export const COMMANDS: CommandEntry[] = [
 export const MAIN_USAGE = `Usage: trellis <command> [options]
 
 Commands:
-${COMMANDS.map((c) => `  ${c.name.padEnd(15)}${c.summary}`).join('\n')}
+${COMMANDS.map((c) => `  ${c.name.padEnd(19)}${c.summary}`).join('\n')}
 
 Global options:
   --debug        print stack traces of unexpected errors

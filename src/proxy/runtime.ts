@@ -7,6 +7,7 @@ import { parseSpiffeId } from '../identity/spiffe.js';
 import type { WorkloadCredentials } from '../identity/workload-credentials.js';
 import { createAccessLog } from '../telemetry/access-log.js';
 import type { AccessLog } from '../telemetry/access-log.js';
+import { clusterGaugeReader } from '../telemetry/cluster-gauges.js';
 import { ProxyMetrics } from '../telemetry/metrics.js';
 import type { BalancerDeps } from './balancer/types.js';
 import { ClusterTable, SnapshotError } from './cluster/cluster-table.js';
@@ -67,8 +68,11 @@ export class ProxyRuntime {
     if (deps.balancer !== undefined) tableDeps.balancer = deps.balancer;
     if (deps.pool !== undefined) tableDeps.pool = deps.pool;
     this.clusters = new ClusterTable(tableDeps);
+    this.metrics.setClusterGauges(clusterGaugeReader(this.clusters));
     const now = deps.now ?? (() => performance.now());
+    const { namespace, workload, service, serviceAccount } = bootstrap.node;
     this.ctx = {
+      node: { namespace, workload, service, serviceAccount },
       tls: this.tls,
       clusters: this.clusters,
       metrics: this.metrics,

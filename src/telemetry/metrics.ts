@@ -1,11 +1,12 @@
-import type { Counter, Gauge, Metric, MetricObjectWithValues, MetricValueWithName, Registry } from 'prom-client';
+import type { Counter, Gauge, Registry } from 'prom-client';
+import type { ClusterGaugeReader } from './cluster-gauges.js';
+import { rawMetric } from './raw-metric.js';
+import type { RawValue } from './raw-metric.js';
+import { DURATION_BUCKETS, ReasonTable, RequestRecorder } from './request-metrics.js';
+import type { Destination, Direction, Peer, RequestSeries, SeriesBudget } from './request-metrics.js';
 
-export type Direction = 'inbound' | 'outbound';
-
-/** Pre-bound request metrics for one listener (or cluster): no label lookups per request. */
-export interface RequestMetrics {
-  record(status: number, durationSeconds: number): void;
-}
+export type { Destination, Direction, GoldenRecord, Peer } from './request-metrics.js';
+export { DEFAULT_SERIES_LIMIT, RequestRecorder, SeriesBudget } from './request-metrics.js';
 
 /** Pre-bound TCP metrics for one listener. */
 export interface TcpMetrics {
@@ -13,37 +14,9 @@ export interface TcpMetrics {
   closed(bytesIn: number, bytesOut: number): void;
 }
 
-const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-const STATUS_CLASSES = ['none', '1xx', '2xx', '3xx', '4xx', '5xx'];
 /** prom-client's Registry.PROMETHEUS_CONTENT_TYPE (text exposition 0.0.4). */
 const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
-
-type RequestLabels = Record<'direction' | 'listener' | 'cluster', string>;
-
-/**
- * Request counts and durations of one (direction, listener, cluster), kept in plain numbers:
- * recording a request is a few additions, no prom-client call.
- */
-class RequestStats implements RequestMetrics {
-  /** Requests by status class index (none, 1xx..5xx). */
-  readonly byClass = [0, 0, 0, 0, 0, 0];
-  /** Non-cumulative counts per bucket; the last slot is +Inf. */
-  readonly buckets = new Float64Array(DURATION_BUCKETS.length + 1);
-  sum = 0;
-  count = 0;
-
-  constructor(readonly labels: RequestLabels) {}
-
-  record(status: number, seconds: number): void {
-    const cls = status >= 100 && status < 600 ? (status / 100) | 0 : 0;
-    this.byClass[cls]!++;
-    let i = 0;
-    while (i < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[i]!) i++;
-    this.buckets[i]!++;
-    this.sum += seconds;
-    this.count++;
-  }
-}
+const BUCKET_LABELS = [...DURATION_BUCKETS.map(String), '+Inf'];
 
 class TcpStats implements TcpMetrics {
   opens = 0;
@@ -63,40 +36,6 @@ class TcpStats implements TcpMetrics {
 }
 
 /**
- * `trellis_request_duration_seconds` as a collector over RequestStats, formatted like a
- * prom-client Histogram (`_bucket` with `le`, `_sum`, `_count`).
- */
-class DurationHistogram {
-  readonly name = 'trellis_request_duration_seconds';
-  readonly help = 'Time from request start to response end';
-  readonly type = 'histogram';
-  readonly aggregator = 'sum';
-  constructor(private readonly stats: ReadonlyMap<string, RequestStats>) {}
-
-  get(): Promise<MetricObjectWithValues<MetricValueWithName<string>>> {
-    // Shape read by Registry.getMetricsAsString / getMetricsAsJSON (prom-client 15).
-    const values: MetricValueWithName<string>[] = [];
-    for (const s of this.stats.values()) {
-      let acc = 0;
-      for (let i = 0; i < DURATION_BUCKETS.length; i++) {
-        acc += s.buckets[i]!;
-        values.push({ metricName: `${this.name}_bucket`, labels: { le: DURATION_BUCKETS[i]!, ...s.labels }, value: acc });
-      }
-      acc += s.buckets[DURATION_BUCKETS.length]!;
-      values.push({ metricName: `${this.name}_bucket`, labels: { le: '+Inf', ...s.labels }, value: acc });
-      values.push({ metricName: `${this.name}_sum`, labels: { ...s.labels }, value: s.sum });
-      values.push({ metricName: `${this.name}_count`, labels: { ...s.labels }, value: s.count });
-    }
-    const out = { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
-    return Promise.resolve(out as unknown as MetricObjectWithValues<MetricValueWithName<string>>);
-  }
-
-  reset(): void {
-    // Values live in RequestStats; nothing to reset here.
-  }
-}
-
-/**
  * The proxy's metrics (several proxies may live in one test process, each with its own).
  *
  * Everything is recorded into plain numbers; prom-client (several MB of modules) is loaded
@@ -104,7 +43,10 @@ class DurationHistogram {
  * So the data path never calls prom-client, and a proxy nobody scrapes never loads it.
  */
 export class ProxyMetrics {
-  private readonly requests = new Map<string, RequestStats>();
+  /** Golden request recorders by direction, source and destination. */
+  private readonly recorders = new Map<string, RequestRecorder>();
+  private readonly reasons = new ReasonTable();
+  private clusterGauges: ClusterGaugeReader = () => [];
   private readonly tcp = new Map<string, TcpStats>();
   private readonly tls = { handshakes: { inbound: 0, outbound: 0 }, failures: { inbound: 0, outbound: 0 } };
   private certExpirySeconds = 0;
@@ -117,14 +59,18 @@ export class ProxyMetrics {
     return CONTENT_TYPE;
   }
 
-  requestMetrics(direction: Direction, listener: string, cluster: string): RequestMetrics {
-    const key = `${direction}\u0000${listener}\u0000${cluster}`;
-    let s = this.requests.get(key);
-    if (s === undefined) {
-      s = new RequestStats({ direction, listener, cluster });
-      this.requests.set(key, s);
+  /**
+   * Golden metrics of requests from `src` to `dst` (bind once per listener, or per calling
+   * identity on inbound listeners). `budget` bounds the series of one listener.
+   */
+  requestRecorder(direction: Direction, src: Peer, dst: Destination, budget: SeriesBudget): RequestRecorder {
+    const key = [direction, src.namespace, src.workload, src.serviceAccount, dst.namespace, dst.service].join('\u0000');
+    let r = this.recorders.get(key);
+    if (r === undefined) {
+      r = new RequestRecorder(direction, src, dst, budget, this.reasons);
+      this.recorders.set(key, r);
     }
-    return s;
+    return r;
   }
 
   tcpMetrics(direction: Direction, listener: string): TcpMetrics {
@@ -157,6 +103,11 @@ export class ProxyMetrics {
     this.endpoints = new Map(counts);
   }
 
+  /** Where the circuit-breaker and endpoint gauges are read from at scrape time. */
+  setClusterGauges(reader: ClusterGaugeReader): void {
+    this.clusterGauges = reader;
+  }
+
   async text(): Promise<string> {
     this.registry ??= this.buildRegistry();
     return (await this.registry).metrics();
@@ -169,7 +120,6 @@ export class ProxyMetrics {
     const registers = [registry];
     // collect() runs with `this` = the prom-client metric, so the numbers are reached through these.
     const self = {
-      requests: this.requests,
       tcp: this.tcp,
       tls: this.tls,
       cert: (): number => this.certExpirySeconds,
@@ -180,19 +130,8 @@ export class ProxyMetrics {
     const setCounter = <L extends string>(c: Counter<L>, labels: Partial<Record<L, string>>, value: number): void => {
       if (value > 0) c.inc(labels, value);
     };
-    new pc.Counter({
-      name: 'trellis_requests_total',
-      help: 'HTTP requests (h1 exchanges and h2 streams) by final status class',
-      labelNames: ['direction', 'listener', 'cluster', 'status_class'],
-      registers,
-      collect(this: Counter<'direction' | 'listener' | 'cluster' | 'status_class'>) {
-        this.reset();
-        for (const s of self.requests.values()) {
-          for (let c = 0; c < STATUS_CLASSES.length; c++) setCounter(this, { ...s.labels, status_class: STATUS_CLASSES[c]! }, s.byClass[c]!);
-        }
-      },
-    });
-    registry.registerMetric(new DurationHistogram(this.requests) as unknown as Metric);
+    this.registerGolden(registry);
+    this.registerClusterGauges(registry);
     new pc.Counter({
       name: 'trellis_tcp_connections_opened_total',
       help: 'Opaque TCP connections relayed',
@@ -276,4 +215,71 @@ export class ProxyMetrics {
     });
     return registry;
   }
+
+  /** Every request series of every recorder (scrape time only). */
+  private *requestSeries(): Generator<RequestSeries> {
+    for (const r of this.recorders.values()) {
+      for (const rs of r.all) {
+        yield* rs.series.values();
+        for (const s of rs.overflow) if (s !== undefined) yield s;
+      }
+    }
+  }
+
+  private registerGolden(registry: Registry): void {
+    registry.registerMetric(
+      rawMetric('trellis_requests_total', 'HTTP requests (h1 exchanges, h2 streams) by source, destination, route, method and final status', 'counter', (out) => {
+        for (const s of this.requestSeries()) out.push({ metricName: 'trellis_requests_total', labels: s.labels, value: s.count });
+      }),
+    );
+    const hist = 'trellis_request_duration_seconds';
+    registry.registerMetric(
+      rawMetric(hist, 'Time from the first byte of the request to the end of the response', 'histogram', (out) => {
+        for (const s of this.requestSeries()) pushHistogram(out, hist, s);
+      }),
+    );
+    registry.registerMetric(
+      rawMetric('trellis_retries_total', 'Route retries (attempts after the first) by source, destination and route', 'counter', (out) => {
+        for (const r of this.recorders.values()) {
+          for (const rs of r.all) out.push({ metricName: 'trellis_retries_total', labels: rs.labels, value: rs.retries });
+        }
+      }),
+    );
+  }
+
+  private registerClusterGauges(registry: Registry): void {
+    type Field = 'activeRequests' | 'openConnections' | 'pendingRequests';
+    const perCluster = (name: string, help: string, field: Field): void => {
+      registry.registerMetric(
+        rawMetric(name, help, 'gauge', (out) => {
+          for (const c of this.clusterGauges()) out.push({ metricName: name, labels: { cluster: c.cluster }, value: c[field] });
+        }),
+      );
+    };
+    perCluster('trellis_cluster_requests_active', 'Requests in flight to the cluster (circuit breaker: maxConcurrentRequests)', 'activeRequests');
+    perCluster('trellis_cluster_connections_open', 'Connections open or opening to the cluster (circuit breaker: maxConnections)', 'openConnections');
+    perCluster('trellis_cluster_requests_pending', 'Requests queued for a connection (circuit breaker: maxPendingRequests)', 'pendingRequests');
+    const perEndpoint = (name: string, help: string, value: (e: { ejected: boolean; healthy: boolean }) => boolean): void => {
+      registry.registerMetric(
+        rawMetric(name, help, 'gauge', (out) => {
+          for (const c of this.clusterGauges()) {
+            for (const e of c.endpoints) out.push({ metricName: name, labels: { cluster: c.cluster, endpoint: e.endpoint }, value: value(e) ? 1 : 0 });
+          }
+        }),
+      );
+    };
+    perEndpoint('trellis_endpoint_ejected', '1 while outlier detection ejects the endpoint', (e) => e.ejected);
+    perEndpoint('trellis_endpoint_healthy', '0 while the endpoint fails its active health checks (1 without health checks)', (e) => e.healthy);
+  }
+}
+
+/** `_bucket` (cumulative, with `le`), `_sum` and `_count` of one series. */
+function pushHistogram(out: RawValue[], name: string, s: RequestSeries): void {
+  let acc = 0;
+  for (let i = 0; i < BUCKET_LABELS.length; i++) {
+    acc += s.buckets[i]!;
+    out.push({ metricName: `${name}_bucket`, labels: { ...s.labels, le: BUCKET_LABELS[i]! }, value: acc });
+  }
+  out.push({ metricName: `${name}_sum`, labels: s.labels, value: s.sum });
+  out.push({ metricName: `${name}_count`, labels: s.labels, value: s.count });
 }

@@ -6,6 +6,8 @@
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serviceRoute, useTrafficMesh } from '../helpers/traffic-mesh.js';
+import { request } from 'undici';
+import type { WorkloadView } from '../../src/api/registry.js';
 import { waitFor } from '../helpers/proc.js';
 
 /** An HTTPRoute on service echo; `rules` is YAML indented for the rules list. */
@@ -234,6 +236,17 @@ ${TO_V1}`,
     for (let i = 0; i < n; i++) if ((await served('/split')) === 'echo-v2') v2++;
     // Binomial(1000, 0.2): sd 12.6; five sd either side fails by chance about once in 3 million runs.
     assert.ok(v2 >= 137 && v2 <= 263, `echo-v2 got ${v2} of ${n} requests, expected about 200`);
+    // The caller's metrics count each request under the route and the backend it went to.
+    const workloads = await tm.mesh.api<WorkloadView[]>('/api/v1/workloads');
+    const admin = workloads.find((w) => w.name === 'client')?.replicas[0]?.adminUrl;
+    const metrics = await (await request(`${admin}/metrics`)).body.text();
+    const counted = (dst: string): number =>
+      metrics
+        .split('\n')
+        .filter((l) => l.startsWith('trellis_requests_total{') && l.includes('direction="outbound"') && l.includes('route="default/split"') && l.includes(`dst_service="${dst}"`))
+        .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    assert.equal(counted('echo-v2'), v2);
+    assert.equal(counted('echo-v1'), n - v2);
   });
 
   test('a route to a missing service is accepted, reported unresolved, and its share answered 500', async () => {

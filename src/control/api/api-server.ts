@@ -11,6 +11,7 @@ import { kindFromName } from '../../config/resources/validate.js';
 import { ResourceValidationError } from '../resources/resource-store.js';
 import { TrellisError } from '../../errors.js';
 import { listenOn, urlOf } from '../listen.js';
+import { prometheusTargets } from './prometheus-sd.js';
 import { agentReportSchema, parseJson, tokenRequestSchema } from './schemas.js';
 
 /** What the REST API needs from the control plane. */
@@ -145,6 +146,7 @@ async function route(
           return json(res, 200, { version: b.version, trustDomain: b.trustDomain });
       }
     }
+    if (a === 'prometheus' && b1 === 'targets' && parts.length === 2) return json(res, 200, prometheusTargets(b.workloads()));
     if (a === 'proxies' && b1 !== undefined && c === 'snapshot' && d === undefined) {
       const s = b.snapshot(b1);
       if (s === undefined) throw new HttpError(404, 'TRELLIS_E_NOT_FOUND', `no snapshot compiled for node ${b1}`);

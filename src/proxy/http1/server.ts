@@ -1135,6 +1135,7 @@ class Http1Connection implements Http1ConnectionHandle, PlanTimerOwner {
       upgraded: this.upgraded,
       startedAt: this.startedAt,
       route: this.plan !== null ? this.plan.route : undefined,
+      backend: this.plan !== null ? this.plan.backend : undefined,
       retries: this.retries,
     };
     try {

@@ -120,6 +120,8 @@ export interface ExchangeRecord {
   route?: string | undefined;
   /** Route retries made (not counting connection-level replays). */
   retries?: number;
+  /** Cluster the request was sent to (RequestPlan.backend), when a planner ran. */
+  backend?: string | undefined;
 }
 
 export interface Http1ServerOptions {

@@ -138,6 +138,7 @@ class ForwardedStream implements AttemptOwner {
     }
     this.plan = plan;
     this.rec.route = plan.route;
+    this.rec.backend = plan.backend;
     if (plan.local !== null) {
       this.answerLocally(plan.local);
       return null;

@@ -45,4 +45,6 @@ export interface StreamRecord {
   grpcStatus?: number | undefined;
   /** Route retries made. */
   retries?: number;
+  /** Cluster the stream was sent to (RequestPlan.backend), when a planner ran. */
+  backend?: string | undefined;
 }

@@ -6,8 +6,17 @@ import type { Http1Limits } from '../http1/types.js';
 import type { MeshTls } from '../mtls/mesh-tls.js';
 import type { Http1PoolOptions } from '../pool/http1-pool.js';
 
+/** This proxy's own workload: the source of its outbound requests, the destination of inbound ones. */
+export interface NodeLabels {
+  namespace: string;
+  workload: string;
+  service: string;
+  serviceAccount: string;
+}
+
 /** What every listener needs from the running proxy (typed, no config bag beyond this). */
 export interface ListenerContext {
+  node: NodeLabels;
   tls: MeshTls;
   clusters: ClusterTable;
   metrics: ProxyMetrics;

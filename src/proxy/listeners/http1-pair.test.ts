@@ -111,10 +111,17 @@ test('keep-alive: consecutive requests reuse the downstream connection', async (
   }
 });
 
-test('metrics count requests by cluster and status class', async () => {
+test('metrics count requests by source, destination and status on both sides', async () => {
   const text = await client.metrics.text();
-  assert.match(text, /trellis_requests_total\{direction="outbound",listener="backend",cluster="default\/backend:http",status_class="2xx"\} [1-9]/);
+  assert.match(
+    text,
+    /trellis_requests_total\{direction="outbound",src_namespace="default",src_workload="w",src_service_account="sa",dst_namespace="default",dst_service="backend",route="",method="GET",status_code="200",grpc_status="",reason=""\} [1-9]/,
+  );
   const inbound = await server.metrics.text();
+  assert.match(
+    inbound,
+    /trellis_requests_total\{direction="inbound",src_namespace="default",src_workload="",src_service_account="frontend",dst_namespace="default",dst_service="s",route="",method="GET",status_code="200",grpc_status="",reason=""\} [1-9]/,
+  );
   assert.match(inbound, /trellis_tls_handshakes_total\{direction="inbound"\} [1-9]/);
 });
 

@@ -4,6 +4,7 @@ import type { InboundListenerConfig } from '../../api/bootstrap.js';
 import { ALPN_H2, ALPN_HTTP1, ALPN_TCP, isHttp2 } from '../../api/common.js';
 import { serveHttp1 } from '../http1/server.js';
 import { forwardStream } from '../http2/forward.js';
+import type { StreamRecord } from '../http2/types.js';
 import { AppHttp1Upstream } from '../pool/cluster-upstream.js';
 import { tcpConnector } from '../pool/connect.js';
 import { H2SessionPool } from '../pool/h2-session-pool.js';
@@ -37,10 +38,12 @@ export class InboundListener implements Listener {
   private readonly appH2: AppHttp2Upstream | null = null;
   private readonly h2server: http2.Http2Server | null = null;
   private readonly observe;
+  private readonly noPeer: { peer: string; onStream: (r: StreamRecord) => void };
   private readonly alpn: string;
   private readonly appLabel: string;
   private pendingPeer: string | null = null;
-  private readonly sessionPeers = new WeakMap<http2.Http2Session, string>();
+  /** The caller of each h2 session and its stream observer (bound once per session, not per stream). */
+  private readonly sessionPeers = new WeakMap<http2.Http2Session, { peer: string; onStream: (r: StreamRecord) => void }>();
   private readonly onRotate = (): void => {
     this.server.setSecureContext(this.ctx.tls.serverContextOptions());
   };
@@ -52,6 +55,7 @@ export class InboundListener implements Listener {
     this.alpn = expectedAlpn(config);
     this.appLabel = `${config.app.host}:${config.app.port}`;
     this.observe = exchangeObserver(ctx, 'inbound', config.name, '');
+    this.noPeer = { peer: '', onStream: this.observe.http2('') };
     const app = config.app;
     if (config.protocol === 'http') {
       this.appH1 = new AppHttp1Upstream(
@@ -123,17 +127,17 @@ export class InboundListener implements Listener {
   private createH2Server(upstream: AppHttp2Upstream): http2.Http2Server {
     const server = http2.createServer();
     server.on('session', (session) => {
-      if (this.pendingPeer !== null) this.sessionPeers.set(session, this.pendingPeer);
+      if (this.pendingPeer !== null) this.sessionPeers.set(session, { peer: this.pendingPeer, onStream: this.observe.http2(this.pendingPeer) });
       this.conns.addSession(session);
       session.on('error', () => {});
     });
     server.on('stream', (stream, headers) => {
-      const peer = this.sessionPeers.get(stream.session as http2.Http2Session) ?? '';
+      const bound = this.sessionPeers.get(stream.session as http2.Http2Session) ?? this.noPeer;
       forwardStream(stream, headers, {
         upstream,
         stripRequestHeaders: STRIP_PEER_IDENTITY,
-        addRequestHeaders: [PEER_IDENTITY_HEADER, peer],
-        onStream: this.observe.http2(peer),
+        addRequestHeaders: [PEER_IDENTITY_HEADER, bound.peer],
+        onStream: bound.onStream,
         now: this.ctx.now,
       });
     });

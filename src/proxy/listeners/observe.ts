@@ -1,12 +1,23 @@
-import type { Direction } from '../../telemetry/metrics.js';
+import { parseSpiffeId } from '../../identity/spiffe.js';
+import { destinationOfCluster, SeriesBudget } from '../../telemetry/request-metrics.js';
+import type { Destination, Direction, Peer, RequestRecorder } from '../../telemetry/request-metrics.js';
 import type { ExchangeRecord } from '../http1/types.js';
 import type { StreamRecord } from '../http2/types.js';
 import type { RelayResult } from '../tcp/relay.js';
 import type { ListenerContext } from './context.js';
 
+/** An inbound caller whose identity is not a workload ID of ours (should not pass mTLS). */
+const UNKNOWN_PEER: Peer = { namespace: '', workload: '', serviceAccount: '' };
+
 /**
- * Metrics and access-log hooks for one listener, bound once (label lookups happen here,
- * not per request). With the access log off, the only per-request work is the counters.
+ * Metrics and access-log hooks for one listener, bound once (label lookups happen here and
+ * once per connection, not per request). With the access log off, the only per-request work
+ * is the golden-metrics record (a few Map lookups and additions).
+ *
+ * Labels: outbound requests come from this proxy's workload and go to the listener's cluster
+ * (or the routed backend, when the record names one); inbound requests go to this proxy's
+ * service and come from the caller's SPIFFE ID, which names a namespace and service account
+ * (not a workload: several workloads may share an account).
  */
 export function exchangeObserver(
   ctx: ListenerContext,
@@ -18,31 +29,51 @@ export function exchangeObserver(
   http2(peerIdentity: string | undefined): (r: StreamRecord) => void;
   tcp(peerIdentity: string | undefined, upstream: string | undefined, startedAt: number, started: number): (r: RelayResult) => void;
 } {
-  const m = ctx.metrics.requestMetrics(direction, listener, cluster);
+  const budget = new SeriesBudget();
+  const node = ctx.node;
+  const self: Peer = { namespace: node.namespace, workload: node.workload, serviceAccount: node.serviceAccount };
+  const dst: Destination = direction === 'outbound' ? destinationOfCluster(cluster) : { namespace: node.namespace, service: node.service };
+  const outboundRecorder = direction === 'outbound' ? ctx.metrics.requestRecorder(direction, self, dst, budget) : null;
+  /** Inbound: one recorder per calling identity (bounded by the identities in the trust domain). */
+  const byPeer = new Map<string, RequestRecorder>();
+  const recorderFor = (peerIdentity: string | undefined): RequestRecorder => {
+    if (outboundRecorder !== null) return outboundRecorder;
+    const id = peerIdentity ?? '';
+    let r = byPeer.get(id);
+    if (r === undefined) {
+      const p = parseSpiffeId(id);
+      const src = p === null ? UNKNOWN_PEER : { namespace: p.namespace, workload: '', serviceAccount: p.serviceAccount };
+      r = ctx.metrics.requestRecorder(direction, src, dst, budget);
+      byPeer.set(id, r);
+    }
+    return r;
+  };
   const tcpM = ctx.metrics.tcpMetrics(direction, listener);
   const log = ctx.accessLog;
   // HTTP/1 exchanges and HTTP/2 streams report the same fields; only the protocol differs.
   const exchange =
     (protocol: 'http' | 'http2') =>
-    (peerIdentity: string | undefined) =>
-    (r: ExchangeRecord | StreamRecord): void => {
-      m.record(r.status, r.durationMs / 1000);
-      if (!log.enabled) return;
-      log.write({
-        direction,
-        listener,
-        protocol,
-        method: r.method,
-        target: r.target,
-        status: r.status,
-        reason: r.reason,
-        peerIdentity,
-        upstream: r.upstreamPeer,
-        bytesIn: r.requestBodyBytes,
-        bytesOut: r.responseBodyBytes,
-        durationMs: r.durationMs,
-        startedAt: r.startedAt,
-      });
+    (peerIdentity: string | undefined) => {
+      const m = recorderFor(peerIdentity);
+      return (r: ExchangeRecord | StreamRecord): void => {
+        m.record(r);
+        if (!log.enabled) return;
+        log.write({
+          direction,
+          listener,
+          protocol,
+          method: r.method,
+          target: r.target,
+          status: r.status,
+          reason: r.reason,
+          peerIdentity,
+          upstream: r.upstreamPeer,
+          bytesIn: r.requestBodyBytes,
+          bytesOut: r.responseBodyBytes,
+          durationMs: r.durationMs,
+          startedAt: r.startedAt,
+        });
+      };
     };
   return {
     http1: exchange('http'),
