@@ -17,11 +17,16 @@ import type { LoadBalancerKind } from './snapshot.js';
  * GET    /api/v1/check                    -> CheckReport
  * GET    /api/v1/version                  -> {version, trustDomain}
  * GET    /api/v1/prometheus/targets       -> PrometheusTargetGroup[]  (Prometheus http_sd_configs)
+ * GET    /api/v1/traces?limit=N           -> TraceSummaryView[]  (traces.ts: spans the control plane received)
+ * GET    /api/v1/traces/:traceId          -> TraceView
+ * POST   /v1/traces                       OTLP/HTTP JSON spans in (traces.ts; no token: loopback by default)
  * GET    /healthz                         -> 200 "ok"
  * Mesh resources (HTTPRoute, GRPCRoute, DestinationPolicy, FaultInjection): see resources.ts.
  * nodeId in a path is URL-encoded (it contains slashes).
  */
 export const API_PREFIX = '/api/v1';
+
+export type { OtlpExportResponse, TraceSpanKind, TraceSpanView, TraceSummaryView, TraceView } from './traces.js';
 
 export type ReplicaState = 'starting' | 'ready' | 'unhealthy' | 'crashed' | 'stopping' | 'stopped';
 

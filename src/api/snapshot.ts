@@ -12,6 +12,21 @@ export interface ProxySnapshot {
   /** PEM CA certificates peers' chains must end in. */
   trustBundlePem: string[];
   clusters: ClusterConfig[];
+  /** Distributed tracing (Mesh file `spec.tracing`); absent = the proxy records no spans. */
+  tracing?: TracingConfig;
+}
+
+/**
+ * Where and how much each proxy traces. Trace context (W3C traceparent, B3) is continued or
+ * started on every request either way; sampled requests get a span per proxy hop (client span
+ * on the caller's outbound proxy, server span on the callee's inbound proxy), exported over
+ * OTLP/HTTP JSON.
+ */
+export interface TracingConfig {
+  /** OTLP/HTTP traces URL, e.g. `http://127.0.0.1:4318/v1/traces`; by default the control plane's `/v1/traces`. */
+  endpoint: string;
+  /** Probability (0..1) that a new trace, one whose caller made no sampling decision, is recorded. */
+  samplingRatio: number;
 }
 
 export type LoadBalancerKind = 'peak-ewma' | 'round-robin' | 'least-request' | 'consistent-hash';

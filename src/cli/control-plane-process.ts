@@ -22,7 +22,7 @@ export interface ControlPlaneInfo {
 }
 
 /** The control plane's own options (what `trellis control-plane` takes), plus how to watch the child. */
-export interface ControlPlaneProcessOptions extends Pick<ControlPlaneOptions, 'stateDir' | 'api' | 'push' | 'trustDomain' | 'certTtlMs' | 'logLevel'> {
+export interface ControlPlaneProcessOptions extends Pick<ControlPlaneOptions, 'stateDir' | 'api' | 'push' | 'trustDomain' | 'certTtlMs' | 'logLevel' | 'tracing'> {
   logger: Logger;
   startTimeoutMs?: number;
 }
@@ -95,6 +95,7 @@ export class ControlPlaneProcess {
       '--trust-domain', o.trustDomain,
       '--cert-ttl', formatDuration(o.certTtlMs),
       '--log-level', o.logLevel,
+      ...tracingFlags(o.tracing),
       '--exit-on-stdin-close',
     ];
     const child = Child.spawn({ argv, cwd: o.stateDir, env: stringEnv(process.env), logFile: this.logFile, stdinPipe: true });
@@ -153,6 +154,13 @@ export class ControlPlaneProcess {
     this.stopping = true;
     this.child?.signal('SIGKILL', true);
   }
+}
+
+/** The mesh file's `spec.tracing` as `trellis control-plane` flags (absent: its defaults). */
+export function tracingFlags(t: ControlPlaneOptions['tracing']): string[] {
+  if (t === undefined) return [];
+  if (t === null) return ['--no-tracing'];
+  return t.collector === null ? ['--trace-sampling', String(t.samplingRatio)] : ['--trace-sampling', String(t.samplingRatio), '--trace-collector', t.collector];
 }
 
 function stringEnv(base: NodeJS.ProcessEnv): Record<string, string> {

@@ -192,6 +192,43 @@ describe('mesh file: errors name file, line, column and field', () => {
   });
 });
 
+describe('mesh file: spec.tracing', () => {
+  /** VALID with a tracing block after line 7 (certificateTTL); the block starts on line 8. */
+  const withTracing = (block: string): string => withLine(7, `  certificateTTL: 10s\n  tracing:\n${block}`);
+
+  it('absent: on, 1% of new traces, to the control plane itself', () => {
+    assert.deepEqual(parseMeshText(VALID, '/x/trellis.yaml').tracing, { samplingRatio: 0.01, collector: null });
+  });
+  it('sampling and collector as written', () => {
+    const m = parseMeshText(withTracing('    sampling: 0.25\n    collector: http://127.0.0.1:4318/v1/traces'), '/x/trellis.yaml');
+    assert.deepEqual(m.tracing, { samplingRatio: 0.25, collector: 'http://127.0.0.1:4318/v1/traces' });
+  });
+  it('an empty block takes the defaults; sampling 0 and 1 are allowed', () => {
+    assert.deepEqual(parseMeshText(withLine(7, '  certificateTTL: 10s\n  tracing: {}'), '/x/trellis.yaml').tracing, { samplingRatio: 0.01, collector: null });
+    assert.equal(parseMeshText(withTracing('    sampling: 0'), '/x/trellis.yaml').tracing?.samplingRatio, 0);
+    assert.equal(parseMeshText(withTracing('    sampling: 1'), '/x/trellis.yaml').tracing?.samplingRatio, 1);
+  });
+  it('enabled: false turns it off', () => {
+    assert.equal(parseMeshText(withTracing('    enabled: false\n    sampling: 0.5'), '/x/trellis.yaml').tracing, null);
+  });
+  it('sampling out of range or not a number', () => {
+    assert.deepEqual(issuesOf(withTracing('    sampling: 1.5')), ['9:15 spec.tracing.sampling: must be at most 1']);
+    assert.deepEqual(issuesOf(withTracing('    sampling: -0.1')), ['9:15 spec.tracing.sampling: must be at least 0']);
+    assert.match(issuesOf(withTracing('    sampling: 1%'))[0] ?? '', /^9:15 spec\.tracing\.sampling: expected a number/);
+  });
+  it('collector must be an http(s) URL', () => {
+    for (const bad of ['127.0.0.1:4318', 'grpc://collector:4317', 'http://']) {
+      assert.deepEqual(issuesOf(withTracing(`    collector: ${bad}`)), [
+        '9:16 spec.tracing.collector: expected an http:// or https:// URL (e.g. http://127.0.0.1:4318/v1/traces)',
+      ], bad);
+    }
+  });
+  it('unknown field and wrong type', () => {
+    assert.deepEqual(issuesOf(withTracing('    ratio: 0.5')), ['9:5 spec.tracing.ratio: unknown field']);
+    assert.deepEqual(issuesOf(withTracing('    enabled: yes please')), ['9:14 spec.tracing.enabled: expected boolean, got string "yes please"']);
+  });
+});
+
 describe('loadMeshFile', () => {
   let dir = '';
   before(async () => {

@@ -93,6 +93,7 @@ export function normalize(file: MeshFile, path: string, dir: string): MeshConfig
       push: parseHostPort(file.spec.controlPlane.push) as MeshConfig['controlPlane']['push'],
     },
     accessLog: file.spec.accessLog,
+    tracing: file.spec.tracing.enabled ? { samplingRatio: file.spec.tracing.sampling, collector: file.spec.tracing.collector ?? null } : null,
     ingress: file.spec.ingress.map((i) => ({
       name: i.name,
       listen: parseHostPort(i.listen) as MeshConfig['controlPlane']['api'],

@@ -83,6 +83,30 @@ const ingressSchema = z.strictObject({
   port: label,
 });
 
+/** OTLP/HTTP collectors are reached over plain http or https. */
+export function isHttpUrl(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** Share of new traces recorded when the mesh file says nothing: 1%. */
+export const DEFAULT_TRACE_SAMPLING = 0.01;
+
+const tracingSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** Probability that a new trace (no caller decision) is recorded. */
+  sampling: z.number().min(0).max(1).default(DEFAULT_TRACE_SAMPLING),
+  /** OTLP/HTTP traces URL; absent = the control plane's own `/v1/traces`. */
+  collector: z
+    .string()
+    .refine(isHttpUrl, { message: 'expected an http:// or https:// URL (e.g. http://127.0.0.1:4318/v1/traces)' })
+    .optional(),
+});
+
 export const meshFileSchema = z.strictObject({
   apiVersion: z.literal('trellis.dev/v1alpha1'),
   kind: z.literal('Mesh'),
@@ -99,6 +123,7 @@ export const meshFileSchema = z.strictObject({
       })
       .default({ api: '127.0.0.1:15000', push: '127.0.0.1:15012' }),
     accessLog: z.enum(['off', 'stdout', 'file']).default('file'),
+    tracing: tracingSchema.default({ enabled: true, sampling: DEFAULT_TRACE_SAMPLING }),
     ingress: z.array(ingressSchema).default([]),
     workloads: z.array(workloadSchema).min(1, 'expected at least one workload'),
     /** Services declared by label selector (e.g. one per version, for canaries). */

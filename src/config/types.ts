@@ -14,10 +14,20 @@ export interface MeshConfig {
   drainTimeoutMs: number;
   controlPlane: { api: HostPort; push: HostPort };
   accessLog: 'off' | 'stdout' | 'file';
+  /** `spec.tracing`; null when `enabled: false` (snapshots then carry no tracing). */
+  tracing: TracingSettings | null;
   ingress: IngressConfig[];
   workloads: WorkloadConfig[];
   /** Services declared by label selector (`spec.services`). */
   services: SelectorServiceConfig[];
+}
+
+/** Where proxies send spans and how many new traces they record. */
+export interface TracingSettings {
+  /** 0..1: probability that a new trace (one whose caller made no decision) is recorded. */
+  samplingRatio: number;
+  /** OTLP/HTTP traces URL; null = the control plane's own `/v1/traces`. */
+  collector: string | null;
 }
 
 export interface SelectorServiceConfig {

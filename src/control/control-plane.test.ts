@@ -71,6 +71,7 @@ test('a restart from the same state dir keeps CA, token, registry (leases renewe
     let v: number;
     let creds: Awaited<ReturnType<typeof enroll>>;
     let counter: number;
+    let apiPort: number;
     try {
       const report = agentReport('a1', [workload('front', { upstreams: ['default/web:http'], readyPorts: [22000] }), workload('web', { readyPorts: [22001] })], 5000);
       assert.equal((await api(cp1, 'PUT', '/api/v1/agents/a1', report)).status, 200);
@@ -81,12 +82,14 @@ test('a restart from the same state dir keeps CA, token, registry (leases renewe
       v = cp1.snapshots.get('default/front/0')?.version ?? -1;
       creds = await enroll(cp1, 'default/front/0', FRONT);
       counter = cp1.store.version();
+      apiPort = Number(new URL(cp1.apiUrl).port);
     } finally {
       await cp1.close();
     }
 
     now += 60_000; // down for longer than the lease
-    const cp2 = await startControlPlane(dir, { clock });
+    // Back on the same API port, as `trellis up` restarts it: the snapshots' trace endpoint is that address.
+    const cp2 = await startControlPlane(dir, { clock, api: { host: '127.0.0.1', port: apiPort } });
     try {
       assert.deepEqual(cp2.ca.trustBundlePem(), bundle);
       assert.equal(cp2.agentToken, token);

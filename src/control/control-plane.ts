@@ -5,7 +5,9 @@ import type { Logger } from 'pino';
 import type { HostPort } from '../api/common.js';
 import type { AgentReport, CheckReport, EndpointView, ProxyView, ServiceView, WorkloadView } from '../api/registry.js';
 import type { ApplyResult, ResourceKind, ResourceView } from '../api/resources.js';
-import type { ProxySnapshot } from '../api/snapshot.js';
+import type { ProxySnapshot, TracingConfig } from '../api/snapshot.js';
+import type { TraceSummaryView, TraceView } from '../api/traces.js';
+import type { TracingSettings } from '../config/types.js';
 import { TrellisError } from '../errors.js';
 import { CertificateAuthority } from '../identity/ca.js';
 import { isInTrustDomain, spiffeId } from '../identity/spiffe.js';
@@ -15,6 +17,8 @@ import { ApiServer } from './api/api-server.js';
 import type { ApiBackend } from './api/api-server.js';
 import { runChecks } from './check/check.js';
 import { SnapshotCache } from './compiler/snapshot-cache.js';
+import { DEFAULT_TRACING, snapshotTracing } from './compiler/tracing.js';
+import { TraceCollector } from './traces/trace-collector.js';
 import { createLogger } from './logger.js';
 import { ControlMetrics } from './metrics.js';
 import { ProxyTracker } from './push/proxy-tracker.js';
@@ -36,6 +40,13 @@ export interface ControlPlaneOptions {
   clock?: () => number;
   /** Push stream ping interval (tests shorten it). Default PUSH_PING_INTERVAL_MS. */
   pingIntervalMs?: number;
+  /**
+   * Mesh file `spec.tracing` put in every snapshot; null = tracing off. Absent = DEFAULT_TRACING
+   * (1% of new traces, sent to this control plane's own `/v1/traces`).
+   */
+  tracing?: TracingSettings | null;
+  /** Spans kept for the recent-trace views. Default DEFAULT_MAX_TRACE_SPANS (10,000). */
+  maxTraceSpans?: number;
 }
 
 /** Lifetime of the control plane's own server/client certificate (rotated at two thirds). */
@@ -51,7 +62,11 @@ export class ControlPlane implements ApiBackend {
   readonly metrics: ControlMetrics;
   /** Mesh resources; every `changed` event recompiles and pushes (unchanged snapshots keep their version). */
   readonly resources: ResourceStore;
+  /** Spans proxies and apps export to this control plane (POST /v1/traces), kept for the trace views. */
+  readonly traces: TraceCollector;
   version = '0.0.0';
+  /** The snapshots' tracing block; known once the API address is bound. */
+  private tracingConfig: TracingConfig | undefined;
   private push: PushServer | null = null;
   private api: ApiServer | null = null;
   private creds: TlsCredentials | null = null;
@@ -76,7 +91,15 @@ export class ControlPlane implements ApiBackend {
       () => ca.trustBundlePem(),
       () => this.resources.resources(),
       (d) => this.logger.warn(d, 'route left out of the snapshot: the proxy would refuse it'),
+      () => this.tracingConfig,
     );
+    this.traces = new TraceCollector(o.maxTraceSpans, undefined, (r) => {
+      if (!r.ok) this.metrics.traceRequestsRefused.inc();
+      else {
+        this.metrics.spansReceived.inc(r.spans.length);
+        this.metrics.spansRejected.inc(r.rejected);
+      }
+    });
     this.metrics = new ControlMetrics({
       connectedProxies: () => this.push?.connectedCount() ?? 0,
       agents: () => this.registry.agentIds().length,
@@ -120,6 +143,13 @@ export class ControlPlane implements ApiBackend {
     // Every lease restarts now: the control plane being down never expires an endpoint.
     const now = this.clock();
     for (const a of this.store.agents()) this.registry.upsert(a.report, now);
+    // The API listens first, answering only once start-up is done: the snapshots' default
+    // trace endpoint is its bound address, so the first compile already has it (and a restart
+    // with the same content keeps every version).
+    let opened = (): void => {};
+    const ready = new Promise<void>((r) => (opened = r));
+    this.api = await ApiServer.start(this.o.api, this.agentToken, this, this.logger, ready);
+    this.tracingConfig = snapshotTracing(this.o.tracing === undefined ? DEFAULT_TRACING : this.o.tracing, this.api.url);
     await this.snapshots.recompile();
     this.registry.on('changed', () => this.recompileAndPush());
     this.resources.on('changed', () => this.recompileAndPush());
@@ -140,14 +170,14 @@ export class ControlPlane implements ApiBackend {
       pingIntervalMs: this.o.pingIntervalMs,
       onEvent: (e) => (e === 'certificate-issued' ? this.metrics.certificatesIssued.inc() : this.metrics.snapshotsPushed.inc()),
     });
-    this.api = await ApiServer.start(this.o.api, this.agentToken, this, this.logger);
+    opened();
     await writeInfo(join(this.o.stateDir, 'control-plane.json'), {
       pid: process.pid,
       apiUrl: this.api.url,
       pushUrl: this.push.url,
       trustDomain: this.o.trustDomain,
     });
-    this.logger.info({ apiUrl: this.api.url, pushUrl: this.push.url, trustDomain: this.o.trustDomain }, 'control plane started');
+    this.logger.info({ apiUrl: this.api.url, pushUrl: this.push.url, trustDomain: this.o.trustDomain, tracing: this.tracingConfig ?? 'off' }, 'control plane started');
   }
 
   private serverCertTtl(): number {
@@ -300,6 +330,13 @@ export class ControlPlane implements ApiBackend {
       creds: this.creds as TlsCredentials,
       trustBundlePem: this.ca.trustBundlePem(),
     });
+  }
+
+  recentTraces(limit: number): TraceSummaryView[] {
+    return this.traces.recent(limit);
+  }
+  trace(traceId: string): TraceView | undefined {
+    return this.traces.trace(traceId);
   }
 
   async metricsText(): Promise<{ contentType: string; body: string }> {

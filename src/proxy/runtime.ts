@@ -21,6 +21,8 @@ import { OutboundListener } from './listeners/outbound.js';
 import { MeshTls } from './mtls/mesh-tls.js';
 import { mtlsConnector } from './pool/connect.js';
 import type { Http1PoolOptions } from './pool/http1-pool.js';
+import { checkTracingConfig, Tracer } from './tracing/tracer.js';
+import type { TracerDeps } from './tracing/tracer.js';
 
 export interface RuntimeDeps {
   credentials: WorkloadCredentials;
@@ -33,6 +35,8 @@ export interface RuntimeDeps {
   /** Monotonic ms. */
   now?: () => number;
   adminUrl?: () => string;
+  /** Span ids and exporter tuning (tests); the exporter's failures are logged at warn either way. */
+  tracing?: Omit<TracerDeps, 'onError'>;
 }
 
 /**
@@ -45,6 +49,8 @@ export class ProxyRuntime {
   readonly clusters: ClusterTable;
   readonly metrics: ProxyMetrics;
   readonly accessLog: AccessLog;
+  /** Off until a snapshot carries `tracing`; reconfigured by every snapshot. */
+  readonly tracer: Tracer;
   readonly listeners: Listener[] = [];
   private snapshot: ProxySnapshot | null = null;
   private draining: Promise<void> | null = null;
@@ -58,6 +64,12 @@ export class ProxyRuntime {
   ) {
     this.metrics = deps.metrics ?? new ProxyMetrics();
     this.accessLog = deps.accessLog ?? createAccessLog(bootstrap.accessLog);
+    const { namespace, workload, service, serviceAccount, replica, identity } = bootstrap.node;
+    const logger = deps.logger;
+    this.tracer = new Tracer(
+      { namespace, workload, service, replica, identity },
+      { ...deps.tracing, onError: (message) => logger.warn({ err: message }, 'span export failed') },
+    );
     const td = parseSpiffeId(bootstrap.node.identity)?.trustDomain ?? '';
     this.tls = new MeshTls(deps.credentials, td, (direction, ok) =>
       ok ? this.metrics.tlsHandshake(direction) : this.metrics.tlsFailure(direction),
@@ -70,13 +82,13 @@ export class ProxyRuntime {
     this.clusters = new ClusterTable(tableDeps);
     this.metrics.setClusterGauges(clusterGaugeReader(this.clusters));
     const now = deps.now ?? (() => performance.now());
-    const { namespace, workload, service, serviceAccount } = bootstrap.node;
     this.ctx = {
       node: { namespace, workload, service, serviceAccount },
       tls: this.tls,
       clusters: this.clusters,
       metrics: this.metrics,
       accessLog: this.accessLog,
+      tracer: this.tracer,
       logger: deps.logger,
       limits: deps.limits ?? DEFAULT_HTTP1_LIMITS,
       appConnectTimeoutMs: 2_000,
@@ -106,7 +118,7 @@ export class ProxyRuntime {
 
   /** Validates and applies a snapshot whole; returns null, or the error for the NACK. */
   applySnapshot(snapshot: ProxySnapshot): string | null {
-    const error = validateSnapshot(snapshot);
+    const error = validateSnapshot(snapshot) ?? checkTracingConfig(snapshot.tracing);
     if (error !== null) return error;
     // Route tables and policies are compiled before anything changes: a bad one rejects the
     // whole snapshot (NACK) and the proxy keeps serving on the last good one.
@@ -121,6 +133,7 @@ export class ProxyRuntime {
     if (bundle.length !== snapshot.trustBundlePem.length || bundle.some((p, i) => p !== snapshot.trustBundlePem[i])) {
       this.deps.credentials.updateTrustBundle(snapshot.trustBundlePem);
     }
+    this.tracer.configure(snapshot.tracing);
     this.snapshot = snapshot;
     this.metrics.setConfigVersion(snapshot.version);
     this.metrics.setClusterEndpoints(this.clusters.endpointCounts());
@@ -167,11 +180,12 @@ export class ProxyRuntime {
     };
   }
 
-  /** Stop accepting, let in-flight exchanges finish (bounded by drainTimeoutMs), close. */
+  /** Stop accepting, let in-flight exchanges finish (bounded by drainTimeoutMs), send their spans, close. */
   drain(): Promise<void> {
     this.draining ??= (async () => {
       await Promise.all(this.listeners.map((l) => l.drain(this.bootstrap.drainTimeoutMs)));
       this.close();
+      await this.tracer.shutdown();
     })();
     return this.draining;
   }
@@ -184,5 +198,12 @@ export class ProxyRuntime {
     this.tls.detach();
     this.deps.credentials.removeListener('rotated', this.setExpiry);
     void this.accessLog.close();
+    // Queued spans are still sent (the exporter keeps the process alive for that one request).
+    void this.tracer.shutdown();
+  }
+
+  /** Sends every queued span now (tests, and before an orderly exit). */
+  flushTraces(): Promise<void> {
+    return this.tracer.flush();
   }
 }

@@ -17,6 +17,10 @@ export interface AccessRecord {
   durationMs: number;
   /** epoch ms when the exchange started */
   startedAt: number;
+  /** W3C trace id (32 lower-hex) of an HTTP exchange, when tracing is on. */
+  traceId?: string | undefined;
+  /** This proxy's span in that trace (16 lower-hex), when tracing is on. */
+  spanId?: string | undefined;
 }
 
 export interface AccessLog {

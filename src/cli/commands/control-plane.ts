@@ -1,12 +1,15 @@
+import { DEFAULT_TRACE_SAMPLING, isHttpUrl } from '../../config/schema.js';
+import type { TracingSettings } from '../../config/types.js';
 import { parseDuration } from '../../util/duration.js';
 import { parseHostPort } from '../../util/hostport.js';
 import { isLogLevel } from '../../util/log.js';
 import { resolve } from 'node:path';
-import { parse, str } from '../args.js';
+import { parse, str, type Parsed } from '../args.js';
 import { UsageError, type Command } from '../io.js';
 import { onSignals, onStdinClose } from '../lifecycle.js';
 
-const usage = `Usage: trellis control-plane --state-dir D --api HOST:PORT --push HOST:PORT --trust-domain TD --cert-ttl DUR [--log-level L] [--exit-on-stdin-close]
+const usage = `Usage: trellis control-plane --state-dir D --api HOST:PORT --push HOST:PORT --trust-domain TD --cert-ttl DUR [--log-level L]
+       [--trace-sampling R] [--trace-collector URL | --no-tracing] [--exit-on-stdin-close]
 
 Runs the control plane in the foreground (\`trellis up\` starts it as a child process).
 Writes <state-dir>/agent-token and <state-dir>/control-plane.json on start.
@@ -19,6 +22,10 @@ Options:
   --trust-domain TD        SPIFFE trust domain
   --cert-ttl DUR           workload certificate lifetime (e.g. 24h, 10s)
   --log-level L            trace|debug|info|warn|error (default info)
+  --trace-sampling R       share of new traces proxies record, 0..1 (default 0.01)
+  --trace-collector URL    OTLP/HTTP traces URL proxies export to (default: this control
+                           plane's own /v1/traces, shown by GET /api/v1/traces)
+  --no-tracing             proxies record no spans (snapshots carry no tracing)
   --exit-on-stdin-close    exit when stdin closes (used by \`trellis up\`)
   -h, --help               this text
 `;
@@ -36,6 +43,9 @@ export const controlPlaneCommand: Command = {
         'trust-domain': { type: 'string' },
         'cert-ttl': { type: 'string' },
         'log-level': { type: 'string' },
+        'trace-sampling': { type: 'string' },
+        'trace-collector': { type: 'string' },
+        'no-tracing': { type: 'boolean' },
         'exit-on-stdin-close': { type: 'boolean' },
       },
       usage,
@@ -58,9 +68,10 @@ export const controlPlaneCommand: Command = {
     if (!isLogLevel(logLevel)) throw new UsageError(`--log-level must be one of trace, debug, info, warn, error`, usage);
     const stateDir = resolve(io.cwd, need('state-dir'));
     const trustDomain = need('trust-domain');
+    const tracing = tracingOptions(p);
 
     const { runControlPlane } = await import('../../control/main.js');
-    const cp = await runControlPlane({ stateDir, api, push, trustDomain, certTtlMs, logLevel });
+    const cp = await runControlPlane({ stateDir, api, push, trustDomain, certTtlMs, logLevel, tracing });
     io.err(`trellis: control plane api=${cp.apiUrl} push=${cp.pushUrl}\n`);
     return new Promise<number>((done) => {
       let closing = false;
@@ -80,3 +91,19 @@ export const controlPlaneCommand: Command = {
     });
   },
 };
+
+/** `--trace-*` / `--no-tracing` as the control plane's tracing settings (null = off). */
+export function tracingOptions(p: Parsed): TracingSettings | null {
+  const sampling = str(p, 'trace-sampling');
+  const collector = str(p, 'trace-collector');
+  if (p.values['no-tracing'] === true) {
+    if (sampling !== undefined || collector !== undefined) throw new UsageError('--no-tracing cannot be combined with --trace-sampling or --trace-collector', usage);
+    return null;
+  }
+  const ratio = sampling === undefined ? DEFAULT_TRACE_SAMPLING : Number(sampling);
+  if (sampling !== undefined && (sampling.trim() === '' || !Number.isFinite(ratio) || ratio < 0 || ratio > 1)) {
+    throw new UsageError(`--trace-sampling must be a number from 0 to 1, got "${sampling}"`, usage);
+  }
+  if (collector !== undefined && !isHttpUrl(collector)) throw new UsageError(`--trace-collector must be an http:// or https:// URL, got "${collector}"`, usage);
+  return { samplingRatio: ratio, collector: collector ?? null };
+}

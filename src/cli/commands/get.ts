@@ -1,5 +1,6 @@
 import type { EndpointView, ProxyView, ServiceView, WorkloadView } from '../../api/registry.js';
 import { RESOURCE_KINDS, type Condition, type ResourceView } from '../../api/resources.js';
+import type { TraceSummaryView, TraceView } from '../../api/traces.js';
 import { kindFromName } from '../../config/resources/validate.js';
 import { apiGet, controlPlaneUrl } from '../api.js';
 import { choice, parse, str } from '../args.js';
@@ -12,6 +13,7 @@ type Kind = (typeof KINDS)[number];
 
 const usage = `Usage: trellis get <services|workloads|endpoints|proxies> [-o table|json|yaml] [--control-plane URL]
        trellis get <kind> [name] [-n namespace] [-o table|json|yaml] [--control-plane URL]
+       trellis get traces [traceId] [-o table|json|yaml] [--control-plane URL]
 
 Lists what the control plane knows. Table by default; json and yaml print the API's
 objects unchanged, for scripts.
@@ -19,6 +21,9 @@ objects unchanged, for scripts.
 <kind> is a mesh resource kind (${RESOURCE_KINDS.join(', ')}; lower case and plurals
 work, "resources" lists every kind). The table shows each resource's status conditions
 (Accepted, ResolvedRefs), computed against the registered services when read.
+
+"traces" lists the recent traces the control plane collected (newest first); with a
+trace id, its spans as a tree with start offsets and durations.
 
 Options:
   -n, --namespace NS      namespace of a named resource (default "default"); filters lists
@@ -80,6 +85,14 @@ export const getCommand: Command = {
     const kind = p.positionals[0];
     if (kind === undefined) throw new UsageError(`what to get? one of ${KINDS.join(', ')}, ${RESOURCE_KINDS.join(', ')}`, usage);
     const output = choice(p, 'output', OUTPUTS, 'table', usage);
+    if (kind === 'traces') {
+      const base = controlPlaneUrl(str(p, 'control-plane'), io);
+      const id = p.positionals[1];
+      const value = id === undefined ? await apiGet<TraceSummaryView[]>(base, '/traces') : await apiGet<TraceView>(base, `/traces/${encodeURIComponent(id)}`);
+      if (output !== 'table') io.out(output === 'json' ? json(value) : yaml(value));
+      else io.out(Array.isArray(value) ? (value.length === 0 ? 'no traces collected yet\n' : renderTraces(value, Date.now())) : renderTrace(value));
+      return 0;
+    }
     const resourceKind = kind === 'resources' ? 'all' : kindFromName(kind);
     if (resourceKind !== undefined) {
       const base = controlPlaneUrl(str(p, 'control-plane'), io);
@@ -137,3 +150,42 @@ export function renderResources(items: ResourceView[], detail: boolean): string 
 }
 
 
+
+function ms(n: number): string {
+  return n >= 1000 ? `${(n / 1000).toFixed(2)}s` : `${n.toFixed(n >= 10 ? 0 : 2)}ms`;
+}
+
+/** Recent traces as a table. Exported for tests. */
+export function renderTraces(items: TraceSummaryView[], now: number): string {
+  return table(
+    ['TRACE', 'ROOT', 'SERVICES', 'SPANS', 'DURATION', 'ERROR', 'STARTED'],
+    items.map((t) => [t.traceId, `${t.rootService} ${t.rootName}`, t.services.join(','), String(t.spanCount), ms(t.durationMs), t.error ? 'yes' : 'no', relativeTime(new Date(t.startMs).toISOString(), now)]),
+  );
+}
+
+/** One trace's spans, children indented under their parent, start as offset from the trace's. Exported for tests. */
+export function renderTrace(t: TraceView): string {
+  const ids = new Set(t.spans.map((s) => s.spanId));
+  const depth = new Map<string, number>();
+  const depthOf = (spanId: string, seen: number): number => {
+    const known = depth.get(spanId);
+    if (known !== undefined) return known;
+    const parent = t.spans.find((s) => s.spanId === spanId)?.parentSpanId;
+    // `seen` bounds the walk: a parent cycle in received data must not loop.
+    const d = parent === undefined || !ids.has(parent) || seen > t.spans.length ? 0 : depthOf(parent, seen + 1) + 1;
+    depth.set(spanId, d);
+    return d;
+  };
+  const start = t.spans.reduce((m, s) => Math.min(m, s.startMs), Number.POSITIVE_INFINITY);
+  return table(
+    ['SPAN', 'SERVICE', 'KIND', 'OFFSET', 'DURATION', 'STATUS'],
+    t.spans.map((s) => [
+      `${'  '.repeat(depthOf(s.spanId, 0))}${s.name}`,
+      s.service,
+      s.kind,
+      `+${ms(s.startMs - start)}`,
+      ms(s.durationMs),
+      s.statusMessage === undefined ? s.status : `${s.status} (${s.statusMessage})`,
+    ]),
+  );
+}

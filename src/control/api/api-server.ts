@@ -7,11 +7,14 @@ import { API_PREFIX } from '../../api/registry.js';
 import type { AgentReport, CheckReport, EndpointView, ProxyView, ServiceView, WorkloadView } from '../../api/registry.js';
 import type { ApplyResult, ResourceKind, ResourceView } from '../../api/resources.js';
 import type { ProxySnapshot } from '../../api/snapshot.js';
+import type { TraceSummaryView, TraceView } from '../../api/traces.js';
 import { kindFromName } from '../../config/resources/validate.js';
 import { ResourceValidationError } from '../resources/resource-store.js';
 import { TrellisError } from '../../errors.js';
 import { listenOn, urlOf } from '../listen.js';
 import { prometheusTargets } from './prometheus-sd.js';
+import { isOtlpTracesPath, receiveOtlpTraces, traceLimit } from './otlp-traces.js';
+import type { TraceReceiver } from './otlp-traces.js';
 import { agentReportSchema, parseJson, tokenRequestSchema } from './schemas.js';
 
 /** What the REST API needs from the control plane. */
@@ -33,11 +36,15 @@ export interface ApiBackend {
   listResources(kind?: ResourceKind): ResourceView[];
   getResource(kind: ResourceKind, namespace: string, name: string): ResourceView | undefined;
   deleteResource(kind: ResourceKind, namespace: string, name: string): Promise<boolean>;
+  /** OTLP/HTTP span receipt (POST /v1/traces) and the recent-trace views (src/api/traces.ts). */
+  traces: TraceReceiver;
+  recentTraces(limit: number): TraceSummaryView[];
+  trace(traceId: string): TraceView | undefined;
 }
 
 const MAX_BODY = 4 * 1024 * 1024;
 
-class HttpError extends Error {
+export class HttpError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
@@ -54,14 +61,18 @@ export class ApiServer {
     readonly url: string,
   ) {}
 
-  static async start(listen: HostPort, agentToken: string, backend: ApiBackend, logger: Logger): Promise<ApiServer> {
+  /**
+   * Listens at once (so the bound address is known), but answers requests only once `ready`
+   * resolves: the control plane finishes starting with the address in hand.
+   */
+  static async start(listen: HostPort, agentToken: string, backend: ApiBackend, logger: Logger, ready: Promise<void> = Promise.resolve()): Promise<ApiServer> {
     const expected = Buffer.from(`Bearer ${agentToken}`);
     const authorized = (req: IncomingMessage): boolean => {
       const got = Buffer.from(req.headers.authorization ?? '');
       return got.length === expected.length && timingSafeEqual(got, expected);
     };
     const server = createServer((req, res) => {
-      route(req, res, backend, authorized).catch((err: unknown) => {
+      ready.then(() => route(req, res, backend, authorized)).catch((err: unknown) => {
         if (err instanceof ResourceValidationError) {
           json(res, 400, { error: { code: err.code, message: err.message, issues: err.issues } });
         } else if (err instanceof HttpError) {
@@ -105,6 +116,7 @@ async function route(
     res.writeHead(200, { 'content-type': m.contentType }).end(m.body);
     return;
   }
+  if (isOtlpTracesPath(path)) return receiveOtlpTraces(req, res, b.traces);
   if (!path.startsWith(`${API_PREFIX}/`)) throw new HttpError(404, 'TRELLIS_E_NOT_FOUND', `no route ${method} ${path}`);
   const parts = path.slice(API_PREFIX.length + 1).split('/').map(decodeURIComponent);
   const [a, b1, c, d] = parts;
@@ -147,6 +159,16 @@ async function route(
       }
     }
     if (a === 'prometheus' && b1 === 'targets' && parts.length === 2) return json(res, 200, prometheusTargets(b.workloads()));
+    if (a === 'traces' && parts.length === 1) {
+      const limit = traceLimit(url.searchParams.get('limit'));
+      if (limit === undefined) throw new HttpError(400, 'TRELLIS_E_USAGE', 'limit: expected an integer from 1 to 1000');
+      return json(res, 200, b.recentTraces(limit));
+    }
+    if (a === 'traces' && b1 !== undefined && parts.length === 2) {
+      const t = b.trace(b1);
+      if (t === undefined) throw new HttpError(404, 'TRELLIS_E_NOT_FOUND', `no spans of trace ${b1} are kept (32 hex digits; only recent traces are)`);
+      return json(res, 200, t);
+    }
     if (a === 'proxies' && b1 !== undefined && c === 'snapshot' && d === undefined) {
       const s = b.snapshot(b1);
       if (s === undefined) throw new HttpError(404, 'TRELLIS_E_NOT_FOUND', `no snapshot compiled for node ${b1}`);

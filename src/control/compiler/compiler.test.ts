@@ -5,6 +5,7 @@ import { FileStore } from '../store/file-store.js';
 import { agentReport, tempDir, workload } from '../test-support.js';
 import { compileClusters, parseClusterName } from './compiler.js';
 import { SnapshotCache } from './snapshot-cache.js';
+import { DEFAULT_TRACING, snapshotTracing } from './tracing.js';
 
 function smallMesh(catalogStates: ('ready' | 'starting')[] = ['ready', 'starting']): Registry {
   const r = new Registry('td');
@@ -94,4 +95,36 @@ test('versions change only for proxies whose content changed, and survive a new 
   } finally {
     await cleanup();
   }
+});
+
+test('snapshots carry the tracing block (part of the content hash), and none when tracing is off', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const store = await FileStore.open(dir);
+    let tracing = snapshotTracing(DEFAULT_TRACING, 'http://127.0.0.1:15000');
+    const cache = new SnapshotCache(smallMesh(), store, () => ['ROOT'], () => [], undefined, () => tracing);
+    await cache.recompile();
+    const nodes = ['default/catalog/0', 'default/catalog/1', 'default/frontend/0'];
+    for (const n of nodes) assert.deepEqual(cache.get(n)?.snapshot.tracing, { endpoint: 'http://127.0.0.1:15000/v1/traces', samplingRatio: 0.01 }, n);
+
+    tracing = snapshotTracing({ samplingRatio: 0.5, collector: 'http://127.0.0.1:4318/v1/traces' }, 'http://127.0.0.1:15000');
+    assert.deepEqual((await cache.recompile()).sort(), nodes, 'a new collector is new content for every proxy');
+    assert.deepEqual(cache.get('default/frontend/0')?.snapshot.tracing, { endpoint: 'http://127.0.0.1:4318/v1/traces', samplingRatio: 0.5 });
+    assert.deepEqual(await cache.recompile(), [], 'the same settings compile to the same hash');
+
+    tracing = snapshotTracing(null, 'http://127.0.0.1:15000');
+    assert.deepEqual((await cache.recompile()).sort(), nodes);
+    assert.equal('tracing' in (cache.get('default/frontend/0')?.snapshot ?? {}), false, 'off: no tracing key at all');
+    await store.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('the default trace endpoint is the bound API address, wildcards made dialable', () => {
+  assert.deepEqual(snapshotTracing(DEFAULT_TRACING, 'http://127.0.0.1:40123'), { endpoint: 'http://127.0.0.1:40123/v1/traces', samplingRatio: 0.01 });
+  assert.equal(snapshotTracing(DEFAULT_TRACING, 'http://0.0.0.0:15000')?.endpoint, 'http://127.0.0.1:15000/v1/traces');
+  assert.equal(snapshotTracing(DEFAULT_TRACING, 'http://[::]:15000')?.endpoint, 'http://[::1]:15000/v1/traces');
+  assert.equal(snapshotTracing(DEFAULT_TRACING, 'http://[::1]:15000')?.endpoint, 'http://[::1]:15000/v1/traces');
+  assert.equal(snapshotTracing(null, 'http://127.0.0.1:15000'), undefined);
 });

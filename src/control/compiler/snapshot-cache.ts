@@ -1,5 +1,5 @@
 import type { Resource } from '../../api/resources.js';
-import type { ProxySnapshot } from '../../api/snapshot.js';
+import type { ProxySnapshot, TracingConfig } from '../../api/snapshot.js';
 import type { Registry } from '../registry/registry.js';
 import type { Store, StoredSnapshotVersion } from '../store/store.js';
 import { compileNodeClusters, contentHash } from './compiler.js';
@@ -28,6 +28,8 @@ export class SnapshotCache {
     /** Mesh resources (routes, policies, faults) compiled into the snapshots. */
     private readonly resources: () => readonly Resource[] = () => [],
     private readonly onDroppedRoute?: (d: DroppedRoute) => void,
+    /** The `tracing` block for every snapshot; undefined = tracing off (the key is left out, so hashes stay as before). */
+    private readonly tracing: () => TracingConfig | undefined = () => undefined,
   ) {}
 
   get(nodeId: string): CompiledSnapshot | undefined {
@@ -54,12 +56,14 @@ export class SnapshotCache {
     const known: ReadonlyMap<string, StoredSnapshotVersion> = this.store.snapshotVersions();
     const fresh = new Map<string, { hash: string; content: Omit<ProxySnapshot, 'version'> }>();
     const ctx = new CompileContext(this.registry, this.resources(), this.onDroppedRoute);
+    const tracing = this.tracing();
     for (const node of this.registry.nodes()) {
-      const content = {
+      const content: Omit<ProxySnapshot, 'version'> = {
         trustDomain: this.registry.trustDomain,
         trustBundlePem: this.trustBundlePem(),
         clusters: compileNodeClusters(node, ctx),
       };
+      if (tracing !== undefined) content.tracing = tracing;
       fresh.set(node.nodeId, { hash: contentHash(content), content });
     }
     const changed: string[] = [];

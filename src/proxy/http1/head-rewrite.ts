@@ -9,6 +9,7 @@
 import type { CompiledHeaderModifier, CompiledUrlRewrite } from '../routing/types.js';
 import { applyHeaderModifier, rewritePath, splitTarget } from '../routing/rewrite.js';
 import type { RequestHead, ResponseHead } from './parser.js';
+import { TRACE_HEADERS } from '../../telemetry/tracing/context.js';
 
 export interface PlannedRewrite {
   readonly rewrite: CompiledUrlRewrite;
@@ -70,6 +71,22 @@ export function plannedResponseHead(
   const headers = mod !== undefined ? applyHeaderModifier(resp.headers, mod) : resp.headers.slice();
   if (extra !== undefined) for (let i = 0; i < extra.length; i++) headers.push(extra[i] as string);
   return { ...resp, headers };
+}
+
+/**
+ * The head to forward for a traced request: the caller's trace fields (TRACE_HEADERS) dropped
+ * and this hop's (`hopHeaders`) appended, so the next hop's parent is this hop's span. Only
+ * called while tracing is on; the serializer drops hop-by-hop fields as usual.
+ */
+export function tracedRequestHead(req: RequestHead, traceFields: readonly string[]): RequestHead {
+  const h = req.headers;
+  const headers: string[] = [];
+  for (let i = 0; i + 1 < h.length; i += 2) {
+    const name = h[i] as string;
+    if (!TRACE_HEADERS.has(name)) headers.push(name, h[i + 1] as string);
+  }
+  for (let i = 0; i < traceFields.length; i++) headers.push(traceFields[i] as string);
+  return { ...req, headers };
 }
 
 /** `headers` with the first Host field set to `host` (appended if absent) and any other dropped. */

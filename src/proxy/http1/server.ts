@@ -15,7 +15,10 @@ import { HeadReader, readRequestHead, readResponseHead } from './head-reader.js'
 import type { RequestHead, ResponseHead } from './parser.js';
 import { localResponse, serializeRequestHead, serializeResponseHead, serializeResponseHeadString } from './serialize.js';
 import type { Planner, RequestPlan } from '../traffic/plan.js';
-import { plannedRequestHead, plannedResponseHead } from './head-rewrite.js';
+import { plannedRequestHead, plannedResponseHead, tracedRequestHead } from './head-rewrite.js';
+import { hopHeaders } from '../../telemetry/tracing/hop.js';
+import type { Hop } from '../../telemetry/tracing/hop.js';
+import { setTraceFields } from '../tracing/types.js';
 import { localReply } from './local-reply.js';
 import { sendMirrors } from './mirror.js';
 import { PlanTimers } from './plan-timers.js';
@@ -191,6 +194,8 @@ class Http1Connection implements Http1ConnectionHandle, PlanTimerOwner {
   /** The head as forwarded: `req` itself unless a plan rewrites it. */
   private fwd: RequestHead | null = null;
   private plan: RequestPlan<Http1Upstream> | null = null;
+  /** This request's place in its trace; null while tracing is off. */
+  private hop: Hop | null = null;
   /** Route retries made (plan.retry), not counting failovers and stale-socket replays. */
   private retries = 0;
   private mirrored = false;
@@ -442,6 +447,8 @@ class Http1Connection implements Http1ConnectionHandle, PlanTimerOwner {
 
   private startExchange(req: RequestHead): void {
     this.req = req;
+    const tracer = this.opts.tracer;
+    if (tracer !== undefined && tracer.enabled) this.hop = tracer.begin(req.headers);
     this.headDoneAt = this.now();
     this.closeAfter = !req.keepAlive || (this.opts.isDraining !== undefined && this.opts.isDraining());
     this.reqDone = req.framing === 'none' || (req.framing === 'length' && req.contentLength === 0);
@@ -466,7 +473,7 @@ class Http1Connection implements Http1ConnectionHandle, PlanTimerOwner {
       this.startPlanned(req, planner);
       return;
     }
-    this.fwd = req;
+    this.fwd = this.hop === null ? req : tracedRequestHead(req, hopHeaders(this.hop));
     const info: RequestInfo = {
       method: req.method,
       target: req.target,
@@ -495,6 +502,7 @@ class Http1Connection implements Http1ConnectionHandle, PlanTimerOwner {
     }
     if (plan.budget !== undefined) plan.budget.recordRequest();
     this.fwd = plannedRequestHead(req, plan.requestHeaders, plan.rewrite);
+    if (this.hop !== null) this.fwd = tracedRequestHead(this.fwd, hopHeaders(this.hop));
     if (plan.requestTimeoutMs > 0) this.timers().requestTimeoutIn(plan.requestTimeoutMs);
     this.waitThenAcquire(plan.delayMs);
   }
@@ -1138,6 +1146,7 @@ class Http1Connection implements Http1ConnectionHandle, PlanTimerOwner {
       backend: this.plan !== null ? this.plan.backend : undefined,
       retries: this.retries,
     };
+    if (this.hop !== null) setTraceFields(rec, this.hop);
     try {
       cb(rec);
     } catch {
@@ -1147,6 +1156,7 @@ class Http1Connection implements Http1ConnectionHandle, PlanTimerOwner {
 
   private resetExchange(): void {
     this.req = null;
+    this.hop = null;
     if (this.plan !== null) {
       this.plan = null;
       this.retries = 0;

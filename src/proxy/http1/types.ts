@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { ProxyReason } from '../../errors.js';
+import type { RequestTracer, TraceFields } from '../tracing/types.js';
 import type { Planner } from '../traffic/plan.js';
 
 /**
@@ -98,8 +99,11 @@ export interface Http1Upstream {
   acquire(req: RequestInfo, cb: (failure: UpstreamFailure | null, lease: UpstreamLease | null) => void): (() => void) | void;
 }
 
-/** One finished request/response exchange, for access logs and metrics. */
-export interface ExchangeRecord {
+/**
+ * One finished request/response exchange, for access logs, metrics and spans. The trace
+ * fields are set only when tracing was on for it.
+ */
+export interface ExchangeRecord extends TraceFields {
   method: string;
   target: string;
   host: string | undefined;
@@ -139,6 +143,12 @@ export interface Http1ServerOptions {
   addRequestHeaders?: readonly string[];
   /** Called once per finished exchange (hot path: keep it cheap). */
   onExchange?(record: ExchangeRecord): void;
+  /**
+   * Tracing (src/proxy/tracing): while `enabled`, each request head continues or starts a
+   * trace, the forwarded head carries this hop's trace fields instead of the caller's, and the
+   * record gets the ids. Retries, replays and failovers of one request share its hop (one span).
+   */
+  tracer?: RequestTracer;
   /** When true, the forwarder answers the current request and then closes the connection. */
   isDraining?(): boolean;
   /** Injected clock (ms, monotonic) for durations; defaults to performance.now. */

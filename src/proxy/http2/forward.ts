@@ -6,12 +6,16 @@ import { Attempt } from './attempt.js';
 import type { AttemptOwner } from './attempt.js';
 import { GrpcStatus, readGrpcStatus } from './grpc-status.js';
 import { formatGrpcTimeout, parseGrpcTimeout } from './grpc-timeout.js';
-import { appendFields, flatRequestHeaders, modifyHead, rewriteHead, shadowAuthority } from './head-edits.js';
+import { appendFields, flatRequestHeaders, modifyHead, replaceTraceFields, rewriteHead, shadowAuthority } from './head-edits.js';
 import { forwardRequestHeaders, forwardResponseHeaders, isGrpc } from './headers.js';
 import { mirrorRequest } from './mirror.js';
 import { respondProxyError } from './reply.js';
 import { RequestBody } from './request-body.js';
 import type { UpstreamFailure } from '../http1/types.js';
+import { hopHeaders } from '../../telemetry/tracing/hop.js';
+import type { Hop } from '../../telemetry/tracing/hop.js';
+import { setTraceFields } from '../tracing/types.js';
+import type { RequestTracer } from '../tracing/types.js';
 import type { Http2Upstream, StreamLease, StreamRecord, StreamRequestInfo } from './types.js';
 
 export { respondProxyError } from './reply.js';
@@ -27,6 +31,12 @@ export interface StreamForwardOptions {
   /** Flat [name, value, ...] added after stripping. */
   addRequestHeaders?: readonly string[];
   onStream?(record: StreamRecord): void;
+  /**
+   * Tracing (src/proxy/tracing): while `enabled`, each stream continues or starts a trace, the
+   * forwarded head carries this hop's trace fields instead of the caller's, and the record gets
+   * the ids. Retries of one stream share its hop (one span).
+   */
+  tracer?: RequestTracer;
   now(): number;
   /** [0, 1) for retry backoff jitter; Math.random by default. */
   random?(): number;
@@ -106,16 +116,26 @@ class ForwardedStream implements AttemptOwner {
     down.once('close', this.onDownClose);
     // Listen before the (possibly async) upstream acquire: trailers may arrive meanwhile.
     down.once('trailers', this.onRequestTrailers);
+    // Before planning, so that local replies are traced too.
+    let hop: Hop | null = null;
+    const tracer = options.tracer;
+    if (tracer !== undefined && tracer.enabled) {
+      hop = tracer.beginFromRecord(headers);
+      setTraceFields(this.rec, hop);
+    }
     const plan = options.planner === undefined ? undefined : this.planStream(options.planner);
     if (plan === null) return;
     this.head = forwardRequestHeaders(headers, options.stripRequestHeaders, options.addRequestHeaders);
+    if (plan !== undefined) {
+      if (plan.requestHeaders !== undefined) modifyHead(this.head, plan.requestHeaders);
+      if (plan.rewrite !== undefined) rewriteHead(this.head, plan.rewrite.rewrite, plan.rewrite.matchedPrefix);
+    }
+    if (hop !== null) replaceTraceFields(this.head, hopHeaders(hop));
     this.startDeadline(plan?.requestTimeoutMs ?? 0);
     if (plan === undefined) {
       this.acquire();
       return;
     }
-    if (plan.requestHeaders !== undefined) modifyHead(this.head, plan.requestHeaders);
-    if (plan.rewrite !== undefined) rewriteHead(this.head, plan.rewrite.rewrite, plan.rewrite.matchedPrefix);
     plan.budget?.recordRequest();
     const canRetry = plan.retry !== undefined && plan.retry.attempts > 0 && plan.budget !== undefined;
     if (canRetry || plan.mirrors.length > 0) {

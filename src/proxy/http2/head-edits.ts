@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import { rewritePath, splitTarget } from '../routing/rewrite.js';
 import type { CompiledHeaderModifier, CompiledUrlRewrite } from '../routing/types.js';
+import { TRACE_HEADERS } from '../../telemetry/tracing/context.js';
 
 /**
  * Route filters applied to HTTP/2 heads, which node holds as objects rather than the flat
@@ -52,6 +53,15 @@ export function modifyHead(head: OutgoingHttpHeaders, mod: CompiledHeaderModifie
 /** Appends flat [name, value, ...] fields (e.g. a lease's sticky-session cookie). */
 export function appendFields(head: OutgoingHttpHeaders, fields: readonly string[]): void {
   for (let i = 0; i + 1 < fields.length; i += 2) appendField(head, fields[i] as string, fields[i + 1] as string);
+}
+
+/**
+ * A traced request's head: the caller's trace fields (TRACE_HEADERS) removed and this hop's
+ * (`hopHeaders`, flat [name, value, ...], one of each name) set, in place. Only while tracing is on.
+ */
+export function replaceTraceFields(head: OutgoingHttpHeaders, fields: readonly string[]): void {
+  for (const name of TRACE_HEADERS) if (head[name] !== undefined) delete head[name];
+  for (let i = 0; i + 1 < fields.length; i += 2) head[fields[i] as string] = fields[i + 1] as string;
 }
 
 /** Applies a URLRewrite in place: `:path` (query kept) and `:authority`. */

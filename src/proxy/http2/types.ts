@@ -1,5 +1,6 @@
 import type http2 from 'node:http2';
 import type { UpstreamFailure } from '../http1/types.js';
+import type { TraceFields } from '../tracing/types.js';
 
 /** An HTTP/2 session lent for one stream (the h2 twin of http1's UpstreamLease). */
 export interface StreamLease {
@@ -28,8 +29,8 @@ export interface Http2Upstream {
   acquire(cb: (failure: UpstreamFailure | null, lease: StreamLease | null) => void, req?: StreamRequestInfo): (() => void) | void;
 }
 
-/** One finished stream, for metrics and the access log. */
-export interface StreamRecord {
+/** One finished stream, for metrics, the access log and spans (trace fields only when traced). */
+export interface StreamRecord extends TraceFields {
   method: string;
   target: string;
   status: number;

@@ -5,6 +5,7 @@ import type { ClusterTable } from '../cluster/cluster-table.js';
 import type { Http1Limits } from '../http1/types.js';
 import type { MeshTls } from '../mtls/mesh-tls.js';
 import type { Http1PoolOptions } from '../pool/http1-pool.js';
+import type { Tracer } from '../tracing/tracer.js';
 
 /** This proxy's own workload: the source of its outbound requests, the destination of inbound ones. */
 export interface NodeLabels {
@@ -21,6 +22,8 @@ export interface ListenerContext {
   clusters: ClusterTable;
   metrics: ProxyMetrics;
   accessLog: AccessLog;
+  /** Off (enabled = false) until a snapshot carries `tracing`. */
+  tracer: Tracer;
   logger: Logger;
   limits: Http1Limits;
   appPool?: Http1PoolOptions;

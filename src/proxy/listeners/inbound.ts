@@ -111,6 +111,7 @@ export class InboundListener implements Listener {
         stripRequestHeaders: STRIP_PEER_IDENTITY,
         addRequestHeaders: [PEER_IDENTITY_HEADER, peer],
         onExchange: this.observe.http1(peer),
+        tracer: this.ctx.tracer,
         isDraining: () => this.conns.isDraining,
         now: this.ctx.now,
       });
@@ -138,6 +139,7 @@ export class InboundListener implements Listener {
         stripRequestHeaders: STRIP_PEER_IDENTITY,
         addRequestHeaders: [PEER_IDENTITY_HEADER, bound.peer],
         onStream: bound.onStream,
+        tracer: this.ctx.tracer,
         now: this.ctx.now,
       });
     });

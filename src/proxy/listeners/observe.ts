@@ -4,15 +4,21 @@ import type { Destination, Direction, Peer, RequestRecorder } from '../../teleme
 import type { ExchangeRecord } from '../http1/types.js';
 import type { StreamRecord } from '../http2/types.js';
 import type { RelayResult } from '../tcp/relay.js';
+import type { SpanSite } from '../tracing/tracer.js';
 import type { ListenerContext } from './context.js';
 
 /** An inbound caller whose identity is not a workload ID of ours (should not pass mTLS). */
 const UNKNOWN_PEER: Peer = { namespace: '', workload: '', serviceAccount: '' };
 
 /**
- * Metrics and access-log hooks for one listener, bound once (label lookups happen here and
+ * Metrics, span and access-log hooks for one listener, bound once (label lookups happen here and
  * once per connection, not per request). With the access log off, the only per-request work
- * is the golden-metrics record (a few Map lookups and additions).
+ * and tracing off, the only per-request work is the golden-metrics record (a few Map lookups
+ * and additions) and one field read.
+ *
+ * Spans: a client span on outbound listeners, a server span on inbound ones; server.address
+ * is the destination service (the routed backend's, when a route picked one), and the peer
+ * identity is the caller's (inbound) or the endpoint's (outbound).
  *
  * Labels: outbound requests come from this proxy's workload and go to the listener's cluster
  * (or the routed backend, when the record names one); inbound requests go to this proxy's
@@ -50,13 +56,20 @@ export function exchangeObserver(
   };
   const tcpM = ctx.metrics.tcpMetrics(direction, listener);
   const log = ctx.accessLog;
+  const tracer = ctx.tracer;
+  const kind = direction === 'outbound' ? 'client' : 'server';
+  const sites: Record<'http' | 'http2', SpanSite> = { http: { kind, protocol: '1.1' }, http2: { kind, protocol: '2' } };
+  const serverAddress = (r: ExchangeRecord | StreamRecord): string =>
+    direction === 'outbound' && r.backend !== undefined && r.backend !== cluster ? destinationOfCluster(r.backend).service : dst.service;
   // HTTP/1 exchanges and HTTP/2 streams report the same fields; only the protocol differs.
   const exchange =
     (protocol: 'http' | 'http2') =>
     (peerIdentity: string | undefined) => {
       const m = recorderFor(peerIdentity);
+      const site = sites[protocol];
       return (r: ExchangeRecord | StreamRecord): void => {
         m.record(r);
+        if (r.sampled === true) tracer.exportExchange(site, r, serverAddress(r), peerIdentity ?? r.upstreamPeer);
         if (!log.enabled) return;
         log.write({
           direction,
@@ -72,6 +85,8 @@ export function exchangeObserver(
           bytesOut: r.responseBodyBytes,
           durationMs: r.durationMs,
           startedAt: r.startedAt,
+          traceId: r.traceId,
+          spanId: r.spanId,
         });
       };
     };

@@ -60,6 +60,7 @@ export class OutboundListener implements Listener {
           limits: ctx.limits,
           stripRequestHeaders: STRIP_PEER_IDENTITY,
           onExchange,
+          tracer: ctx.tracer,
           isDraining: () => this.conns.isDraining,
           now: ctx.now,
         });
@@ -96,7 +97,7 @@ export class OutboundListener implements Listener {
       session.on('error', () => {});
     });
     server.on('stream', (stream, headers) => {
-      forwardStream(stream, headers, { upstream, planner: planner.plan, stripRequestHeaders: STRIP_PEER_IDENTITY, onStream, now: this.ctx.now });
+      forwardStream(stream, headers, { upstream, planner: planner.plan, stripRequestHeaders: STRIP_PEER_IDENTITY, onStream, tracer: this.ctx.tracer, now: this.ctx.now });
     });
     return server;
   }
