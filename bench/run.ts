@@ -11,6 +11,7 @@
  *
  * Flags: --quick  --duration <s>  --open-duration <s>  --warmup <s>  --connections <n>
  *        --rate <rps>  --only direct,haproxy,trellis  --cpu-prof (profile the Trellis processes)
+ *        --telemetry off|default|full (tracing and access log of the Trellis pair; metrics always on)
  * The last stdout line is always `ratio throughput=<x> p99=<y> rss=<z>` (Trellis / HAProxy).
  */
 import { mkdtempSync, rmSync, mkdirSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
@@ -24,7 +25,7 @@ import { runOpenLoop, type OpenLoopResult } from './loadgen.js';
 import { RssSampler, cpuSeconds, waitForQuiet, machineCpuSeconds } from './proc.js';
 import { makePki } from './certs.js';
 import { startHaproxyPair } from './haproxy.js';
-import { startTrellisPair } from './trellis.js';
+import { startTrellisPair, type TelemetryMode } from './trellis.js';
 import { freePort, sleep } from './net-util.js';
 import { packageRoot } from '../src/util/paths.js';
 
@@ -39,12 +40,14 @@ interface Options {
   rate: number;
   only: ScenarioName[];
   cpuProf: boolean;
+  /** Tracing and access log of the Trellis pair (bench/trellis.ts TelemetryMode). */
+  telemetry: TelemetryMode;
   /** Longest wait for a quiet machine before each measured phase, seconds. */
   quietWaitS: number;
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { quick: false, durationS: 10, openDurationS: 10, warmupS: 3, connections: 32, rate: 1000, only: ['direct', 'haproxy', 'trellis'], cpuProf: false, quietWaitS: 15 };
+  const o: Options = { quick: false, durationS: 10, openDurationS: 10, warmupS: 3, connections: 32, rate: 1000, only: ['direct', 'haproxy', 'trellis'], cpuProf: false, telemetry: 'default', quietWaitS: 15 };
   let duration: number | null = null;
   let openDuration: number | null = null;
   let warmup: number | null = null;
@@ -89,9 +92,15 @@ function parseOptions(argv: string[]): Options {
       case '--cpu-prof':
         o.cpuProf = true;
         break;
+      case '--telemetry': {
+        const t = value();
+        if (t !== 'off' && t !== 'default' && t !== 'full') throw new Error('--telemetry needs off, default or full');
+        o.telemetry = t;
+        break;
+      }
       case '--help':
       case '-h':
-        process.stdout.write('usage: node dist/bench/run.js [--quick] [--duration s] [--open-duration s] [--warmup s] [--connections n] [--rate rps] [--only direct,haproxy,trellis] [--cpu-prof] [--quiet-wait s]\n');
+        process.stdout.write('usage: node dist/bench/run.js [--quick] [--duration s] [--open-duration s] [--warmup s] [--connections n] [--rate rps] [--only direct,haproxy,trellis] [--cpu-prof] [--quiet-wait s] [--telemetry off|default|full]\n');
         process.exit(0);
         break;
       default:
@@ -465,7 +474,8 @@ async function main(): Promise<number> {
           env.TRELLIS_BENCH_CPU_PROF_DIR = profDir;
         }
         log('[trellis] starting the mesh with `trellis up`');
-        const pair = await startTrellisPair(tmp, await freePort(), env);
+        log(`[trellis] telemetry: ${o.telemetry}`);
+        const pair = await startTrellisPair(tmp, await freePort(), env, o.telemetry);
         try {
           results.push(
             await measure(

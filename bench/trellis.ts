@@ -33,9 +33,18 @@ const serverScript = fileURLToPath(new URL('./server.js', import.meta.url));
 const IDLE_APP =
   "const p=process.env.PORT;if(p){require('net').createServer(s=>s.destroy()).listen(+p,'127.0.0.1')}setInterval(()=>{},1e9)";
 
-export function meshYaml(outboundPort: number): string {
+/**
+ * Telemetry of the Trellis pair (metrics are always on):
+ *   off      no tracing, no access log
+ *   default  the mesh file's defaults for tracing (1% of new traces, to the control plane), no access log
+ *   full     every request traced and exported, access log to a file
+ */
+export type TelemetryMode = 'off' | 'default' | 'full';
+
+export function meshYaml(outboundPort: number, telemetry: TelemetryMode = 'default'): string {
   // JSON-quoted scalars (JSON is valid YAML): `off` must stay a string.
   const q = (s: string): string => JSON.stringify(s);
+  const tracing = telemetry === 'off' ? '\n  tracing: { enabled: false }' : telemetry === 'full' ? '\n  tracing: { sampling: 1 }' : '';
   return `apiVersion: trellis.dev/v1alpha1
 kind: Mesh
 metadata:
@@ -45,7 +54,7 @@ spec:
   controlPlane:
     api: 127.0.0.1:0
     push: 127.0.0.1:0
-  accessLog: ${q('off')}
+  accessLog: ${q(telemetry === 'full' ? 'file' : 'off')}${tracing}
   workloads:
     - name: server
       command: [${q(process.execPath)}, ${q(serverScript)}]
@@ -116,10 +125,10 @@ function logTails(stateDir: string): string {
   return out.join('\n');
 }
 
-export async function startTrellisPair(dir: string, outboundPort: number, extraEnv: NodeJS.ProcessEnv = {}): Promise<TrellisPair> {
+export async function startTrellisPair(dir: string, outboundPort: number, extraEnv: NodeJS.ProcessEnv = {}, telemetry: TelemetryMode = 'default'): Promise<TrellisPair> {
   const meshDir = join(dir, 'mesh');
   mkdirSync(meshDir, { recursive: true });
-  writeFileSync(join(meshDir, 'trellis.yaml'), meshYaml(outboundPort));
+  writeFileSync(join(meshDir, 'trellis.yaml'), meshYaml(outboundPort, telemetry));
   const stateDir = join(dir, 'state');
   const cli = startChild('trellis up', process.execPath, [cliEntry, 'up', meshDir, '--state-dir', stateDir], { cwd: dir, env: { ...process.env, ...extraEnv } });
   let m: RegExpExecArray;
