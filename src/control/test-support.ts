@@ -2,6 +2,7 @@
  * Helpers for the control plane's tests (real sockets on 127.0.0.1 port 0, temp state dirs).
  * Not used by the product.
  */
+import { after, before } from 'node:test';
 import { connect } from 'node:http2';
 import type { ClientHttp2Session } from 'node:http2';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -205,4 +206,28 @@ export class StreamClient {
 /** Polls `f` until it returns true (no timing assertion: the test runner's timeout is the limit). */
 export async function until(f: () => boolean | Promise<boolean>, stepMs = 10): Promise<void> {
   while (!(await f())) await new Promise((r) => setTimeout(r, stepMs));
+}
+
+/**
+ * The setup most control-plane test files share: a control plane in a fresh temp state dir,
+ * started before the file's tests and closed (dir removed) after them. Read `.cp` in tests.
+ */
+export function useControlPlane(extra: Partial<ControlPlaneOptions> = {}): { readonly cp: ControlPlane } {
+  let cp: ControlPlane | undefined;
+  let cleanup: (() => Promise<void>) | undefined;
+  before(async () => {
+    const t = await tempDir();
+    cleanup = t.cleanup;
+    cp = await startControlPlane(t.dir, extra);
+  });
+  after(async () => {
+    await cp?.close();
+    await cleanup?.();
+  });
+  return {
+    get cp(): ControlPlane {
+      if (cp === undefined) throw new Error('control plane used before it started (call useControlPlane at the top of a test file)');
+      return cp;
+    },
+  };
 }

@@ -1,21 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { PrometheusTargetGroup, ReplicaReport } from '../../api/registry.js';
 import type { ControlPlane } from '../control-plane.js';
-import { agentReport, api, startControlPlane, tempDir, workload } from '../test-support.js';
+import { agentReport, api, useControlPlane, workload } from '../test-support.js';
 
-let cp: ControlPlane;
-let cleanup: () => Promise<void>;
-
-before(async () => {
-  const t = await tempDir();
-  cleanup = t.cleanup;
-  cp = await startControlPlane(t.dir);
-});
-after(async () => {
-  await cp.close();
-  await cleanup();
-});
+const fixture = useControlPlane();
+/** The file's control plane (started in before()). */
+const cpOf = (): ControlPlane => fixture.cp;
 
 test('GET /api/v1/prometheus/targets: one http_sd group per proxy admin listener, stopped and unknown left out', async () => {
   const web = workload('web', { readyPorts: [20001, 20002, 20003, 20004] });
@@ -28,9 +19,9 @@ test('GET /api/v1/prometheus/targets: one http_sd group per proxy admin listener
   set(3, { adminUrl: '' });
   const edge = workload('edge', { ingress: true, serviceAccount: 'edge-sa', readyPorts: [20010] });
   edge.replicas[0]!.adminUrl = 'http://127.0.0.1:15110/';
-  assert.equal((await api(cp, 'PUT', '/api/v1/agents/a1', agentReport('a1', [web, edge]))).status, 200);
+  assert.equal((await api(cpOf(), 'PUT', '/api/v1/agents/a1', agentReport('a1', [web, edge]))).status, 200);
 
-  const r = await api(cp, 'GET', '/api/v1/prometheus/targets');
+  const r = await api(cpOf(), 'GET', '/api/v1/prometheus/targets');
   assert.equal(r.status, 200);
   const groups = r.json as PrometheusTargetGroup[];
   assert.deepEqual(groups, [
@@ -71,7 +62,7 @@ test('GET /api/v1/prometheus/targets: one http_sd group per proxy admin listener
       },
     },
   ]);
-  assert.equal((await api(cp, 'DELETE', '/api/v1/agents/a1')).status, 200);
-  assert.deepEqual((await api(cp, 'GET', '/api/v1/prometheus/targets')).json, []);
-  assert.equal((await api(cp, 'GET', '/api/v1/prometheus/nope')).status, 404);
+  assert.equal((await api(cpOf(), 'DELETE', '/api/v1/agents/a1')).status, 200);
+  assert.deepEqual((await api(cpOf(), 'GET', '/api/v1/prometheus/targets')).json, []);
+  assert.equal((await api(cpOf(), 'GET', '/api/v1/prometheus/nope')).status, 404);
 });

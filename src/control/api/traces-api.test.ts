@@ -1,30 +1,21 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import type { TraceSummaryView, TraceView } from '../../api/traces.js';
 import { httpSpan, OtlpHttpExporter } from '../../telemetry/tracing/index.js';
 import { runCli } from '../../cli/run.js';
 import type { ControlPlane } from '../control-plane.js';
-import { agentReport, api, startControlPlane, tempDir, workload } from '../test-support.js';
+import { agentReport, api, startControlPlane, tempDir, useControlPlane, workload } from '../test-support.js';
 
-let cp: ControlPlane;
-let cleanup: () => Promise<void>;
-
-before(async () => {
-  const t = await tempDir();
-  cleanup = t.cleanup;
-  cp = await startControlPlane(t.dir);
-});
-after(async () => {
-  await cp.close();
-  await cleanup();
-});
+const fixture = useControlPlane();
+/** The file's control plane (started in before()). */
+const cpOf = (): ControlPlane => fixture.cp;
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const T0 = 1_700_000_000_000_000_000n;
 
 function post(body: string | Buffer, headers: Record<string, string> = { 'content-type': 'application/json' }, method = 'POST'): Promise<{ status: number; json: unknown }> {
-  return fetch(`${cp.apiUrl}/v1/traces`, { method, headers, body: method === 'GET' ? undefined : body }).then(async (r) => ({ status: r.status, json: JSON.parse(await r.text()) as unknown }));
+  return fetch(`${cpOf().apiUrl}/v1/traces`, { method, headers, body: method === 'GET' ? undefined : body }).then(async (r) => ({ status: r.status, json: JSON.parse(await r.text()) as unknown }));
 }
 
 /** A minimal valid ExportTraceServiceRequest with the given spans of service `svc`. */
@@ -38,17 +29,17 @@ function span(traceId: string, spanId: string, extra: Record<string, unknown> = 
 
 test('snapshots point proxies at this control plane\'s /v1/traces, sampling 1% by default', async () => {
   const report = agentReport('a1', [workload('front', { upstreams: ['default/web:http'], readyPorts: [23000] }), workload('web', { readyPorts: [23001] })]);
-  assert.equal((await api(cp, 'PUT', '/api/v1/agents/a1', report)).status, 200);
+  assert.equal((await api(cpOf(), 'PUT', '/api/v1/agents/a1', report)).status, 200);
   for (const node of ['default/front/0', 'default/web/0']) {
-    assert.deepEqual(cp.snapshot(node)?.snapshot.tracing, { endpoint: `${cp.apiUrl}/v1/traces`, samplingRatio: 0.01 }, node);
+    assert.deepEqual(cpOf().snapshot(node)?.snapshot.tracing, { endpoint: `${cpOf().apiUrl}/v1/traces`, samplingRatio: 0.01 }, node);
   }
-  const viaApi = await api(cp, 'GET', `/api/v1/proxies/${encodeURIComponent('default/front/0')}/snapshot`);
-  assert.deepEqual((viaApi.json as { snapshot: { tracing: unknown } }).snapshot.tracing, { endpoint: `${cp.apiUrl}/v1/traces`, samplingRatio: 0.01 });
+  const viaApi = await api(cpOf(), 'GET', `/api/v1/proxies/${encodeURIComponent('default/front/0')}/snapshot`);
+  assert.deepEqual((viaApi.json as { snapshot: { tracing: unknown } }).snapshot.tracing, { endpoint: `${cpOf().apiUrl}/v1/traces`, samplingRatio: 0.01 });
 });
 
 test('spans exported by OtlpHttpExporter come back as a recent trace and as its spans', async () => {
   const exporters = ['front', 'web'].map(
-    (service) => new OtlpHttpExporter({ endpoint: cp.apiUrl, resource: { attributes: { 'service.name': service }, scopeName: 'trellis-proxy' }, flushIntervalMs: 60_000 }),
+    (service) => new OtlpHttpExporter({ endpoint: cpOf().apiUrl, resource: { attributes: { 'service.name': service }, scopeName: 'trellis-proxy' }, flushIntervalMs: 60_000 }),
   );
   const [front, web] = exporters as [OtlpHttpExporter, OtlpHttpExporter];
   const common = { traceId: TRACE, method: 'GET', target: '/items?secret=1', host: 'web:80', protocol: '1.1' as const };
@@ -57,7 +48,7 @@ test('spans exported by OtlpHttpExporter come back as a recent trace and as its 
   await Promise.all(exporters.map((e) => e.shutdown()));
   for (const e of exporters) assert.deepEqual(e.stats(), { queued: 0, exported: 1, dropped: 0, failedRequests: 0 });
 
-  const list = await api(cp, 'GET', '/api/v1/traces?limit=10');
+  const list = await api(cpOf(), 'GET', '/api/v1/traces?limit=10');
   assert.equal(list.status, 200);
   const summaries = list.json as TraceSummaryView[];
   assert.deepEqual(
@@ -75,7 +66,7 @@ test('spans exported by OtlpHttpExporter come back as a recent trace and as its 
     },
   );
 
-  const one = await api(cp, 'GET', `/api/v1/traces/${TRACE.toUpperCase()}`);
+  const one = await api(cpOf(), 'GET', `/api/v1/traces/${TRACE.toUpperCase()}`);
   assert.equal(one.status, 200);
   const view = one.json as TraceView;
   assert.equal(view.traceId, TRACE);
@@ -94,7 +85,7 @@ test('spans exported by OtlpHttpExporter come back as a recent trace and as its 
 });
 
 async function counter(name: string): Promise<number> {
-  const m = new RegExp(`^${name} (\\d+)$`, 'm').exec((await cp.metricsText()).body);
+  const m = new RegExp(`^${name} (\\d+)$`, 'm').exec((await cpOf().metricsText()).body);
   return Number(m?.[1] ?? NaN);
 }
 
@@ -105,7 +96,7 @@ test('a malformed span is skipped and reported as OTLP partial success; its neig
   assert.equal(r.status, 200);
   assert.deepEqual(r.json, { partialSuccess: { rejectedSpans: '2', errorMessage: '2 malformed span(s) skipped (bad ids, times or fields)' } });
   assert.deepEqual((await post(request('shop', [span(id, '4444444444444444')]))).json, { partialSuccess: {} });
-  const t = (await api(cp, 'GET', `/api/v1/traces/${id}`)).json as TraceView;
+  const t = (await api(cpOf(), 'GET', `/api/v1/traces/${id}`)).json as TraceView;
   assert.deepEqual(t.spans.map((s) => s.spanId).sort(), ['1111111111111111', '4444444444444444']);
   assert.equal(await counter('trellis_control_spans_received_total'), received + 2);
   assert.equal(await counter('trellis_control_spans_rejected_total'), rejected + 2);
@@ -115,11 +106,11 @@ test('gzip bodies are accepted', async () => {
   const id = 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb2';
   const r = await post(gzipSync(request('gz', [span(id, '1111111111111111')])), { 'content-type': 'application/json', 'content-encoding': 'gzip' });
   assert.equal(r.status, 200);
-  assert.equal(((await api(cp, 'GET', `/api/v1/traces/${id}`)).json as TraceView).spans[0]?.service, 'gz');
+  assert.equal(((await api(cpOf(), 'GET', `/api/v1/traces/${id}`)).json as TraceView).spans[0]?.service, 'gz');
 });
 
 test('bad requests are refused with the right status and a google.rpc.Status body, and keep nothing', async () => {
-  const before = cp.traces.store.spanCount;
+  const before = cpOf().traces.store.spanCount;
   const refused = await counter('trellis_control_trace_requests_refused_total');
   const good = request('x', [span('cccccccccccccccccccccccccccccccc', '1111111111111111')]);
   const cases: [string, Promise<{ status: number; json: unknown }>, number, RegExp][] = [
@@ -140,19 +131,19 @@ test('bad requests are refused with the right status and a google.rpc.Status bod
     assert.equal(body.code, 3, what);
     assert.match(body.message, message, what);
   }
-  assert.equal(cp.traces.store.spanCount, before);
+  assert.equal(cpOf().traces.store.spanCount, before);
   assert.equal(await counter('trellis_control_trace_requests_refused_total'), refused + 2, 'not JSON and wrong envelope reach the parser');
 });
 
 test('trace reads: limit checked, unknown or malformed ids are 404', async () => {
-  for (const bad of ['0', '1001', 'ten', '-1']) assert.equal((await api(cp, 'GET', `/api/v1/traces?limit=${bad}`)).status, 400, bad);
-  const one = (await api(cp, 'GET', '/api/v1/traces?limit=1')).json as TraceSummaryView[];
+  for (const bad of ['0', '1001', 'ten', '-1']) assert.equal((await api(cpOf(), 'GET', `/api/v1/traces?limit=${bad}`)).status, 400, bad);
+  const one = (await api(cpOf(), 'GET', '/api/v1/traces?limit=1')).json as TraceSummaryView[];
   assert.equal(one.length, 1);
-  const all = (await api(cp, 'GET', '/api/v1/traces')).json as TraceSummaryView[];
+  const all = (await api(cpOf(), 'GET', '/api/v1/traces')).json as TraceSummaryView[];
   assert.ok(all.length >= 3);
   assert.equal(all[0]?.traceId, one[0]?.traceId, 'newest first');
   for (const id of ['dddddddddddddddddddddddddddddddd', 'nothex', TRACE.slice(1)]) {
-    const r = await api(cp, 'GET', `/api/v1/traces/${id}`);
+    const r = await api(cpOf(), 'GET', `/api/v1/traces/${id}`);
     assert.equal(r.status, 404, id);
     assert.equal((r.json as { error: { code: string } }).error.code, 'TRELLIS_E_NOT_FOUND');
   }
@@ -165,10 +156,10 @@ test('trellis get traces lists them; with an id it shows the span tree', async (
     assert.equal(code, 0, argv.join(' '));
     return out;
   };
-  const list = await run(['get', 'traces', '--control-plane', cp.apiUrl]);
+  const list = await run(['get', 'traces', '--control-plane', cpOf().apiUrl]);
   assert.match(list, /^TRACE\s+ROOT\s+SERVICES\s+SPANS\s+DURATION\s+ERROR\s+STARTED/);
   assert.match(list, new RegExp(`${TRACE}\\s+front GET\\s+front,web\\s+2\\s+5\\.00ms\\s+yes`));
-  const tree = (await run(['get', 'traces', TRACE, '--control-plane', cp.apiUrl])).split('\n');
+  const tree = (await run(['get', 'traces', TRACE, '--control-plane', cpOf().apiUrl])).split('\n');
   assert.match(tree[1] ?? '', /^GET\s+front\s+client\s+\+0\.00ms\s+5\.00ms\s+error \(upstream-reset\)/);
   assert.match(tree[2] ?? '', /^ {2}GET\s+web\s+server\s+\+1\.00ms\s+3\.00ms\s+error/);
 });
