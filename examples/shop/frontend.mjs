@@ -19,10 +19,24 @@ const ordersClient = new shop.Orders(ordersAddr, grpc.credentials.createInsecure
 // Keep-alive agent so calls to the local outbound proxy reuse connections.
 const catalogAgent = new http.Agent({ keepAlive: true });
 
-function getCatalog() {
+// Trace context the mesh put on our inbound request, passed on to our own calls so the mesh's
+// spans for them join the same trace (docs/tracing.md: apps forward these headers).
+const TRACE_HEADERS = ['traceparent', 'tracestate', 'b3', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'x-b3-flags'];
+function traceHeadersOf(req) {
+  const out = {};
+  for (const h of TRACE_HEADERS) if (typeof req.headers[h] === 'string') out[h] = req.headers[h];
+  return out;
+}
+function traceMetadata(trace) {
+  const md = new grpc.Metadata();
+  for (const [k, v] of Object.entries(trace)) md.set(k, v);
+  return md;
+}
+
+function getCatalog(trace = {}) {
   const [host, portText] = catalogAddr.split(':');
   return new Promise((resolve, reject) => {
-    const req = http.get({ host, port: Number(portText), path: '/products', agent: catalogAgent, timeout: 5000 }, (res) => {
+    const req = http.get({ host, port: Number(portText), path: '/products', agent: catalogAgent, headers: trace, timeout: 5000 }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => {
@@ -39,16 +53,16 @@ function getCatalog() {
   });
 }
 
-function placeOrder(sku) {
+function placeOrder(sku, trace = {}) {
   return new Promise((resolve, reject) => {
-    ordersClient.placeOrder({ sku, quantity: 1 }, { deadline: Date.now() + 5000 }, (err, order) => (err ? reject(err) : resolve(order)));
+    ordersClient.placeOrder({ sku, quantity: 1 }, traceMetadata(trace), { deadline: Date.now() + 5000 }, (err, order) => (err ? reject(err) : resolve(order)));
   });
 }
 
-function watchOrder(id) {
+function watchOrder(id, trace = {}) {
   return new Promise((resolve, reject) => {
     const events = [];
-    const call = ordersClient.watchOrder({ id }, { deadline: Date.now() + 5000 });
+    const call = ordersClient.watchOrder({ id }, traceMetadata(trace), { deadline: Date.now() + 5000 });
     call.on('data', (e) => events.push(e.status));
     call.on('error', reject);
     call.on('end', () => resolve(events));
@@ -59,11 +73,11 @@ function escapeHtml(s) {
   return String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 }
 
-async function renderPage() {
+async function renderPage(trace) {
   const lines = [`<h1>Trellis shop</h1>`, `<p>page by frontend/${replica}</p>`];
   let firstSku = 'mug';
   try {
-    const catalog = await getCatalog();
+    const catalog = await getCatalog(trace);
     firstSku = catalog.products[0]?.sku ?? firstSku;
     lines.push(`<h2>Products (from ${escapeHtml(catalog.servedBy)} over HTTP)</h2><ul>`);
     for (const p of catalog.products) {
@@ -74,8 +88,8 @@ async function renderPage() {
     lines.push(`<p>catalog unavailable: ${escapeHtml(err.message)}</p>`);
   }
   try {
-    const order = await placeOrder(firstSku);
-    const events = await watchOrder(order.id);
+    const order = await placeOrder(firstSku, trace);
+    const events = await watchOrder(order.id, trace);
     lines.push(`<h2>Order (from ${escapeHtml(order.servedBy)} over gRPC)</h2>`);
     lines.push(`<p>Order ${escapeHtml(order.id)}: ${escapeHtml(order.status)} (stock left: ${order.stockLeft})</p>`);
     lines.push(`<p>Tracking: ${escapeHtml(events.join(' -> '))}</p>`);
@@ -92,7 +106,7 @@ const server = http.createServer((req, res) => {
     return;
   }
   if (req.method === 'GET' && url.pathname === '/api/products') {
-    getCatalog().then(
+    getCatalog(traceHeadersOf(req)).then(
       (catalog) =>
         res
           .writeHead(200, { 'content-type': 'application/json', 'x-catalog-served-by': catalog.servedBy })
@@ -102,7 +116,7 @@ const server = http.createServer((req, res) => {
     return;
   }
   if (req.method === 'GET' && url.pathname === '/') {
-    renderPage().then(
+    renderPage(traceHeadersOf(req)).then(
       (html) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html),
       (err) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`error: ${err.message}\n`),
     );
