@@ -18,7 +18,7 @@ import { request, type Agent } from 'undici';
 import type { ProxyView } from '../../src/api/registry.js';
 import { httpAgent, startMesh, type Mesh } from './mesh.js';
 import { TRUST_DOMAIN } from './meshes.js';
-import { freePort, sleep, waitFor } from './proc.js';
+import { freePorts, sleep, waitFor } from './proc.js';
 
 export interface TrafficPorts {
   echo: number;
@@ -145,9 +145,7 @@ export function useTrafficMesh(): TrafficMesh {
   let seq = 0;
 
   before(async () => {
-    ports.echo = await freePort();
-    ports.grpc = await freePort();
-    ports.mirror = await freePort();
+    [ports.echo, ports.grpc, ports.mirror] = (await freePorts(3)) as [number, number, number];
     agent = httpAgent();
     mesh = await startMesh({ meshYaml: trafficMeshYaml(ports) });
     await mkdir(join(mesh.dir, 'flags'), { recursive: true });

@@ -21,7 +21,7 @@ import {
   type SpawnedProcess,
 } from '../helpers/mesh.js';
 import { pairMesh, TRUST_DOMAIN } from '../helpers/meshes.js';
-import { freePort, sleep, waitFor } from '../helpers/proc.js';
+import { freePorts, sleep, waitFor } from '../helpers/proc.js';
 
 interface SnapshotView {
   nodeId: string;
@@ -40,9 +40,7 @@ describe('control plane restart', () => {
 
   before(async () => {
     agent = httpAgent();
-    outPort = await freePort();
-    apiPort = await freePort();
-    pushPort = await freePort();
+    [outPort, apiPort, pushPort] = (await freePorts(3)) as [number, number, number];
     md = await writeMeshDir({
       meshYaml: pairMesh({ name: 'it-cp-restart', protocol: 'http', serverCommand: ['node', 'http-echo.mjs'], outPort, serverReplicas: 2 }),
     });
