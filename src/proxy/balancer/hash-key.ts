@@ -1,5 +1,6 @@
 import type { HashOnConfig } from '../../api/snapshot.js';
 import { hash32 } from './hash.js';
+import { firstHeader } from '../../util/flat-headers.js';
 
 /**
  * Where a consistent-hash cluster reads a request's key (DestinationPolicy `hashOn`), compiled
@@ -40,11 +41,6 @@ export function requestHash(policy: HashPolicy, headers: readonly string[], rand
   if (cookie !== undefined) return { hash: hash32(cookie), responseHeaders: undefined };
   const value = randomToken(random);
   return { hash: hash32(value), responseHeaders: ['set-cookie', `${policy.name}=${value}${policy.attributes}`] };
-}
-
-function firstHeader(headers: readonly string[], name: string): string | undefined {
-  for (let i = 0; i + 1 < headers.length; i += 2) if (headers[i] === name) return headers[i + 1];
-  return undefined;
 }
 
 /** The value of cookie `name` in any `cookie` field (RFC 6265 `a=b; c=d`; h2 may split them). */

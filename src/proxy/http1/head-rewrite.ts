@@ -10,6 +10,7 @@ import type { CompiledHeaderModifier, CompiledUrlRewrite } from '../routing/type
 import { applyHeaderModifier, rewritePath, splitTarget } from '../routing/rewrite.js';
 import type { RequestHead, ResponseHead } from './parser.js';
 import { TRACE_HEADERS } from '../../telemetry/tracing/context.js';
+import { firstHeader } from '../../util/flat-headers.js';
 
 export interface PlannedRewrite {
   readonly rewrite: CompiledUrlRewrite;
@@ -34,7 +35,7 @@ export function plannedRequestHead(
   let hostEdited = false;
   if (headerMod !== undefined) {
     headers = applyHeaderModifier(headers, headerMod);
-    host = firstField(headers, 'host') ?? req.host;
+    host = firstHeader(headers, 'host') ?? req.host;
     hostEdited = true;
   }
   if (rewrite !== undefined) {
@@ -107,7 +108,3 @@ export function withHost(headers: readonly string[], host: string): string[] {
   return out;
 }
 
-function firstField(headers: readonly string[], name: string): string | undefined {
-  for (let i = 0; i + 1 < headers.length; i += 2) if (headers[i] === name) return headers[i + 1];
-  return undefined;
-}

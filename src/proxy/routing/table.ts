@@ -1,5 +1,6 @@
 import { PathKind } from './types.js';
 import type { CompiledRule, RouteMatch } from './types.js';
+import { firstHeader } from '../../util/flat-headers.js';
 
 /**
  * The hot path: one linear scan over candidates sorted by Gateway API precedence at compile
@@ -203,8 +204,5 @@ export class RouteTable {
 }
 
 function isGrpc(headers: readonly string[]): boolean {
-  for (let i = 0; i + 1 < headers.length; i += 2) {
-    if (headers[i] === 'content-type') return (headers[i + 1] as string).startsWith('application/grpc');
-  }
-  return false;
+  return firstHeader(headers, 'content-type')?.startsWith('application/grpc') === true;
 }

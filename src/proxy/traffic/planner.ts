@@ -5,6 +5,7 @@ import { redirectLocation } from '../routing/rewrite.js';
 import type { CompiledRule, RouteMatch } from '../routing/types.js';
 import { planOf } from './plan.js';
 import type { LocalReply, RequestPlan, RetryPolicy } from './plan.js';
+import { firstHeader } from '../../util/flat-headers.js';
 
 /**
  * Plans requests sent to one service (the outbound listener's cluster, the GAMMA "parent"):
@@ -43,7 +44,7 @@ export class ServicePlanner<U> {
     const rule = match.rule;
     const filters = match.filters;
     if (filters.redirect !== undefined) {
-      const location = redirectLocation(target, headerValue(headers, 'host'), filters.redirect, match);
+      const location = redirectLocation(target, firstHeader(headers, 'host'), filters.redirect, match);
       return this.localPlan(match.route, { status: filters.redirect.statusCode, reason: ProxyReason.Redirect, message: `redirected to ${location}`, headers: ['location', location] });
     }
     let delayMs = 0;
@@ -126,11 +127,6 @@ export class ServicePlanner<U> {
   private localPlan(route: string | undefined, local: LocalReply): RequestPlan<U> {
     return planOf<U>(null, { local, route });
   }
-}
-
-function headerValue(headers: readonly string[], name: string): string | undefined {
-  for (let i = 0; i + 1 < headers.length; i += 2) if (headers[i] === name) return headers[i + 1];
-  return undefined;
 }
 
 function pathOf(target: string): string {
