@@ -1,3 +1,5 @@
+import { StatsService } from './stats/stats-service.js';
+import { prometheusTargets } from './api/prometheus-sd.js';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
@@ -64,6 +66,8 @@ export class ControlPlane implements ApiBackend {
   readonly resources: ResourceStore;
   /** Spans proxies and apps export to this control plane (POST /v1/traces), kept for the trace views. */
   readonly traces: TraceCollector;
+  /** Golden metrics for the dashboard, scraped from the proxies while someone watches. */
+  readonly stats: StatsService;
   version = '0.0.0';
   /** The snapshots' tracing block; known once the API address is bound. */
   private tracingConfig: TracingConfig | undefined;
@@ -99,6 +103,13 @@ export class ControlPlane implements ApiBackend {
         this.metrics.spansReceived.inc(r.spans.length);
         this.metrics.spansRejected.inc(r.rejected);
       }
+    });
+    this.stats = new StatsService({
+      trustDomain: o.trustDomain,
+      targets: () => prometheusTargets(this.registry.workloads()),
+      workloads: () => this.registry.workloads(),
+      proxies: () => this.proxies(),
+      clock,
     });
     this.metrics = new ControlMetrics({
       connectedProxies: () => this.push?.connectedCount() ?? 0,
@@ -350,6 +361,7 @@ export class ControlPlane implements ApiBackend {
     if (this.rotateTimer !== null) clearTimeout(this.rotateTimer);
     this.registry.removeAllListeners();
     this.resources.removeAllListeners();
+    this.stats.close();
     await Promise.all([this.push?.close(), this.api?.close()]);
     await this.snapshots.idle();
     await this.store.close();

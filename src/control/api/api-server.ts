@@ -16,6 +16,10 @@ import { prometheusTargets } from './prometheus-sd.js';
 import { isOtlpTracesPath, receiveOtlpTraces, traceLimit } from './otlp-traces.js';
 import type { TraceReceiver } from './otlp-traces.js';
 import { agentReportSchema, parseJson, tokenRequestSchema } from './schemas.js';
+import { HttpError } from './http-error.js';
+import type { StatsService } from '../stats/stats-service.js';
+import { serveTap } from '../tap/tap-api.js';
+import { serveDashboard } from '../dashboard/serve-dashboard.js';
 
 /** What the REST API needs from the control plane. */
 export interface ApiBackend {
@@ -40,19 +44,13 @@ export interface ApiBackend {
   traces: TraceReceiver;
   recentTraces(limit: number): TraceSummaryView[];
   trace(traceId: string): TraceView | undefined;
+  /** Golden metrics for the dashboard (src/api/stats.ts). */
+  stats: StatsService;
 }
 
 const MAX_BODY = 4 * 1024 * 1024;
 
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { HttpError };
 
 /** The control plane's REST API (src/api/registry.ts) on node:http. */
 export class ApiServer {
@@ -117,6 +115,7 @@ async function route(
     return;
   }
   if (isOtlpTracesPath(path)) return receiveOtlpTraces(req, res, b.traces);
+  if (method === 'GET' && (await serveDashboard(req, res, path))) return;
   if (!path.startsWith(`${API_PREFIX}/`)) throw new HttpError(404, 'TRELLIS_E_NOT_FOUND', `no route ${method} ${path}`);
   const parts = path.slice(API_PREFIX.length + 1).split('/').map(decodeURIComponent);
   const [a, b1, c, d] = parts;
@@ -158,6 +157,10 @@ async function route(
           return json(res, 200, { version: b.version, trustDomain: b.trustDomain });
       }
     }
+    if (a === 'tap' && parts.length === 1) return serveTap(req, res, url, b.workloads());
+    if (a === 'stats' && parts.length === 1) return json(res, 200, b.stats.view(url.searchParams.get('window')));
+    if (a === 'stats' && b1 === 'series' && parts.length === 2) return json(res, 200, b.stats.series(url.searchParams));
+    if (a === 'workloads' && b1 === 'status' && parts.length === 2) return json(res, 200, b.stats.workloadStatus());
     if (a === 'prometheus' && b1 === 'targets' && parts.length === 2) return json(res, 200, prometheusTargets(b.workloads()));
     if (a === 'traces' && parts.length === 1) {
       const limit = traceLimit(url.searchParams.get('limit'));

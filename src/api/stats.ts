@@ -1,0 +1,111 @@
+/**
+ * Golden metrics kept by the control plane for the dashboard. The control plane scrapes every
+ * proxy's /metrics (the same targets as Prometheus service discovery) every `interval`, but
+ * only while someone has read these endpoints in the last minute: an unwatched mesh costs
+ * nothing. It keeps the last 15 minutes of scrapes in memory and answers from them.
+ *
+ * GET /api/v1/stats?window=30s          -> StatsView   (window 1s..15m, default 30s)
+ * GET /api/v1/stats/series?kind=service|route&namespace=N&name=X&window=5m&step=5s
+ *                                       -> SeriesView  (kind service: name is the service;
+ *                                          kind route: name is the route `<ns>/<name>`)
+ * GET /api/v1/workloads/status          -> WorkloadStatusView[]
+ * Errors: 400 {error:{code:'TRELLIS_E_USAGE',message}} naming the bad parameter.
+ *
+ * Rates come from the increase between two scrapes (a counter reset counts from zero, as
+ * PromQL's increase()). Latencies are seconds, from the histogram buckets (histogram_quantile).
+ * Until two scrapes exist the rows are empty and `warmingUp` is true.
+ */
+
+/** Success rate, request rate and latency over one window. */
+export interface GoldenMetrics {
+  requests: number;
+  /** Requests per second over the window. */
+  rps: number;
+  /** 0..1 (non-5xx, gRPC OK); null without requests. */
+  successRate: number | null;
+  /** Seconds; null without requests. */
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+}
+
+/** A node of the service graph: a service (`<ns>/<service>`) or an ingress workload. */
+export interface GraphNode {
+  /** `<namespace>/<service>`, or `<namespace>/<workload>` for an ingress. */
+  id: string;
+  namespace: string;
+  name: string;
+  kind: 'service' | 'ingress' | 'external';
+  /** As served (inbound side); absent for ingress/external nodes. */
+  metrics?: GoldenMetrics;
+}
+
+/** Calls from one node to another over the window, as the destination served them (else as sent). */
+export interface GraphEdge {
+  /** GraphNode ids. `external` nodes stand for unmeshed callers. */
+  source: string;
+  target: string;
+  /** Caller's SPIFFE ID; absent when unmeshed. */
+  identity?: string;
+  metrics: GoldenMetrics;
+}
+
+export interface ServiceStatsRow extends GoldenMetrics {
+  namespace: string;
+  name: string;
+}
+
+export interface RouteStatsRow extends GoldenMetrics {
+  /** `<ns>/<route name>` */
+  route: string;
+  /** `<ns>/<service>` the route sent to. */
+  service: string;
+}
+
+export interface StatsView {
+  /** Epoch ms of the newest scrape (0 when none yet). */
+  at: number;
+  windowSeconds: number;
+  /** Scrape interval in seconds. */
+  intervalSeconds: number;
+  warmingUp: boolean;
+  nodes: GraphNode[];
+  edges: GraphEdge[];
+  services: ServiceStatsRow[];
+  routes: RouteStatsRow[];
+}
+
+/** One point per step: the metrics over the step ending at `t`. */
+export interface SeriesPoint extends GoldenMetrics {
+  /** Epoch ms. */
+  t: number;
+}
+
+export interface SeriesView {
+  kind: 'service' | 'route';
+  namespace: string;
+  name: string;
+  stepSeconds: number;
+  points: SeriesPoint[];
+}
+
+/** What the dashboard shows per replica: who it is, its certificate and its config. */
+export interface WorkloadStatusView {
+  namespace: string;
+  workload: string;
+  service: string;
+  ingress: boolean;
+  replica: number;
+  nodeId: string;
+  state: string;
+  identity: string;
+  /** ISO time; null until the proxy has a certificate. */
+  certNotAfter: string | null;
+  /** Seconds until certNotAfter (negative when expired); null without a certificate. */
+  certExpiresInSeconds: number | null;
+  /** Latest config version compiled for the proxy and the last it acknowledged. */
+  configVersion: number | null;
+  ackedVersion: number | null;
+  nack: { version: number; error: string } | null;
+  connected: boolean;
+}
