@@ -9,6 +9,7 @@ import {
   OtlpHttpExporter,
   parentBasedSampler,
   randomIds,
+  tcpSpan,
 } from '../../telemetry/tracing/index.js';
 import type { ExporterStats, Hop, IdGenerator, OtlpExporterOptions, Sampler, SpanRecord } from '../../telemetry/tracing/index.js';
 import type { RequestTracer, TraceFields } from './types.js';
@@ -43,6 +44,17 @@ export interface TracedExchange extends TraceFields {
   durationMs: number;
   route?: string | undefined;
   grpcStatus?: number | undefined;
+}
+
+/** What a finished TCP relay tells its span. */
+export interface TracedConnection {
+  /** Epoch ms. */
+  startedAt: number;
+  durationMs: number;
+  bytesIn: number;
+  bytesOut: number;
+  upstream: string | undefined;
+  error: string | undefined;
 }
 
 /** What is fixed for every span of one listener side. */
@@ -165,6 +177,31 @@ export class Tracer implements RequestTracer {
       peerIdentity,
     });
     this.exporter.export(r.grpcStatus !== undefined ? span : named(span, r.route ?? serverAddress));
+  }
+
+  /**
+   * Exports the span of a finished TCP relay if the sampler picks it. Opaque bytes carry no
+   * trace context, so the decision is the ratio's alone and each connection is its own trace.
+   */
+  exportConnection(kind: 'client' | 'server', c: TracedConnection, service: string, peerIdentity: string | undefined): void {
+    if (this.exporter === null) return;
+    const traceId = this.ids.traceId();
+    if (!this.sampler!.shouldSample(traceId, undefined)) return;
+    this.exporter.export(
+      tcpSpan({
+        traceId,
+        spanId: this.ids.spanId(),
+        kind,
+        startNs: epochMsToNs(c.startedAt),
+        endNs: epochMsToNs(c.startedAt + c.durationMs),
+        service,
+        bytesIn: c.bytesIn,
+        bytesOut: c.bytesOut,
+        upstream: c.upstream,
+        peerIdentity,
+        error: c.error,
+      }),
+    );
   }
 
   /** The current exporter's counters (null while off). */

@@ -3,8 +3,8 @@ export { extract, extractFromRecord, formatsFor, formatTraceparent, inject, MAX_
 export type { OutgoingTraceContext, TraceContext, TraceFormat, Traceparent } from './context.js';
 export { createIdGenerator, randomIds, type IdGenerator } from './ids.js';
 export { parentBasedSampler, traceIdRatio, type Sampler } from './sampler.js';
-export { epochMsToNs, httpSpan, targetPath } from './span.js';
-export type { AttributeValue, HttpSpanInput, SpanKind, SpanRecord, SpanStatus } from './span.js';
+export { epochMsToNs, httpSpan, targetPath, tcpSpan } from './span.js';
+export type { AttributeValue, HttpSpanInput, SpanKind, SpanRecord, SpanStatus, TcpSpanInput } from './span.js';
 export { beginHop, hopHeaders, type Hop } from './hop.js';
 export { encodeTraces, OTLP_TRACES_PATH, type OtlpResource, type OtlpTracesRequest } from './otlp.js';
 export { OtlpHttpExporter, type ExporterStats, type OtlpExporterOptions } from './exporter.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { epochMsToNs, httpSpan, targetPath, type HttpSpanInput } from './span.js';
+import { epochMsToNs, httpSpan, targetPath, tcpSpan, type HttpSpanInput } from './span.js';
 
 const base: HttpSpanInput = {
   traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
@@ -78,4 +78,17 @@ test('targetPath handles origin, absolute, asterisk and authority forms', () => 
 test('epochMsToNs keeps whole and fractional milliseconds', () => {
   assert.equal(epochMsToNs(1_700_000_000_123), 1_700_000_000_123_000_000n);
   assert.equal(epochMsToNs(1_700_000_000_123.5), 1_700_000_000_123_500_000n);
+});
+
+test('a TCP span is a root span named after the service, an error when the relay failed', () => {
+  const input = { traceId: base.traceId, spanId: base.spanId, kind: 'server' as const, startNs: base.startNs, endNs: base.endNs, service: 'inventory', bytesIn: 10, bytesOut: 20 };
+  const ok = tcpSpan(input);
+  assert.equal(ok.name, 'tcp inventory');
+  assert.equal(ok.parentSpanId, undefined);
+  assert.equal(ok.status, 'unset');
+  assert.deepEqual(ok.attributes, { 'network.transport': 'tcp', 'server.address': 'inventory', 'trellis.bytes_in': 10, 'trellis.bytes_out': 20 });
+  const failed = tcpSpan({ ...input, error: 'connect ECONNREFUSED', upstream: '127.0.0.1:9' });
+  assert.equal(failed.status, 'error');
+  assert.equal(failed.statusMessage, 'connect ECONNREFUSED');
+  assert.equal(failed.attributes['network.peer.address'], '127.0.0.1:9');
 });

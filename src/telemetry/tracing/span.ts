@@ -145,3 +145,51 @@ export function epochMsToNs(ms: number): bigint {
   const whole = Math.floor(ms);
   return BigInt(whole) * NS_PER_MS + BigInt(Math.round((ms - whole) * 1e6));
 }
+
+/** What a proxy knows of one finished opaque TCP connection. */
+export interface TcpSpanInput {
+  readonly traceId: string;
+  readonly spanId: string;
+  /** 'server' on the inbound proxy, 'client' on the outbound one. */
+  readonly kind: 'server' | 'client';
+  readonly startNs: bigint;
+  readonly endNs: bigint;
+  /** Destination service; becomes server.address and the span name. */
+  readonly service: string;
+  /** Bytes from the downstream side (client to server) and back. */
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  /** Endpoint `host:port` the relay connected to, when known. */
+  readonly upstream?: string | undefined;
+  readonly peerIdentity?: string | undefined;
+  /** Why the relay ended abnormally; makes the span an error. */
+  readonly error?: string | undefined;
+}
+
+/**
+ * The span of one relayed TCP connection. Opaque bytes carry no trace context, so each
+ * connection is the root of its own trace (OpenTelemetry's network attributes, no HTTP ones).
+ */
+export function tcpSpan(input: TcpSpanInput): SpanRecord {
+  const attributes: Record<string, AttributeValue> = {
+    'network.transport': 'tcp',
+    'server.address': input.service,
+    'trellis.bytes_in': input.bytesIn,
+    'trellis.bytes_out': input.bytesOut,
+  };
+  if (input.upstream !== undefined) attributes['network.peer.address'] = input.upstream;
+  if (input.peerIdentity !== undefined) attributes['trellis.peer.identity'] = input.peerIdentity;
+  const failed = input.error !== undefined;
+  return {
+    traceId: input.traceId,
+    spanId: input.spanId,
+    parentSpanId: undefined,
+    name: `tcp ${input.service}`,
+    kind: input.kind,
+    startNs: input.startNs,
+    endNs: input.endNs,
+    attributes,
+    status: failed ? 'error' : 'unset',
+    statusMessage: failed ? input.error : undefined,
+  };
+}
