@@ -88,11 +88,13 @@ export async function killLeftovers(dir: string, graceMs = 10_000): Promise<Proc
 
 export interface ReadyLine {
   apiUrl: string;
+  /** The dashboard's URL (served by the control plane). */
+  dashboardUrl: string;
   pushUrl: string;
   ingress: Record<string, string>;
 }
 
-/** Parses `ready api=<url> push=<url> ingress.<name>=<url> ...`. */
+/** Parses `ready api=<url> dashboard=<url> push=<url> ingress.<name>=<url> ...`. */
 export function parseReadyLine(line: string): ReadyLine {
   const fields = new Map<string, string>();
   for (const token of line.trim().split(/\s+/).slice(1)) {
@@ -101,10 +103,11 @@ export function parseReadyLine(line: string): ReadyLine {
   }
   const apiUrl = fields.get('api');
   const pushUrl = fields.get('push');
-  if (apiUrl === undefined || pushUrl === undefined) throw new Error(`ready line without api= or push=: ${line}`);
+  const dashboardUrl = fields.get('dashboard');
+  if (apiUrl === undefined || pushUrl === undefined || dashboardUrl === undefined) throw new Error(`ready line without api=, dashboard= or push=: ${line}`);
   const ingress: Record<string, string> = {};
   for (const [k, v] of fields) if (k.startsWith('ingress.')) ingress[k.slice('ingress.'.length)] = v;
-  return { apiUrl, pushUrl, ingress };
+  return { apiUrl, dashboardUrl, pushUrl, ingress };
 }
 
 /** Commands that talk to the control plane: cli() adds `--control-plane <apiUrl>` to them. */

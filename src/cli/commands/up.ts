@@ -19,7 +19,7 @@ Validates the mesh file (<dir>/trellis.yaml, default ./trellis.yaml) and every *
 child process, applies those resources, then every workload with its proxy and every ingress, and prints
 one line on stdout once all are ready:
 
-  ready api=<apiUrl> push=<pushUrl> ingress.<name>=http://<host>:<port> ...
+  ready api=<apiUrl> dashboard=<apiUrl>/dashboard/ push=<pushUrl> ingress.<name>=http://<host>:<port> ...
 
 Ctrl-C (SIGINT) or SIGTERM stops everything in order and exits 0; a second signal kills.
 
@@ -32,7 +32,7 @@ Options:
 
 /** The `ready ...` line `up` prints on stdout. */
 export function readyLine(apiUrl: string, pushUrl: string, ingress: { name: string; url: string }[]): string {
-  return ['ready', `api=${apiUrl}`, `push=${pushUrl}`, ...ingress.map((i) => `ingress.${i.name}=${i.url}`)].join(' ') + '\n';
+  return ['ready', `api=${apiUrl}`, `dashboard=${apiUrl}/dashboard/`, `push=${pushUrl}`, ...ingress.map((i) => `ingress.${i.name}=${i.url}`)].join(' ') + '\n';
 }
 
 export function parseLogLevel(value: string | undefined, usageText: string): LogLevel {
