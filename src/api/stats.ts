@@ -7,13 +7,17 @@
  * GET /api/v1/stats?window=30s          -> StatsView   (window 1s..15m, default 30s)
  * GET /api/v1/stats/series?kind=service|route&namespace=N&name=X&window=5m&step=5s
  *                                       -> SeriesView  (kind service: name is the service;
- *                                          kind route: name is the route `<ns>/<name>`)
+ *                                          kind route: name is the route `<ns>/<name>`, and
+ *                                          namespace may then be left out; window 1s..15m,
+ *                                          default 5m; step default and minimum the scrape
+ *                                          interval, a finer one is raised to it)
  * GET /api/v1/workloads/status          -> WorkloadStatusView[]
  * Errors: 400 {error:{code:'TRELLIS_E_USAGE',message}} naming the bad parameter.
  *
  * Rates come from the increase between two scrapes (a counter reset counts from zero, as
  * PromQL's increase()). Latencies are seconds, from the histogram buckets (histogram_quantile).
- * Until two scrapes exist the rows are empty and `warmingUp` is true.
+ * Until two scrapes exist the rows are empty and `warmingUp` is true. Scraping starts on the
+ * first read (and again after a pause of a minute, starting from an empty history).
  */
 
 /** Success rate, request rate and latency over one window. */
@@ -31,16 +35,20 @@ export interface GoldenMetrics {
 
 /** A node of the service graph: a service (`<ns>/<service>`) or an ingress workload. */
 export interface GraphNode {
-  /** `<namespace>/<service>`, or `<namespace>/<workload>` for an ingress. */
+  /** `<namespace>/<service>`, `<namespace>/<workload>` for an ingress, `external` for the external node. */
   id: string;
   namespace: string;
   name: string;
   kind: 'service' | 'ingress' | 'external';
-  /** As served (inbound side); absent for ingress/external nodes. */
+  /** As served (inbound side); absent for ingress/external nodes; zero requests and null rates when idle. */
   metrics?: GoldenMetrics;
 }
 
-/** Calls from one node to another over the window, as the destination served them (else as sent). */
+/**
+ * Calls from one node to another over the window, as the destination served them (else as
+ * sent). One edge per caller identity: the source is the caller's workload's service node
+ * (an ingress' own node; `external` for unmeshed callers). Only pairs with requests in the window.
+ */
 export interface GraphEdge {
   /** GraphNode ids. `external` nodes stand for unmeshed callers. */
   source: string;
@@ -65,6 +73,7 @@ export interface RouteStatsRow extends GoldenMetrics {
 export interface StatsView {
   /** Epoch ms of the newest scrape (0 when none yet). */
   at: number;
+  /** Seconds between the two scrapes the rows come from (the requested window while warming up). */
   windowSeconds: number;
   /** Scrape interval in seconds. */
   intervalSeconds: number;
@@ -84,8 +93,10 @@ export interface SeriesPoint extends GoldenMetrics {
 export interface SeriesView {
   kind: 'service' | 'route';
   namespace: string;
+  /** The service, or the route as `<ns>/<name>`. */
   name: string;
   stepSeconds: number;
+  /** Oldest first; empty when the service or route had no series in the window (unknown, or never called). */
   points: SeriesPoint[];
 }
 

@@ -49,6 +49,8 @@ export interface ControlPlaneOptions {
   tracing?: TracingSettings | null;
   /** Spans kept for the recent-trace views. Default DEFAULT_MAX_TRACE_SPANS (10,000). */
   maxTraceSpans?: number;
+  /** Dashboard stats: proxy scrape interval while watched (tests shorten it). Default 2 s. */
+  statsIntervalMs?: number;
 }
 
 /** Lifetime of the control plane's own server/client certificate (rotated at two thirds). */
@@ -110,6 +112,8 @@ export class ControlPlane implements ApiBackend {
       workloads: () => this.registry.workloads(),
       proxies: () => this.proxies(),
       clock,
+      intervalMs: o.statsIntervalMs,
+      onScrapeError: (target, err) => this.logger.debug({ target, err: err.message }, 'stats: proxy not scraped'),
     });
     this.metrics = new ControlMetrics({
       connectedProxies: () => this.push?.connectedCount() ?? 0,

@@ -3,7 +3,8 @@ import { apiGet, controlPlaneUrl } from '../api.js';
 import { choice, parse, str } from '../args.js';
 import { json, table } from '../format.js';
 import type { Command } from '../io.js';
-import { aggregate, scrapeTargets, type Labels, type TargetScrape } from '../metrics-scrape.js';
+import { edgeRows, type EdgeRow } from '../../telemetry/golden/edge-rows.js';
+import { scrapeTargets } from '../../telemetry/golden/scrape.js';
 
 const usage = `Usage: trellis edges [-o table|json] [--control-plane URL]
 
@@ -20,58 +21,8 @@ Options:
   -h, --help              this text
 `;
 
-export interface EdgeRow {
-  /** `<ns>/<workload>` when the caller's proxy reported it, else `<ns>/<service account>`; "-" when unknown. */
-  src: string;
-  /** `<ns>/<service>` */
-  dst: string;
-  /** The caller's SPIFFE id, "-" when it had none (unmeshed). */
-  identity: string;
-  requests: number;
-  /** 0..1; null without requests. */
-  successRate: number | null;
-}
-
-const SEP = '\u0000';
-
-/** Rows from one scrape of every proxy, sorted by source then destination. */
-export function edgeRows(scrapes: readonly TargetScrape[], trustDomain: string): EdgeRow[] {
-  // Key: direction, caller namespace, caller service account, destination; the caller's workload
-  // is carried separately (inbound series do not know it).
-  const keyOf = (l: Labels): string | null => {
-    if (l.direction !== 'inbound' && l.direction !== 'outbound') return null;
-    return [l.direction, l.src_namespace ?? '', l.src_service_account ?? '', `${l.dst_namespace ?? ''}/${l.dst_service ?? ''}`].join(SEP);
-  };
-  const totals = aggregate(
-    scrapes.map((s) => ({ ...s, samples: s.samples.filter((x) => x.name === 'trellis_requests_total') })),
-    keyOf,
-  );
-  const workloadOf = new Map<string, string>();
-  for (const t of scrapes) {
-    for (const s of t.samples) {
-      const l = s.labels;
-      if (l.direction === 'outbound' && (l.src_workload ?? '') !== '') workloadOf.set([l.src_namespace, l.src_service_account].join(SEP), `${l.src_namespace ?? ''}/${l.src_workload}`);
-    }
-  }
-  const rows = new Map<string, EdgeRow>();
-  // Inbound first: the server's count wins over the caller's when both exist.
-  const entries = [...totals].sort(([a], [b]) => (a.startsWith('inbound') === b.startsWith('inbound') ? 0 : a.startsWith('inbound') ? -1 : 1));
-  for (const [key, t] of entries) {
-    const [, ns = '', sa = '', dst = ''] = key.split(SEP);
-    const caller = [ns, sa].join(SEP);
-    const edgeKey = [caller, dst].join(SEP);
-    if (rows.has(edgeKey)) continue;
-    const known = sa !== '';
-    rows.set(edgeKey, {
-      src: workloadOf.get(caller) ?? (known ? `${ns}/${sa}` : '-'),
-      dst,
-      identity: known ? `spiffe://${trustDomain}/ns/${ns}/sa/${sa}` : '-',
-      requests: t.requests,
-      successRate: t.requests === 0 ? null : t.successes / t.requests,
-    });
-  }
-  return [...rows.values()].sort((a, b) => (a.src + SEP + a.dst).localeCompare(b.src + SEP + b.dst));
-}
+// The rows themselves are shared with the control plane's stats API (src/telemetry/golden/).
+export { edgeRows, type EdgeRow };
 
 export function renderEdges(rows: readonly EdgeRow[]): string {
   return table(

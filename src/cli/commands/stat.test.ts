@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parsePrometheusText, type TargetScrape } from '../metrics-scrape.js';
+import { parsePrometheusText } from '../../telemetry/golden/parse.js';
+import type { TargetScrape } from '../../telemetry/golden/scrape.js';
 import { edgeRows, renderEdges } from './edges.js';
 import { parseWindow, renderStat, statRows } from './stat.js';
 

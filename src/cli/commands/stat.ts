@@ -3,10 +3,11 @@ import { apiGet, controlPlaneUrl } from '../api.js';
 import { choice, parse, str } from '../args.js';
 import { json, table } from '../format.js';
 import { UsageError, type Command } from '../io.js';
-import { aggregate, histogramQuantile, scrapeTargets, windowDelta, type Labels, type RowTotals, type TargetScrape } from '../metrics-scrape.js';
+import { scrapeTargets } from '../../telemetry/golden/scrape.js';
+import { STAT_KINDS, statRows, type StatKind, type StatRow } from '../../telemetry/golden/stat-rows.js';
 
-const KINDS = ['services', 'workloads', 'routes'] as const;
-export type StatKind = (typeof KINDS)[number];
+// The rows themselves are shared with the control plane's stats API (src/telemetry/golden/).
+export { statRows, type StatKind, type StatRow };
 
 const usage = `Usage: trellis stat [services|workloads|routes] [--window D] [-o table|json] [--control-plane URL]
 
@@ -28,71 +29,12 @@ Options:
   -h, --help              this text
 `;
 
-export interface StatRow {
-  namespace: string;
-  /** Service, workload, or route (`<ns>/<name>`) by kind. */
-  name: string;
-  /** Destination service of a route row; absent otherwise. */
-  service?: string;
-  requests: number;
-  rps: number;
-  /** 0..1; null when there were no requests. */
-  successRate: number | null;
-  /** Seconds; null when there were no requests. */
-  p50: number | null;
-  p95: number | null;
-  p99: number | null;
-}
-
 /** `10s`, `500ms`, `1m` -> milliseconds; null when not a duration. */
 export function parseWindow(text: string): number | null {
   const m = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m)$/.exec(text);
   if (m === null) return null;
   const ms = Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000);
   return ms > 0 ? ms : null;
-}
-
-const SEP = '\u0000';
-
-/** The row key of a series for `kind`, or null when the series is not part of that view. */
-function rowKeyFor(kind: StatKind): (labels: Labels, target: Labels) => string | null {
-  switch (kind) {
-    case 'services':
-      return (l) => (l.direction === 'inbound' ? [l.dst_namespace ?? '', l.dst_service ?? ''].join(SEP) : null);
-    case 'workloads':
-      return (l, t) => (l.direction === 'inbound' ? [t.trellis_namespace ?? '', t.trellis_workload ?? ''].join(SEP) : null);
-    case 'routes':
-      return (l) => {
-        if (l.direction !== 'outbound' || (l.route ?? '') === '') return null;
-        const route = l.route!;
-        const slash = route.indexOf('/');
-        return [slash === -1 ? '' : route.slice(0, slash), route, `${l.dst_namespace ?? ''}/${l.dst_service ?? ''}`].join(SEP);
-      };
-  }
-}
-
-/** Rows of `kind` from two scrapes `seconds` apart, sorted by namespace and name. */
-export function statRows(kind: StatKind, before: readonly TargetScrape[], after: readonly TargetScrape[], seconds: number): StatRow[] {
-  const totals = aggregate(windowDelta(before, after), rowKeyFor(kind));
-  const rows: StatRow[] = [];
-  for (const [key, t] of totals) rows.push(toRow(kind, key.split(SEP), t, seconds));
-  return rows.sort((a, b) => (a.namespace + SEP + a.name + SEP + (a.service ?? '')).localeCompare(b.namespace + SEP + b.name + SEP + (b.service ?? '')));
-}
-
-function toRow(kind: StatKind, key: string[], t: RowTotals, seconds: number): StatRow {
-  const none = t.requests === 0;
-  const row: StatRow = {
-    namespace: key[0] ?? '',
-    name: key[1] ?? '',
-    requests: t.requests,
-    rps: seconds > 0 ? t.requests / seconds : 0,
-    successRate: none ? null : t.successes / t.requests,
-    p50: none ? null : histogramQuantile(0.5, t.buckets),
-    p95: none ? null : histogramQuantile(0.95, t.buckets),
-    p99: none ? null : histogramQuantile(0.99, t.buckets),
-  };
-  if (kind === 'routes') row.service = key[2] ?? '';
-  return row;
 }
 
 const ms = (s: number | null): string => (s === null ? '-' : `${(s * 1000).toFixed(s < 0.01 ? 2 : 1)}ms`);
@@ -120,7 +62,7 @@ export const statCommand: Command = {
     const p = parse(argv, { 'control-plane': { type: 'string' }, window: { type: 'string' }, output: { type: 'string', short: 'o' } }, usage, io.out, 1);
     if (p === null) return 0;
     const kind = (p.positionals[0] ?? 'services') as StatKind;
-    if (!KINDS.includes(kind)) throw new UsageError(`unknown kind "${kind}" (one of ${KINDS.join(', ')})`, usage);
+    if (!STAT_KINDS.includes(kind)) throw new UsageError(`unknown kind "${kind}" (one of ${STAT_KINDS.join(', ')})`, usage);
     const output = choice(p, 'output', ['table', 'json'] as const, 'table', usage);
     const windowText = str(p, 'window') ?? '10s';
     const windowMs = parseWindow(windowText);

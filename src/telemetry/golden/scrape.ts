@@ -1,0 +1,44 @@
+/**
+ * Reading the proxies' golden metrics: every target the control plane's Prometheus service
+ * discovery lists, its admin `/metrics`, kept to the two request series (counts and buckets).
+ * Used by `trellis stat`/`trellis edges` and by the control plane's stats service.
+ */
+import { request } from 'undici';
+import type { PrometheusTargetGroup } from '../../api/registry.js';
+import { BUCKETS_METRIC, parsePrometheusText, REQUESTS_METRIC, type Labels, type Sample } from './parse.js';
+
+/** One proxy's request counters and histogram buckets, as read at one moment. */
+export interface TargetScrape {
+  /** `host:port` of the admin listener. */
+  target: string;
+  /** Service-discovery labels (trellis_workload, trellis_namespace, ...). */
+  targetLabels: Labels;
+  samples: Sample[];
+}
+
+/** Per-target limit on waiting for headers and for the body. */
+export const DEFAULT_SCRAPE_TIMEOUT_MS = 5_000;
+
+/** Fetches /metrics of every target; a failing target goes to `onError` and is left out. */
+export async function scrapeTargets(
+  groups: readonly PrometheusTargetGroup[],
+  onError: (target: string, err: Error) => void,
+  timeoutMs = DEFAULT_SCRAPE_TIMEOUT_MS,
+): Promise<TargetScrape[]> {
+  const jobs = groups.flatMap((g) => g.targets.map((target) => ({ target, targetLabels: g.labels })));
+  const results = await Promise.all(
+    jobs.map(async ({ target, targetLabels }): Promise<TargetScrape | null> => {
+      try {
+        const res = await request(`http://${target}/metrics`, { headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+        const text = await res.body.text();
+        if (res.statusCode !== 200) throw new Error(`answered ${res.statusCode}`);
+        const samples = parsePrometheusText(text).filter((s) => s.name === REQUESTS_METRIC || s.name === BUCKETS_METRIC);
+        return { target, targetLabels, samples };
+      } catch (err) {
+        onError(target, err as Error);
+        return null;
+      }
+    }),
+  );
+  return results.filter((r): r is TargetScrape => r !== null);
+}
