@@ -10,6 +10,7 @@ import type { IssuedCredentials } from './control-client/certificates.js';
 import { PushClient } from './control-client/push-stream.js';
 import { CertificateRotator } from './control-client/rotation.js';
 import { ProxyRuntime } from './runtime.js';
+import { TapHub } from './tap/tap-hub.js';
 
 export interface RunProxyOptions {
   /** Exit (resolve `exited`) when this stream ends: the parent died, no orphans. The CLI passes process.stdin. */
@@ -39,6 +40,8 @@ export async function runProxy(bootstrapPath: string, options: RunProxyOptions =
   let push: PushClient | null = null;
   let rotator: CertificateRotator | null = null;
   let closed = false;
+  // Made before the admin server so /tap attaches at once (it sees requests once listeners run).
+  const tap = new TapHub({ nodeId: bootstrap.node.id });
 
   const admin = new AdminServer(bootstrap.admin, {
     isReady: () => ready && runtime !== null && !runtime.isDraining,
@@ -50,6 +53,7 @@ export async function runProxy(bootstrapPath: string, options: RunProxyOptions =
     drain: () => {
       void running.drain().then(() => options.onExit?.());
     },
+    tap,
   });
   await admin.listen();
   logger.info({ admin: admin.url }, 'admin listening');
@@ -110,7 +114,7 @@ export async function runProxy(bootstrapPath: string, options: RunProxyOptions =
     credentials.update(issued.creds, issued.trustBundlePem);
     logger.info({ serial: issued.creds.serial, notAfter: issued.creds.notAfter.toISOString() }, 'certificate issued');
 
-    const rt = new ProxyRuntime(bootstrap, { credentials, logger, adminUrl: () => admin.url });
+    const rt = new ProxyRuntime(bootstrap, { credentials, logger, adminUrl: () => admin.url, tap });
     runtime = rt;
     const pc = new PushClient({ bootstrap, credentials, logger, apply: (s) => rt.applySnapshot(s), status: () => rt.status() });
     push = pc;

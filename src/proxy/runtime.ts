@@ -21,6 +21,7 @@ import { OutboundListener } from './listeners/outbound.js';
 import { MeshTls } from './mtls/mesh-tls.js';
 import { mtlsConnector } from './pool/connect.js';
 import type { Http1PoolOptions } from './pool/http1-pool.js';
+import { TapHub } from './tap/tap-hub.js';
 import { checkTracingConfig, Tracer } from './tracing/tracer.js';
 import type { TracerDeps } from './tracing/tracer.js';
 
@@ -37,6 +38,8 @@ export interface RuntimeDeps {
   adminUrl?: () => string;
   /** Span ids and exporter tuning (tests); the exporter's failures are logged at warn either way. */
   tracing?: Omit<TracerDeps, 'onError'>;
+  /** Live tap hub; main.ts makes it before the admin server so /tap works from the start. */
+  tap?: TapHub;
 }
 
 /**
@@ -51,6 +54,8 @@ export class ProxyRuntime {
   readonly accessLog: AccessLog;
   /** Off until a snapshot carries `tracing`; reconfigured by every snapshot. */
   readonly tracer: Tracer;
+  /** Live tap (src/api/tap.ts): the admin listener's /tap subscribes here. */
+  readonly tap: TapHub;
   readonly listeners: Listener[] = [];
   private snapshot: ProxySnapshot | null = null;
   private draining: Promise<void> | null = null;
@@ -82,13 +87,15 @@ export class ProxyRuntime {
     this.clusters = new ClusterTable(tableDeps);
     this.metrics.setClusterGauges(clusterGaugeReader(this.clusters));
     const now = deps.now ?? (() => performance.now());
+    this.tap = deps.tap ?? new TapHub({ nodeId: bootstrap.node.id, now });
     this.ctx = {
-      node: { namespace, workload, service, serviceAccount },
+      node: { nodeId: bootstrap.node.id, identity, namespace, workload, service, serviceAccount },
       tls: this.tls,
       clusters: this.clusters,
       metrics: this.metrics,
       accessLog: this.accessLog,
       tracer: this.tracer,
+      tap: this.tap,
       logger: deps.logger,
       limits: deps.limits ?? DEFAULT_HTTP1_LIMITS,
       appConnectTimeoutMs: 2_000,
@@ -194,6 +201,7 @@ export class ProxyRuntime {
     if (this.closed) return;
     this.closed = true;
     for (const l of this.listeners) l.close();
+    this.tap.close();
     this.clusters.close();
     this.tls.detach();
     this.deps.credentials.removeListener('rotated', this.setExpiry);

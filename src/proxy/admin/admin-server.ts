@@ -1,6 +1,8 @@
 import http from 'node:http';
 import type { HostPort } from '../../api/common.js';
 import { boundPort, listenOn } from '../listeners/bind.js';
+import type { TapHub } from '../tap/tap-hub.js';
+import { serveTap } from '../tap/tap-endpoint.js';
 
 /** What the admin endpoints read from the running proxy. */
 export interface AdminSource {
@@ -11,11 +13,14 @@ export interface AdminSource {
   configDump(): unknown;
   /** POST /drain: starts a drain (the process keeps running until its owner stops it). */
   drain?(): void;
+  /** GET /tap streams the requests published here (src/api/tap.ts); absent: 404. */
+  tap?: TapHub;
 }
 
 /**
  * Loopback admin listener: GET /live (always 200 while the process runs), GET /ready (200
- * once serving), GET /metrics (Prometheus text), GET /config (JSON), POST /drain.
+ * once serving), GET /metrics (Prometheus text), GET /config (JSON), POST /drain, GET /tap
+ * (live requests as NDJSON).
  */
 export class AdminServer {
   private readonly server: http.Server;
@@ -67,6 +72,7 @@ export class AdminServer {
     if (req.method === 'GET' && path === '/config') {
       return send(200, 'application/json', `${JSON.stringify(this.source.configDump(), null, 2)}\n`);
     }
+    if (req.method === 'GET' && path === '/tap' && this.source.tap !== undefined) return serveTap(req, res, this.source.tap);
     if (req.method === 'POST' && path === '/drain' && this.source.drain !== undefined) {
       this.source.drain();
       return send(202, 'text/plain', 'draining\n');

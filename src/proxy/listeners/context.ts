@@ -5,10 +5,15 @@ import type { ClusterTable } from '../cluster/cluster-table.js';
 import type { Http1Limits } from '../http1/types.js';
 import type { MeshTls } from '../mtls/mesh-tls.js';
 import type { Http1PoolOptions } from '../pool/http1-pool.js';
+import type { TapHub } from '../tap/tap-hub.js';
 import type { Tracer } from '../tracing/tracer.js';
 
 /** This proxy's own workload: the source of its outbound requests, the destination of inbound ones. */
 export interface NodeLabels {
+  /** This proxy's node id (`<namespace>/<workload>/<replica>`), as tap events name it. */
+  nodeId: string;
+  /** This proxy's SPIFFE ID. */
+  identity: string;
   namespace: string;
   workload: string;
   service: string;
@@ -24,6 +29,8 @@ export interface ListenerContext {
   accessLog: AccessLog;
   /** Off (enabled = false) until a snapshot carries `tracing`. */
   tracer: Tracer;
+  /** Live tap: the listeners publish finished requests while `tap.active`. */
+  tap: TapHub;
   logger: Logger;
   limits: Http1Limits;
   appPool?: Http1PoolOptions;

@@ -4,6 +4,7 @@ import type { Destination, Direction, Peer, RequestRecorder } from '../../teleme
 import type { ExchangeRecord } from '../http1/types.js';
 import type { StreamRecord } from '../http2/types.js';
 import type { RelayResult } from '../tcp/relay.js';
+import { tapSite, type TapSite } from '../tap/tap-event.js';
 import type { SpanSite } from '../tracing/tracer.js';
 import type { ListenerContext } from './context.js';
 
@@ -11,14 +12,15 @@ import type { ListenerContext } from './context.js';
 const UNKNOWN_PEER: Peer = { namespace: '', workload: '', serviceAccount: '' };
 
 /**
- * Metrics, span and access-log hooks for one listener, bound once (label lookups happen here and
+ * Metrics, span, tap and access-log hooks for one listener, bound once (label lookups happen here and
  * once per connection, not per request). With the access log off, the only per-request work
  * and tracing off, the only per-request work is the golden-metrics record (a few Map lookups
  * and additions) and one field read.
  *
  * Spans: a client span on outbound listeners, a server span on inbound ones; server.address
  * is the destination service (the routed backend's, when a route picked one), and the peer
- * identity is the caller's (inbound) or the endpoint's (outbound).
+ * identity is the caller's (inbound) or the endpoint's (outbound). A TCP relay makes one root span per
+ * sampled connection (no context crosses opaque bytes).
  *
  * Labels: outbound requests come from this proxy's workload and go to the listener's cluster
  * (or the routed backend, when the record names one); inbound requests go to this proxy's
@@ -59,6 +61,11 @@ export function exchangeObserver(
   const tracer = ctx.tracer;
   const kind = direction === 'outbound' ? 'client' : 'server';
   const sites: Record<'http' | 'http2', SpanSite> = { http: { kind, protocol: '1.1' }, http2: { kind, protocol: '2' } };
+  const tap = ctx.tap;
+  const tapSites: Record<'http' | 'http2', TapSite> = {
+    http: tapSite(node, direction, 'http', cluster),
+    http2: tapSite(node, direction, 'http2', cluster),
+  };
   const serverAddress = (r: ExchangeRecord | StreamRecord): string =>
     direction === 'outbound' && r.backend !== undefined && r.backend !== cluster ? destinationOfCluster(r.backend).service : dst.service;
   // HTTP/1 exchanges and HTTP/2 streams report the same fields; only the protocol differs.
@@ -67,9 +74,12 @@ export function exchangeObserver(
     (peerIdentity: string | undefined) => {
       const m = recorderFor(peerIdentity);
       const site = sites[protocol];
+      const tapAt = tapSites[protocol];
       return (r: ExchangeRecord | StreamRecord): void => {
         m.record(r);
         if (r.sampled === true) tracer.exportExchange(site, r, serverAddress(r), peerIdentity ?? r.upstreamPeer);
+        // Nobody tapping: one field read.
+        if (tap.active) tap.publish(tapAt, r, peerIdentity);
         if (!log.enabled) return;
         log.write({
           direction,
@@ -97,6 +107,10 @@ export function exchangeObserver(
       tcpM.opened();
       return (r) => {
         tcpM.closed(r.bytesIn, r.bytesOut);
+        const durationMs = ctx.now() - started;
+        if (tracer.enabled) {
+          tracer.exportConnection(kind, { startedAt, durationMs, bytesIn: r.bytesIn, bytesOut: r.bytesOut, upstream, error: r.error?.message }, dst.service, peerIdentity);
+        }
         if (!log.enabled) return;
         log.write({
           direction,
@@ -107,7 +121,7 @@ export function exchangeObserver(
           reason: r.error?.message,
           bytesIn: r.bytesIn,
           bytesOut: r.bytesOut,
-          durationMs: ctx.now() - started,
+          durationMs,
           startedAt,
         });
       };
