@@ -24,6 +24,8 @@ export interface PairMeshOptions {
   certificateTTL?: string;
   /** Adds ingress `edge` (127.0.0.1:0) to a's http port. */
   ingressToA?: boolean;
+  /** Mesh `spec.tracing.sampling` (absent: the default, 1%). */
+  tracingSampling?: number;
 }
 
 /**
@@ -60,7 +62,7 @@ spec:
   controlPlane:
     api: 127.0.0.1:0
     push: 127.0.0.1:0
-  accessLog: file${ingress}
+  accessLog: file${o.tracingSampling !== undefined ? `\n  tracing: { sampling: ${o.tracingSampling} }` : ''}${ingress}
   workloads:
     - name: a
       command: ${q(o.clientCommand ?? ['node', 'http-echo.mjs'])}${clientEnv}

@@ -5,7 +5,9 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from '../helpers/proc.js';
 import { startMesh, type Mesh } from '../helpers/mesh.js';
-import { pairMesh } from '../helpers/meshes.js';
+import { pairMesh, spiffeId } from '../helpers/meshes.js';
+import { request } from 'undici';
+import type { TraceSpanView, TraceSummaryView, TraceView } from '../../src/api/traces.js';
 
 function connect(port: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
@@ -21,7 +23,8 @@ describe('tcp through an outbound and an inbound proxy', () => {
 
   before(async () => {
     outPort = await freePort();
-    mesh = await startMesh({ meshYaml: pairMesh({ name: 'it-tcp', protocol: 'tcp', serverCommand: ['node', 'tcp-echo.mjs'], outPort }) });
+    // Every connection traced: the last test finds the relays' spans at the control plane.
+    mesh = await startMesh({ meshYaml: pairMesh({ name: 'it-tcp', protocol: 'tcp', serverCommand: ['node', 'tcp-echo.mjs'], outPort, tracingSampling: 1 }) });
   });
 
   after(async () => {
@@ -78,5 +81,37 @@ describe('tcp through an outbound and an inbound proxy', () => {
     } finally {
       socket.destroy();
     }
+  });
+
+  it('each relayed connection is a span on both proxies (client on a, server on b), with its byte counts', async () => {
+    const socket = await connect(outPort);
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.resume();
+    socket.end('span me\n');
+    await closed;
+    // Spans reach the control plane in the proxies' next export batch.
+    const deadline = Date.now() + 20_000;
+    let spans: TraceSpanView[] = [];
+    while (Date.now() < deadline) {
+      const recent = (await (await request(`${mesh!.apiUrl}/api/v1/traces?limit=1000`)).body.json()) as TraceSummaryView[];
+      const tcp = recent.filter((t) => t.rootName === 'tcp b');
+      spans = [];
+      for (const t of tcp) spans.push(...((await (await request(`${mesh!.apiUrl}/api/v1/traces/${t.traceId}`)).body.json()) as TraceView).spans);
+      // The small connection: 8 bytes each way (earlier tests' connections moved more).
+      spans = spans.filter((s) => s.attributes['trellis.bytes_in'] === 8 || s.attributes['trellis.bytes_out'] === 8);
+      if (spans.some((s) => s.kind === 'client') && spans.some((s) => s.kind === 'server')) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const client = spans.find((s) => s.kind === 'client');
+    const server = spans.find((s) => s.kind === 'server');
+    assert.ok(client && server, `tcp spans of both proxies, got ${JSON.stringify(spans)}`);
+    assert.equal(client.service, 'a');
+    assert.equal(server.service, 'b');
+    assert.equal(client.parentSpanId, undefined);
+    assert.equal(client.attributes['network.transport'], 'tcp');
+    assert.equal(client.attributes['server.address'], 'b');
+    assert.equal(client.attributes['trellis.bytes_in'], 8);
+    assert.equal(client.attributes['trellis.bytes_out'], 8);
+    assert.equal(server.attributes['trellis.peer.identity'], spiffeId('a'));
   });
 });
