@@ -4,56 +4,16 @@
  * success rate in its JSON; `trellis edges` shows a -> b with a's SPIFFE identity.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { request } from 'undici';
 import type { EdgeRow } from '../../src/cli/commands/edges.js';
 import type { StatRow } from '../../src/cli/commands/stat.js';
-import { cliEntry } from '../../src/util/paths.js';
 import { spiffeId, TRUST_DOMAIN } from '../helpers/meshes.js';
 import { usePairMesh } from '../helpers/pair-fixture.js';
+import { startCli } from '../helpers/cli-run.js';
 
 const TOTAL = 30;
 const FAILED = 6;
-
-interface Run {
-  /** Resolves when stderr has a line matching `pattern`. */
-  stderrLine(pattern: RegExp): Promise<void>;
-  done: Promise<{ code: number | null; stdout: string; stderr: string }>;
-}
-
-/** `trellis <args>` as a child whose stderr the test can wait on (cli() only returns at exit). */
-function startCli(args: string[]): Run {
-  const child = spawn(process.execPath, [cliEntry, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  const waiters: { pattern: RegExp; resolve: () => void }[] = [];
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-    for (const w of waiters.splice(0)) {
-      if (w.pattern.test(stderr)) w.resolve();
-      else waiters.push(w);
-    }
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    }),
-  );
-  return {
-    done,
-    stderrLine: (pattern) =>
-      Promise.race([
-        new Promise<void>((resolve) => (pattern.test(stderr) ? resolve() : waiters.push({ pattern, resolve }))),
-        done.then((r) => {
-          throw new Error(`trellis ${args.join(' ')} exited ${r.code} before ${String(pattern)}: ${r.stderr}`);
-        }),
-      ]),
-  };
-}
 
 describe('trellis stat and trellis edges', () => {
   const pair = usePairMesh({ name: 'it-stat', protocol: 'http', serverCommand: ['node', 'http-echo.mjs'] });

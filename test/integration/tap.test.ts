@@ -5,53 +5,13 @@
  * control plane's API speaks SSE to an EventSource-style client.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { request } from 'undici';
 import type { TapEvent } from '../../src/api/tap.js';
 import type { TopRow } from '../../src/cli/top-rows.js';
-import { cliEntry } from '../../src/util/paths.js';
 import { spiffeId } from '../helpers/meshes.js';
 import { usePairMesh } from '../helpers/pair-fixture.js';
-
-interface Run {
-  /** Resolves when stderr has a line matching `pattern`. */
-  stderrLine(pattern: RegExp): Promise<void>;
-  done: Promise<{ code: number | null; stdout: string; stderr: string }>;
-}
-
-/** `trellis <args>` as a child whose stderr the test can wait on (cli() only returns at exit). */
-function startCli(args: string[]): Run {
-  const child = spawn(process.execPath, [cliEntry, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  const waiters: { pattern: RegExp; resolve: () => void }[] = [];
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-    for (const w of waiters.splice(0)) {
-      if (w.pattern.test(stderr)) w.resolve();
-      else waiters.push(w);
-    }
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    }),
-  );
-  return {
-    done,
-    stderrLine: (pattern) =>
-      Promise.race([
-        new Promise<void>((resolve) => (pattern.test(stderr) ? resolve() : waiters.push({ pattern, resolve }))),
-        done.then((r) => {
-          throw new Error(`trellis ${args.join(' ')} exited ${r.code} before ${String(pattern)}: ${r.stderr}`);
-        }),
-      ]),
-  };
-}
+import { startCli, type CliRun } from '../helpers/cli-run.js';
 
 /** The traffic every test sends, in this order (non-matching requests first, so a leaky filter shows). */
 const TRAFFIC: { method: 'GET' | 'POST'; path: string; status: number }[] = [
@@ -79,11 +39,11 @@ describe('trellis tap and trellis top', () => {
       assert.equal(r.statusCode, t.status, `${t.method} ${t.path}`);
     }
   };
-  const tap = (args: string[]): Run => startCli(['tap', ...args, '--control-plane', pair.mesh.apiUrl]);
+  const tap = (args: string[]): CliRun => startCli(['tap', ...args, '--control-plane', pair.mesh.apiUrl]);
 
   it('tap b shows exactly the requests sent, as b served them', async () => {
     const run = tap(['b', '--max', String(TRAFFIC.length), '-o', 'json']);
-    await run.stderrLine(/tapping 1 proxies of b/);
+    await run.stderrLine(/tapping 1 proxy of b/);
     await send();
     const r = await run.done;
     assert.equal(r.code, 0, r.stderr);
@@ -103,7 +63,7 @@ describe('trellis tap and trellis top', () => {
     const xs = tap(['b', '--path', '/x', '--max', '1', '-o', 'json']);
     const failures = tap(['b', '--status', '5xx', '--max', '1', '-o', 'json']);
     const text = tap(['b', '--status', '503', '--max', '1']);
-    await Promise.all([posts, xs, failures, text].map((r) => r.stderrLine(/tapping 1 proxies of b/)));
+    await Promise.all([posts, xs, failures, text].map((r) => r.stderrLine(/tapping 1 proxy of b/)));
     await send();
     const [p, x, f, t] = await Promise.all([posts.done, xs.done, failures.done, text.done]);
     for (const r of [p, x, f, t]) assert.equal(r.code, 0, r.stderr);
@@ -115,7 +75,7 @@ describe('trellis tap and trellis top', () => {
 
   it('top b counts per path and success rate exactly', async () => {
     const run = startCli(['top', 'b', '--duration', '4s', '-o', 'json', '--control-plane', pair.mesh.apiUrl]);
-    await run.stderrLine(/tapping 1 proxies of b/);
+    await run.stderrLine(/tapping 1 proxy of b/);
     await send();
     await send();
     const r = await run.done;

@@ -56,7 +56,7 @@ export const tapCommand: Command = {
       for await (const m of tapMessages(base, query, workload, stop.signal)) {
         switch (m.kind) {
           case 'attached':
-            io.err(`tapping ${m.proxies.length} proxies of ${workload ?? 'the mesh'}\n`);
+            io.err(`tapping ${m.proxies.length} ${m.proxies.length === 1 ? 'proxy' : 'proxies'} of ${workload ?? 'the mesh'}\n`);
             break;
           case 'request':
             io.out(output === 'json' ? `${JSON.stringify(m.event)}\n` : `${formatTapLine(m.event)}\n`);

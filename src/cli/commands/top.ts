@@ -76,7 +76,7 @@ export const topCommand: Command = {
     try {
       for await (const m of tapMessages(base, query, workload, stop.signal)) {
         if (m.kind === 'attached') {
-          io.err(`tapping ${m.proxies.length} proxies of ${workload ?? 'the mesh'}\n`);
+          io.err(`tapping ${m.proxies.length} ${m.proxies.length === 1 ? 'proxy' : 'proxies'} of ${workload ?? 'the mesh'}\n`);
           // The duration counts from when the tap is live, so it covers what it promises.
           if (durationMs !== undefined) stopTimer = setTimeout(() => stop.abort(), durationMs);
           if (live) redraw = setInterval(draw, intervalMs);
