@@ -253,12 +253,12 @@ export async function startMesh(opts: MeshFolderOptions & { readyTimeoutMs?: num
  */
 export async function shopMeshFiles(): Promise<MeshFolderOptions> {
   const files: Record<string, string> = {};
-  // Top-level files and the resource folders (resources/ is loaded by `up`, canary/ is the README's walk-through).
+  // Top-level files and the resource folders (resources/ is loaded by `up`, canary/ and faults/ are the README's walk-throughs).
   for (const name of await readdir(shopDir)) {
     if (name === 'trellis.yaml' || name.startsWith('.')) continue;
     const path = join(shopDir, name);
     if ((await stat(path)).isFile()) files[name] = await readFile(path, 'utf8');
-    else if (name === 'resources' || name === 'canary') {
+    else if (name === 'resources' || name === 'canary' || name === 'faults') {
       for (const inner of await readdir(path)) files[`${name}/${inner}`] = await readFile(join(path, inner), 'utf8');
     }
   }

@@ -10,6 +10,8 @@ import type { ServiceView } from '../../src/api/registry.js';
 import { join } from 'node:path';
 import { shopMeshFiles, startMesh, type Mesh } from '../helpers/mesh.js';
 import { waitFor } from '../helpers/proc.js';
+import { startCli } from '../helpers/cli-run.js';
+import type { TapEvent } from '../../src/api/tap.js';
 
 describe('demo: examples/shop', () => {
   let mesh: Mesh | undefined;
@@ -78,5 +80,28 @@ describe('demo: examples/shop', () => {
     assert.ok(((await res.body.json()) as { sku: string }[]).some((p) => p.sku === 'hoodie'), 'v2 sells the hoodie');
     await apply('resources/catalog-canary.yaml');
     await waitFor('catalog (v1) to serve every request again', async () => ((await servedBy()).every((w) => w === 'catalog') ? true : undefined), { timeoutMs: 15_000 });
+  });
+
+  it('the README fault: faults/catalog-abort.yaml, found with trellis tap (503, fault-injected, on the way to catalog), then rolled back', async () => {
+    const cli = async (args: string[]): Promise<void> => {
+      const r = await mesh!.cli([...args, '--control-plane', mesh!.apiUrl, '--state-dir', mesh!.stateDir]);
+      assert.equal(r.code, 0, r.stderr);
+    };
+    await cli(['apply', '-f', join(mesh!.dir, 'faults/catalog-abort.yaml')]);
+    const tap = startCli(['tap', 'frontend', '--direction', 'outbound', '--status', '5xx', '--max', '1', '-o', 'json', '--control-plane', mesh!.apiUrl]);
+    await tap.stderrLine(/tapping 2 proxies of frontend/);
+    let exited = false;
+    void tap.done.then(() => (exited = true));
+    // 20% of catalog calls fail: a few hundred page loads at most before the tap has one.
+    for (let i = 0; i < 400 && !exited; i++) await (await request(`${mesh!.ingress['web']}/api/products`)).body.dump();
+    const { code, stdout, stderr } = await tap.done;
+    assert.equal(code, 0, stderr);
+    const event = JSON.parse(stdout.trim()) as TapEvent;
+    assert.equal(event.status, 503);
+    assert.equal(event.reason, 'fault-injected');
+    assert.equal(event.dst.service, 'default/catalog', 'aborted before a backend was picked, so it counts under the route parent service');
+    assert.equal(event.route, 'default/catalog-canary');
+    await cli(['apply', '-f', join(mesh!.dir, 'resources/catalog-canary.yaml')]);
+    await cli(['delete', 'faultinjection', 'catalog-abort']);
   });
 });
