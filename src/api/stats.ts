@@ -6,7 +6,8 @@
  *
  * GET /api/v1/stats?window=30s          -> StatsView   (window 1s..15m, default 30s)
  * GET /api/v1/stats/series?kind=service|route&namespace=N&name=X&window=5m&step=5s
- *                                       -> SeriesView  (kind service: name is the service;
+ *                                       -> SeriesView  (kind service: name is the service, as
+ *                                          served; a selector service sums its matching workloads;
  *                                          kind route: name is the route `<ns>/<name>`, and
  *                                          namespace may then be left out; window 1s..15m,
  *                                          default 5m; step default and minimum the scrape
@@ -33,6 +34,16 @@ export interface GoldenMetrics {
   p99: number | null;
 }
 
+/** Opaque TCP traffic over one window (no requests to count). */
+export interface TcpTraffic {
+  /** Connections opened in the window. */
+  connections: number;
+  connectionsPerSecond: number;
+  /** Bytes relayed both ways. */
+  bytes: number;
+  bytesPerSecond: number;
+}
+
 /** A node of the service graph: a service (`<ns>/<service>`) or an ingress workload. */
 export interface GraphNode {
   /** `<namespace>/<service>`, `<namespace>/<workload>` for an ingress, `external` for the external node. */
@@ -40,14 +51,25 @@ export interface GraphNode {
   namespace: string;
   name: string;
   kind: 'service' | 'ingress' | 'external';
-  /** As served (inbound side); absent for ingress/external nodes; zero requests and null rates when idle. */
+  /**
+   * As served (inbound side); absent for ingress/external nodes; zero requests and null rates
+   * when idle. A service declared by label selector (a version subset) counts what the
+   * replicas of its matching workloads served.
+   */
   metrics?: GoldenMetrics;
+  /** For a selector service: the id of the one service all its matching workloads serve (e.g. `default/catalog`). */
+  subsetOf?: string;
+  /** Opaque TCP connections its replicas accepted in the window; absent when none. */
+  tcp?: TcpTraffic;
 }
 
 /**
- * Calls from one node to another over the window, as the destination served them (else as
- * sent). One edge per caller identity: the source is the caller's workload's service node
- * (an ingress' own node; `external` for unmeshed callers). Only pairs with requests in the window.
+ * Calls from one node to another over the window. A caller whose proxy was scraped is shown as
+ * it sent (its outbound series: to the routed backend's service, including what its own proxy
+ * answered, e.g. fault aborts and timeouts); otherwise as the destination served it. One edge
+ * per caller identity: the source is the caller's workload's service node (an ingress' own
+ * node; `external` for unmeshed callers). Only pairs with requests (or TCP connections) in the
+ * window.
  */
 export interface GraphEdge {
   /** GraphNode ids. `external` nodes stand for unmeshed callers. */
@@ -55,6 +77,13 @@ export interface GraphEdge {
   target: string;
   /** Caller's SPIFFE ID; absent when unmeshed. */
   identity?: string;
+  /** `tcp` for opaque TCP relays (metrics then has zero requests; see connections and bytes); absent for requests. */
+  protocol?: 'tcp';
+  /** TCP edges only: connections opened in the window, per second, and bytes relayed both ways. */
+  connections?: number;
+  connectionsPerSecond?: number;
+  bytes?: number;
+  bytesPerSecond?: number;
   metrics: GoldenMetrics;
 }
 

@@ -110,6 +110,7 @@ export class ControlPlane implements ApiBackend {
       trustDomain: o.trustDomain,
       targets: () => prometheusTargets(this.registry.workloads()),
       workloads: () => this.registry.workloads(),
+      services: () => this.registry.services(),
       proxies: () => this.proxies(),
       clock,
       intervalMs: o.statsIntervalMs,

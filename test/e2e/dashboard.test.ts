@@ -128,19 +128,31 @@ describe('dashboard in headless Chromium', () => {
     await mesh?.stop();
   });
 
-  it('the service graph shows the shop and an edge frontend -> catalog labelled with its rate and success', async () => {
+  it('the service graph shows the shop: frontend -> catalog-v1 as sent (the canary route), the subset beside catalog, and orders -> inventory over TCP', async () => {
     await onView('graph', '#/graph', async () => {
       for (const id of SHOP_SERVICES) {
         await page.locator(`[data-testid="graph-node"][data-id="${id}"]`).waitFor({ timeout: UI_TIMEOUT_MS });
       }
       await page.locator('[data-testid="graph-node"][data-kind="ingress"]').first().waitFor({ timeout: UI_TIMEOUT_MS });
-      const edge = page.locator('[data-testid="graph-edge"][data-source="default/frontend"][data-target="default/catalog"]');
+      // The demo's canary route sends every catalog request to the subset catalog-v1: the edge
+      // goes where frontend sent it, and the subset node hangs off catalog, whose replicas serve it.
+      const edge = page.locator('[data-testid="graph-edge"][data-source="default/frontend"][data-target="default/catalog-v1"]');
       await edge.waitFor({ timeout: UI_TIMEOUT_MS });
-      await until('a request rate on the edge frontend -> catalog', async () => Number(await edge.getAttribute('data-rps')) > 0);
+      await until('a request rate on the edge frontend -> catalog-v1', async () => Number(await edge.getAttribute('data-rps')) > 0);
       const label = await edge.locator('[data-testid="graph-edge-label"]').textContent();
       assert.match(label ?? '', /\d rps/, `edge label: ${label}`);
       assert.match(label ?? '', /\d%/, `edge label: ${label}`);
       assert.equal(await edge.getAttribute('class'), 'edge edge-ok', 'every request succeeds, so the edge is green');
+      const subset = page.locator('[data-testid="graph-node"][data-id="default/catalog-v1"]');
+      assert.equal(await subset.getAttribute('data-subset-of'), 'default/catalog');
+      assert.match((await subset.textContent()) ?? '', /subset of catalog/);
+      await until('catalog-v1 serving requests', async () => (await subset.getAttribute('data-health')) === 'ok');
+      assert.equal(await page.locator('[data-testid="graph-subset-link"][data-id="default/catalog-v1"]').count(), 1);
+      assert.equal(await page.locator('[data-testid="graph-edge"][data-source="default/frontend"][data-target="default/catalog"]').count(), 0, 'routed traffic is drawn once');
+      const tcp = page.locator('[data-testid="graph-edge"][data-protocol="tcp"][data-source="default/orders"][data-target="default/inventory"]');
+      await tcp.waitFor({ timeout: UI_TIMEOUT_MS });
+      assert.equal(await tcp.getAttribute('class'), 'edge edge-tcp', 'TCP has no success rate: a neutral edge');
+      assert.match((await tcp.locator('[data-testid="graph-edge-label"]').textContent()) ?? '', /conn\/s/);
     });
   });
 

@@ -10,10 +10,11 @@ const usage = `Usage: trellis edges [-o table|json] [--control-plane URL]
 
 Who calls whom, and with which identity: one scrape of every proxy's /metrics (found through
 the control plane's Prometheus service discovery), cumulative since each proxy started.
-Callers come from the servers' inbound side (the caller's verified identity) and from the
-callers' outbound side (its workload name); both are merged into one row per caller and
-destination. Requests and success are what the destination served when it saw them,
-else what the caller sent. Unmeshed or unknown callers show as "-".
+A caller whose own proxy was scraped is shown as it sent: its outbound series, per workload,
+to the service it sent to (a routed request's backend, e.g. a version subset), counting what
+its proxy answered itself (fault aborts, timeouts, no route, overload...). A caller whose proxy
+was not scraped is shown as the destinations served it, by its verified identity.
+Unmeshed or unknown callers show as "-".
 
 Options:
   -o, --output FORMAT     table (default) or json

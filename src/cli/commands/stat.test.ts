@@ -77,17 +77,17 @@ describe('parseWindow', () => {
 });
 
 describe('edgeRows', () => {
-  it('merges inbound identity and outbound workload into one row per caller; unmeshed is "-"', () => {
+  it('one row per caller as the caller sent it (its own proxy was scraped); unmeshed callers as served, shown as "-"', () => {
     const rows = edgeRows(after, 'example.org');
     assert.deepEqual(rows, [
       { src: '-', dst: 'default/b', identity: '-', requests: 2, successRate: 1 },
-      // Server side counts win: 34 + 6 served, 34 ok.
-      { src: 'default/a', dst: 'default/b', identity: 'spiffe://example.org/ns/default/sa/a', requests: 40, successRate: 34 / 40 },
+      // The caller's side wins when its proxy was scraped (it also counts what the mesh failed itself).
+      { src: 'default/a', dst: 'default/b', identity: 'spiffe://example.org/ns/default/sa/a', requests: 40, successRate: 1 },
     ]);
-    assert.match(renderEdges(rows), /^SRC +DST +IDENTITY +REQUESTS +SUCCESS\n- +default\/b +- +2 +100\.00%\ndefault\/a +default\/b +spiffe:\/\/example\.org\/ns\/default\/sa\/a +40 +85\.00%\n$/);
+    assert.match(renderEdges(rows), /^SRC +DST +IDENTITY +REQUESTS +SUCCESS\n- +default\/b +- +2 +100\.00%\ndefault\/a +default\/b +spiffe:\/\/example\.org\/ns\/default\/sa\/a +40 +100\.00%\n$/);
   });
 
-  it('falls back to the caller side when the destination was not scraped', () => {
+  it('the caller side alone gives the same row when the destination was not scraped', () => {
     const rows = edgeRows([after[1]!], 'example.org');
     assert.deepEqual(rows, [{ src: 'default/a', dst: 'default/b', identity: 'spiffe://example.org/ns/default/sa/a', requests: 40, successRate: 1 }]);
   });

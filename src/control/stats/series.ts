@@ -8,16 +8,23 @@ import { goldenMetrics } from '../../telemetry/golden/golden-metrics.js';
 import type { Labels } from '../../telemetry/golden/parse.js';
 import { aggregate } from '../../telemetry/golden/window.js';
 import { storedDelta, type ScrapeRing, type StoredScrape } from './scrape-ring.js';
+import { servedByWorkloads } from './selector-services.js';
 
 export interface SeriesSelector {
   kind: 'service' | 'route';
   namespace: string;
   /** Service name, or the route as `<ns>/<name>`. */
   name: string;
+  /**
+   * A service declared by label selector: `<ns>/<workload>` of its matching workloads, whose
+   * proxies served its requests (counted under their own service's name).
+   */
+  servedBy?: ReadonlySet<string>;
 }
 
 /** '' for a series of the selected service (as served) or route (as sent, every destination); null otherwise. */
-function rowOf(sel: SeriesSelector): (l: Labels) => string | null {
+function rowOf(sel: SeriesSelector): (l: Labels, target: Labels) => string | null {
+  if (sel.servedBy !== undefined) return servedByWorkloads(sel.servedBy);
   if (sel.kind === 'service') return (l) => (l.direction === 'inbound' && l.dst_namespace === sel.namespace && l.dst_service === sel.name ? '' : null);
   return (l) => (l.direction === 'outbound' && l.route === sel.name ? '' : null);
 }

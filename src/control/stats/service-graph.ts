@@ -1,17 +1,21 @@
 /**
  * The dashboard's service graph and tables from one window's increase: services as served,
  * routes as sent, and edges from each caller to each destination (the shared edge rule of
- * `trellis edges`: the destination's count when it was scraped, else the caller's).
+ * `trellis edges`, src/telemetry/golden/edge-rows.ts: as the caller sent when its proxy was
+ * scraped, mesh-made failures included, else as the destination served).
  * A caller becomes its workload's node: the service it serves, or the ingress itself;
- * unmeshed callers are the one `external` node.
+ * unmeshed callers are the one `external` node. Services declared by label selector get
+ * nodes as served by their matching workloads; opaque TCP relays become `tcp` edges.
  */
-import type { WorkloadView } from '../../api/registry.js';
-import type { GraphEdge, GraphNode, RouteStatsRow, ServiceStatsRow } from '../../api/stats.js';
+import type { ServiceView, WorkloadView } from '../../api/registry.js';
+import type { GraphEdge, GraphNode, RouteStatsRow, ServiceStatsRow, TcpTraffic } from '../../api/stats.js';
 import { callerEdges, callerIdentity, type CallerEdge } from '../../telemetry/golden/edge-rows.js';
 import { addTotals, goldenMetrics } from '../../telemetry/golden/golden-metrics.js';
 import type { TargetScrape } from '../../telemetry/golden/scrape.js';
 import { statRowsOfDelta } from '../../telemetry/golden/stat-rows.js';
-import type { RowTotals } from '../../telemetry/golden/window.js';
+import { aggregate, type RowTotals } from '../../telemetry/golden/window.js';
+import { selectorServices, servedByWorkloads } from './selector-services.js';
+import { tcpTraffic, type TcpTotals } from './tcp-traffic.js';
 
 /** Node id of every unmeshed caller. */
 export const EXTERNAL_NODE_ID = 'external';
@@ -23,9 +27,10 @@ export interface ServiceGraph {
   routes: RouteStatsRow[];
 }
 
-type NodeRef = Omit<GraphNode, 'metrics'>;
+type NodeRef = Pick<GraphNode, 'id' | 'namespace' | 'name' | 'kind'>;
 
 const serviceNode = (namespace: string, name: string): NodeRef => ({ id: `${namespace}/${name}`, namespace, name, kind: 'service' });
+const workloadNode = (w: WorkloadView): NodeRef => (w.ingress ? { id: `${w.namespace}/${w.name}`, namespace: w.namespace, name: w.name, kind: 'ingress' } : serviceNode(w.namespace, w.service));
 
 /** Finds a caller's workload: by the name its own proxy reported, else by its service account. */
 class CallerIndex {
@@ -44,25 +49,42 @@ class CallerIndex {
     if (e.callerServiceAccount === '') return { id: EXTERNAL_NODE_ID, namespace: '', name: EXTERNAL_NODE_ID, kind: 'external' };
     const ns = e.callerNamespace;
     const w = (e.callerWorkload !== null ? this.byName.get(`${ns}/${e.callerWorkload}`) : undefined) ?? this.byAccount.get(`${ns}/${e.callerServiceAccount}`);
-    if (w === undefined) return serviceNode(ns, e.callerWorkload ?? e.callerServiceAccount);
-    return w.ingress ? { id: `${ns}/${w.name}`, namespace: ns, name: w.name, kind: 'ingress' } : serviceNode(ns, w.service);
+    return w === undefined ? serviceNode(ns, e.callerWorkload ?? e.callerServiceAccount) : workloadNode(w);
   }
 }
 
-/** Graph and tables over a window of `seconds`; `delta` is the window's increase (windowDelta). */
-export function serviceGraph(delta: readonly TargetScrape[], seconds: number, workloads: readonly WorkloadView[], trustDomain: string): ServiceGraph {
-  const services = statRowsOfDelta('services', delta, seconds).map(({ namespace, name, service: _, ...m }): ServiceStatsRow => ({ namespace, name, ...m }));
+function tcpOf(t: TcpTotals, seconds: number): TcpTraffic {
+  return { connections: t.connections, connectionsPerSecond: seconds > 0 ? t.connections / seconds : 0, bytes: t.bytes, bytesPerSecond: seconds > 0 ? t.bytes / seconds : 0 };
+}
+
+const byId = (a: { id: string }, b: { id: string }): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/**
+ * Graph and tables over a window of `seconds`; `delta` is the window's increase (windowDelta).
+ * `services` (the registry's) names the selector services; the others are known from workloads.
+ */
+export function serviceGraph(delta: readonly TargetScrape[], seconds: number, workloads: readonly WorkloadView[], trustDomain: string, services: readonly ServiceView[] = []): ServiceGraph {
+  const serviceRows = statRowsOfDelta('services', delta, seconds).map(({ namespace, name, service: _, ...m }): ServiceStatsRow => ({ namespace, name, ...m }));
   const routes = statRowsOfDelta('routes', delta, seconds).map(({ name, service, namespace: _, ...m }): RouteStatsRow => ({ route: name, service: service ?? '', ...m }));
 
   const nodes = new Map<string, GraphNode>();
-  const addNode = (n: NodeRef): void => {
-    if (!nodes.has(n.id)) nodes.set(n.id, n.kind === 'service' ? { ...n, metrics: goldenMetrics(undefined, seconds) } : { ...n });
+  const addNode = (n: NodeRef): GraphNode => {
+    let node = nodes.get(n.id);
+    if (node === undefined) nodes.set(n.id, (node = n.kind === 'service' ? { ...n, metrics: goldenMetrics(undefined, seconds) } : { ...n }));
+    return node;
   };
-  for (const w of workloads) addNode(w.ingress ? { id: `${w.namespace}/${w.name}`, namespace: w.namespace, name: w.name, kind: 'ingress' } : serviceNode(w.namespace, w.service));
-  for (const r of services) {
+  for (const w of workloads) addNode(workloadNode(w));
+  for (const r of serviceRows) {
     const { namespace, name, ...metrics } = r;
-    const id = `${namespace}/${name}`;
-    nodes.set(id, { ...(nodes.get(id) ?? serviceNode(namespace, name)), metrics });
+    addNode(serviceNode(namespace, name)).metrics = metrics;
+  }
+  for (const sel of selectorServices(services, workloads)) {
+    const id = `${sel.namespace}/${sel.name}`;
+    // A name some workload serves is that service (the registry leaves such a selector out too).
+    if (nodes.has(id)) continue;
+    const node = addNode(serviceNode(sel.namespace, sel.name));
+    node.metrics = goldenMetrics(aggregate(delta, servedByWorkloads(sel.workloads)).get(''), seconds);
+    if (sel.subsetOf !== undefined) node.subsetOf = sel.subsetOf;
   }
 
   const callers = new CallerIndex(workloads);
@@ -70,20 +92,27 @@ export function serviceGraph(delta: readonly TargetScrape[], seconds: number, wo
   for (const e of callerEdges(delta)) {
     // Edges are calls in the window; a pair that only ever talked before it is not drawn.
     if (e.totals.requests === 0) continue;
-    const from = callers.nodeOf(e);
-    const to = serviceNode(e.dstNamespace, e.dstService);
-    addNode(from);
-    addNode(to);
+    const from = addNode(callers.nodeOf(e));
+    const to = addNode(serviceNode(e.dstNamespace, e.dstService));
     const identity = callerIdentity(e, trustDomain);
     const key = `${from.id}\u0000${to.id}\u0000${identity ?? ''}`;
-    const edge = edges.get(key);
-    if (edge === undefined) edges.set(key, { source: from.id, target: to.id, identity, totals: { requests: 0, successes: 0, buckets: new Map() } });
-    addTotals(edges.get(key)!.totals, e.totals);
+    let edge = edges.get(key);
+    if (edge === undefined) edges.set(key, (edge = { source: from.id, target: to.id, identity, totals: { requests: 0, successes: 0, buckets: new Map() } }));
+    addTotals(edge.totals, e.totals);
   }
+  const edgeList = [...edges.values()].map(({ source, target, identity, totals }): GraphEdge => (identity === null ? { source, target, metrics: goldenMetrics(totals, seconds) } : { source, target, identity, metrics: goldenMetrics(totals, seconds) }));
 
-  const byId = (a: { id: string }, b: { id: string }): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-  const edgeList = [...edges.values()]
-    .sort((a, b) => byId({ id: `${a.source}\u0000${a.target}` }, { id: `${b.source}\u0000${b.target}` }))
-    .map(({ source, target, identity, totals }): GraphEdge => (identity === null ? { source, target, metrics: goldenMetrics(totals, seconds) } : { source, target, identity, metrics: goldenMetrics(totals, seconds) }));
-  return { nodes: [...nodes.values()].sort(byId), edges: edgeList, services, routes };
+  const tcp = tcpTraffic(delta, workloads);
+  for (const e of tcp.edges) {
+    if (e.connections === 0 && e.bytes === 0) continue;
+    const from = addNode(workloadNode(e.caller));
+    const to = addNode(serviceNode(e.dstNamespace, e.dstService));
+    const t = tcpOf(e, seconds);
+    edgeList.push({ source: from.id, target: to.id, identity: e.caller.identity, protocol: 'tcp', ...t, metrics: goldenMetrics(undefined, seconds) });
+  }
+  for (const [id, t] of tcp.served) if (t.connections > 0 || t.bytes > 0) addNode(serviceNode(id.slice(0, id.indexOf('/')), id.slice(id.indexOf('/') + 1))).tcp = tcpOf(t, seconds);
+
+  const edgeOrder = (e: GraphEdge): string => `${e.source}\u0000${e.target}\u0000${e.protocol ?? ''}`;
+  edgeList.sort((a, b) => byId({ id: edgeOrder(a) }, { id: edgeOrder(b) }));
+  return { nodes: [...nodes.values()].sort(byId), edges: edgeList, services: serviceRows, routes };
 }

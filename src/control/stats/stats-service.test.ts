@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import type { PrometheusTargetGroup, WorkloadView } from '../../api/registry.js';
+import type { PrometheusTargetGroup, ServiceView, WorkloadView } from '../../api/registry.js';
 import { HttpError } from '../api/http-error.js';
 import { StatsService } from './stats-service.js';
 import { requestLabels, startFakeProxy, waitFor, type FakeProxy, type SeriesSpec } from './test-support.js';
@@ -8,20 +8,27 @@ import { requestLabels, startFakeProxy, waitFor, type FakeProxy, type SeriesSpec
 const TD = 'example.org';
 
 function workload(name: string): WorkloadView {
-  return { namespace: 'default', name, service: name, serviceAccount: name, ports: [], upstreams: [], ingress: false, replicas: [], agentId: 'h1', identity: `spiffe://${TD}/ns/default/sa/${name}` };
+  return { namespace: 'default', name, service: name, serviceAccount: name, ports: [], upstreams: [], ingress: false, labels: { app: name, version: 'v1' }, replicas: [], agentId: 'h1', identity: `spiffe://${TD}/ns/default/sa/${name}` };
 }
+
+/** b-v1: b's workloads labelled version=v1, declared by selector (a version subset). */
+const bV1: ServiceView = { namespace: 'default', name: 'b-v1', identity: `spiffe://${TD}/ns/default/sa/b`, ports: [], endpointsReady: 1, endpointsTotal: 1, selector: { app: 'b', version: 'v1' } };
 
 const group = (p: FakeProxy, name: string): PrometheusTargetGroup => ({ targets: [p.target], labels: { trellis_namespace: 'default', trellis_workload: name } });
 
-/** b served `ok` and `failed` requests from a; a sent `ok + failed` to b. */
+/** b served `ok` and `failed` requests from a; a sent the same to b. */
 function traffic(ok: number, failed: number): { b: SeriesSpec[]; a: SeriesSpec[] } {
   const inbound = (status: string): SeriesSpec['labels'] => requestLabels('inbound', { src_service_account: 'a', dst_service: 'b', status_code: status });
+  const outbound = (status: string): SeriesSpec['labels'] => requestLabels('outbound', { src_workload: 'a', src_service_account: 'a', dst_service: 'b', status_code: status });
   return {
     b: [
       { labels: inbound('200'), count: ok },
       { labels: inbound('503'), count: failed },
     ],
-    a: [{ labels: requestLabels('outbound', { src_workload: 'a', src_service_account: 'a', dst_service: 'b' }), count: ok + failed }],
+    a: [
+      { labels: outbound('200'), count: ok },
+      { labels: outbound('503'), count: failed },
+    ],
   };
 }
 
@@ -45,6 +52,7 @@ describe('StatsService', () => {
     const svc = new StatsService({
       targets: () => [group(a, 'a'), group(b, 'b'), ...extraTargets],
       workloads: () => [workload('a'), workload('b')],
+      services: () => [bV1],
       proxies: () => [],
       trustDomain: TD,
       intervalMs: 10,
@@ -81,6 +89,13 @@ describe('StatsService', () => {
     const series = svc.series(new URLSearchParams('kind=service&namespace=default&name=b&window=15m'));
     assert.equal(series.stepSeconds, 0.01);
     assert.equal(series.points.reduce((n, p) => n + p.requests, 0), 25);
+
+    // The subset b-v1 has no proxy of its own: b's replicas served its requests.
+    const subset = view.nodes.find((n) => n.id === 'default/b-v1');
+    assert.deepEqual([subset?.subsetOf, subset?.metrics?.requests, subset?.metrics?.successRate], ['default/b', 25, 20 / 25]);
+    const subsetSeries = svc.series(new URLSearchParams('kind=service&namespace=default&name=b-v1&window=15m'));
+    assert.equal(subsetSeries.points.reduce((n, p) => n + p.requests, 0), 25);
+    assert.deepEqual(svc.series(new URLSearchParams('kind=service&namespace=default&name=b-v2&window=15m')).points, [], 'an unknown service has no points');
   });
 
   it('stops scraping a minute after the last read, and starts afresh on the next', async () => {

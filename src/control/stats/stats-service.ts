@@ -1,7 +1,8 @@
-import type { PrometheusTargetGroup, ProxyView, WorkloadView } from '../../api/registry.js';
+import type { PrometheusTargetGroup, ProxyView, ServiceView, WorkloadView } from '../../api/registry.js';
 import type { SeriesView, StatsView, WorkloadStatusView } from '../../api/stats.js';
 import { ScrapeRing, storedDelta } from './scrape-ring.js';
-import { seriesPoints } from './series.js';
+import { selectorServices } from './selector-services.js';
+import { seriesPoints, type SeriesSelector } from './series.js';
 import { serviceGraph } from './service-graph.js';
 import { DEFAULT_VIEW_WINDOW_MS, MAX_WINDOW_MS, seriesParams, windowParam } from './stats-params.js';
 import { WatchedScraper } from './watched-scraper.js';
@@ -16,6 +17,8 @@ export const DEFAULT_WATCH_MS = 60_000;
 export interface StatsSources {
   targets(): PrometheusTargetGroup[];
   workloads(): WorkloadView[];
+  /** The registry's services: those declared by label selector get nodes and series as served by their workloads. Default: none. */
+  services?(): ServiceView[];
   proxies(): ProxyView[];
   trustDomain: string;
   /** Scrape interval while watched. Default 2 s. */
@@ -69,7 +72,7 @@ export class StatsService {
       return { at: newest?.at ?? 0, windowSeconds: windowMs / 1000, intervalSeconds, warmingUp: true, nodes: [], edges: [], services: [], routes: [] };
     }
     const seconds = (newest.at - base.at) / 1000;
-    const graph = serviceGraph(storedDelta(base, newest), seconds, this.sources.workloads(), this.sources.trustDomain);
+    const graph = serviceGraph(storedDelta(base, newest), seconds, this.sources.workloads(), this.sources.trustDomain, this.sources.services?.() ?? []);
     return { at: newest.at, windowSeconds: seconds, intervalSeconds, warmingUp: false, ...graph };
   }
 
@@ -77,7 +80,12 @@ export class StatsService {
   series(params: URLSearchParams): SeriesView {
     const p = seriesParams(params, this.intervalMs);
     this.scraper.watch();
-    return { kind: p.kind, namespace: p.namespace, name: p.name, stepSeconds: p.stepMs / 1000, points: seriesPoints(this.ring, p, p.windowMs, p.stepMs, this.intervalMs) };
+    const selector: SeriesSelector = { kind: p.kind, namespace: p.namespace, name: p.name };
+    if (p.kind === 'service') {
+      const sel = selectorServices(this.sources.services?.() ?? [], this.sources.workloads()).find((s) => s.namespace === p.namespace && s.name === p.name);
+      if (sel !== undefined) selector.servedBy = sel.workloads;
+    }
+    return { kind: p.kind, namespace: p.namespace, name: p.name, stepSeconds: p.stepMs / 1000, points: seriesPoints(this.ring, selector, p.windowMs, p.stepMs, this.intervalMs) };
   }
 
   /** GET /api/v1/workloads/status */

@@ -1,9 +1,14 @@
 /**
- * Who calls whom: one edge per caller (namespace and service account, i.e. its SPIFFE
- * identity) and destination service. The destination's inbound series know the caller's
- * verified identity; the caller's outbound series also know its workload. When both sides
- * were scraped the destination's count wins (it is what was served), else the caller's.
- * Shared by `trellis edges` and the dashboard's service graph.
+ * Who calls whom: one edge per caller and destination service, shared by `trellis edges` and
+ * the dashboard's service graph.
+ *
+ * A caller whose own proxy was scraped (it has outbound series) is shown as it sent: its
+ * outbound series give its edges, to the service it sent to (a routed request's backend, e.g. a
+ * version subset), per workload, and they include what its proxy answered itself (fault
+ * aborts, timeouts, no route, overload, circuit breaking): requests that never reached the
+ * destination. Its inbound-side series (what destinations served it) are then not used.
+ * A caller whose proxy was not scraped (unmeshed, or not scraped) is known only from the
+ * destinations' inbound series: its verified identity and what was served to it.
  */
 import { KEY_SEP } from './stat-rows.js';
 import type { Labels } from './parse.js';
@@ -18,36 +23,43 @@ export interface CallerEdge {
   callerWorkload: string | null;
   dstNamespace: string;
   dstService: string;
+  /** outbound: as the caller's proxy sent it; inbound: as the destination served it (the caller's proxy was not scraped). */
+  side: 'outbound' | 'inbound';
   totals: RowTotals;
 }
 
-/** Key: direction, caller namespace, caller service account, destination namespace, destination service. */
-function edgeKey(l: Labels): string | null {
-  if (l.direction !== 'inbound' && l.direction !== 'outbound') return null;
-  return [l.direction, l.src_namespace ?? '', l.src_service_account ?? '', l.dst_namespace ?? '', l.dst_service ?? ''].join(KEY_SEP);
+const callerKey = (l: Labels): string => (l.src_namespace ?? '') + KEY_SEP + (l.src_service_account ?? '');
+
+/** Callers (namespace and service account) whose own proxies were scraped: they have outbound series. */
+function scrapedCallers(scrapes: readonly TargetScrape[]): Set<string> {
+  const callers = new Set<string>();
+  for (const t of scrapes) for (const s of t.samples) if (s.labels.direction === 'outbound' && (s.labels.src_service_account ?? '') !== '') callers.add(callerKey(s.labels));
+  return callers;
 }
 
 /** Edges from scrapes (one scrape, or a window's increase), in no particular order. */
 export function callerEdges(scrapes: readonly TargetScrape[]): CallerEdge[] {
-  const totals = aggregate(scrapes, edgeKey);
-  const workloadOf = new Map<string, string>();
-  for (const t of scrapes) {
-    for (const s of t.samples) {
-      const l = s.labels;
-      if (l.direction === 'outbound' && (l.src_workload ?? '') !== '') workloadOf.set((l.src_namespace ?? '') + KEY_SEP + (l.src_service_account ?? ''), l.src_workload!);
-    }
-  }
-  const edges = new Map<string, CallerEdge>();
+  const sent = scrapedCallers(scrapes);
+  // Key: side, caller namespace, account, workload ('' inbound), destination namespace, service.
+  const totals = aggregate(scrapes, (l) => {
+    if (l.direction === 'outbound') return ['outbound', callerKey(l), l.src_workload ?? '', l.dst_namespace ?? '', l.dst_service ?? ''].join(KEY_SEP);
+    if (l.direction !== 'inbound' || sent.has(callerKey(l))) return null;
+    return ['inbound', callerKey(l), '', l.dst_namespace ?? '', l.dst_service ?? ''].join(KEY_SEP);
+  });
+  const edges: CallerEdge[] = [];
   for (const [key, t] of totals) {
-    const [direction, ns = '', sa = '', dstNs = '', dstSvc = ''] = key.split(KEY_SEP);
-    const caller = ns + KEY_SEP + sa;
-    const id = caller + KEY_SEP + dstNs + KEY_SEP + dstSvc;
-    const seen = edges.get(id);
-    // The destination's count replaces the caller's, never the other way round.
-    if (seen !== undefined && direction !== 'inbound') continue;
-    edges.set(id, { callerNamespace: ns, callerServiceAccount: sa, callerWorkload: workloadOf.get(caller) ?? null, dstNamespace: dstNs, dstService: dstSvc, totals: t });
+    const [side, ns = '', sa = '', workload = '', dstNs = '', dstSvc = ''] = key.split(KEY_SEP);
+    edges.push({
+      callerNamespace: ns,
+      callerServiceAccount: sa,
+      callerWorkload: workload === '' ? null : workload,
+      dstNamespace: dstNs,
+      dstService: dstSvc,
+      side: side === 'outbound' ? 'outbound' : 'inbound',
+      totals: t,
+    });
   }
-  return [...edges.values()];
+  return edges;
 }
 
 export interface EdgeRow {

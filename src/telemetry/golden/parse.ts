@@ -15,6 +15,9 @@ export interface Sample {
 /** The two series golden metrics are made of: request counts and latency buckets. */
 export const REQUESTS_METRIC = 'trellis_requests_total';
 export const BUCKETS_METRIC = 'trellis_request_duration_seconds_bucket';
+/** Opaque TCP relays per listener (no requests to count): connections opened and bytes (flow rx/tx). */
+export const TCP_CONNECTIONS_METRIC = 'trellis_tcp_connections_opened_total';
+export const TCP_BYTES_METRIC = 'trellis_tcp_bytes_total';
 
 /** `name{a="x",b="y"} 12` or `name 12` per line; `#` lines and blank lines skipped. Throws on anything else. */
 export function parsePrometheusText(text: string): Sample[] {

@@ -8,7 +8,10 @@ const TEXT = [
   '# TYPE trellis_requests_total counter',
   'trellis_requests_total{direction="inbound",dst_service="b"} 3',
   'trellis_request_duration_seconds_bucket{direction="inbound",dst_service="b",le="+Inf"} 3',
-  'trellis_tcp_connections_total{direction="inbound",listener="x"} 9',
+  'trellis_tcp_connections_opened_total{direction="outbound",listener="inventory-tcp"} 9',
+  'trellis_tcp_connections_active{direction="outbound",listener="inventory-tcp"} 1',
+  'trellis_tcp_bytes_total{direction="outbound",listener="inventory-tcp",flow="rx"} 120',
+  'trellis_retries_total{direction="outbound"} 2',
   'process_uptime_seconds 4',
 ].join('\n');
 
@@ -25,7 +28,7 @@ describe('scrapeTargets', () => {
   });
   after(() => new Promise<void>((r) => server.close(() => r())));
 
-  it('keeps only the request series, with the target labels; an unreachable target is reported and left out', async () => {
+  it('keeps only the request series and the TCP counters, with the target labels; an unreachable target is reported and left out', async () => {
     const errors: string[] = [];
     const scrapes = await scrapeTargets(
       [
@@ -40,6 +43,8 @@ describe('scrapeTargets', () => {
     assert.deepEqual(scrapes[0]!.samples.map((s) => [s.name, s.value]), [
       ['trellis_requests_total', 3],
       ['trellis_request_duration_seconds_bucket', 3],
+      ['trellis_tcp_connections_opened_total', 9],
+      ['trellis_tcp_bytes_total', 120],
     ]);
   });
 });

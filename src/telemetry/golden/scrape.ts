@@ -1,13 +1,17 @@
 /**
  * Reading the proxies' golden metrics: every target the control plane's Prometheus service
- * discovery lists, its admin `/metrics`, kept to the two request series (counts and buckets).
+ * discovery lists, its admin `/metrics`, kept to the two request series (counts and buckets)
+ * and the two opaque TCP counters (connections opened, bytes), a few series per TCP listener.
  * Used by `trellis stat`/`trellis edges` and by the control plane's stats service.
  */
 import { request } from 'undici';
 import type { PrometheusTargetGroup } from '../../api/registry.js';
-import { BUCKETS_METRIC, parsePrometheusText, REQUESTS_METRIC, type Labels, type Sample } from './parse.js';
+import { BUCKETS_METRIC, parsePrometheusText, REQUESTS_METRIC, TCP_BYTES_METRIC, TCP_CONNECTIONS_METRIC, type Labels, type Sample } from './parse.js';
 
-/** One proxy's request counters and histogram buckets, as read at one moment. */
+/** The series golden metrics are made of; everything else a proxy exposes is dropped on reading. */
+const KEPT_METRICS: ReadonlySet<string> = new Set([REQUESTS_METRIC, BUCKETS_METRIC, TCP_CONNECTIONS_METRIC, TCP_BYTES_METRIC]);
+
+/** One proxy's request counters, histogram buckets and TCP counters, as read at one moment. */
 export interface TargetScrape {
   /** `host:port` of the admin listener. */
   target: string;
@@ -32,7 +36,7 @@ export async function scrapeTargets(
         const res = await request(`http://${target}/metrics`, { headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
         const text = await res.body.text();
         if (res.statusCode !== 200) throw new Error(`answered ${res.statusCode}`);
-        const samples = parsePrometheusText(text).filter((s) => s.name === REQUESTS_METRIC || s.name === BUCKETS_METRIC);
+        const samples = parsePrometheusText(text).filter((s) => KEPT_METRICS.has(s.name));
         return { target, targetLabels, samples };
       } catch (err) {
         onError(target, err as Error);

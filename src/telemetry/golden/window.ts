@@ -48,13 +48,14 @@ export function isSuccess(labels: Labels): boolean {
 }
 
 /**
- * Sums request counts and buckets per row; `rowOf` names the row of a series (with the scraped
- * target's labels) or returns null to leave it out.
+ * Sums request counts and buckets per row; `rowOf` names the row of a request series (with the
+ * scraped target's labels) or returns null to leave it out. Other series (TCP) are skipped.
  */
 export function aggregate(scrapes: readonly TargetScrape[], rowOf: (labels: Labels, target: Labels) => string | null): Map<string, RowTotals> {
   const rows = new Map<string, RowTotals>();
   for (const t of scrapes) {
     for (const s of t.samples) {
+      if (s.name !== REQUESTS_METRIC && s.name !== BUCKETS_METRIC) continue;
       const key = rowOf(s.labels, t.targetLabels);
       if (key === null) continue;
       let row = rows.get(key);
