@@ -99,6 +99,8 @@ describe('GET /api/v1/tap', () => {
   let c0: FakeProxy;
   let broken: http.Server;
   let brokenUrl: string;
+  let stalled: http.Server;
+  let stalledUrl: string;
   let api: http.Server;
   let base: string;
   let workloads: WorkloadView[];
@@ -108,6 +110,10 @@ describe('GET /api/v1/tap', () => {
     broken = http.createServer((_req, res) => res.writeHead(500).end('boom'));
     await new Promise<void>((r) => broken.listen(0, '127.0.0.1', r));
     brokenUrl = `http://127.0.0.1:${(broken.address() as AddressInfo).port}`;
+    // Answers 200 and then says nothing: never `attached`.
+    stalled = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/x-ndjson' }).flushHeaders());
+    await new Promise<void>((r) => stalled.listen(0, '127.0.0.1', r));
+    stalledUrl = `http://127.0.0.1:${(stalled.address() as AddressInfo).port}`;
     workloads = [
       workload('b', [
         { nodeId: b1.nodeId, adminUrl: b1.admin.url },
@@ -119,10 +125,14 @@ describe('GET /api/v1/tap', () => {
         { nodeId: 'default/d/0', adminUrl: brokenUrl },
         { nodeId: 'default/d/1', adminUrl: c0.admin.url },
       ]),
+      workload('e', [
+        { nodeId: 'default/e/0', adminUrl: stalledUrl },
+        { nodeId: 'default/e/1', adminUrl: c0.admin.url },
+      ]),
     ];
     api = http.createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://x');
-      serveTap(req, res, url, workloads, { heartbeatMs: 20 }).catch((err: unknown) => {
+      serveTap(req, res, url, workloads, { heartbeatMs: 20, attachTimeoutMs: 1000 }).catch((err: unknown) => {
         const e = err as HttpError;
         res.writeHead(e instanceof HttpError ? e.status : 500).end(e.message);
       });
@@ -134,8 +144,9 @@ describe('GET /api/v1/tap', () => {
   after(async () => {
     await Promise.all([b0.admin.close(), b1.admin.close(), c0.admin.close()]);
     broken.closeAllConnections();
+    stalled.closeAllConnections();
     api.closeAllConnections();
-    await Promise.all([new Promise((r) => broken.close(r)), new Promise((r) => api.close(r))]);
+    await Promise.all([new Promise((r) => broken.close(r)), new Promise((r) => stalled.close(r)), new Promise((r) => api.close(r))]);
   });
 
   const open = async (qs: string, headers: http.OutgoingHttpHeaders = {}): Promise<{ req: http.ClientRequest; res: http.IncomingMessage; lines: Lines }> => {
@@ -183,12 +194,27 @@ describe('GET /api/v1/tap', () => {
     await until(() => !c0.hub.active);
   });
 
+  it('does not wait for ever on a proxy that answers but never attaches: it is reported, the others stream', async () => {
+    const { lines, req } = await open('workload=e');
+    assert.deepEqual(await lines.message(), { kind: 'attached', proxies: ['default/e/1'] });
+    const err = await lines.message();
+    assert.equal(err?.kind === 'error' && err.proxy, 'default/e/0');
+    assert.match(err?.kind === 'error' ? err.message : '', /no attached line/);
+    await until(() => c0.hub.active);
+    c0.publish('/after-stall');
+    const m = await lines.message();
+    assert.equal(m?.kind === 'request' && m.event.path, '/after-stall');
+    req.destroy();
+    await until(() => !c0.hub.active);
+  });
+
   it('closes every upstream tap when the client leaves', async () => {
     const { lines, req } = await open('');
-    // Every proxy but the stopped one; d/1 shares c/0's admin listener, d/0 answers 500.
-    assert.deepEqual(await lines.message(), { kind: 'attached', proxies: ['default/b/0', 'default/b/1', 'default/c/0', 'default/d/1'] });
+    // Every proxy but the stopped one; d/1 and e/1 share c/0's admin listener, d/0 answers 500, e/0 stalls.
+    assert.deepEqual(await lines.message(), { kind: 'attached', proxies: ['default/b/0', 'default/b/1', 'default/c/0', 'default/d/1', 'default/e/1'] });
     assert.equal((await lines.message())?.kind, 'error');
-    await until(() => b0.hub.active && b1.hub.active && c0.hub.subscriberCount === 2);
+    assert.equal((await lines.message())?.kind, 'error');
+    await until(() => b0.hub.active && b1.hub.active && c0.hub.subscriberCount === 3);
     b1.publish('/x');
     const m = await lines.message();
     assert.equal(m?.kind === 'request' && m.event.path, '/x');

@@ -34,6 +34,7 @@ export async function mergeTaps(targets: readonly TapTarget[], query: TapQuery, 
   if (signal.aborted) stopAll();
   const path = `/tap?${tapQueryParams(query).toString()}`;
   const max = query.max ?? Infinity;
+  const attachTimeoutMs = options.attachTimeoutMs ?? 5000;
   let forwarded = 0;
   let releaseAll!: () => void;
   const allAttached = new Promise<void>((resolve) => (releaseAll = resolve));
@@ -53,7 +54,7 @@ export async function mergeTaps(targets: readonly TapTarget[], query: TapQuery, 
     try {
       const res = await request(`${t.adminUrl}${path}`, {
         signal: upstream.signal,
-        headersTimeout: options.attachTimeoutMs ?? 5000,
+        headersTimeout: attachTimeoutMs,
         bodyTimeout: 0,
       });
       if (res.statusCode !== 200) {
@@ -61,7 +62,14 @@ export async function mergeTaps(targets: readonly TapTarget[], query: TapQuery, 
         return { error: `admin /tap answered ${res.statusCode}: ${text.slice(0, 200)}` };
       }
       const lines = ndjsonLines(res.body);
-      const first = await lines.next();
+      // A proxy that answered but never says `attached` must not hold back the others.
+      let timer: NodeJS.Timeout | undefined;
+      const stalled = new Promise<'stalled'>((resolve) => (timer = setTimeout(() => resolve('stalled'), attachTimeoutMs)));
+      const first = await Promise.race([lines.next(), stalled]).finally(() => clearTimeout(timer));
+      if (first === 'stalled') {
+        res.body.destroy();
+        return { error: `admin /tap sent no attached line within ${attachTimeoutMs} ms` };
+      }
       if (first.done === true || (JSON.parse(first.value) as TapMessage).kind !== 'attached') {
         await lines.return(undefined);
         return { error: 'admin /tap sent no attached line' };
