@@ -12,6 +12,7 @@
  * Flags: --quick  --duration <s>  --open-duration <s>  --warmup <s>  --connections <n>
  *        --rate <rps>  --only direct,haproxy,trellis  --cpu-prof (profile the Trellis processes)
  *        --telemetry off|default|full (tracing and access log of the Trellis pair; metrics always on)
+ *        --tap (a live tap, matching every request, open on both Trellis proxies throughout)
  * The last stdout line is always `ratio throughput=<x> p99=<y> rss=<z>` (Trellis / HAProxy).
  */
 import { mkdtempSync, rmSync, mkdirSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
@@ -26,6 +27,7 @@ import { RssSampler, cpuSeconds, waitForQuiet, machineCpuSeconds } from './proc.
 import { makePki } from './certs.js';
 import { startHaproxyPair } from './haproxy.js';
 import { startTrellisPair, type TelemetryMode } from './trellis.js';
+import { openTaps, type OpenTaps } from './tap-reader.js';
 import { freePort, sleep } from './net-util.js';
 import { packageRoot } from '../src/util/paths.js';
 
@@ -42,12 +44,14 @@ interface Options {
   cpuProf: boolean;
   /** Tracing and access log of the Trellis pair (bench/trellis.ts TelemetryMode). */
   telemetry: TelemetryMode;
+  /** Keep a live tap open on both Trellis proxies (bench/tap-reader.ts). */
+  tap: boolean;
   /** Longest wait for a quiet machine before each measured phase, seconds. */
   quietWaitS: number;
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { quick: false, durationS: 10, openDurationS: 10, warmupS: 3, connections: 32, rate: 1000, only: ['direct', 'haproxy', 'trellis'], cpuProf: false, telemetry: 'default', quietWaitS: 15 };
+  const o: Options = { quick: false, durationS: 10, openDurationS: 10, warmupS: 3, connections: 32, rate: 1000, only: ['direct', 'haproxy', 'trellis'], cpuProf: false, telemetry: 'default', tap: false, quietWaitS: 15 };
   let duration: number | null = null;
   let openDuration: number | null = null;
   let warmup: number | null = null;
@@ -92,6 +96,9 @@ function parseOptions(argv: string[]): Options {
       case '--cpu-prof':
         o.cpuProf = true;
         break;
+      case '--tap':
+        o.tap = true;
+        break;
       case '--telemetry': {
         const t = value();
         if (t !== 'off' && t !== 'default' && t !== 'full') throw new Error('--telemetry needs off, default or full');
@@ -100,7 +107,7 @@ function parseOptions(argv: string[]): Options {
       }
       case '--help':
       case '-h':
-        process.stdout.write('usage: node dist/bench/run.js [--quick] [--duration s] [--open-duration s] [--warmup s] [--connections n] [--rate rps] [--only direct,haproxy,trellis] [--cpu-prof] [--quiet-wait s] [--telemetry off|default|full]\n');
+        process.stdout.write('usage: node dist/bench/run.js [--quick] [--duration s] [--open-duration s] [--warmup s] [--connections n] [--rate rps] [--only direct,haproxy,trellis] [--cpu-prof] [--quiet-wait s] [--telemetry off|default|full] [--tap]\n');
         process.exit(0);
         break;
       default:
@@ -476,7 +483,12 @@ async function main(): Promise<number> {
         log('[trellis] starting the mesh with `trellis up`');
         log(`[trellis] telemetry: ${o.telemetry}`);
         const pair = await startTrellisPair(tmp, await freePort(), env, o.telemetry);
+        let taps: OpenTaps | null = null;
         try {
+          if (o.tap) {
+            taps = await openTaps([pair.clientAdminUrl, pair.serverAdminUrl]);
+            log('[trellis] a tap matching every request is open on both proxies');
+          }
           results.push(
             await measure(
               name,
@@ -501,6 +513,10 @@ async function main(): Promise<number> {
             log(`[trellis] CPU profiles of the client proxy (pid ${pair.clientProxyPid}) and server proxy (pid ${pair.serverProxyPid}): ${files.map((f) => join(keep, f)).join(', ')}; summarise with node dist/bench/cpuprofile-top.js <file>`);
           }
         } finally {
+          if (taps !== null) {
+            const t = await taps.stop();
+            log(`[trellis] tap carried ${t.events} request events; the proxies dropped ${t.dropped} over the cap`);
+          }
           await stopChild(pair.cli, 15000);
         }
       }

@@ -21,6 +21,9 @@ export interface TrellisPair {
   clientProxyPid: number;
   serverProxyPid: number;
   serverAppPid: number | null;
+  /** Admin listeners of the two proxies (GET /tap, /metrics). */
+  clientAdminUrl: string;
+  serverAdminUrl: string;
 }
 
 const serverScript = fileURLToPath(new URL('./server.js', import.meta.url));
@@ -76,6 +79,7 @@ spec:
 interface ReplicaLike {
   proxyPid?: number | null;
   appPid?: number | null;
+  adminUrl?: string;
   state?: string;
 }
 interface WorkloadLike {
@@ -144,6 +148,8 @@ export async function startTrellisPair(dir: string, outboundPort: number, extraE
   let clientProxyPid: number | null = null;
   let serverProxyPid: number | null = null;
   let serverAppPid: number | null = null;
+  let clientAdminUrl = '';
+  let serverAdminUrl = '';
   let lastErr = '';
   while (Date.now() < until) {
     try {
@@ -153,6 +159,8 @@ export async function startTrellisPair(dir: string, outboundPort: number, extraE
       clientProxyPid = c?.proxyPid ?? null;
       serverProxyPid = s?.proxyPid ?? null;
       serverAppPid = s?.appPid ?? null;
+      clientAdminUrl = c?.adminUrl ?? '';
+      serverAdminUrl = s?.adminUrl ?? '';
       if (clientProxyPid !== null && serverProxyPid !== null && (await httpStatus(outboundPort)) === 200) break;
       lastErr = `pids client=${clientProxyPid} server=${serverProxyPid}, no 200 yet`;
     } catch (e) {
@@ -164,5 +172,5 @@ export async function startTrellisPair(dir: string, outboundPort: number, extraE
   if (clientProxyPid === null || serverProxyPid === null || (await httpStatus(outboundPort)) !== 200) {
     throw new Error(`Trellis pair not serving after 30 s: ${lastErr}\n${outputTail(cli)}\n${logTails(stateDir)}`);
   }
-  return { cli, apiUrl, port: outboundPort, clientProxyPid, serverProxyPid, serverAppPid };
+  return { cli, apiUrl, port: outboundPort, clientProxyPid, serverProxyPid, serverAppPid, clientAdminUrl, serverAdminUrl };
 }

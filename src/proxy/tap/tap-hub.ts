@@ -26,7 +26,8 @@ export interface TapSubscription {
 /**
  * The listeners publish every finished request here. While nobody taps, `active` is false and
  * the listeners' only cost is reading it; while someone taps, each request is matched against
- * every subscriber's filter on its raw fields and turned into one JSON line only if one matches.
+ * every subscriber's filter on its raw fields and turned into one JSON line only if a matching
+ * subscriber is under its cap (over the cap a request costs a counter).
  */
 export class TapHub {
   /** Read on every request: keep it a plain field. */
@@ -65,9 +66,9 @@ export class TapHub {
   publish(site: TapSite, r: ExchangeRecord | StreamRecord, peerIdentity: string | undefined): void {
     let line: string | undefined;
     for (const s of this.subscribers) {
-      if (!s.matcher.matches(site.direction, r.method, r.target, r.status)) continue;
+      if (!s.matcher.matches(site.direction, r.method, r.target, r.status) || !s.admit()) continue;
       line ??= `${JSON.stringify({ kind: 'request', event: tapEventOf(site, r, peerIdentity) })}\n`;
-      s.offer(line);
+      s.send(line);
     }
   }
 

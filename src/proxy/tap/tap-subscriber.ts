@@ -35,13 +35,22 @@ export class TapSubscriber {
     this.remaining = max ?? Infinity;
   }
 
-  /** Offers one event's line (built once for all subscribers). */
-  offer(line: string): void {
-    if (this.done) return;
+  /**
+   * Whether a matching event may be sent now (under the cap, reader not behind); a refused one
+   * is counted as dropped. Asked before the event is built, so events over the cap cost a
+   * counter, not a JSON line.
+   */
+  admit(): boolean {
+    if (this.done) return false;
     if (this.blocked || !this.take()) {
       this.dropped++;
-      return;
+      return false;
     }
+    return true;
+  }
+
+  /** Sends one admitted event's line (built once for all subscribers). */
+  send(line: string): void {
     this.remaining--;
     if (!this.sink.write(line)) this.blocked = true;
     if (this.remaining === 0) this.finish();
