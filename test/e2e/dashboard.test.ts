@@ -170,6 +170,17 @@ describe('dashboard in headless Chromium', () => {
     });
   });
 
+  it('the routes view lists the canary route with its backend, and its charts fill under traffic', async () => {
+    await onView('routes', '#/routes', async () => {
+      const row = page.locator('[data-testid="route-row"][data-route="default/catalog-canary"]').first();
+      await row.waitFor({ timeout: UI_TIMEOUT_MS });
+      assert.match((await row.textContent()) ?? '', /catalog-v1/, 'the row names the backend the route sent to');
+      await row.locator('a').first().click();
+      await page.locator('[data-testid="golden-charts"][data-kind="route"]').waitFor({ timeout: UI_TIMEOUT_MS });
+      await until('a request rate on the route chart', async () => Number(await attr(page, '[data-testid="chart-rps"]', 'data-last')) > 0);
+    });
+  });
+
   it('tap on the frontend shows a request this test sent, path and query as sent', async () => {
     const probe = `/?tap-probe=${randomUUID()}`;
     await onView('tap', '#/tap', async () => {

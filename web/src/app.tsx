@@ -1,7 +1,8 @@
 /** The dashboard's shell: a top bar with the views as tabs, and the view the hash names. */
 import type { ComponentChildren } from 'preact';
 import { api } from './lib/api-client.js';
-import { href, useRoute, type Route } from './lib/router.js';
+import { href, type Route } from './lib/route.js';
+import { useRoute } from './lib/router.js';
 import { usePoll } from './lib/use-poll.js';
 import { GraphView } from './views/graph/graph-view.js';
 import { ServicesView } from './views/services/services-view.js';

@@ -22,7 +22,10 @@ export function formatPercent(rate: number | null | undefined): string {
   if (rate === null || rate === undefined) return '–';
   const pct = rate * 100;
   if (pct === 100) return '100%';
-  return `${pct >= 99 ? pct.toFixed(2) : pct.toFixed(1)}%`;
+  // Rounded down, never up: a service that failed even one request must not read "100.00%".
+  const digits = pct >= 99 ? 2 : 1;
+  const scale = 10 ** digits;
+  return `${(Math.floor(pct * scale + 1e-9) / scale).toFixed(digits)}%`;
 }
 
 export function formatRps(rps: number | null | undefined): string {

@@ -8,7 +8,7 @@ import { useMemo } from 'preact/hooks';
 import type { GraphEdge, GraphNode, StatsView } from '../../../../src/api/stats.js';
 import { api } from '../../lib/api-client.js';
 import { formatBytes, formatPercent, formatRps, formatSeconds, metricsHealth, shortName } from '../../lib/format.js';
-import { href } from '../../lib/router.js';
+import { href } from '../../lib/route.js';
 import { usePoll } from '../../lib/use-poll.js';
 import { Collecting, Empty, PollState } from '../../components/notice.js';
 import { edgeKey, layoutGraph, NODE_HEIGHT, NODE_WIDTH, shapeKey, type GraphLayout } from './graph-layout.js';

@@ -2,7 +2,7 @@
 import type { ServiceStatsRow } from '../../../../src/api/stats.js';
 import { HealthPill } from '../../components/health.js';
 import { formatRps, formatSeconds } from '../../lib/format.js';
-import { href } from '../../lib/router.js';
+import { href } from '../../lib/route.js';
 
 export function ServiceTable({ rows }: { rows: ServiceStatsRow[] }) {
   const sorted = [...rows].sort((a, b) => (a.successRate ?? 2) - (b.successRate ?? 2) || b.rps - a.rps || a.name.localeCompare(b.name));

@@ -2,7 +2,7 @@
 import type { RouteStatsRow } from '../../../../src/api/stats.js';
 import { api } from '../../lib/api-client.js';
 import { formatRps, formatSeconds } from '../../lib/format.js';
-import { href } from '../../lib/router.js';
+import { href } from '../../lib/route.js';
 import { usePoll } from '../../lib/use-poll.js';
 import { HealthPill } from '../../components/health.js';
 import { Collecting, Empty, PollState } from '../../components/notice.js';

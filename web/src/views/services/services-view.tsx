@@ -5,7 +5,7 @@
 import type { ServiceView } from '../../../../src/api/registry.js';
 import type { ServiceStatsRow } from '../../../../src/api/stats.js';
 import { api } from '../../lib/api-client.js';
-import { href } from '../../lib/router.js';
+import { href } from '../../lib/route.js';
 import { usePoll } from '../../lib/use-poll.js';
 import { HealthPill } from '../../components/health.js';
 import { Empty, ErrorNotice } from '../../components/notice.js';

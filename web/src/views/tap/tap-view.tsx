@@ -7,10 +7,12 @@ import type { TapEvent } from '../../../../src/api/tap.js';
 import type { WorkloadView } from '../../../../src/api/registry.js';
 import { api } from '../../lib/api-client.js';
 import { formatBytes, formatClock, formatMs } from '../../lib/format.js';
-import { href } from '../../lib/router.js';
+import { href } from '../../lib/route.js';
 import { usePoll } from '../../lib/use-poll.js';
 import { Empty } from '../../components/notice.js';
-import { useTap, type TapStatus } from './use-tap.js';
+import { useTap } from './use-tap.js';
+import type { TapStatus } from './tap-state.js';
+import { rowClass, statusClass, statusText, tapBadge } from './tap-row.js';
 
 export function TapView({ query }: { query: URLSearchParams }) {
   const workloads = usePoll((signal) => api.workloads(signal), [], 10_000);
@@ -73,8 +75,7 @@ export function TapView({ query }: { query: URLSearchParams }) {
 }
 
 function TapStatusBadge({ status, proxies }: { status: TapStatus; proxies: number }) {
-  const text = status === 'live' ? `live · ${proxies} prox${proxies === 1 ? 'y' : 'ies'}` : status;
-  const tone = status === 'live' ? 'ok' : status === 'error' ? 'bad' : 'idle';
+  const { text, tone } = tapBadge(status, proxies);
   return (
     <span class={`pill pill-${tone}`} data-testid="tap-state" data-status={status}>
       {text}
@@ -101,7 +102,7 @@ function TapTable({ events }: { events: TapEvent[] }) {
       </thead>
       <tbody>
         {events.map((e, i) => (
-          <tr key={`${e.startedAt}-${e.proxy.nodeId}-${i}`} data-testid="tap-row" data-path={e.path} data-status={e.status} class={e.status >= 500 || e.status === 0 ? 'row-bad' : e.status >= 400 ? 'row-warn' : ''}>
+          <tr key={`${e.startedAt}-${e.proxy.nodeId}-${i}`} data-testid="tap-row" data-path={e.path} data-status={e.status} class={rowClass(e.status)}>
             <td class="mono">{formatClock(e.startedAt)}</td>
             <td class="mono small">{e.proxy.nodeId}</td>
             <td>{e.direction === 'inbound' ? 'in' : 'out'}</td>
@@ -110,7 +111,7 @@ function TapTable({ events }: { events: TapEvent[] }) {
               {e.path}
             </td>
             <td>
-              <span class={`status status-${Math.floor(e.status / 100)}xx`}>{e.status === 0 ? 'none' : e.status}</span>
+              <span class={`status ${statusClass(e.status)}`}>{statusText(e.status)}</span>
               {e.grpcStatus !== undefined ? <span class="muted small"> grpc {e.grpcStatus}</span> : null}
               {e.reason !== undefined ? <span class="reason"> {e.reason}</span> : null}
             </td>

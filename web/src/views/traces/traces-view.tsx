@@ -3,7 +3,7 @@ import { useEffect } from 'preact/hooks';
 import type { TraceSummaryView } from '../../../../src/api/traces.js';
 import { api } from '../../lib/api-client.js';
 import { formatClock, formatMs } from '../../lib/format.js';
-import { href } from '../../lib/router.js';
+import { href } from '../../lib/route.js';
 import { usePoll } from '../../lib/use-poll.js';
 import { Empty, PollState } from '../../components/notice.js';
 import { Waterfall } from './waterfall.js';

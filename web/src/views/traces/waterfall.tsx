@@ -6,38 +6,12 @@ import { Fragment } from 'preact';
 import { useState } from 'preact/hooks';
 import type { TraceSpanView } from '../../../../src/api/traces.js';
 import { formatMs } from '../../lib/format.js';
-
-interface Row {
-  span: TraceSpanView;
-  depth: number;
-}
-
-/** Depth-first order from the roots (spans whose parent is not in the trace), children by start. */
-export function orderSpans(spans: readonly TraceSpanView[]): Row[] {
-  const ids = new Set(spans.map((s) => s.spanId));
-  const children = new Map<string, TraceSpanView[]>();
-  const roots: TraceSpanView[] = [];
-  for (const s of spans) {
-    if (s.parentSpanId === undefined || !ids.has(s.parentSpanId)) roots.push(s);
-    else children.set(s.parentSpanId, [...(children.get(s.parentSpanId) ?? []), s]);
-  }
-  const byStart = (a: TraceSpanView, b: TraceSpanView): number => a.startMs - b.startMs;
-  const rows: Row[] = [];
-  const visit = (s: TraceSpanView, depth: number): void => {
-    rows.push({ span: s, depth });
-    for (const c of (children.get(s.spanId) ?? []).sort(byStart)) visit(c, depth + 1);
-  };
-  for (const r of roots.sort(byStart)) visit(r, 0);
-  return rows;
-}
+import { spanTimeline } from './span-tree.js';
 
 export function Waterfall({ spans }: { spans: TraceSpanView[] }) {
   const [open, setOpen] = useState<string | undefined>(undefined);
   if (spans.length === 0) return <div class="notice notice-muted">This trace has no spans kept.</div>;
-  const rows = orderSpans(spans);
-  const start = Math.min(...spans.map((s) => s.startMs));
-  const end = Math.max(...spans.map((s) => s.startMs + s.durationMs));
-  const total = Math.max(end - start, 0.001);
+  const { rows, totalMs: total } = spanTimeline(spans);
   return (
     <div class="waterfall" data-testid="waterfall" data-spans={rows.length}>
       <div class="wf-axis">
@@ -45,9 +19,7 @@ export function Waterfall({ spans }: { spans: TraceSpanView[] }) {
         <span>{formatMs(total / 2)}</span>
         <span>{formatMs(total)}</span>
       </div>
-      {rows.map(({ span, depth }) => {
-        const left = ((span.startMs - start) / total) * 100;
-        const width = Math.max((span.durationMs / total) * 100, 0.4);
+      {rows.map(({ span, depth, leftPct: left, widthPct: width, durationInside }) => {
         const isOpen = open === span.spanId;
         return (
           <div key={span.spanId} class={`wf-row ${span.status === 'error' ? 'wf-error' : ''}`} data-testid="span-row" data-span-id={span.spanId}>
@@ -57,7 +29,7 @@ export function Waterfall({ spans }: { spans: TraceSpanView[] }) {
             <div class="wf-track">
               <div class={`wf-bar wf-${span.kind}`} style={{ left: `${left}%`, width: `${width}%` }} />
               {/* A bar reaching the right edge carries its duration inside, else beside it. */}
-              {left + width > 82 ? (
+              {durationInside ? (
                 <span class="wf-dur wf-dur-inside" style={{ right: `${100 - left - width}%` }}>
                   {formatMs(span.durationMs)}
                 </span>

@@ -5,7 +5,7 @@
 import type { WorkloadStatusView } from '../../../../src/api/stats.js';
 import { api } from '../../lib/api-client.js';
 import { formatRelativeSeconds, type Health } from '../../lib/format.js';
-import { href } from '../../lib/router.js';
+import { href } from '../../lib/route.js';
 import { usePoll } from '../../lib/use-poll.js';
 import { StateBadge } from '../../components/health.js';
 import { Empty, PollState } from '../../components/notice.js';
