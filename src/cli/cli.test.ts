@@ -10,7 +10,7 @@ import type { CheckReport, EndpointView, ProxyView, ServiceView, WorkloadView } 
 import { ExitCode } from '../errors.js';
 import { cliEntry } from '../util/paths.js';
 import { readyLine } from './commands/up.js';
-import type { Io } from './io.js';
+import { captureIo, type CapturedIo } from './test-support.js';
 import { runCli } from './run.js';
 
 // A fixture server with fixed API answers: for output formatting and exit codes only.
@@ -37,21 +37,7 @@ const PROXIES: ProxyView[] = [
 ];
 let check: CheckReport = { ok: true, checks: [{ name: 'proxies connected', ok: true, detail: '2 of 2' }, { name: 'certificates valid', ok: true, detail: 'all valid' }] };
 
-function capture(cwd = tmpdir(), env: Record<string, string | undefined> = {}): Io & { stdout: string; stderr: string } {
-  const io = {
-    stdout: '',
-    stderr: '',
-    cwd,
-    env,
-    out(t: string) {
-      io.stdout += t;
-    },
-    err(t: string) {
-      io.stderr += t;
-    },
-  };
-  return io;
-}
+const capture = (cwd = tmpdir(), env: Record<string, string | undefined> = {}): CapturedIo => captureIo({ cwd, env });
 
 describe('cli: usage', () => {
   it('no command: usage on stderr, exit 2', async () => {

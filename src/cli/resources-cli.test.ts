@@ -7,7 +7,7 @@ import type { ApplyResult, ResourceView } from '../api/resources.js';
 import { runControlPlane, type RunningControlPlane } from '../control/main.js';
 import { tempDir } from '../control/test-support.js';
 import { ExitCode } from '../errors.js';
-import type { Io } from './io.js';
+import { captureIo, type CapturedIo } from './test-support.js';
 import { runCli } from './run.js';
 
 const ROUTES = `apiVersion: gateway.networking.k8s.io/v1
@@ -34,22 +34,7 @@ let cp: RunningControlPlane;
 let dir: string;
 let cleanup: () => Promise<void>;
 
-function capture(stdin = ''): Io & { stdout: string; stderr: string; stdin: () => Promise<string> } {
-  const io = {
-    stdout: '',
-    stderr: '',
-    cwd: dir,
-    env: {},
-    stdin: () => Promise.resolve(stdin),
-    out(t: string) {
-      io.stdout += t;
-    },
-    err(t: string) {
-      io.stderr += t;
-    },
-  };
-  return io;
-}
+const capture = (stdin = ''): CapturedIo => captureIo({ cwd: dir, stdin });
 
 const cli = async (args: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> => {
   const io = capture(stdin);

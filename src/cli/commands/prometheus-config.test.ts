@@ -1,26 +1,11 @@
 import assert from 'node:assert/strict';
-import { tmpdir } from 'node:os';
 import { describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { ExitCode } from '../../errors.js';
-import type { Io } from '../io.js';
+import { captureIo, type CapturedIo } from '../test-support.js';
 import { MAIN_USAGE, runCli } from '../run.js';
 
-function capture(env: Record<string, string | undefined> = {}): Io & { stdout: string; stderr: string } {
-  const io = {
-    stdout: '',
-    stderr: '',
-    cwd: tmpdir(),
-    env,
-    out(t: string) {
-      io.stdout += t;
-    },
-    err(t: string) {
-      io.stderr += t;
-    },
-  };
-  return io;
-}
+const capture = (env: Record<string, string | undefined> = {}): CapturedIo => captureIo({ env });
 
 interface ScrapeConfig {
   job_name: string;
