@@ -40,6 +40,12 @@ const reason = (r: HttpResult): string => String(r.headers['trellis-reason'] ?? 
 describe('resilience through the mesh', () => {
   const tm = useTrafficMesh();
   const get = (path: string, headers: Record<string, string> = {}, method = 'GET') => tm.send(tm.ports.echo, path, { method, headers });
+  /** Waits until a request to `path` is answered 200 by echo-v1's `replica` (back after ejection or a failed health check). */
+  const servedAgainBy = (replica: number, path: string, what: string): Promise<true> =>
+    waitFor(what, async () => {
+      const r = await get(path);
+      return r.status === 200 && r.headers['x-echo-replica'] === String(replica) ? true : undefined;
+    }, { timeoutMs: 20_000, intervalMs: 50 });
   /** Requests the echo-v2 app saw whose path starts with `prefix`. */
   const seenByV2 = async (prefix: string): Promise<number> => {
     const r = await get('/__requests');
@@ -202,10 +208,7 @@ describe('resilience through the mesh', () => {
     assert.ok(failures <= 3, `at most consecutive5xx failures before ejection, saw ${failures}`);
     assert.deepEqual(new Set(last), new Set(['200:0']), 'once ejected, only the healthy replica answers');
     await tm.flag('echo-v1', 1, 'fail', false);
-    await waitFor('the recovered replica to serve again', async () => {
-      const r = await get('/o');
-      return r.status === 200 && r.headers['x-echo-replica'] === '1' ? true : undefined;
-    }, { timeoutMs: 20_000, intervalMs: 50 });
+    await servedAgainBy(1, '/o', 'the recovered replica to serve again');
   });
 
   test('active health checks take an unhealthy replica out and bring it back', async () => {
@@ -235,10 +238,7 @@ describe('resilience through the mesh', () => {
     };
     await waitFor('replica 0 to be taken out', onlyReplica1, { timeoutMs: 20_000, intervalMs: 100 });
     await tm.flag('echo-v1', 0, 'unhealthy', false);
-    await waitFor('replica 0 to serve again', async () => {
-      const r = await get('/hc');
-      return r.status === 200 && r.headers['x-echo-replica'] === '0' ? true : undefined;
-    }, { timeoutMs: 20_000, intervalMs: 50 });
+    await servedAgainBy(0, '/hc', 'replica 0 to serve again');
   });
 
   test('fault injection aborts its percentage of requests and delays without failing', async () => {
