@@ -1,5 +1,6 @@
 import type { WorkloadView } from '../../api/registry.js';
 import { HttpError } from '../api/http-error.js';
+import { adminTargets } from '../api/prometheus-sd.js';
 
 /** One proxy to tap: its node id and admin listener. */
 export interface TapTarget {
@@ -9,8 +10,8 @@ export interface TapTarget {
 
 /**
  * The proxies a tap opens: every replica's proxy of `workload` (`name` or `namespace/name`),
- * or every proxy when absent; the same set Prometheus discovery scrapes (an admin URL was
- * reported and the replica has not stopped). Sorted by node id. Unknown workload: 404.
+ * or every proxy when absent; the same set Prometheus discovery scrapes (adminTargets). Sorted
+ * by node id. Unknown workload: 404.
  */
 export function tapTargets(workloads: readonly WorkloadView[], workload: string | null): TapTarget[] {
   let chosen = workloads;
@@ -21,11 +22,5 @@ export function tapTargets(workloads: readonly WorkloadView[], workload: string 
     chosen = workloads.filter((w) => w.name === name && (ns === undefined || w.namespace === ns));
     if (chosen.length === 0) throw new HttpError(404, 'TRELLIS_E_NOT_FOUND', `workload: no workload "${workload}"`);
   }
-  const targets: TapTarget[] = [];
-  for (const w of chosen) {
-    for (const r of w.replicas) {
-      if (r.state !== 'stopped' && r.adminUrl !== '') targets.push({ nodeId: r.nodeId, adminUrl: r.adminUrl.replace(/\/+$/, '') });
-    }
-  }
-  return targets.sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
+  return adminTargets(chosen).map((t) => ({ nodeId: t.replica.nodeId, adminUrl: `http://${t.hostPort}` }));
 }
