@@ -74,3 +74,8 @@ export function shortIdentity(identity: string | undefined): string {
   const p = parseSpiffeId(identity);
   return p === null ? identity : `${p.namespace}/${p.serviceAccount}`;
 }
+
+/** What tap and top say on stderr once the tap is live (tests wait for it). */
+export function attachedLine(proxies: readonly string[], workload: string | undefined): string {
+  return `tapping ${proxies.length} ${proxies.length === 1 ? 'proxy' : 'proxies'} of ${workload ?? 'the mesh'}\n`;
+}

@@ -3,7 +3,7 @@ import { controlPlaneUrl } from '../api.js';
 import { choice, parse, str } from '../args.js';
 import type { Command } from '../io.js';
 import { onSignals } from '../lifecycle.js';
-import { shortIdentity, TAP_FILTER_OPTIONS, tapMessages, tapQueryFromFlags } from '../tap-client.js';
+import { attachedLine, shortIdentity, TAP_FILTER_OPTIONS, tapMessages, tapQueryFromFlags } from '../tap-client.js';
 
 const usage = `Usage: trellis tap [<workload>] [--direction inbound|outbound] [--method M] [--path P] [--status S] [--max N] [-o text|json] [--control-plane URL]
 
@@ -56,7 +56,7 @@ export const tapCommand: Command = {
       for await (const m of tapMessages(base, query, workload, stop.signal)) {
         switch (m.kind) {
           case 'attached':
-            io.err(`tapping ${m.proxies.length} ${m.proxies.length === 1 ? 'proxy' : 'proxies'} of ${workload ?? 'the mesh'}\n`);
+            io.err(attachedLine(m.proxies, workload));
             break;
           case 'request':
             io.out(output === 'json' ? `${JSON.stringify(m.event)}\n` : `${formatTapLine(m.event)}\n`);

@@ -3,7 +3,7 @@ import { choice, parse, str } from '../args.js';
 import { json, table } from '../format.js';
 import { UsageError, type Command } from '../io.js';
 import { onSignals } from '../lifecycle.js';
-import { TAP_FILTER_OPTIONS, tapMessages, tapQueryFromFlags } from '../tap-client.js';
+import { attachedLine, TAP_FILTER_OPTIONS, tapMessages, tapQueryFromFlags } from '../tap-client.js';
 import { TopTable, type TopRow } from '../top-rows.js';
 import { parseWindow } from './stat.js';
 
@@ -76,7 +76,7 @@ export const topCommand: Command = {
     try {
       for await (const m of tapMessages(base, query, workload, stop.signal)) {
         if (m.kind === 'attached') {
-          io.err(`tapping ${m.proxies.length} ${m.proxies.length === 1 ? 'proxy' : 'proxies'} of ${workload ?? 'the mesh'}\n`);
+          io.err(attachedLine(m.proxies, workload));
           // The duration counts from when the tap is live, so it covers what it promises.
           if (durationMs !== undefined) stopTimer = setTimeout(() => stop.abort(), durationMs);
           if (live) redraw = setInterval(draw, intervalMs);
