@@ -50,7 +50,7 @@ export function buildBootstrap(opts: {
   const outbound =
     spec.kind === 'workload'
       ? spec.workload.upstreams.map((u, i) => ({ name: `${u.service}-${u.port}`, protocol: u.protocol, listen: at(i), cluster: u.cluster }))
-      : [{ name: spec.ingress.name, protocol: spec.ingress.protocol, listen: at(0), cluster: spec.ingress.cluster }];
+      : [{ name: spec.ingress.name, protocol: spec.ingress.protocol, listen: at(0), cluster: spec.ingress.cluster, ingress: true }];
   return {
     node: {
       id: id.nodeId,

@@ -56,4 +56,9 @@ export interface OutboundListenerConfig {
   listen: HostPort;
   /** Cluster name `<namespace>/<service>:<port>` resolved from the snapshot. */
   cluster: string;
+  /**
+   * An ingress: clients outside the mesh connect here, so the headers the mesh owns are
+   * stripped or overwritten (docs/operations.md) rather than trusted.
+   */
+  ingress?: boolean;
 }

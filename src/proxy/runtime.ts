@@ -10,6 +10,8 @@ import type { AccessLog } from '../telemetry/access-log.js';
 import { clusterGaugeReader } from '../telemetry/cluster-gauges.js';
 import { ProxyMetrics } from '../telemetry/metrics.js';
 import type { BalancerDeps } from './balancer/types.js';
+import { systemClock } from './clock/clock.js';
+import type { Clock } from './clock/clock.js';
 import { ClusterTable, SnapshotError } from './cluster/cluster-table.js';
 import type { EndpointConnectorFactory } from './cluster/endpoint.js';
 import { validateSnapshot } from './control-client/validate.js';
@@ -33,8 +35,10 @@ export interface RuntimeDeps {
   limits?: Http1Limits;
   pool?: Http1PoolOptions;
   balancer?: BalancerDeps;
-  /** Monotonic ms. */
-  now?: () => number;
+  /** Time on the request path; the system clock by default (tests inject a ManualClock). */
+  clock?: Clock;
+  /** Uniform in [0, 1); Math.random by default. */
+  random?: () => number;
   adminUrl?: () => string;
   /** Span ids and exporter tuning (tests); the exporter's failures are logged at warn either way. */
   tracing?: Omit<TracerDeps, 'onError'>;
@@ -86,8 +90,8 @@ export class ProxyRuntime {
     if (deps.pool !== undefined) tableDeps.pool = deps.pool;
     this.clusters = new ClusterTable(tableDeps);
     this.metrics.setClusterGauges(clusterGaugeReader(this.clusters));
-    const now = deps.now ?? (() => performance.now());
-    this.tap = deps.tap ?? new TapHub({ nodeId: bootstrap.node.id, now });
+    const clock = deps.clock ?? systemClock;
+    this.tap = deps.tap ?? new TapHub({ nodeId: bootstrap.node.id, now: () => clock.now() });
     this.ctx = {
       node: { nodeId: bootstrap.node.id, identity, namespace, workload, service, serviceAccount },
       tls: this.tls,
@@ -99,7 +103,8 @@ export class ProxyRuntime {
       logger: deps.logger,
       limits: deps.limits ?? DEFAULT_HTTP1_LIMITS,
       appConnectTimeoutMs: 2_000,
-      now,
+      clock,
+      random: deps.random ?? Math.random,
     };
     if (deps.pool !== undefined) this.ctx.appPool = deps.pool;
     const setExpiry = (): void => {

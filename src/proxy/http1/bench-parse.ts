@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import { ChunkedScanner } from './chunked.js';
 import { HeadReader, readRequestHead, readResponseHead } from './head-reader.js';
-import { serializeRequestHead } from './serialize.js';
+import { serializeForwardedRequest } from './serialize.js';
 import { DEFAULT_HTTP1_LIMITS } from './types.js';
 
 const REQ = Buffer.from(
@@ -48,7 +48,7 @@ reader.push(REQ);
 const head = readRequestHead(reader, DEFAULT_HTTP1_LIMITS);
 if (head.kind === 'request') {
   bench('serialize request head', n, () => {
-    sink += serializeRequestHead(head, { upgrade: false }).length;
+    sink += serializeForwardedRequest(head, null).length;
   });
 }
 const sc = new ChunkedScanner();

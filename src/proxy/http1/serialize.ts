@@ -5,6 +5,7 @@
  */
 import { REASON_HEADER } from '../../errors.js';
 import type { ProxyReason } from '../../errors.js';
+import type { HeadEdits } from '../pipeline/head-edits.js';
 import type { RequestHead, ResponseHead } from './parser.js';
 
 /** Always dropped; framing and Connection/Upgrade are re-emitted by the serializer itself. */
@@ -23,35 +24,55 @@ function named(tokens: readonly string[], name: string): boolean {
   return tokens.length !== 0 && name !== 'host' && tokens.includes(name);
 }
 
-export interface RequestSerializeOptions {
-  stripRequestHeaders?: ReadonlySet<string> | undefined;
-  addRequestHeaders?: readonly string[] | undefined;
-  /** Forward Upgrade + `Connection: upgrade` (the request asks for a protocol switch). */
-  upgrade: boolean;
-}
-
-export function serializeRequestHead(head: RequestHead, opts: RequestSerializeOptions): Buffer {
-  let out = head.startLine + '\r\n';
-  const h = head.headers;
-  const conn = head.connectionTokens;
-  const strip = opts.stripRequestHeaders;
+/**
+ * The forwarded request head: `req` as received with the stages' edits (target, authority,
+ * removed, set and added fields), minus hop-by-hop fields, with framing re-emitted as the
+ * framing we forward. `Upgrade` and `Connection: upgrade` go on when the request asks for a
+ * protocol switch.
+ */
+export function serializeForwardedRequest(req: RequestHead, edits: HeadEdits | null): Buffer {
+  let out = edits === null || edits.target === undefined
+    ? req.startLine + '\r\n'
+    : req.method + ' ' + edits.target + (req.versionMinor === 1 ? ' HTTP/1.1\r\n' : ' HTTP/1.0\r\n');
+  const h = req.headers;
+  const conn = req.connectionTokens;
+  const authority = edits === null ? undefined : edits.authority;
+  let hostDone = false;
   for (let i = 0; i < h.length; i += 2) {
     const name = h[i]!;
-    if (HOP_BY_HOP.has(name) || named(conn, name) || (strip !== undefined && strip.has(name))) continue;
+    if (HOP_BY_HOP.has(name) || named(conn, name)) continue;
+    if (name === 'host') {
+      // Exactly one Host goes on: the edited authority, else the one received.
+      if (hostDone) continue;
+      hostDone = true;
+      out += 'host: ' + (authority ?? h[i + 1]!) + '\r\n';
+      continue;
+    }
+    if (edits !== null && edits.drops(name)) continue;
     out += name + ': ' + h[i + 1]! + '\r\n';
   }
-  if (head.framing === 'chunked') out += 'transfer-encoding: ' + head.transferEncoding! + '\r\n';
-  else if (head.framing === 'length') out += 'content-length: ' + head.contentLength + '\r\n';
-  if (head.teTrailers) out += 'te: trailers\r\n';
-  if (opts.upgrade && head.upgradeValue !== undefined) {
-    out += 'connection: upgrade\r\nupgrade: ' + head.upgradeValue + '\r\n';
-  }
-  const add = opts.addRequestHeaders;
-  if (add !== undefined) {
-    for (let i = 0; i + 1 < add.length; i += 2) out += add[i]! + ': ' + add[i + 1]! + '\r\n';
+  if (!hostDone && authority !== undefined) out += 'host: ' + authority + '\r\n';
+  if (req.framing === 'chunked') out += 'transfer-encoding: ' + req.transferEncoding! + '\r\n';
+  else if (req.framing === 'length') out += 'content-length: ' + req.contentLength + '\r\n';
+  if (req.teTrailers) out += 'te: trailers\r\n';
+  if (req.upgrade && req.upgradeValue !== undefined) out += 'connection: upgrade\r\nupgrade: ' + req.upgradeValue + '\r\n';
+  if (edits !== null) {
+    out = appendFields(out, edits.set);
+    out = appendFields(out, edits.add);
   }
   out += '\r\n';
   return Buffer.from(out, 'latin1');
+}
+
+function appendFields(out: string, fields: readonly string[] | null): string {
+  if (fields === null) return out;
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const name = fields[i]!;
+    // Framing and connection management are the codec's own: never taken from an edit.
+    if (HOP_BY_HOP.has(name) || name === 'host') continue;
+    out += name + ': ' + fields[i + 1]! + '\r\n';
+  }
+  return out;
 }
 
 export interface ResponseSerializeOptions {
@@ -63,19 +84,23 @@ export interface ResponseSerializeOptions {
   upgrade: boolean;
 }
 
-export function serializeResponseHead(head: ResponseHead, opts: ResponseSerializeOptions): Buffer {
-  return Buffer.from(serializeResponseHeadString(head, opts), 'latin1');
+export function serializeResponseHead(head: ResponseHead, opts: ResponseSerializeOptions, edits: HeadEdits | null = null): Buffer {
+  return Buffer.from(serializeResponseHeadString(head, opts, edits), 'latin1');
 }
 
 /** The forwarded response head as a latin1 string (one char per byte), for a caller that adds the body. */
-export function serializeResponseHeadString(head: ResponseHead, opts: ResponseSerializeOptions): string {
+export function serializeResponseHeadString(head: ResponseHead, opts: ResponseSerializeOptions, edits: HeadEdits | null = null): string {
   let out = head.startLine + '\r\n';
   const h = head.headers;
   const conn = head.connectionTokens;
   for (let i = 0; i < h.length; i += 2) {
     const name = h[i]!;
-    if (HOP_BY_HOP.has(name) || named(conn, name)) continue;
+    if (HOP_BY_HOP.has(name) || named(conn, name) || (edits !== null && edits.drops(name))) continue;
     out += name + ': ' + h[i + 1]! + '\r\n';
+  }
+  if (edits !== null) {
+    out = appendFields(out, edits.set);
+    out = appendFields(out, edits.add);
   }
   const status = head.status;
   if (status >= 200 && status !== 204) {

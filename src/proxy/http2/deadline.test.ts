@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import type { ClientHttp2Session, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { RequestPlan } from '../traffic/plan.js';
-import { parseGrpcTimeout } from './grpc-timeout.js';
+import { parseGrpcTimeout } from '../grpc/grpc-timeout.js';
 import type { Http2Upstream } from './types.js';
 import { GRPC_HEAD, TestUpstream, budget, client, grpcFrame, grpcOk, grpcTrailersOnly, h2Server, plan, proxy, retryPolicy, send, until } from './test-helpers.js';
 import type { Listening, Proxy } from './test-helpers.js';

@@ -1,16 +1,16 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
-import { rewritePath, splitTarget } from '../routing/rewrite.js';
-import type { CompiledHeaderModifier, CompiledUrlRewrite } from '../routing/types.js';
-import { TRACE_HEADERS } from '../../telemetry/tracing/context.js';
+import type { HeadEdits } from '../pipeline/head-edits.js';
 
 /**
- * Route filters applied to HTTP/2 heads, which node holds as objects rather than the flat
- * arrays of the HTTP/1 forwarder. Run only for plans that carry the filter.
+ * The stages' HeadEdits applied to HTTP/2 heads, which node holds as objects rather than flat
+ * arrays. Pseudo-headers are never touched except `:path` and `:authority` (request edits'
+ * target and authority).
  */
 
 /**
- * The request fields a planner looks at: flat [name, value, ...] without pseudo-headers, with
- * `host` taken from `:authority` (what HTTP/1 routes match on).
+ * The request fields stages look at: flat [name, value, ...] without pseudo-headers, with
+ * `host` taken from `:authority` (what HTTP/1 requests carry), so routes and policies read one
+ * form whatever the protocol.
  */
 export function flatRequestHeaders(headers: IncomingHttpHeaders): string[] {
   const out: string[] = [];
@@ -33,56 +33,25 @@ function appendField(head: OutgoingHttpHeaders, name: string, value: string): vo
   else head[name] = [String(cur), value];
 }
 
-/**
- * Applies a RequestHeaderModifier/ResponseHeaderModifier in place: remove, then set (replaces
- * every field of the name), then add. `host` means `:authority` in HTTP/2; other
- * pseudo-headers are never touched.
- */
-export function modifyHead(head: OutgoingHttpHeaders, mod: CompiledHeaderModifier): void {
-  for (const name of mod.remove) if (name.charCodeAt(0) !== 58) delete head[name];
-  for (const [name, value] of mod.set) {
-    if (name === 'host') head[':authority'] = value;
-    else if (name.charCodeAt(0) !== 58) head[name] = value;
+/** Applies `edits` in place: removed and set names first, then set and added fields. */
+export function applyEdits(head: OutgoingHttpHeaders, edits: HeadEdits, isRequest: boolean): void {
+  if (isRequest) {
+    if (edits.target !== undefined) head[':path'] = edits.target;
+    if (edits.authority !== undefined) head[':authority'] = edits.authority;
   }
-  for (const [name, value] of mod.add) {
-    if (name === 'host') head[':authority'] = value;
-    else if (name.charCodeAt(0) !== 58) appendField(head, name, value);
+  if (edits.remove !== null) for (const name of edits.remove) if (name.charCodeAt(0) !== 58) delete head[name];
+  const set = edits.set;
+  if (set !== null) {
+    for (let i = 0; i + 1 < set.length; i += 2) {
+      const name = set[i] as string;
+      if (name.charCodeAt(0) !== 58 && name !== 'host') head[name] = set[i + 1] as string;
+    }
   }
-}
-
-/** Appends flat [name, value, ...] fields (e.g. a lease's sticky-session cookie). */
-export function appendFields(head: OutgoingHttpHeaders, fields: readonly string[]): void {
-  for (let i = 0; i + 1 < fields.length; i += 2) appendField(head, fields[i] as string, fields[i + 1] as string);
-}
-
-/**
- * A traced request's head: the caller's trace fields (TRACE_HEADERS) removed and this hop's
- * (`hopHeaders`, flat [name, value, ...], one of each name) set, in place. Only while tracing is on.
- */
-export function replaceTraceFields(head: OutgoingHttpHeaders, fields: readonly string[]): void {
-  for (const name of TRACE_HEADERS) if (head[name] !== undefined) delete head[name];
-  for (let i = 0; i + 1 < fields.length; i += 2) head[fields[i] as string] = fields[i + 1] as string;
-}
-
-/** Applies a URLRewrite in place: `:path` (query kept) and `:authority`. */
-export function rewriteHead(head: OutgoingHttpHeaders, rewrite: CompiledUrlRewrite, matchedPrefix: string | undefined): void {
-  const target = head[':path'];
-  if (rewrite.path !== undefined && typeof target === 'string') {
-    const { path, rest } = splitTarget(target);
-    head[':path'] = rewritePath(path, rewrite.path, matchedPrefix) + rest;
+  const add = edits.add;
+  if (add !== null) {
+    for (let i = 0; i + 1 < add.length; i += 2) {
+      const name = add[i] as string;
+      if (name.charCodeAt(0) !== 58 && name !== 'host') appendField(head, name, add[i + 1] as string);
+    }
   }
-  if (rewrite.hostname !== undefined) head[':authority'] = rewrite.hostname;
-}
-
-/**
- * The authority a mirrored request carries: the host with `-shadow` appended, before any port
- * (as Envoy does), so the mirror can tell shadow traffic apart and the port stays valid.
- */
-export function shadowAuthority(authority: string): string {
-  const colon = authority.lastIndexOf(':');
-  const bracket = authority.lastIndexOf(']');
-  if (colon > bracket && /^\d+$/.test(authority.slice(colon + 1))) {
-    return `${authority.slice(0, colon)}-shadow${authority.slice(colon)}`;
-  }
-  return `${authority}-shadow`;
 }

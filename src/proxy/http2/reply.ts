@@ -2,7 +2,7 @@ import http2 from 'node:http2';
 import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { REASON_HEADER } from '../../errors.js';
 import type { ProxyReason } from '../../errors.js';
-import { grpcStatusFromHttp } from './grpc-status.js';
+import { grpcStatusFromHttp } from '../grpc/grpc-status.js';
 
 const { NGHTTP2_INTERNAL_ERROR } = http2.constants;
 

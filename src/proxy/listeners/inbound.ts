@@ -3,19 +3,21 @@ import tls from 'node:tls';
 import type { InboundListenerConfig } from '../../api/bootstrap.js';
 import { ALPN_H2, ALPN_HTTP1, ALPN_TCP, isHttp2 } from '../../api/common.js';
 import { serveHttp1 } from '../http1/server.js';
-import { forwardStream } from '../http2/forward.js';
-import type { StreamRecord } from '../http2/types.js';
-import { AppHttp1Upstream } from '../pool/cluster-upstream.js';
+import { serveHttp2Stream } from '../http2/server-stream.js';
+import type { Http2StreamOptions } from '../http2/server-stream.js';
+import type { ListenerSite } from '../pipeline/exchange.js';
+import type { Pipeline } from '../pipeline/stage.js';
+import { AppLeases } from '../pool/app-source.js';
 import { tcpConnector } from '../pool/connect.js';
 import { H2SessionPool } from '../pool/h2-session-pool.js';
-import { AppHttp2Upstream } from '../pool/h2-upstream.js';
 import { Http1Pool } from '../pool/http1-pool.js';
+import { INBOUND_STACK } from '../stages/index.js';
 import { relay } from '../tcp/relay.js';
+import { boundPort, listenOn } from './bind.js';
 import { ConnectionSet } from './connections.js';
 import type { Listener, ListenerContext } from './context.js';
-import { PEER_IDENTITY_HEADER, STRIP_PEER_IDENTITY } from './context.js';
-import { exchangeObserver } from './observe.js';
-import { boundPort, listenOn } from './bind.js';
+import { listenerPipeline } from './stack.js';
+import { tcpObserver } from './tcp-observer.js';
 
 const INBOUND_ALPN = [ALPN_H2, ALPN_HTTP1, ALPN_TCP];
 
@@ -25,25 +27,25 @@ function expectedAlpn(config: InboundListenerConfig): string {
 }
 
 /**
- * Inbound: terminate mTLS from peers (client SPIFFE ID must be in our trust domain), then
- * forward to the local app on loopback by the port's protocol: h1 through the forwarder
- * with a keep-alive pool to the app, h2/grpc stream by stream over an h2c session, tcp as a
- * byte relay. The app sees `trellis-peer-identity` set by us, never by the caller.
+ * Inbound: terminate mTLS from peers (the client's SPIFFE ID must be in our trust domain), then
+ * serve each request through the inbound stack (stages/index.ts), whose stages all see the
+ * caller's verified identity, to the local app on loopback: HTTP/1 over a keep-alive pool,
+ * HTTP/2 stream by stream over an h2c session; tcp as a byte relay.
  */
 export class InboundListener implements Listener {
   readonly direction = 'inbound' as const;
   private readonly server: tls.Server;
   private readonly conns = new ConnectionSet();
-  private readonly appH1: AppHttp1Upstream | null = null;
-  private readonly appH2: AppHttp2Upstream | null = null;
+  private readonly app: AppLeases;
+  private readonly pipeline: Pipeline;
   private readonly h2server: http2.Http2Server | null = null;
-  private readonly observe;
-  private readonly noPeer: { peer: string; onStream: (r: StreamRecord) => void };
+  private readonly site: ListenerSite;
   private readonly alpn: string;
   private readonly appLabel: string;
+  private readonly observeTcp;
   private pendingPeer: string | null = null;
-  /** The caller of each h2 session and its stream observer (bound once per session, not per stream). */
-  private readonly sessionPeers = new WeakMap<http2.Http2Session, { peer: string; onStream: (r: StreamRecord) => void }>();
+  /** The caller of each h2 session, bound once per session (not per stream). */
+  private readonly sessionOptions = new WeakMap<http2.Http2Session, Http2StreamOptions>();
   private readonly onRotate = (): void => {
     this.server.setSecureContext(this.ctx.tls.serverContextOptions());
   };
@@ -53,22 +55,18 @@ export class InboundListener implements Listener {
     private readonly ctx: ListenerContext,
   ) {
     this.alpn = expectedAlpn(config);
-    this.appLabel = `${config.app.host}:${config.app.port}`;
-    this.observe = exchangeObserver(ctx, 'inbound', config.name, '');
-    this.noPeer = { peer: '', onStream: this.observe.http2('') };
     const app = config.app;
-    if (config.protocol === 'http') {
-      this.appH1 = new AppHttp1Upstream(
-        new Http1Pool(tcpConnector(app.host, app.port, ctx.appConnectTimeoutMs), ctx.appPool),
-        this.appLabel,
-      );
-    } else if (isHttp2(config.protocol)) {
-      this.appH2 = new AppHttp2Upstream(
-        new H2SessionPool(tcpConnector(app.host, app.port, ctx.appConnectTimeoutMs), `http://${this.appLabel}`),
-        this.appLabel,
-      );
-      this.h2server = this.createH2Server(this.appH2);
-    }
+    this.appLabel = `${app.host}:${app.port}`;
+    this.site = { name: config.name, direction: 'inbound', ingress: false, cluster: '' };
+    this.observeTcp = tcpObserver(ctx, 'inbound', config.name, ctx.node.service);
+    const connect = tcpConnector(app.host, app.port, ctx.appConnectTimeoutMs);
+    this.app = new AppLeases(
+      this.appLabel,
+      config.protocol === 'http' ? new Http1Pool(connect, ctx.appPool) : null,
+      isHttp2(config.protocol) ? new H2SessionPool(connect, `http://${this.appLabel}`) : null,
+    );
+    this.pipeline = listenerPipeline(INBOUND_STACK, ctx, this.site, this.app, () => this.conns.isDraining);
+    if (isHttp2(config.protocol)) this.h2server = this.createH2Server();
     this.server = tls.createServer({ ...ctx.tls.serverOptions(INBOUND_ALPN), allowHalfOpen: config.protocol === 'tcp' });
     this.server.on('tlsClientError', (err) => {
       ctx.tls.inboundHandshakeFailed();
@@ -103,17 +101,15 @@ export class InboundListener implements Listener {
       socket.destroy();
       return;
     }
-    if (this.appH1 !== null) {
+    if (this.config.protocol === 'http') {
       const t = this.conns.add(socket, true);
       t.h1 = serveHttp1(socket, {
-        upstream: this.appH1,
+        pipeline: this.pipeline,
+        site: this.site,
+        peer,
         limits: this.ctx.limits,
-        stripRequestHeaders: STRIP_PEER_IDENTITY,
-        addRequestHeaders: [PEER_IDENTITY_HEADER, peer],
-        onExchange: this.observe.http1(peer),
-        tracer: this.ctx.tracer,
+        clock: this.ctx.clock,
         isDraining: () => this.conns.isDraining,
-        now: this.ctx.now,
       });
     } else if (this.h2server !== null) {
       this.conns.add(socket, false);
@@ -125,38 +121,30 @@ export class InboundListener implements Listener {
     }
   }
 
-  private createH2Server(upstream: AppHttp2Upstream): http2.Http2Server {
+  private createH2Server(): http2.Http2Server {
     const server = http2.createServer();
+    const noPeer: Http2StreamOptions = { pipeline: this.pipeline, site: this.site, peer: null, clock: this.ctx.clock };
     server.on('session', (session) => {
-      if (this.pendingPeer !== null) this.sessionPeers.set(session, { peer: this.pendingPeer, onStream: this.observe.http2(this.pendingPeer) });
+      if (this.pendingPeer !== null) this.sessionOptions.set(session, { ...noPeer, peer: this.pendingPeer });
       this.conns.addSession(session);
       session.on('error', () => {});
     });
     server.on('stream', (stream, headers) => {
-      const bound = this.sessionPeers.get(stream.session as http2.Http2Session) ?? this.noPeer;
-      forwardStream(stream, headers, {
-        upstream,
-        stripRequestHeaders: STRIP_PEER_IDENTITY,
-        addRequestHeaders: [PEER_IDENTITY_HEADER, bound.peer],
-        onStream: bound.onStream,
-        tracer: this.ctx.tracer,
-        now: this.ctx.now,
-      });
+      serveHttp2Stream(stream, headers, this.sessionOptions.get(stream.session as http2.Http2Session) ?? noPeer);
     });
     return server;
   }
 
   private relayTcp(socket: tls.TLSSocket, peer: string): void {
     this.conns.add(socket, false);
-    const started = this.ctx.now();
-    const startedAt = Date.now();
+    const begin = this.observeTcp;
     tcpConnector(this.config.app.host, this.config.app.port, this.ctx.appConnectTimeoutMs, true)((f, app) => {
       if (f !== null || app === null) {
         this.ctx.logger.warn({ listener: this.name, err: f?.message }, 'app unavailable for TCP relay');
         socket.destroy();
         return;
       }
-      relay(socket, app, this.observe.tcp(peer, this.appLabel, startedAt, started));
+      relay(socket, app, begin(peer, this.appLabel));
     });
   }
 
@@ -170,7 +158,6 @@ export class InboundListener implements Listener {
     this.ctx.tls.removeListener('changed', this.onRotate);
     this.server.close();
     this.conns.destroyAll();
-    this.appH1?.close();
-    this.appH2?.close();
+    this.app.close();
   }
 }

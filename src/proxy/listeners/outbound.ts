@@ -4,65 +4,64 @@ import type { Duplex } from 'node:stream';
 import type { OutboundListenerConfig } from '../../api/bootstrap.js';
 import { isHttp2 } from '../../api/common.js';
 import { serveHttp1 } from '../http1/server.js';
-import { forwardStream } from '../http2/forward.js';
-import { ClusterHttp1Upstream } from '../pool/cluster-upstream.js';
+import { serveHttp2Stream } from '../http2/server-stream.js';
+import type { ListenerSite } from '../pipeline/exchange.js';
+import type { Pipeline } from '../pipeline/stage.js';
+import { ClusterLeases } from '../pool/cluster-source.js';
 import { connectWithFailover } from '../pool/failover.js';
-import { ClusterHttp2Upstream } from '../pool/h2-upstream.js';
+import { OUTBOUND_STACK } from '../stages/index.js';
 import { relay } from '../tcp/relay.js';
-import type { Http1Upstream } from '../http1/types.js';
-import type { Http2Upstream } from '../http2/types.js';
-import { ServicePlanner } from '../traffic/planner.js';
+import { boundPort, listenOn } from './bind.js';
 import { ConnectionSet } from './connections.js';
 import type { Listener, ListenerContext } from './context.js';
-import { STRIP_PEER_IDENTITY } from './context.js';
-import { exchangeObserver } from './observe.js';
-import { boundPort, listenOn } from './bind.js';
+import { listenerPipeline } from './stack.js';
+import { tcpObserver } from './tcp-observer.js';
+import { destinationOfCluster } from '../../telemetry/request-metrics.js';
 
 /**
- * Outbound: a plain loopback listener through which the app reaches one cluster. h1 goes
- * through the forwarder with the cluster's balancer and mTLS pools; h2/grpc through an h2c
- * server, one endpoint picked per stream; tcp is relayed to one endpoint (ALPN trellis-tcp).
+ * Outbound: a plain listener through which the app (or, for an ingress, a client outside the
+ * mesh) reaches one service. HTTP/1 and HTTP/2 (h2c) connections are framed by their codec and
+ * every request goes through the outbound stack (stages/index.ts: routes, faults, timeouts,
+ * retries, mirrors, the balancer's endpoint over mTLS); tcp is relayed to one endpoint (ALPN
+ * trellis-tcp).
  */
 export class OutboundListener implements Listener {
   readonly direction = 'outbound' as const;
   private readonly server: net.Server;
   private readonly conns = new ConnectionSet();
   private readonly h2server: http2.Http2Server | null = null;
-  private readonly observe;
+  private readonly pipeline: Pipeline | null = null;
+  private readonly site: ListenerSite;
+  private readonly observeTcp;
 
   constructor(
     readonly config: OutboundListenerConfig,
     private readonly ctx: ListenerContext,
   ) {
-    this.observe = exchangeObserver(ctx, 'outbound', config.name, config.cluster);
+    this.site = { name: config.name, direction: 'outbound', ingress: config.ingress === true, cluster: config.cluster };
+    this.observeTcp = tcpObserver(ctx, 'outbound', config.name, destinationOfCluster(config.cluster).service);
     const isTcp = config.protocol === 'tcp';
     this.server = net.createServer({ allowHalfOpen: isTcp, noDelay: true });
+    if (!isTcp) {
+      this.pipeline = listenerPipeline(OUTBOUND_STACK, ctx, this.site, new ClusterLeases(ctx.clusters, ctx.clock), () => this.conns.isDraining);
+    }
     if (isHttp2(config.protocol)) this.h2server = this.createH2Server();
-    // Routes (HTTPRoute/GRPCRoute attached to this service) are applied here, on the caller's
-    // side, as GAMMA meshes do: the planner picks a backend cluster per request.
-    const h1 = config.protocol === 'http' ? new ClusterHttp1Upstream(ctx.clusters, config.cluster, ctx.now) : null;
-    const h1Planner =
-      h1 === null
-        ? null
-        : new ServicePlanner<Http1Upstream>(ctx.clusters, config.cluster, (name) => (name === config.cluster ? h1 : new ClusterHttp1Upstream(ctx.clusters, name, ctx.now)));
-    const onExchange = this.observe.http1(undefined);
+    const h1 = config.protocol === 'http';
     this.server.on('connection', (socket) => {
       socket.on('error', () => {});
       if (this.conns.isDraining) {
         socket.destroy();
         return;
       }
-      if (h1 !== null) {
+      if (h1) {
         const t = this.conns.add(socket, true);
         t.h1 = serveHttp1(socket, {
-          upstream: h1,
-          planner: h1Planner!.plan,
+          pipeline: this.pipeline!,
+          site: this.site,
+          peer: null,
           limits: ctx.limits,
-          stripRequestHeaders: STRIP_PEER_IDENTITY,
-          onExchange,
-          tracer: ctx.tracer,
+          clock: ctx.clock,
           isDraining: () => this.conns.isDraining,
-          now: ctx.now,
         });
       } else if (this.h2server !== null) {
         this.conns.add(socket, false);
@@ -87,31 +86,24 @@ export class OutboundListener implements Listener {
 
   private createH2Server(): http2.Http2Server {
     const server = http2.createServer();
-    const upstream = new ClusterHttp2Upstream(this.ctx.clusters, this.config.cluster, this.ctx.now);
-    const planner = new ServicePlanner<Http2Upstream>(this.ctx.clusters, this.config.cluster, (name) =>
-      name === this.config.cluster ? upstream : new ClusterHttp2Upstream(this.ctx.clusters, name, this.ctx.now),
-    );
-    const onStream = this.observe.http2(undefined);
+    const options = { pipeline: this.pipeline!, site: this.site, peer: null, clock: this.ctx.clock };
     server.on('session', (session) => {
       this.conns.addSession(session);
       session.on('error', () => {});
     });
-    server.on('stream', (stream, headers) => {
-      forwardStream(stream, headers, { upstream, planner: planner.plan, stripRequestHeaders: STRIP_PEER_IDENTITY, onStream, tracer: this.ctx.tracer, now: this.ctx.now });
-    });
+    server.on('stream', (stream, headers) => serveHttp2Stream(stream, headers, options));
     return server;
   }
 
   private relayTcp(socket: net.Socket): void {
     this.conns.add(socket, false);
-    const started = this.ctx.now();
-    const startedAt = Date.now();
     const cluster = this.ctx.clusters.get(this.config.cluster);
     if (cluster === undefined) {
       this.ctx.logger.warn({ listener: this.name, cluster: this.config.cluster }, 'TCP relay: unknown cluster');
       socket.destroy();
       return;
     }
+    const begin = this.observeTcp;
     connectWithFailover<Duplex>(
       cluster,
       (ep, done) => ep.connectTcp()(done),
@@ -126,7 +118,8 @@ export class OutboundListener implements Listener {
           upstream.destroy();
           return;
         }
-        const done = this.observe.tcp(undefined, ep.config.identity, startedAt, started);
+        // The relay counts as load on its endpoint for as long as it is open.
+        const done = begin(undefined, ep.config.identity);
         relay(socket, upstream, (r) => {
           ep.load.pending--;
           done(r);

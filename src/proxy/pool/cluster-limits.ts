@@ -1,6 +1,7 @@
 import type { ConnectionPoolConfig } from '../../api/snapshot.js';
 import { ProxyReason } from '../../errors.js';
-import type { UpstreamFailure } from '../http1/types.js';
+import type { Permit } from '../pipeline/lease.js';
+import type { LocalReply as UpstreamFailure } from '../pipeline/service.js';
 import type { Connect } from './connect.js';
 import { failure } from './failover.js';
 
@@ -35,6 +36,21 @@ export interface ConnectionWaiter {
 }
 
 const NO_LIMIT = Number.POSITIVE_INFINITY;
+
+/**
+ * One request's place in a cluster's maxConcurrentRequests: given back exactly once however
+ * many paths try (the response ends, the attempt fails, the client leaves, a deadline passes),
+ * so the count can neither leak (locking a service out) nor go below the truth.
+ */
+class RequestPermit implements Permit {
+  private held = true;
+  constructor(private readonly limits: ClusterLimits) {}
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    this.limits.activeRequests--;
+  }
+}
 
 /**
  * Circuit breaking for one cluster (DestinationPolicy `connectionPool`), kept across
@@ -74,13 +90,16 @@ export class ClusterLimits {
     if (this.queue.length > 0) this.scheduleDrain();
   }
 
-  /** Counts one request in; a failure (503 overloaded) when maxConcurrentRequests is reached. */
-  admit(): UpstreamFailure | null {
+  /**
+   * Counts one request in: its permit (give it back with `release()`, which is safe to call
+   * twice), or a failure (503 overloaded) when maxConcurrentRequests is reached.
+   */
+  admit(): Permit | UpstreamFailure {
     if (this.activeRequests >= this.maxConcurrentRequests) {
       return failure(503, ProxyReason.Overloaded, `cluster ${this.clusterName}: maxConcurrentRequests ${this.maxConcurrentRequests} reached`);
     }
     this.activeRequests++;
-    return null;
+    return new RequestPermit(this);
   }
 
   get atConnectionLimit(): boolean {
@@ -102,7 +121,6 @@ export class ClusterLimits {
     };
   }
 
-  /** Queues `w`; a failure (503 overloaded) when maxPendingRequests are already waiting. */
   /**
    * Queues `w` for a connection (see enqueue) and returns its cancel function for the
    * forwarder; when the queue is full `w` is answered 503 overloaded at once (undefined).

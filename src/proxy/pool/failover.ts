@@ -1,7 +1,7 @@
 import { ProxyReason } from '../../errors.js';
 import type { Cluster } from '../cluster/cluster.js';
 import type { Endpoint } from '../cluster/endpoint.js';
-import type { UpstreamFailure } from '../http1/types.js';
+import type { LocalReply as UpstreamFailure } from '../pipeline/service.js';
 import type { ConnectFailure } from './connect.js';
 
 export const MAX_CONNECT_ATTEMPTS = 3;

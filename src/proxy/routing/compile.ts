@@ -200,8 +200,8 @@ function compareGrpc(a: GrpcCandidate & Keys, b: GrpcCandidate & Keys): number {
   return compareTail(a, b);
 }
 
-function makeResult(rule: CompiledRule, matchedPrefix: string | undefined): RouteMatch {
-  return Object.freeze({ rule, route: rule.route, filters: rule.filters, matchedPrefix });
+function makeResult(rule: CompiledRule, matchedPrefix: string | undefined, method?: string): RouteMatch {
+  return Object.freeze({ rule, route: rule.route, filters: rule.filters, matchedPrefix, method });
 }
 
 function compileHttpMatches(
@@ -248,7 +248,7 @@ function compileHttpMatches(
     const headers = compileValueMatchers(m.headers ?? [], `${mp}.headers`, true, err);
     const query = compileValueMatchers(m.queryParams ?? [], `${mp}.queryParams`, false, err);
     out.push({
-      result: makeResult(rule, pathKind === PathKind.Prefix ? pathValue : undefined),
+      result: makeResult(rule, pathKind === PathKind.Prefix ? pathValue : undefined, m.method),
       pathKind,
       pathValue,
       pathRegex,

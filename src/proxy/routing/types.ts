@@ -90,6 +90,8 @@ export interface RouteMatch {
    * ReplacePrefixMatch; undefined for other path matches.
    */
   readonly matchedPrefix: string | undefined;
+  /** The method the match named, if any (a CONNECT is forwarded only when a match names it). */
+  readonly method?: string | undefined;
 }
 
 export interface RouteConfigError {

@@ -1,7 +1,6 @@
 import type { TapEvent } from '../../api/tap.js';
 import { destinationOfCluster } from '../../telemetry/request-metrics.js';
-import type { ExchangeRecord } from '../http1/types.js';
-import type { StreamRecord } from '../http2/types.js';
+import type { ExchangeRecord } from '../pipeline/record.js';
 
 /** This proxy as tap events name it. */
 export interface TapNode {
@@ -51,7 +50,7 @@ function serviceOfCluster(cluster: string): string {
  * endpoint's identity; inbound: the source is the caller's verified identity and the
  * destination this proxy's service, answered by the local app at `endpoint`.
  */
-export function tapEventOf(site: TapSite, r: ExchangeRecord | StreamRecord, peerIdentity: string | undefined): TapEvent {
+export function tapEventOf(site: TapSite, r: ExchangeRecord, peerIdentity: string | undefined): TapEvent {
   const outbound = site.direction === 'outbound';
   const service = outbound && r.backend !== undefined && r.backend !== site.cluster ? serviceOfCluster(r.backend) : site.service;
   const e: TapEvent = {
@@ -74,8 +73,8 @@ export function tapEventOf(site: TapSite, r: ExchangeRecord | StreamRecord, peer
     bytesIn: r.requestBodyBytes,
     bytesOut: r.responseBodyBytes,
   };
-  if ('host' in r && r.host !== undefined) e.authority = r.host;
-  if ('grpcStatus' in r && r.grpcStatus !== undefined) e.grpcStatus = r.grpcStatus;
+  if (r.host !== undefined) e.authority = r.host;
+  if (r.grpcStatus !== undefined) e.grpcStatus = r.grpcStatus;
   if (r.reason !== undefined) e.reason = r.reason;
   if (r.route !== undefined) e.route = r.route;
   if (r.retries !== undefined && r.retries > 0) e.retries = r.retries;

@@ -1,0 +1,115 @@
+import type { Clock, TimerHandle } from '../../clock/clock.js';
+import type { ClusterTable } from '../../cluster/cluster-table.js';
+import type { Exchange } from '../../pipeline/exchange.js';
+import { ForwardingHandler } from '../../pipeline/service.js';
+import type { Cancellable, LocalReply, ResponseHandler, Service, UpstreamAttempt } from '../../pipeline/service.js';
+import type { Stage } from '../../pipeline/stage.js';
+import type { RetryBudget } from '../../traffic/plan.js';
+import { retryableFailure, retryableHead } from './gate.js';
+import { RetryPolicies } from './policy.js';
+import type { RetryPolicy } from './policy.js';
+
+export interface RetryConfig {
+  readonly clusters: ClusterTable;
+  readonly clock: Clock;
+  /** Uniform in [0, 1): backoff jitter. */
+  readonly random: () => number;
+}
+
+/**
+ * Route retries (HTTPRoute `retry`, GRPCRoute retry annotations): a try whose outcome the gate
+ * allows (gate.ts) is dropped and the exchange goes down the stack again after a backoff with
+ * jitter, while attempts are left, the body is kept whole, the deadline has not passed and the
+ * backend cluster's retry budget allows it. Exchanges of rules without retries pass straight on.
+ */
+export class RetryStage implements Stage {
+  private readonly policies = new RetryPolicies();
+
+  constructor(
+    private readonly config: RetryConfig,
+    private readonly next: Service,
+  ) {}
+
+  call(ex: Exchange, handler: ResponseHandler): void {
+    const policy = ex.rule !== null ? this.policies.of(ex.rule) : undefined;
+    const budget = policy === undefined ? undefined : this.config.clusters.get(ex.backend ?? ex.site.cluster)?.retryBudget;
+    if (policy === undefined || budget === undefined || ex.upgrade) {
+      this.next.call(ex, handler);
+      return;
+    }
+    budget.recordRequest();
+    new RetryCall(ex, handler, this.next, policy, budget, this.config).start();
+  }
+}
+
+class RetryCall extends ForwardingHandler implements Cancellable {
+  private timer: TimerHandle | null = null;
+
+  constructor(
+    private readonly ex: Exchange,
+    next: ResponseHandler,
+    private readonly inner: Service,
+    private readonly policy: RetryPolicy,
+    private readonly budget: RetryBudget,
+    private readonly config: RetryConfig,
+  ) {
+    super(next);
+  }
+
+  start(): void {
+    this.inner.call(this.ex, this);
+  }
+
+  override onHead(ex: Exchange, attempt: UpstreamAttempt): void {
+    if (retryableHead(ex, attempt, this.policy) && this.mayRetry()) {
+      // The answer is dropped unread (a failure for its endpoint's health) and tried again.
+      attempt.abort(true);
+      this.retryLater();
+      return;
+    }
+    this.next.onHead(ex, attempt);
+  }
+
+  override onLocal(ex: Exchange, reply: LocalReply): void {
+    if (!ex.headSent && ex.cancelled === null && retryableFailure(ex, reply, this.policy) && this.mayRetry()) {
+      this.retryLater();
+      return;
+    }
+    this.next.onLocal(ex, reply);
+  }
+
+  /** Attempts left, the whole body kept, time left before the deadline, and the budget allows one more. */
+  private mayRetry(): boolean {
+    const ex = this.ex;
+    if (ex.retries >= this.policy.attempts || !ex.body.intact) return false;
+    if (ex.deadline > 0 && this.config.clock.now() >= ex.deadline) return false;
+    return this.budget.tryRetry();
+  }
+
+  private retryLater(): void {
+    const ex = this.ex;
+    ex.retries++;
+    const b = this.policy.backoffMs;
+    if (b <= 0) {
+      this.inner.call(ex, this);
+      return;
+    }
+    ex.pending = this;
+    this.timer = this.config.clock.setTimer(this.fire, b + this.config.random() * b);
+  }
+
+  private readonly fire = (): void => {
+    this.timer = null;
+    const ex = this.ex;
+    if (ex.pending === this) ex.pending = null;
+    if (ex.cancelled !== null) return;
+    this.inner.call(ex, this);
+  };
+
+  cancel(): void {
+    if (this.timer !== null) {
+      this.config.clock.clearTimer(this.timer);
+      this.timer = null;
+    }
+  }
+}
