@@ -14,6 +14,14 @@ export const ProxyReason = {
   BadRequest: 'bad-request',
   /** Request head larger than the limit: 431. */
   HeadTooLarge: 'head-too-large',
+  /** Request line longer than the limit (8 KiB), usually a huge URL: 414. */
+  UriTooLong: 'uri-too-long',
+  /**
+   * The request path is refused by path normalization (src/proxy/stages/normalize): an encoded
+   * slash, backslash or control character, a raw backslash, a bad percent-escape, or a character
+   * no path may hold: 400.
+   */
+  BadPath: 'bad-path',
   /** Transfer-coding the proxy does not implement: 501. */
   UnsupportedTransferEncoding: 'unsupported-transfer-encoding',
   /** The target cluster has no ready endpoint: 503. */

@@ -34,5 +34,9 @@ export const REQUEST_CORPUS: readonly CorpusCase[] = [
   { name: 'header-name-nonascii', head: 'GET / HTTP/1.1\r\nHost: a\r\nX\xff: b\r\n\r\n', expect: 400 },
   { name: 'empty-line-then-fold', head: 'GET / HTTP/1.1\r\n Host: a\r\n\r\n', expect: 400 },
   { name: 'colon-first', head: 'GET / HTTP/1.1\r\nHost: a\r\n:x\r\n\r\n', expect: 400 },
+  { name: 'target-nul', head: 'GET /admin\x00.html HTTP/1.1\r\nHost: a\r\n\r\n', expect: 400 },
+  { name: 'target-del', head: 'GET /admin\x7f HTTP/1.1\r\nHost: a\r\n\r\n', expect: 400 },
+  { name: 'request-line-100k', head: 'GET /' + 'a'.repeat(100 * 1024) + ' HTTP/1.1\r\nHost: a\r\n\r\n', expect: 414 },
+  { name: 'request-line-unterminated-9k', head: 'GET /' + 'a'.repeat(9 * 1024), expect: 414 },
   { name: 'connection-cl', head: 'POST / HTTP/1.1\r\nHost: a\r\nConnection: content-length\r\nContent-Length: 1\r\n\r\n', expect: 0 },
 ];

@@ -5,6 +5,7 @@ import { ChunkedScanner } from './chunked.js';
 import { REQUEST_CORPUS } from './fuzz-corpus.js';
 import { HeadReader, readRequestHead, readResponseHead } from './head-reader.js';
 import type { Incomplete, RequestParse } from './parser.js';
+import { MAX_REQUEST_LINE_BYTES } from './parser.js';
 import { DEFAULT_HTTP1_LIMITS } from './types.js';
 
 const L = DEFAULT_HTTP1_LIMITS;
@@ -100,6 +101,19 @@ describe('fuzz: request heads', () => {
       const res = readRequestHead(r, L);
       assert.ok(res.kind === 'request' || res.kind === 'error' || res.kind === 'incomplete');
     }), { seed: SEED, numRuns: 2000 });
+  });
+
+  it('the request-line limit gives the same verdict whatever the split points', () => {
+    const around = fc.integer({ min: MAX_REQUEST_LINE_BYTES - 40, max: MAX_REQUEST_LINE_BYTES + 40 });
+    fc.assert(fc.property(around, fc.array(fc.nat(), { maxLength: 8 }), fc.nat(3), (lineBytes, splits, fields) => {
+      const head = 'GET /' + 'p'.repeat(lineBytes - 16) + ' HTTP/1.1\r\nHost: a\r\n' + 'X: y\r\n'.repeat(fields) + '\r\n';
+      const whole = feed(Buffer.from(head, 'latin1'), []);
+      const split = feed(Buffer.from(head, 'latin1'), splits);
+      const expected = lineBytes > MAX_REQUEST_LINE_BYTES ? 'error' : 'request';
+      assert.equal(whole.result.kind, expected);
+      assert.equal(split.result.kind, expected);
+      if (split.result.kind === 'error') assert.equal(split.result.status, 414);
+    }), { seed: SEED, numRuns: 300 });
   });
 
   it('regression corpus', () => {

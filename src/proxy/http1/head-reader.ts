@@ -8,7 +8,7 @@
  * dropped, so leftover bytes (a body, the next pipelined request) can be forwarded as they are.
  */
 import { ProxyReason } from '../../errors.js';
-import { INCOMPLETE, parseRequestHead, parseResponseHead } from './parser.js';
+import { INCOMPLETE, parseRequestHead, parseResponseHead, requestLineTooLong, URI_TOO_LONG } from './parser.js';
 import type { Incomplete, ParseFailure, RequestParse, ResponseParse } from './parser.js';
 import type { Http1Limits } from './types.js';
 
@@ -125,7 +125,12 @@ const RESP_BARE_LF: ParseFailure = Object.freeze({
 export function readRequestHead(reader: HeadReader, limits: Http1Limits): RequestParse | Incomplete {
   reader.skipLeadingEmptyLines();
   const end = reader.findHeadEnd();
-  if (end === -1) return reader.length > limits.maxHeadBytes ? REQ_TOO_LARGE : INCOMPLETE;
+  if (end === -1) {
+    // A request line over its limit is refused as soon as that many bytes came without a line
+    // end, not when the whole head limit (64 KiB) has been read.
+    if (requestLineTooLong(reader.bytes, reader.length)) return URI_TOO_LONG;
+    return reader.length > limits.maxHeadBytes ? REQ_TOO_LARGE : INCOMPLETE;
+  }
   if (end === -2) return REQ_BARE_LF;
   const r = parseRequestHead(reader.bytes, end, limits);
   reader.skip(end);

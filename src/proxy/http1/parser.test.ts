@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ProxyReason } from '../../errors.js';
 import { HeadReader, readRequestHead, readResponseHead } from './head-reader.js';
 import type { Incomplete, ParseFailure, RequestHead, RequestParse, ResponseHead, ResponseParse } from './parser.js';
-import { classifyTransferEncoding, parseContentLength, parseTokenList, TeVerdict } from './parser.js';
+import { classifyTransferEncoding, MAX_REQUEST_LINE_BYTES, parseContentLength, parseTokenList, TeVerdict } from './parser.js';
 import { DEFAULT_HTTP1_LIMITS } from './types.js';
 import type { Http1Limits } from './types.js';
 
@@ -90,6 +90,60 @@ describe('request line', () => {
   it('answers 505 to other HTTP versions', () => {
     rejects('GET / HTTP/2.0\r\nHost: a\r\n\r\n', 505);
     rejects('GET / HTTP/1.2\r\nHost: a\r\n\r\n', 505);
+  });
+  it('refuses NUL, every other CTL, DEL, SP and non-ASCII bytes in the request-target', () => {
+    const bad = [...Array.from({ length: 0x21 }, (_, c) => c).filter((c) => c !== 0x0a), 0x7f, 0x80, 0xff];
+    for (const c of bad) {
+      for (const target of [`/a${String.fromCharCode(c)}b`, `/${String.fromCharCode(c)}`, `http://h/${String.fromCharCode(c)}`]) {
+        rejects(`GET ${target} HTTP/1.1\r\nHost: a\r\n\r\n`, 400);
+      }
+    }
+    // A raw LF ends the line: a bare LF, refused too.
+    rejects('GET /a\nb HTTP/1.1\r\nHost: a\r\n\r\n', 400);
+    // %00 is an escape, well-formed for HTTP/1: the path normalizer refuses it (stages/normalize).
+    assert.equal(ok('GET /a%00b HTTP/1.1\r\nHost: a\r\n\r\n').target, '/a%00b');
+  });
+});
+
+describe('request line limit (414)', () => {
+  const line = (targetLength: number): string => 'GET /' + 'a'.repeat(targetLength - 1) + ' HTTP/1.1\r\n';
+  // "GET " + target + " HTTP/1.1\r\n" is the target plus 15 bytes.
+  const longest = MAX_REQUEST_LINE_BYTES - 15;
+
+  it('accepts a request line of exactly the limit, CRLF included', () => {
+    assert.equal(line(longest).length, MAX_REQUEST_LINE_BYTES);
+    assert.equal(ok(line(longest) + 'Host: a\r\n\r\n').target.length, longest);
+  });
+
+  it('answers 414 uri-too-long to one byte more, complete or not, even under the head limit', () => {
+    const over = line(longest + 1);
+    rejects(over + 'Host: a\r\n\r\n', 414, ProxyReason.UriTooLong);
+    rejects(over, 414, ProxyReason.UriTooLong);
+    rejects('GET /' + 'a'.repeat(100 * 1024) + ' HTTP/1.1\r\nHost: a\r\n\r\n', 414, ProxyReason.UriTooLong);
+  });
+
+  it('refuses as soon as the limit is reached without a line end, without waiting for the head limit', () => {
+    const r = new HeadReader();
+    r.push(Buffer.from('GET /' + 'a'.repeat(MAX_REQUEST_LINE_BYTES - 6), 'latin1'));
+    assert.equal(r.length, MAX_REQUEST_LINE_BYTES - 1);
+    assert.equal(readRequestHead(r, L).kind, 'incomplete');
+    r.push(Buffer.from('a', 'latin1'));
+    const res = readRequestHead(r, L);
+    assert.equal(res.kind, 'error');
+    assert.equal((res as ParseFailure).status, 414);
+    assert.ok(MAX_REQUEST_LINE_BYTES < L.maxHeadBytes);
+  });
+
+  it('a short request line with large headers is not a long URI: 431 past the head limit', () => {
+    const big = 'GET / HTTP/1.1\r\nHost: a\r\nCookie: ' + 'c'.repeat(L.maxHeadBytes) + '\r\n\r\n';
+    rejects(big, 431, ProxyReason.HeadTooLarge);
+    rejects(big.slice(0, -4), 431, ProxyReason.HeadTooLarge);
+    ok('GET / HTTP/1.1\r\nHost: a\r\nCookie: ' + 'c'.repeat(20_000) + '\r\n\r\n');
+  });
+
+  it('leading empty lines do not count, and a bare LF in a long line is a 400, not a 414', () => {
+    ok('\r\n'.repeat(10) + line(longest) + 'Host: a\r\n\r\n');
+    rejects('GET /a\n' + 'x'.repeat(MAX_REQUEST_LINE_BYTES) + '\r\n\r\n', 400);
   });
 });
 

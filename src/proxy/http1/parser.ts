@@ -78,6 +78,30 @@ export interface ResponseHead extends HeadBase {
 export type RequestParse = RequestHead | ParseFailure;
 export type ResponseParse = ResponseHead | ParseFailure;
 
+/**
+ * Longest request line accepted, its CRLF included: 8 KiB, as nginx (one 8 KiB
+ * `large_client_header_buffers` buffer) and Apache (`LimitRequestLine` 8190). Longer: 414
+ * `uri-too-long` (RFC 9112 §3: a server that receives a request-target longer than it wishes
+ * to parse answers 414), apart from the 64 KiB head limit (431), so that a huge URL is told
+ * apart from huge headers and refused as soon as 8 KiB arrive without a line end.
+ */
+export const MAX_REQUEST_LINE_BYTES = 8 * 1024;
+
+export const URI_TOO_LONG: ParseFailure = Object.freeze({
+  kind: 'error', status: 414, reason: ProxyReason.UriTooLong, message: 'request line too long',
+});
+
+/**
+ * True when buf (a request head, or the start of one, from its first byte) has no LF within
+ * its first MAX_REQUEST_LINE_BYTES bytes, although it holds at least that many: the request line
+ * cannot fit. Called only for heads that long, so the common head pays nothing.
+ */
+export function requestLineTooLong(buf: Buffer, length: number): boolean {
+  if (length < MAX_REQUEST_LINE_BYTES) return false;
+  const lf = buf.indexOf(LF);
+  return lf === -1 || lf >= MAX_REQUEST_LINE_BYTES;
+}
+
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 /** Module-local alias: V8 optimises a local typed array better than an imported binding. */
 const CT: Uint8Array = CHAR;
@@ -360,6 +384,7 @@ function isValidHost(h: string): boolean {
 
 /** Parses a complete request head held in buf[0, end) (end is just after CRLF CRLF). */
 export function parseRequestHead(buf: Buffer, end: number, limits: Http1Limits): RequestParse {
+  if (end > MAX_REQUEST_LINE_BYTES && requestLineTooLong(buf, end)) return URI_TOO_LONG;
   if (end > limits.maxHeadBytes) return reqFail('request head too large', 431, ProxyReason.HeadTooLarge);
   const s = buf.toString('latin1', 0, end);
   const b = buf;

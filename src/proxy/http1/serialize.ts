@@ -121,6 +121,7 @@ export function serializeResponseHeadString(head: ResponseHead, opts: ResponseSe
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
   408: 'Request Timeout',
+  414: 'URI Too Long',
   431: 'Request Header Fields Too Large',
   501: 'Not Implemented',
   502: 'Bad Gateway',
