@@ -56,8 +56,6 @@ export const ProxyReason = {
   Overloaded: 'overloaded',
   /** The mesh itself failed on this request (a bug: a stage threw): 500. The proxy keeps serving. */
   InternalError: 'internal-error',
-  /** The request path cannot be normalized safely (an encoded slash or backslash, %00, a bad escape...): 400. */
-  InvalidPath: 'invalid-path',
   /** CONNECT, which no route explicitly allows: 405. */
   ConnectRefused: 'connect-refused',
 } as const;

@@ -6,10 +6,11 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ProxyReason, REASON_HEADER } from '../../errors.js';
+import { NO_PERMIT } from '../pipeline/lease.js';
+import type { LeaseSource } from '../pipeline/lease.js';
 import {
-  closeServer, ConnectUpstream, listen, PoolUpstream, rawExchange, splitResponses, startProxy,
+  closeServer, ConnectUpstream, countingClock, listen, PoolUpstream, rawExchange, splitResponses, startProxy,
 } from './test-harness.js';
-import type { Http1Upstream } from './types.js';
 
 interface HttpUpstream {
   server: http.Server;
@@ -92,8 +93,7 @@ describe('serveHttp1 forwarding', () => {
       });
     });
     const upstream = new ConnectUpstream(up.port);
-    let clock = 0;
-    const proxy = await startProxy(upstream, { now: () => ++clock });
+    const proxy = await startProxy(upstream, { clock: countingClock() });
     try {
       const { text, closed } = await rawExchange(proxy.port,
         'GET /1 HTTP/1.1\r\nHost: a\r\n\r\n' +
@@ -631,8 +631,12 @@ describe('serveHttp1 failures', () => {
   }
 
   it('answers acquire failures itself and keeps the connection for body-less requests', async () => {
-    const failing: Http1Upstream = {
-      acquire: (_req, cb) => cb({ status: 503, reason: ProxyReason.NoEndpoints, message: 'no ready endpoint' }, null),
+    const failing: LeaseSource = {
+      admit: () => NO_PERMIT,
+      acquire: (_ex, _want, cb) => {
+        cb({ status: 503, reason: ProxyReason.NoEndpoints, message: 'no ready endpoint' }, null);
+        return undefined;
+      },
     };
     const proxy = await startProxy(failing);
     try {
@@ -701,14 +705,25 @@ describe('serveHttp1 failures', () => {
     }
   });
 
-  it('strips and adds configured request headers', async () => {
+  it('applies the stages\' request edits and drops hop-by-hop fields', async () => {
     let seen: http.IncomingHttpHeaders = {};
     const up = await httpUpstream((req, res) => {
       seen = req.headers;
       res.end('x');
     });
     const upstream = new ConnectUpstream(up.port);
-    const proxy = await startProxy(upstream, { stripRequestHeaders: new Set(['x-internal']), addRequestHeaders: ['x-added', '1'] });
+    const proxy = await startProxy(upstream, {
+      stages: [
+        (next) => ({
+          call(ex, h) {
+            const e = ex.editRequest();
+            e.removeField('x-internal');
+            e.setField('x-added', '1');
+            next.call(ex, h);
+          },
+        }),
+      ],
+    });
     try {
       await request(proxy.port, { path: '/', headers: { 'x-internal': 'secret', 'x-kept': 'k', connection: 'keep-alive, x-hop', 'x-hop': 'h' } });
       assert.equal(seen['x-internal'], undefined);

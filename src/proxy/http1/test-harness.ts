@@ -1,15 +1,24 @@
 /**
- * Test support for the forwarder tests (not used by the product): a proxy listener on port 0,
- * two Http1Upstream implementations (connect per acquire; a small idle pool that marks reused
- * leases), a raw client, and a tiny response splitter.
+ * Test support for the HTTP/1 codec tests (not used by the product): a proxy listener on port 0
+ * serving through a stack of stages over the endpoint stage, two lease sources (connect per
+ * acquire; a small idle pool that marks reused leases), a raw client, and a response splitter.
  */
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { ProxyReason } from '../../errors.js';
+import { systemClock } from '../clock/clock.js';
+import type { Clock } from '../clock/clock.js';
+import { attemptStarters } from '../listeners/attempts.js';
+import type { Exchange, ListenerSite } from '../pipeline/exchange.js';
+import { NO_PERMIT } from '../pipeline/lease.js';
+import type { Http1Lease, LeaseCallback, LeaseRequest, LeaseSource, Permit } from '../pipeline/lease.js';
+import type { LocalReply, Service } from '../pipeline/service.js';
+import { pipelineOf } from '../pipeline/stage.js';
+import type { Stage } from '../pipeline/stage.js';
+import { EndpointStage } from '../stages/endpoint/endpoint.js';
 import { serveHttp1 } from './server.js';
-import type {
-  ExchangeRecord, Http1Limits, Http1ServerOptions, Http1Upstream, RequestInfo, UpstreamFailure, UpstreamLease,
-} from './types.js';
+import type { Http1ServerOptions } from './server.js';
+import type { Http1Limits } from './types.js';
 import { DEFAULT_HTTP1_LIMITS } from './types.js';
 
 export function listen(server: net.Server): Promise<number> {
@@ -26,16 +35,57 @@ export function closeServer(server: net.Server): Promise<void> {
   });
 }
 
-/** Connects per acquire; release destroys or ends the socket (no reuse). */
-export class ConnectUpstream implements Http1Upstream {
+/** What a test upstream saw of one acquire. */
+export interface AcquireRecord {
+  method: string;
+  /** The target as forwarded (after edits). */
+  target: string;
+  fresh: boolean;
+  upgrade: boolean;
+}
+
+function acquireRecord(ex: Exchange, want: LeaseRequest): AcquireRecord {
+  return { method: ex.method, target: ex.requestEdits?.target ?? ex.target, fresh: want.fresh, upgrade: ex.upgrade };
+}
+
+/** The system clock's timers with a `now()` that counts up by one per call (durations are then positive and ordered). */
+export function countingClock(): Clock {
+  let n = 0;
+  return { now: () => ++n, epochMs: () => Date.now(), setTimer: systemClock.setTimer, clearTimer: systemClock.clearTimer };
+}
+
+function lease(socket: net.Socket, reused: boolean, peer: string, release: (reusable: boolean, failed: boolean) => void): Http1Lease {
+  let done = false;
+  return {
+    socket,
+    reused,
+    peer,
+    failoverKey: undefined,
+    responseHeaders: undefined,
+    unavailable() {},
+    onResponseHead() {},
+    release(reusable: boolean, failed: boolean) {
+      if (done) return;
+      done = true;
+      release(reusable, failed);
+    },
+  };
+}
+
+/** Connects per acquire; release destroys the socket (no reuse). */
+export class ConnectUpstream implements LeaseSource {
   connects = 0;
-  acquires: RequestInfo[] = [];
+  acquires: AcquireRecord[] = [];
   releases: { reusable: boolean; failed: boolean }[] = [];
   readonly sockets = new Set<net.Socket>();
   constructor(private readonly port: number) {}
 
-  acquire(req: RequestInfo, cb: (f: UpstreamFailure | null, l: UpstreamLease | null) => void): void {
-    this.acquires.push(req);
+  admit(): Permit | LocalReply {
+    return NO_PERMIT;
+  }
+
+  acquire(ex: Exchange, want: LeaseRequest, cb: LeaseCallback): undefined {
+    this.acquires.push(acquireRecord(ex, want));
     const s = net.connect(this.port, '127.0.0.1');
     this.sockets.add(s);
     this.connects++;
@@ -47,16 +97,12 @@ export class ConnectUpstream implements Http1Upstream {
       s.removeListener('error', onErr);
       s.on('error', () => undefined);
       s.on('close', () => this.sockets.delete(s));
-      cb(null, {
-        socket: s,
-        reused: false,
-        peer: `127.0.0.1:${this.port}`,
-        release: (reusable, failed) => {
-          this.releases.push({ reusable, failed });
-          s.destroy();
-        },
-      });
+      cb(null, lease(s, false, `127.0.0.1:${this.port}`, (reusable, failed) => {
+        this.releases.push({ reusable, failed });
+        s.destroy();
+      }));
     });
+    return undefined;
   }
 
   destroyAll(): void {
@@ -65,7 +111,7 @@ export class ConnectUpstream implements Http1Upstream {
 }
 
 /** Keeps released reusable sockets idle and lends them again (reused: true). */
-export class PoolUpstream implements Http1Upstream {
+export class PoolUpstream implements LeaseSource {
   connects = 0;
   reuses = 0;
   releases: { reusable: boolean; failed: boolean; reused: boolean }[] = [];
@@ -73,13 +119,16 @@ export class PoolUpstream implements Http1Upstream {
   readonly sockets = new Set<net.Socket>();
   constructor(private readonly port: number) {}
 
-  acquire(_req: RequestInfo, cb: (f: UpstreamFailure | null, l: UpstreamLease | null) => void): void {
-    const s = this.idle.pop();
+  admit(): Permit | LocalReply {
+    return NO_PERMIT;
+  }
+
+  acquire(_ex: Exchange, want: LeaseRequest, cb: LeaseCallback): undefined {
+    const s = want.fresh ? undefined : this.idle.pop();
     if (s !== undefined) {
       this.reuses++;
-      // The forwarder's listeners stay on the socket for its life (they dispatch to the current owner).
       cb(null, this.lease(s, true));
-      return;
+      return undefined;
     }
     const c = net.connect(this.port, '127.0.0.1');
     this.connects++;
@@ -91,19 +140,15 @@ export class PoolUpstream implements Http1Upstream {
       if (i >= 0) this.idle.splice(i, 1);
     });
     c.once('connect', () => cb(null, this.lease(c, false)));
+    return undefined;
   }
 
-  private lease(s: net.Socket, reused: boolean): UpstreamLease {
-    return {
-      socket: s,
-      reused,
-      peer: `127.0.0.1:${this.port}`,
-      release: (reusable, failed) => {
-        this.releases.push({ reusable, failed, reused });
-        if (reusable && !s.destroyed) this.idle.push(s);
-        else s.destroy();
-      },
-    };
+  private lease(s: net.Socket, reused: boolean): Http1Lease {
+    return lease(s, reused, `127.0.0.1:${this.port}`, (reusable, failed) => {
+      this.releases.push({ reusable, failed, reused });
+      if (reusable && !s.destroyed) this.idle.push(s);
+      else s.destroy();
+    });
   }
 
   destroyAll(): void {
@@ -113,18 +158,48 @@ export class PoolUpstream implements Http1Upstream {
 
 export interface ProxyHandle {
   port: number;
-  records: ExchangeRecord[];
+  /** Every finished exchange, in the order they finished. */
+  records: Exchange[];
   server: net.Server;
   close(): Promise<void>;
 }
 
-export async function startProxy(upstream: Http1Upstream, extra: Partial<Http1ServerOptions> = {}, limits: Partial<Http1Limits> = {}): Promise<ProxyHandle> {
-  const records: ExchangeRecord[] = [];
+export interface HarnessOptions {
+  /**
+   * Stages in front of the endpoint stage, first on the request path first (each gets the next
+   * service). Default: none (the codec and the endpoint stage alone).
+   */
+  stages?: ((next: Service) => Stage)[];
+  clock?: Clock;
+  isDraining?: () => boolean;
+  /** The caller's verified identity for every exchange (as an inbound listener would set it). */
+  peer?: string | null;
+}
+
+const SITE: ListenerSite = { name: 'test', direction: 'outbound', ingress: false, cluster: 'test/upstream:http' };
+
+/** A proxy listener on port 0 serving HTTP/1 through [stages..., endpoint(upstream)]. */
+export async function startProxy(upstream: LeaseSource, extra: HarnessOptions = {}, limits: Partial<Http1Limits> = {}): Promise<ProxyHandle> {
+  const records: Exchange[] = [];
+  const fullLimits = { ...DEFAULT_HTTP1_LIMITS, ...limits };
+  const clock = extra.clock ?? systemClock;
+  const endpoint = new EndpointStage({ leases: upstream, attempts: attemptStarters(fullLimits, clock) });
+  let service: Service = endpoint;
+  const stages: Stage[] = [endpoint];
+  for (const make of [...(extra.stages ?? [])].reverse()) {
+    const s = make(service);
+    stages.unshift(s);
+    service = s;
+  }
+  const recorder: Stage = { call: (ex, h) => service.call(ex, h), finish: (ex) => records.push(ex) };
+  const pipeline = pipelineOf(recorder, [recorder, ...stages]);
   const options: Http1ServerOptions = {
-    upstream,
-    limits: { ...DEFAULT_HTTP1_LIMITS, ...limits },
-    onExchange: (r) => records.push(r),
-    ...extra,
+    pipeline,
+    site: SITE,
+    peer: extra.peer ?? null,
+    limits: fullLimits,
+    clock,
+    isDraining: extra.isDraining,
   };
   const conns = new Set<net.Socket>();
   const server = net.createServer((s) => {

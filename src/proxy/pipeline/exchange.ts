@@ -142,14 +142,35 @@ export class Exchange implements ExchangeRecord {
     return this.body.received;
   }
 
-  /** The edits to the forwarded request, made on first use. */
-  editRequest(): HeadEdits {
-    return (this.requestEdits ??= new HeadEdits());
+  // Trace fields of the record (TraceFields), from this request's hop while tracing is on.
+  get traceId(): string | undefined {
+    return this.hop?.traceId;
   }
 
-  /** The edits to the response sent downstream, made on first use. */
+  get spanId(): string | undefined {
+    return this.hop?.spanId;
+  }
+
+  get parentSpanId(): string | undefined {
+    return this.hop?.parentSpanId;
+  }
+
+  get sampled(): boolean | undefined {
+    return this.hop?.sampled;
+  }
+
+  /** The edits to the forwarded request, made on first use (a copy of shared ones). */
+  editRequest(): HeadEdits {
+    const e = this.requestEdits;
+    if (e === null) return (this.requestEdits = new HeadEdits());
+    return e.shared ? (this.requestEdits = e.clone()) : e;
+  }
+
+  /** The edits to the response sent downstream, made on first use (a copy of shared ones). */
   editResponse(): HeadEdits {
-    return (this.responseEdits ??= new HeadEdits());
+    const e = this.responseEdits;
+    if (e === null) return (this.responseEdits = new HeadEdits());
+    return e.shared ? (this.responseEdits = e.clone()) : e;
   }
 
   /** Abandons the exchange: what it waits on gives up its resources. Idempotent. */

@@ -17,6 +17,19 @@ export class HeadEdits {
   set: string[] | null = null;
   /** Flat [name, value, ...]: appended. */
   add: string[] | null = null;
+  /**
+   * Shared by many exchanges (a listener's fixed edits): never changed in place; an exchange
+   * that edits more gets its own copy first (Exchange.editRequest / editResponse).
+   */
+  shared = false;
+
+  /** Edits shared by every exchange that uses them (frozen; see `shared`). */
+  static sharedOf(build: (e: HeadEdits) => void): HeadEdits {
+    const e = new HeadEdits();
+    build(e);
+    e.shared = true;
+    return Object.freeze(e);
+  }
 
   /** Whether a received field called `name` is left out. */
   drops(name: string): boolean {
@@ -67,7 +80,7 @@ export class HeadEdits {
     for (let i = 0; i + 1 < fields.length; i += 2) this.addField(fields[i] as string, fields[i + 1] as string);
   }
 
-  /** A copy (mirrors edit their own). */
+  /** A copy that may be changed (mirrors edit their own; exchanges copy shared edits). */
   clone(): HeadEdits {
     const c = new HeadEdits();
     c.target = this.target;

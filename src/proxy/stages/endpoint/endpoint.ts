@@ -1,7 +1,8 @@
 import type { Exchange } from '../../pipeline/exchange.js';
 import { isPermit, NO_PERMIT } from '../../pipeline/lease.js';
 import type { Lease, LeaseSource, Permit } from '../../pipeline/lease.js';
-import { CancelReason } from '../../pipeline/service.js';
+import { ProxyReason } from '../../../errors.js';
+import { CancelReason, localReply } from '../../pipeline/service.js';
 import type { Cancellable, LocalReply, ResponseHandler, UpstreamAttempt } from '../../pipeline/service.js';
 import type { Stage } from '../../pipeline/stage.js';
 import type { AttemptStarters } from '../context.js';
@@ -76,11 +77,12 @@ class EndpointCall implements ResponseHandler, Cancellable {
     }
     if (failure !== null || lease === null) {
       this.end();
-      this.next.onLocal(this.ex, failure ?? { status: 503, reason: 'connect-failed', message: 'no upstream connection' });
+      this.next.onLocal(this.ex, failure ?? localReply(503, ProxyReason.ConnectFailed, 'no upstream connection'));
       return;
     }
     this.lease = lease;
     const ex = this.ex;
+    ex.upstreamPeer = lease.peer;
     const starters = this.config.attempts;
     this.attempt = ex.protocol === 'http1' ? starters.http1(ex, lease as never, this) : starters.http2(ex, lease as never, this);
   };

@@ -8,6 +8,6 @@ export { PEER_IDENTITY_HEADER } from './mesh-headers.js';
 
 registerStage<StageContext, NormalizeConfig>({
   name: 'normalize',
-  configure: (ctx) => ({ direction: ctx.site.direction, ingress: ctx.site.ingress }),
+  configure: (ctx) => ({ role: ctx.site.ingress ? 'ingress' : ctx.site.direction }),
   create: (config, next) => new NormalizeStage(config, next),
 });

@@ -1,35 +1,66 @@
-import { ProxyReason } from '../../../errors.js';
+import { ProxyReason, REASON_HEADER } from '../../../errors.js';
 import type { Exchange } from '../../pipeline/exchange.js';
+import { HeadEdits } from '../../pipeline/head-edits.js';
 import { localReply } from '../../pipeline/service.js';
 import type { ResponseHandler, Service } from '../../pipeline/service.js';
 import type { Stage } from '../../pipeline/stage.js';
-import { PEER_IDENTITY_HEADER } from './mesh-headers.js';
-import { normalizePath } from './path.js';
+import { meshHeaderPolicy, requestHeaderEdits } from './mesh-headers.js';
+import type { ListenerRole, MeshHeaderPolicy } from './mesh-headers.js';
+import { isPathRefusal, normalizePath } from './path.js';
 
 export interface NormalizeConfig {
-  readonly direction: 'inbound' | 'outbound';
-  readonly ingress: boolean;
+  readonly role: ListenerRole;
 }
+
+/** Inbound answers never carry an app's own `trellis-reason`: callers fail over on it. */
+const INBOUND_RESPONSE_EDITS = HeadEdits.sharedOf((e) => e.removeField(REASON_HEADER));
 
 /**
  * The first stage: what every later stage and the app see is decided here, once.
- * - The path is normalized (percent-decoded where safe, slashes merged, dot-segments removed;
- *   see path.ts): routes and policies match exactly what the app receives, which is what the
- *   head forwarded says. Paths that cannot be normalized safely are refused (400 invalid-path).
- * - Headers the mesh owns (mesh-headers.ts): a client's `trellis-peer-identity` never passes;
- *   inbound, the caller's verified identity is set.
+ * - The path is normalized (path.ts: unreserved escapes decoded, dot-segments removed, slashes
+ *   merged): routes and policies match exactly what the app receives, because that is the
+ *   path the forwarded head carries. Paths that cannot be normalized safely (an encoded slash
+ *   or backslash, %00, a bad escape...) are refused with 400 `bad-path`.
+ * - Headers the mesh owns (mesh-headers.ts): a client's `trellis-*` never passes; an ingress
+ *   replaces the forwarding headers with what it saw; inbound, the caller's verified identity is
+ *   set, and an app's own `trellis-reason` is removed from its answers.
  */
 export class NormalizeStage implements Stage {
+  /** The policy of listeners whose fixed fields do not depend on the connection. */
+  private readonly plain: MeshHeaderPolicy;
+  /** Inbound: one policy per calling identity (bounded by the identities in the trust domain). */
+  private readonly byPeer = new Map<string, MeshHeaderPolicy>();
+
   constructor(
     private readonly config: NormalizeConfig,
     private readonly next: Service,
-  ) {}
+  ) {
+    this.plain = meshHeaderPolicy(config.role);
+  }
 
   call(ex: Exchange, handler: ResponseHandler): void {
     if (!this.normalizeTarget(ex, handler)) return;
-    if (ex.header(PEER_IDENTITY_HEADER) !== undefined) ex.editRequest().removeField(PEER_IDENTITY_HEADER);
-    if (ex.peer !== null) ex.editRequest().setField(PEER_IDENTITY_HEADER, ex.peer);
+    const policy = this.policyFor(ex);
+    const edits = requestHeaderEdits(policy, ex.headers);
+    if (edits.remove.length > 0 || edits.add.length > 0) {
+      const e = ex.editRequest();
+      for (let i = 0; i < edits.remove.length; i++) e.removeField(edits.remove[i] as string);
+      for (let i = 0; i + 1 < edits.add.length; i += 2) e.setField(edits.add[i] as string, edits.add[i + 1] as string);
+    }
+    if (this.config.role === 'inbound') ex.responseEdits = INBOUND_RESPONSE_EDITS;
     this.next.call(ex, handler);
+  }
+
+  private policyFor(ex: Exchange): MeshHeaderPolicy {
+    const role = this.config.role;
+    if (role === 'ingress') return meshHeaderPolicy('ingress', { clientAddress: ex.clientAddress, proto: 'http' });
+    if (role !== 'inbound' || ex.peer === null) return this.plain;
+    let p = this.byPeer.get(ex.peer);
+    if (p === undefined) {
+      p = meshHeaderPolicy('inbound', { peerIdentity: ex.peer });
+      this.byPeer.set(ex.peer, p);
+    }
+    return p;
   }
 
   /** Splits the target into path and query and normalizes the path; false when refused. */
@@ -53,8 +84,8 @@ export class NormalizeStage implements Stage {
     const raw = q < 0 ? (start === 0 ? target : target.slice(start)) : target.slice(start, q);
     ex.query = q < 0 ? '' : target.slice(q + 1);
     const path = normalizePath(raw === '' ? '/' : raw);
-    if (typeof path !== 'string') {
-      handler.onLocal(ex, localReply(400, ProxyReason.InvalidPath, `invalid path: ${path.message}`));
+    if (isPathRefusal(path)) {
+      handler.onLocal(ex, localReply(400, ProxyReason.BadPath, `bad path: ${path.message}`));
       return false;
     }
     ex.path = path;
