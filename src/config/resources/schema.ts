@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { compileSafeRegex } from '../../util/safe-regex.js';
+import { hostnameProblem } from '../../util/hostname.js';
+import { compileRouteRegex } from '../../util/route-regex.js';
 
 /**
  * Strict zod schemas for mesh resources (docs/configuration.md): Gateway API HTTPRoute and
@@ -26,11 +27,17 @@ const objectName = z.string().min(1).max(253).regex(DNS_SUBDOMAIN, { error: 'exp
 const namespaceName = z.string().min(1).max(63).regex(DNS_LABEL, { error: 'expected a lower-case DNS label (a-z, 0-9, -)' });
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/;
 const headerName = z.string().min(1).max(256).regex(HEADER_NAME, { error: 'expected an HTTP header name (RFC 7230 token)' });
-const hostname = z
-  .string()
-  .min(1)
-  .max(253)
-  .regex(/^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, { error: 'expected a lower-case hostname (optionally *.-prefixed)' });
+/** Gateway API Hostname / PreciseHostname, checked by the same code as in every proxy (src/util/hostname.ts). */
+function hostnameSchema(wildcard: boolean): z.ZodType<string> {
+  return z.string().superRefine((h, ctx) => {
+    const problem = hostnameProblem(h, { wildcard });
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  });
+}
+/** Route `hostnames`: a precise name or a `*.`-prefixed wildcard. */
+const routeHostname = hostnameSchema(true);
+/** Redirect and rewrite hostnames: precise names only. */
+const preciseHostname = hostnameSchema(false);
 const port = z.number().int().min(1).max(65535);
 const percentage = z.number().min(0).max(100);
 
@@ -63,6 +70,7 @@ const serviceRefFields = {
   port: port.optional(),
 };
 
+
 /** Gateway API: "Must have port for Service reference". */
 function requirePort(v: { port?: number | undefined }, ctx: z.core.$RefinementCtx): void {
   if (v.port === undefined) ctx.addIssue({ code: 'custom', path: ['port'], message: 'required for a Service reference' });
@@ -74,11 +82,11 @@ const headerMatch = z.strictObject({
   value: z.string().min(1).max(4096),
 });
 /**
- * The proxies run JavaScript regexes (no RE2 in Node), so the same safety rules apply here as
- * in every proxy (src/util/safe-regex.ts): a pattern accepted at apply is one they compile.
+ * Route regexes are RE2 syntax, compiled by the same function every proxy uses
+ * (src/util/route-regex.ts): a pattern accepted at apply is one they compile.
  */
 function checkRegex(value: string, ctx: z.core.$RefinementCtx, path: PropertyKey[]): void {
-  const r = compileSafeRegex(value);
+  const r = compileRouteRegex(value);
   if (!r.ok) ctx.addIssue({ code: 'custom', path, message: r.message });
 }
 function checkHeaderRegex(h: { type: string; value: string }, ctx: z.core.$RefinementCtx): void {
@@ -165,14 +173,14 @@ const pathModifier = z
 
 const requestRedirect = z.strictObject({
   scheme: z.enum(['http', 'https']).optional(),
-  hostname: hostname.optional(),
+  hostname: preciseHostname.optional(),
   path: pathModifier.optional(),
   port: port.optional(),
   statusCode: z.union([z.literal(301), z.literal(302)], { error: 'expected 301 or 302' }).default(302),
 });
 
 const urlRewrite = z
-  .strictObject({ hostname: hostname.optional(), path: pathModifier.optional() })
+  .strictObject({ hostname: preciseHostname.optional(), path: pathModifier.optional() })
   .superRefine((u, ctx) => {
     if (u.hostname === undefined && u.path === undefined) ctx.addIssue({ code: 'custom', message: 'needs hostname or path' });
   });
@@ -316,7 +324,8 @@ const httpRule = z
 
 const routeCommon = {
   parentRefs: z.array(parentRef).min(1).max(32),
-  hostnames: z.array(hostname).max(16).optional(),
+  // Matched against the request's Host (src/proxy/routing/hosts.ts); absent or empty: any host.
+  hostnames: z.array(routeHostname).max(16).optional(),
 };
 
 export const httpRouteSpec = z.strictObject({ ...routeCommon, rules: z.array(httpRule).min(1).max(16) });
