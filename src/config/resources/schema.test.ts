@@ -62,7 +62,7 @@ const REJECTED: [string, unknown, string, string][] = [
   ['bad header name', route({ matches: [{ headers: [{ name: 'bad header', value: 'v' }] }] }), 'spec.rules[0].matches[0].headers[0].name', 'header name'],
   ['query regex does not compile', route({ matches: [{ queryParams: [{ type: 'RegularExpression', name: 'q', value: '(' }] }] }), 'spec.rules[0].matches[0].queryParams[0].value', 'invalid regular expression'],
   ['bad method', route({ matches: [{ method: 'FETCH' }] }), 'spec.rules[0].matches[0].method', 'expected one of'],
-  ['backend without port', route({ backendRefs: [{ name: 'web' }] }), 'spec.rules[0].backendRefs[0].port', 'required for a Service reference'],
+  ['backend port out of range', route({ backendRefs: [{ name: 'web', port: 0 }] }), 'spec.rules[0].backendRefs[0].port', 'at least 1'],
   ['weight too big', route({ backendRefs: [{ name: 'web', port: 80, weight: 1_000_001 }] }), 'spec.rules[0].backendRefs[0].weight', 'at most 1000000'],
   ['negative weight', route({ backendRefs: [{ name: 'web', port: 80, weight: -1 }] }), 'spec.rules[0].backendRefs[0].weight', 'at least 0'],
   ['backend not a Service', route({ backendRefs: [{ kind: 'Pod', name: 'web', port: 80 }] }), 'spec.rules[0].backendRefs[0].kind', 'Service'],
@@ -167,6 +167,16 @@ describe('resource schemas accept and default', () => {
   it('RE2 patterns JavaScript would backtrack on are accepted (the old heuristic refused them)', () => {
     const v = validateResource(route({ matches: [{ path: { type: 'RegularExpression', value: '/(a+)+x' } }, { headers: [{ type: 'RegularExpression', name: 'x', value: '(a|aa)*' }] }] }));
     assert.ok(v.ok, JSON.stringify(v));
+  });
+  it('backendRefs and mirror backends without a port (Trellis resolves the port by name)', () => {
+    const v = validateResource(
+      route({
+        backendRefs: [{ name: 'web' }, { name: 'web-v2', port: 8080, weight: 0 }],
+        filters: [{ type: 'RequestMirror', requestMirror: { backendRef: { name: 'shadow' } } }],
+      }),
+    );
+    assert.ok(v.ok, JSON.stringify(v));
+    assert.ok(validateResource(grpc({ backendRefs: [{ name: 'orders' }] })).ok);
   });
   it('durations in Gateway API format', () => {
     assert.equal(durationMs('1h2m3s4ms'), 3_723_004);

@@ -71,11 +71,6 @@ const serviceRefFields = {
 };
 
 
-/** Gateway API: "Must have port for Service reference". */
-function requirePort(v: { port?: number | undefined }, ctx: z.core.$RefinementCtx): void {
-  if (v.port === undefined) ctx.addIssue({ code: 'custom', path: ['port'], message: 'required for a Service reference' });
-}
-
 const headerMatch = z.strictObject({
   type: z.enum(['Exact', 'RegularExpression']).default('Exact'),
   name: headerName,
@@ -185,7 +180,12 @@ const urlRewrite = z
     if (u.hostname === undefined && u.path === undefined) ctx.addIssue({ code: 'custom', message: 'needs hostname or path' });
   });
 
-const backendObjectRef = z.strictObject(serviceRefFields).superRefine(requirePort);
+/**
+ * The Gateway API requires `port` for a Kubernetes Service. Trellis ports are named and have no
+ * numbers, so a backend's port is derived from the parent port instead (refs.ts, by name) and
+ * `port` is optional: kept when given, so the same file stays valid on Kubernetes, and unused.
+ */
+const backendObjectRef = z.strictObject(serviceRefFields);
 
 const requestMirror = z
   .strictObject({
@@ -273,8 +273,7 @@ const weight = z.number().int().min(0).max(1_000_000);
  * Gateway API allows filters per backendRef; Trellis' data plane applies filters per rule only,
  * so they are refused here rather than stored and silently ignored.
  */
-function noBackendFilters(v: { port?: number | undefined; filters?: unknown[] | undefined }, ctx: z.core.$RefinementCtx): void {
-  requirePort(v, ctx);
+function noBackendFilters(v: { filters?: unknown[] | undefined }, ctx: z.core.$RefinementCtx): void {
   if ((v.filters?.length ?? 0) > 0) {
     ctx.addIssue({ code: 'custom', path: ['filters'], message: 'per-backend filters are not supported by the Trellis data plane; put the filter on the rule (rules[].filters)' });
   }

@@ -222,6 +222,22 @@ describe('snapshot compiler: routes', () => {
     assert.equal(to('catalog'), 'default/catalog:http');
   });
 
+  it('backendRefs without a port resolve like those with one (the port is derived by name)', () => {
+    const r = mesh();
+    const route = httpRoute('no-ports', {
+      parentRefs: [{ name: 'catalog' }],
+      rules: [{ backendRefs: [{ name: 'catalog-v2' }, { name: 'legacy' }], filters: [{ type: 'RequestMirror', requestMirror: { backendRef: { name: 'shadow' } } }] }],
+    });
+    const cs = frontendClusters(r, [route]);
+    const rule = (byName(cs, 'default/catalog:http').routes?.routes[0] as HttpRouteConfig).rules[0];
+    assert.deepEqual(rule?.backends, [
+      { cluster: 'default/catalog-v2:http', weight: 1 },
+      { cluster: 'default/legacy:web', weight: 1 },
+    ]);
+    assert.deepEqual(rule?.filters, [{ type: 'RequestMirror', requestMirror: { cluster: 'default/shadow:http', percent: 100 } }]);
+    assertProxyAccepts(cs);
+  });
+
   it('FaultInjection filters resolve to Fault; a missing one answers 500 for its rule and says so', () => {
     const r = mesh();
     const fault = res({ apiVersion: TD, kind: 'FaultInjection', metadata: { name: 'slow' }, spec: { delay: { fixedDelay: '1s500ms', percentage: 10 }, abort: { httpStatus: 503, percentage: 2 } } });
