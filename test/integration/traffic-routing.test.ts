@@ -110,7 +110,7 @@ ${TO_V1}`,
 
   test('hostnames: a route for echo.example.com applies to that host (any case, any port), not to others', async () => {
     const withHosts = (name: string, hostnames: string, to: string): string =>
-      echoRoute(name, to).replace('  rules:', `  hostnames: ${hostnames}\n  rules:`);
+      echoRoute(name, `    - ${to.trimStart()}`).replace('  rules:', `  hostnames: ${hostnames}\n  rules:`);
     await tm.apply(`${withHosts('echo-host', '[echo.example.com]', TO_V2)}---\n${withHosts('wild-host', '["*.shop.example"]', TO_V1)}`);
     assert.equal(await served('/', { host: 'echo.example.com' }), 'echo-v2');
     assert.equal(await served('/', { host: 'ECHO.example.com.:8080' }), 'echo-v2');
