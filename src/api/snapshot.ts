@@ -44,7 +44,7 @@ export interface ClusterConfig {
   /**
    * Routes (HTTPRoute / GRPCRoute, GAMMA: parentRef = this service port) for requests to this
    * cluster. Absent: every request goes to this cluster as today. Compiled by
-   * `src/proxy/routing/` (not wired into the listeners yet).
+   * `src/proxy/routing/`.
    */
   routes?: RouteTableConfig;
   // ---- DestinationPolicy (trellis.dev/v1alpha1) for this service; absent = defaults -----------
@@ -139,6 +139,13 @@ interface RouteMeta {
   name: string;
   /** Creation timestamp (epoch ms): the older route wins a precedence tie. */
   createdAt: number;
+  /**
+   * Gateway API `spec.hostnames`: lower-case names, or `*.`-prefixed wildcards matching one or
+   * more labels. The request's host (port and one trailing dot ignored, any case) must match
+   * one; the most specific match wins before every other precedence rule. Absent or empty: any
+   * host (and no host at all).
+   */
+  hostnames?: string[];
 }
 
 export interface HttpRouteConfig extends RouteMeta {

@@ -79,6 +79,49 @@ ${TO_V1}`,
     assert.equal((await get('/items/abc')).status, 404);
   });
 
+  test('regex attack (issue 9): /.*.*.*.*x against a 400-character path is matched by RE2, not backtracked', async () => {
+    await tm.apply(
+      echoRoute(
+        'attack',
+        `    - matches:
+        - path: { type: RegularExpression, value: "/.*.*.*.*x" }
+${TO_V2}`,
+      ),
+    );
+    const long = `/${'a'.repeat(400)}`;
+    const miss = await get(long);
+    assert.equal(miss.status, 404, 'no match: no route');
+    assert.equal(miss.headers['trellis-reason'], 'no-route');
+    assert.equal(await served(`${long}x`), 'echo-v2');
+  });
+
+  test('a regex JavaScript accepts but RE2 refuses is refused by trellis apply with file:line and the reason', async () => {
+    const r = await tm.applyRejected(
+      echoRoute(
+        'backref',
+        `    - matches:
+        - path: { type: RegularExpression, value: "/(a+)/\\\\1" }
+${TO_V1}`,
+      ),
+    );
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /\.yaml:12:\d+: HTTPRoute\/backref: spec\.rules\[0\]\.matches\[0\]\.path\.value: invalid regular expression \(RE2 syntax\): invalid escape sequence: `\\1` \(RE2 has no backreferences\)/);
+  });
+
+  test('hostnames: a route for echo.example.com applies to that host (any case, any port), not to others', async () => {
+    const withHosts = (name: string, hostnames: string, to: string): string =>
+      echoRoute(name, `    - ${to.trimStart()}`).replace('  rules:', `  hostnames: ${hostnames}\n  rules:`);
+    await tm.apply(`${withHosts('echo-host', '[echo.example.com]', TO_V2)}---\n${withHosts('wild-host', '["*.shop.example"]', TO_V1)}`);
+    assert.equal(await served('/', { host: 'echo.example.com' }), 'echo-v2');
+    assert.equal(await served('/', { host: 'ECHO.example.com.:8080' }), 'echo-v2');
+    assert.equal(await served('/', { host: 'a.b.shop.example' }), 'echo-v1');
+    for (const host of ['other.example.com', 'shop.example', `127.0.0.1:${tm.ports.echo}`]) {
+      const r = await get('/', { host });
+      assert.equal(r.status, 404, host);
+      assert.equal(r.headers['trellis-reason'], 'no-route', host);
+    }
+  });
+
   test('header (A/B), query parameter and method matches', async () => {
     await tm.apply(
       echoRoute(

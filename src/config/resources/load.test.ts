@@ -57,7 +57,14 @@ describe('resources from multi-document YAML', () => {
     const text = GOOD.replace('    - backendRefs:', '    - matches:\n        - path: {type: RegularExpression, value: "/a("}\n      backendRefs:').replace('  parentRefs:', '  colour: red\n  parentRefs:');
     assert.deepEqual(issuesOf(() => parseResourcesText(text, 'r.yaml')), [
       'r.yaml:7:3: HTTPRoute/web: spec.colour: unknown field',
-      'r.yaml:11:50: HTTPRoute/web: spec.rules[0].matches[0].path.value: invalid regular expression: Unterminated group',
+      'r.yaml:11:50: HTTPRoute/web: spec.rules[0].matches[0].path.value: invalid regular expression (RE2 syntax): missing closing ): `/a(`',
+    ]);
+  });
+
+  it('a regex JavaScript accepts but RE2 refuses is refused at apply, with file:line:col and the reason', () => {
+    const text = GOOD.replace('    - backendRefs:', "    - matches:\n        - headers: [{type: RegularExpression, name: x-id, value: '([0-9]+)-\\1'}]\n      backendRefs:");
+    assert.deepEqual(issuesOf(() => parseResourcesText(text, 'r.yaml')), [
+      'r.yaml:10:66: HTTPRoute/web: spec.rules[0].matches[0].headers[0].value: invalid regular expression (RE2 syntax): invalid escape sequence: `\\1` (RE2 has no backreferences)',
     ]);
   });
 

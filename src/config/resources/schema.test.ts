@@ -14,6 +14,9 @@ function route(rule: Record<string, unknown>, extra: Record<string, unknown> = {
 function grpc(rule: Record<string, unknown>): unknown {
   return { apiVersion: GW, kind: 'GRPCRoute', metadata: { name: 'g' }, spec: { parentRefs: parent, rules: [{ backendRefs: backend, ...rule }] } };
 }
+function grpcWith(extra: Record<string, unknown>): unknown {
+  return { apiVersion: GW, kind: 'GRPCRoute', metadata: { name: 'g' }, spec: { parentRefs: parent, rules: [{ backendRefs: backend }], ...extra } };
+}
 function policy(spec: Record<string, unknown>): unknown {
   return { apiVersion: TD, kind: 'DestinationPolicy', metadata: { name: 'p' }, spec: { targetRef: { name: 'web' }, ...spec } };
 }
@@ -39,7 +42,19 @@ const REJECTED: [string, unknown, string, string][] = [
   ['path with /../', route({ matches: [{ path: { type: 'Exact', value: '/a/../b' } }] }), 'spec.rules[0].matches[0].path.value', '/../'],
   ['bad path type', route({ matches: [{ path: { type: 'Glob', value: '/a' } }] }), 'spec.rules[0].matches[0].path.type', 'expected one of'],
   ['path regex does not compile', route({ matches: [{ path: { type: 'RegularExpression', value: '/a(' } }] }), 'spec.rules[0].matches[0].path.value', 'invalid regular expression'],
-  ['path regex that could backtrack badly (the proxies refuse it too)', route({ matches: [{ path: { type: 'RegularExpression', value: '/(a+)+x' } }] }), 'spec.rules[0].matches[0].path.value', 'catastrophic backtracking'],
+  ['path regex with a backreference (JavaScript has them, RE2 does not)', route({ matches: [{ path: { type: 'RegularExpression', value: '/(a)\\1' } }] }), 'spec.rules[0].matches[0].path.value', 'RE2 has no backreferences'],
+  ['gRPC method regex with a lookahead', grpc({ matches: [{ method: { type: 'RegularExpression', service: 'shop(?=\\.)' } }] }), 'spec.rules[0].matches[0].method.service', 'lookaround'],
+  ['query regex too large for RE2', route({ matches: [{ queryParams: [{ type: 'RegularExpression', name: 'q', value: '(\\pL{100}){10}' }] }] }), 'spec.rules[0].matches[0].queryParams[0].value', 'at most 1000 are allowed'],
+  ['hostname in upper case', route({}, { hostnames: ['Echo.example.com'] }), 'spec.hostnames[0]', 'lower-case'],
+  ['hostname wildcard not first', route({}, { hostnames: ['echo.*.com'] }), 'spec.hostnames[0]', 'whole first label'],
+  ['hostname wildcard inside a label', route({}, { hostnames: ['*echo.example.com'] }), 'spec.hostnames[0]', 'whole first label'],
+  ['hostname that is only a wildcard', route({}, { hostnames: ['*'] }), 'spec.hostnames[0]', 'whole first label'],
+  ['hostname an IP address', route({}, { hostnames: ['10.0.0.1'] }), 'spec.hostnames[0]', 'IP addresses'],
+  ['hostname with a trailing dot', route({}, { hostnames: ['echo.example.com.'] }), 'spec.hostnames[0]', 'trailing dot'],
+  ['hostname label too long', route({}, { hostnames: [`${'a'.repeat(64)}.example.com`] }), 'spec.hostnames[0]', 'RFC 1123'],
+  ['hostname with an underscore', route({}, { hostnames: ['my_svc.example.com'] }), 'spec.hostnames[0]', 'RFC 1123'],
+  ['GRPCRoute hostname with a port', grpcWith({ hostnames: ['orders:50051'] }), 'spec.hostnames[0]', 'RFC 1123'],
+  ['redirect hostname with a wildcard', route({ backendRefs: undefined, filters: [{ type: 'RequestRedirect', requestRedirect: { hostname: '*.example.com' } }] }), 'spec.rules[0].filters[0].requestRedirect.hostname', 'precise hostname'],
   ['header regex with a lookaround', route({ matches: [{ headers: [{ type: 'RegularExpression', name: 'x-v', value: '(?<=a)b' }] }] }), 'spec.rules[0].matches[0].headers[0].value', 'lookaround'],
   ['header regex does not compile', route({ matches: [{ headers: [{ type: 'RegularExpression', name: 'x-v', value: '[' }] }] }), 'spec.rules[0].matches[0].headers[0].value', 'invalid regular expression'],
   ['duplicate header match', route({ matches: [{ headers: [{ name: 'X-A', value: '1' }, { name: 'x-a', value: '2' }] }] }), 'spec.rules[0].matches[0].headers[1].name', 'duplicate'],
@@ -47,7 +62,7 @@ const REJECTED: [string, unknown, string, string][] = [
   ['bad header name', route({ matches: [{ headers: [{ name: 'bad header', value: 'v' }] }] }), 'spec.rules[0].matches[0].headers[0].name', 'header name'],
   ['query regex does not compile', route({ matches: [{ queryParams: [{ type: 'RegularExpression', name: 'q', value: '(' }] }] }), 'spec.rules[0].matches[0].queryParams[0].value', 'invalid regular expression'],
   ['bad method', route({ matches: [{ method: 'FETCH' }] }), 'spec.rules[0].matches[0].method', 'expected one of'],
-  ['backend without port', route({ backendRefs: [{ name: 'web' }] }), 'spec.rules[0].backendRefs[0].port', 'required for a Service reference'],
+  ['backend port out of range', route({ backendRefs: [{ name: 'web', port: 0 }] }), 'spec.rules[0].backendRefs[0].port', 'at least 1'],
   ['weight too big', route({ backendRefs: [{ name: 'web', port: 80, weight: 1_000_001 }] }), 'spec.rules[0].backendRefs[0].weight', 'at most 1000000'],
   ['negative weight', route({ backendRefs: [{ name: 'web', port: 80, weight: -1 }] }), 'spec.rules[0].backendRefs[0].weight', 'at least 0'],
   ['backend not a Service', route({ backendRefs: [{ kind: 'Pod', name: 'web', port: 80 }] }), 'spec.rules[0].backendRefs[0].kind', 'Service'],
@@ -66,7 +81,6 @@ const REJECTED: [string, unknown, string, string][] = [
   ['ReplaceFullPath without its field', route({ filters: [{ type: 'URLRewrite', urlRewrite: { path: { type: 'ReplaceFullPath', replacePrefixMatch: '/x' } } }] }), 'spec.rules[0].filters[0].urlRewrite.path.replaceFullPath', 'required when type is ReplaceFullPath'],
   ['ReplacePrefixMatch with exact match', route({ matches: [{ path: { type: 'Exact', value: '/a' } }], filters: [{ type: 'URLRewrite', urlRewrite: { path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/b' } } }] }), 'spec.rules[0].filters', 'PathPrefix'],
   ['rewrite with nothing', route({ filters: [{ type: 'URLRewrite', urlRewrite: {} }] }), 'spec.rules[0].filters[0].urlRewrite', 'hostname or path'],
-  ['mirror without port', route({ filters: [{ type: 'RequestMirror', requestMirror: { backendRef: { name: 'shadow' } } }] }), 'spec.rules[0].filters[0].requestMirror.backendRef.port', 'required'],
   ['mirror percent and fraction', route({ filters: [{ type: 'RequestMirror', requestMirror: { backendRef: { name: 's', port: 1 }, percent: 5, fraction: { numerator: 1 } } }] }), 'spec.rules[0].filters[0].requestMirror.fraction', 'only one'],
   ['extensionRef to another kind', route({ filters: [{ type: 'ExtensionRef', extensionRef: { group: 'trellis.dev', kind: 'RateLimit', name: 'x' } }] }), 'spec.rules[0].filters[0].extensionRef.kind', 'FaultInjection'],
   ['grpc method match empty', grpc({ matches: [{ method: { type: 'Exact' } }] }), 'spec.rules[0].matches[0].method', 'service or method'],
@@ -142,6 +156,27 @@ describe('resource schemas accept and default', () => {
     const f = validateResource(fault({ delay: { fixedDelay: '1s' }, abort: { httpStatus: 503, percentage: 5 } }));
     assert.ok(f.ok);
     assert.equal((f.resource.spec as { delay: { percentage: number } }).delay.percentage, 100);
+  });
+  it('hostnames: precise and wildcard names, on HTTPRoute and GRPCRoute', () => {
+    const hostnames = ['echo.example.com', '*.example.com', '*.a.b.example.com', 'localhost', 'xn--bcher-kva.example', '0x.example'];
+    const v = validateResource(route({}, { hostnames }));
+    assert.ok(v.ok, JSON.stringify(v));
+    assert.deepEqual((v.resource.spec as { hostnames: string[] }).hostnames, hostnames);
+    assert.ok(validateResource(grpcWith({ hostnames: ['orders.example.com'] })).ok);
+  });
+  it('RE2 patterns JavaScript would backtrack on are accepted (the old heuristic refused them)', () => {
+    const v = validateResource(route({ matches: [{ path: { type: 'RegularExpression', value: '/(a+)+x' } }, { headers: [{ type: 'RegularExpression', name: 'x', value: '(a|aa)*' }] }] }));
+    assert.ok(v.ok, JSON.stringify(v));
+  });
+  it('backendRefs and mirror backends without a port (Trellis resolves the port by name)', () => {
+    const v = validateResource(
+      route({
+        backendRefs: [{ name: 'web' }, { name: 'web-v2', port: 8080, weight: 0 }],
+        filters: [{ type: 'RequestMirror', requestMirror: { backendRef: { name: 'shadow' } } }],
+      }),
+    );
+    assert.ok(v.ok, JSON.stringify(v));
+    assert.ok(validateResource(grpc({ backendRefs: [{ name: 'orders' }] })).ok);
   });
   it('durations in Gateway API format', () => {
     assert.equal(durationMs('1h2m3s4ms'), 3_723_004);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { compileSafeRegex } from '../../util/safe-regex.js';
+import { hostnameProblem } from '../../util/hostname.js';
+import { compileRouteRegex } from '../../util/route-regex.js';
 
 /**
  * Strict zod schemas for mesh resources (docs/configuration.md): Gateway API HTTPRoute and
@@ -26,11 +27,17 @@ const objectName = z.string().min(1).max(253).regex(DNS_SUBDOMAIN, { error: 'exp
 const namespaceName = z.string().min(1).max(63).regex(DNS_LABEL, { error: 'expected a lower-case DNS label (a-z, 0-9, -)' });
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/;
 const headerName = z.string().min(1).max(256).regex(HEADER_NAME, { error: 'expected an HTTP header name (RFC 7230 token)' });
-const hostname = z
-  .string()
-  .min(1)
-  .max(253)
-  .regex(/^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, { error: 'expected a lower-case hostname (optionally *.-prefixed)' });
+/** Gateway API Hostname / PreciseHostname, checked by the same code as in every proxy (src/util/hostname.ts). */
+function hostnameSchema(wildcard: boolean): z.ZodType<string> {
+  return z.string().superRefine((h, ctx) => {
+    const problem = hostnameProblem(h, { wildcard });
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  });
+}
+/** Route `hostnames`: a precise name or a `*.`-prefixed wildcard. */
+const routeHostname = hostnameSchema(true);
+/** Redirect and rewrite hostnames: precise names only. */
+const preciseHostname = hostnameSchema(false);
 const port = z.number().int().min(1).max(65535);
 const percentage = z.number().min(0).max(100);
 
@@ -63,10 +70,6 @@ const serviceRefFields = {
   port: port.optional(),
 };
 
-/** Gateway API: "Must have port for Service reference". */
-function requirePort(v: { port?: number | undefined }, ctx: z.core.$RefinementCtx): void {
-  if (v.port === undefined) ctx.addIssue({ code: 'custom', path: ['port'], message: 'required for a Service reference' });
-}
 
 const headerMatch = z.strictObject({
   type: z.enum(['Exact', 'RegularExpression']).default('Exact'),
@@ -74,11 +77,11 @@ const headerMatch = z.strictObject({
   value: z.string().min(1).max(4096),
 });
 /**
- * The proxies run JavaScript regexes (no RE2 in Node), so the same safety rules apply here as
- * in every proxy (src/util/safe-regex.ts): a pattern accepted at apply is one they compile.
+ * Route regexes are RE2 syntax, compiled by the same function every proxy uses
+ * (src/util/route-regex.ts): a pattern accepted at apply is one they compile.
  */
 function checkRegex(value: string, ctx: z.core.$RefinementCtx, path: PropertyKey[]): void {
-  const r = compileSafeRegex(value);
+  const r = compileRouteRegex(value);
   if (!r.ok) ctx.addIssue({ code: 'custom', path, message: r.message });
 }
 function checkHeaderRegex(h: { type: string; value: string }, ctx: z.core.$RefinementCtx): void {
@@ -165,19 +168,24 @@ const pathModifier = z
 
 const requestRedirect = z.strictObject({
   scheme: z.enum(['http', 'https']).optional(),
-  hostname: hostname.optional(),
+  hostname: preciseHostname.optional(),
   path: pathModifier.optional(),
   port: port.optional(),
   statusCode: z.union([z.literal(301), z.literal(302)], { error: 'expected 301 or 302' }).default(302),
 });
 
 const urlRewrite = z
-  .strictObject({ hostname: hostname.optional(), path: pathModifier.optional() })
+  .strictObject({ hostname: preciseHostname.optional(), path: pathModifier.optional() })
   .superRefine((u, ctx) => {
     if (u.hostname === undefined && u.path === undefined) ctx.addIssue({ code: 'custom', message: 'needs hostname or path' });
   });
 
-const backendObjectRef = z.strictObject(serviceRefFields).superRefine(requirePort);
+/**
+ * The Gateway API requires `port` for a Kubernetes Service. Trellis ports are named and have no
+ * numbers, so a backend's port is derived from the parent port instead (refs.ts, by name) and
+ * `port` is optional: kept when given, so the same file stays valid on Kubernetes, and unused.
+ */
+const backendObjectRef = z.strictObject(serviceRefFields);
 
 const requestMirror = z
   .strictObject({
@@ -265,8 +273,7 @@ const weight = z.number().int().min(0).max(1_000_000);
  * Gateway API allows filters per backendRef; Trellis' data plane applies filters per rule only,
  * so they are refused here rather than stored and silently ignored.
  */
-function noBackendFilters(v: { port?: number | undefined; filters?: unknown[] | undefined }, ctx: z.core.$RefinementCtx): void {
-  requirePort(v, ctx);
+function noBackendFilters(v: { filters?: unknown[] | undefined }, ctx: z.core.$RefinementCtx): void {
   if ((v.filters?.length ?? 0) > 0) {
     ctx.addIssue({ code: 'custom', path: ['filters'], message: 'per-backend filters are not supported by the Trellis data plane; put the filter on the rule (rules[].filters)' });
   }
@@ -316,7 +323,8 @@ const httpRule = z
 
 const routeCommon = {
   parentRefs: z.array(parentRef).min(1).max(32),
-  hostnames: z.array(hostname).max(16).optional(),
+  // Matched against the request's Host (src/proxy/routing/hosts.ts); absent or empty: any host.
+  hostnames: z.array(routeHostname).max(16).optional(),
 };
 
 export const httpRouteSpec = z.strictObject({ ...routeCommon, rules: z.array(httpRule).min(1).max(16) });

@@ -38,7 +38,8 @@ const UNRESOLVED_FILTER: RouteFilterConfig = { type: 'Fault', fault: { abort: { 
  */
 export function compileRoute(r: Resource, parentCluster: string, parentPort: PortSpec, inp: RouteInputs, referenced: Set<string>): RouteConfig {
   const ns = r.metadata.namespace;
-  const meta = { namespace: ns, name: r.metadata.name, createdAt: createdAt(r) };
+  const hostnames = (r.spec as { hostnames?: string[] }).hostnames;
+  const meta = { namespace: ns, name: r.metadata.name, createdAt: createdAt(r), ...(hostnames !== undefined && hostnames.length > 0 ? { hostnames: [...hostnames] } : {}) };
   const ctx: RuleContext = { ns, parentCluster, parentPort, inp, referenced };
   if (r.kind === 'GRPCRoute') {
     const spec = r.spec as GRPCRouteSpec;

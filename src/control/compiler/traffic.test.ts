@@ -194,6 +194,50 @@ describe('snapshot compiler: routes', () => {
     assert.match(resolved?.message ?? '', /default\/gone is not registered/);
   });
 
+  it('hostnames reach the snapshot (HTTPRoute and GRPCRoute), and the proxy routes by them', () => {
+    const r = mesh();
+    const echo = httpRoute('echo-host', {
+      parentRefs: [{ name: 'catalog' }],
+      hostnames: ['echo.example.com', '*.echo.example.com'],
+      rules: [{ backendRefs: [{ name: 'catalog-v2', port: 80 }] }],
+    });
+    const rest = httpRoute('catalog-rest', { parentRefs: [{ name: 'catalog' }], rules: [{ backendRefs: [{ name: 'catalog', port: 80 }] }] });
+    const orders = grpcRoute('orders-host', { parentRefs: [{ name: 'orders' }], hostnames: ['orders.example.com'], rules: [{ backendRefs: [{ name: 'orders', port: 1 }] }] });
+    const cs = frontendClusters(r, [echo, rest, orders]);
+    const routes = byName(cs, 'default/catalog:http').routes?.routes ?? [];
+    assert.deepEqual(
+      routes.map((x) => [x.name, x.hostnames]),
+      [
+        ['catalog-rest', undefined],
+        ['echo-host', ['echo.example.com', '*.echo.example.com']],
+      ],
+    );
+    assert.deepEqual((byName(cs, 'default/orders:grpc').routes?.routes[0] as GrpcRouteConfig).hostnames, ['orders.example.com']);
+    assertProxyAccepts(cs);
+    const table = compileRouteTable(byName(cs, 'default/catalog:http').routes ?? { routes: [] });
+    assert.ok(table.ok);
+    const to = (host: string): string | undefined => table.table.route('GET', '/', ['host', host])?.rule.backends[0]?.cluster;
+    assert.equal(to('Echo.Example.com:8080'), 'default/catalog-v2:http');
+    assert.equal(to('a.b.echo.example.com'), 'default/catalog-v2:http');
+    assert.equal(to('catalog'), 'default/catalog:http');
+  });
+
+  it('backendRefs without a port resolve like those with one (the port is derived by name)', () => {
+    const r = mesh();
+    const route = httpRoute('no-ports', {
+      parentRefs: [{ name: 'catalog' }],
+      rules: [{ backendRefs: [{ name: 'catalog-v2' }, { name: 'legacy' }], filters: [{ type: 'RequestMirror', requestMirror: { backendRef: { name: 'shadow' } } }] }],
+    });
+    const cs = frontendClusters(r, [route]);
+    const rule = (byName(cs, 'default/catalog:http').routes?.routes[0] as HttpRouteConfig).rules[0];
+    assert.deepEqual(rule?.backends, [
+      { cluster: 'default/catalog-v2:http', weight: 1 },
+      { cluster: 'default/legacy:web', weight: 1 },
+    ]);
+    assert.deepEqual(rule?.filters, [{ type: 'RequestMirror', requestMirror: { cluster: 'default/shadow:http', percent: 100 } }]);
+    assertProxyAccepts(cs);
+  });
+
   it('FaultInjection filters resolve to Fault; a missing one answers 500 for its rule and says so', () => {
     const r = mesh();
     const fault = res({ apiVersion: TD, kind: 'FaultInjection', metadata: { name: 'slow' }, spec: { delay: { fixedDelay: '1s500ms', percentage: 10 }, abort: { httpStatus: 503, percentage: 2 } } });

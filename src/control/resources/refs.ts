@@ -11,7 +11,9 @@ import type { Resource } from '../../api/resources.js';
  *   `port` attaches to the service's only port (none if it has several); with neither, to
  *   every port. Only http, http2 and grpc ports take routes (a tcp port is relayed opaque).
  * - a backendRef (or mirror) resolves BY NAME: the backend's port with the parent port's name,
- *   else its only port with the parent port's protocol. Its numeric `port` is not used.
+ *   else its only port with the parent port's protocol. Its numeric `port` is optional and not
+ *   used (the Gateway API requires it only for a Kubernetes Service, whose ports have numbers;
+ *   "for other resources, destination port might be derived from the referent").
  */
 
 /** `namespace/name` -> ports of every registered service. */

@@ -11,10 +11,13 @@ import type {
   ValueMatchConfig,
   WeightedBackendConfig,
 } from '../../api/snapshot.js';
-import { compileSafeRegex } from './regex.js';
+import { compileRouteRegex } from './regex.js';
+import type { RouteRegex } from './regex.js';
+import { buildHostIndex } from './hosts.js';
 import { RouteTable } from './table.js';
 import type { GrpcCandidate, HttpCandidate, ValueMatcher } from './table.js';
 import { PathKind } from './types.js';
+import { hostnameProblem } from '../../util/hostname.js';
 import type {
   CompiledBackend,
   CompiledFault,
@@ -47,7 +50,8 @@ const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 /**
  * Validates a route table and compiles it for `route()`. Never throws on bad input: every
  * problem comes back with its field path. Precedence (Gateway API, HTTPRoute), computed here by
- * sorting every match of every rule of every route:
+ * bucketing by hostname (hosts.ts: an exact hostname match, then the longest wildcard, then
+ * routes without hostnames) and sorting every match of every rule of every route:
  *   1. Exact path over PathPrefix over RegularExpression;
  *   2. the longest path (Exact/PathPrefix characters);
  *   3. a method match;
@@ -87,6 +91,15 @@ function compile(config: RouteTableConfig, options: CompileOptions): CompileResu
     if (seen.has(`${route.kind}:${key}`)) err(`${rp}.name`, `duplicate ${route.kind} "${key}"`);
     seen.add(`${route.kind}:${key}`);
     if (!Number.isFinite(route.createdAt)) err(`${rp}.createdAt`, 'must be a number (epoch ms)');
+    if (route.hostnames !== undefined) {
+      if (!Array.isArray(route.hostnames)) err(`${rp}.hostnames`, 'must be an array');
+      else {
+        route.hostnames.forEach((h, hi) => {
+          const problem = hostnameProblem(h, { wildcard: true });
+          if (problem !== undefined) err(`${rp}.hostnames[${hi}]`, problem);
+        });
+      }
+    }
     if (route.kind !== 'HTTPRoute' && route.kind !== 'GRPCRoute') {
       err(`${rp}.kind`, 'must be HTTPRoute or GRPCRoute');
       return;
@@ -152,13 +165,19 @@ function compile(config: RouteTableConfig, options: CompileOptions): CompileResu
   if (errors.length > 0) return { ok: false, errors };
   http.sort(compareHttp);
   grpc.sort(compareGrpc);
-  return { ok: true, table: new RouteTable(rules, http.map(stripKeys), grpc.map(stripKeys)) };
+  const hostnamesOf = (c: Keys): readonly string[] | undefined => c.hostnames;
+  return {
+    ok: true,
+    table: new RouteTable(rules, buildHostIndex(http, hostnamesOf, stripKeys), buildHostIndex(grpc, hostnamesOf, stripKeys)),
+  };
 }
 
 type Err = (path: string, message: string) => void;
 
 /** Tie-breakers shared by both kinds (not used after sorting). */
 interface Keys {
+  /** The route's hostnames (absent or empty: any host); used to bucket, not to sort. */
+  hostnames: readonly string[] | undefined;
   createdAt: number;
   routeKey: string;
   ruleIndex: number;
@@ -169,7 +188,7 @@ interface Keys {
 }
 
 function stripKeys<T extends Keys>(c: T): Omit<T, keyof Keys> {
-  const { createdAt: _a, routeKey: _b, ruleIndex: _c, matchIndex: _d, serviceChars: _e, methodChars: _f, ...rest } = c;
+  const { hostnames: _h, createdAt: _a, routeKey: _b, ruleIndex: _c, matchIndex: _d, serviceChars: _e, methodChars: _f, ...rest } = c;
   return rest;
 }
 
@@ -222,7 +241,7 @@ function compileHttpMatches(
     const mp = `${p}.matches[${mi}]`;
     let pathKind: PathKind = PathKind.Prefix;
     let pathValue = '';
-    let pathRegex: RegExp | undefined;
+    let pathRegex: RouteRegex | undefined;
     if (m.path !== undefined) {
       const v = m.path.value;
       if (typeof v !== 'string') err(`${mp}.path.value`, 'must be a string');
@@ -232,7 +251,7 @@ function compileHttpMatches(
         pathKind = m.path.type === 'Exact' ? PathKind.Exact : PathKind.Prefix;
         pathValue = m.path.type === 'Exact' ? v : v.replace(/\/+$/, '');
       } else if (m.path.type === 'RegularExpression') {
-        const r = compileSafeRegex(v);
+        const r = compileRouteRegex(v);
         if (r.ok) pathRegex = r.regex;
         else err(`${mp}.path.value`, r.message);
         pathKind = PathKind.Regex;
@@ -255,6 +274,7 @@ function compileHttpMatches(
       method: m.method,
       headers,
       query,
+      hostnames: route.hostnames,
       createdAt: route.createdAt,
       routeKey: `${route.namespace}/${route.name}`,
       ruleIndex: ii,
@@ -301,7 +321,7 @@ function compileGrpcMatches(
           if (field === 'service') serviceChars = v.length;
           else methodChars = v.length;
         } else {
-          const r = compileSafeRegex(v);
+          const r = compileRouteRegex(v);
           if (!r.ok) err(fp, r.message);
           vm = { name: field, exact: undefined, regex: r.ok ? r.regex : undefined };
         }
@@ -315,6 +335,7 @@ function compileGrpcMatches(
       service,
       method,
       headers,
+      hostnames: route.hostnames,
       createdAt: route.createdAt,
       routeKey: `${route.namespace}/${route.name}`,
       ruleIndex: ii,
@@ -345,7 +366,7 @@ function compileValueMatchers(list: ValueMatchConfig[], p: string, header: boole
     const type = m.type ?? 'Exact';
     if (type === 'Exact') out.push({ name, exact: m.value, regex: undefined });
     else if (type === 'RegularExpression') {
-      const r = compileSafeRegex(m.value);
+      const r = compileRouteRegex(m.value);
       if (r.ok) out.push({ name, exact: undefined, regex: r.regex });
       else err(`${mp}.value`, r.message);
     } else err(`${mp}.type`, 'must be Exact or RegularExpression');
@@ -505,7 +526,8 @@ function compilePathModifier(m: PathModifierConfig | undefined, p: string, err: 
 }
 
 function checkHostname(h: string, p: string, err: Err): void {
-  if (typeof h !== 'string' || !/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(h)) err(p, 'must be a DNS name');
+  const problem = hostnameProblem(h, { wildcard: false });
+  if (problem !== undefined) err(p, problem);
 }
 
 function isNonNegInt(n: unknown): n is number {

@@ -4,5 +4,6 @@ export { RouteTable } from './table.js';
 export { pickBackend, percentHit, NO_BACKEND_STATUS } from './backend.js';
 export { applyHeaderModifier, applyUrlRewrite, redirectLocation, rewritePath, splitTarget } from './rewrite.js';
 export type { RewrittenRequest } from './rewrite.js';
-export { compileSafeRegex, MAX_REGEX_LENGTH } from './regex.js';
+export { compileRouteRegex, MAX_PROGRAM_SIZE, MAX_REGEX_LENGTH } from './regex.js';
+export type { RegexResult, RouteRegex } from './regex.js';
 export * from './types.js';

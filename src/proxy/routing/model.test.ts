@@ -5,7 +5,11 @@ import type { HttpRouteMatchConfig, RouteConfig } from '../../api/snapshot.js';
 import { table } from './test-helpers.js';
 
 // Property: route() agrees with a direct, unoptimised reading of the Gateway API precedence
-// rules over random small tables (no sorting tricks, no shared code with compile.ts/table.ts).
+// rules over random small tables (no sorting tricks, no shared code with compile.ts/table.ts),
+// hostnames included: the route's most specific matching hostname ranks first.
+
+const HOSTNAMES = ['a.example.com', 'b.a.example.com', '*.example.com', '*.a.example.com', 'example.com'];
+const HOSTS = ['a.example.com', 'b.a.example.com', 'c.b.a.example.com', 'example.com', 'other.org', 'A.Example.com.:8080'];
 
 const PATHS = ['/', '/a', '/a/', '/a/b', '/ab', '/a/b/c'];
 
@@ -23,6 +27,7 @@ const routesArb = fc
   .array(
     fc.record({
       createdAt: fc.integer({ min: 0, max: 2 }),
+      hostnames: fc.option(fc.subarray(HOSTNAMES), { nil: undefined }),
       rules: fc.array(fc.array(matchArb, { maxLength: 2 }), { minLength: 1, maxLength: 3 }),
     }),
     { minLength: 1, maxLength: 4 },
@@ -35,6 +40,7 @@ const routesArb = fc
           namespace: 'ns',
           name: names[i] as string,
           createdAt: r.createdAt,
+          ...(r.hostnames !== undefined ? { hostnames: r.hostnames } : {}),
           rules: r.rules.map((matches, ri) => ({ matches, backends: [{ cluster: `${names[i]}#${ri}` }] })),
         }),
       ),
@@ -46,7 +52,31 @@ const requestArb = fc.record({
   path: fc.constantFrom(...PATHS, '/a/b/c/d', '/b'),
   query: fc.subarray(['q=1', 'r=1', 'r=2']),
   headers: fc.subarray(['x', 'y']),
+  host: fc.option(fc.constantFrom(...HOSTS), { nil: undefined }),
 });
+
+/**
+ * [characters of a matching non-wildcard hostname, characters of the matching hostname] of the
+ * route's best hostname for `rawHost`, [0, 0] for a route without hostnames, null when it has
+ * hostnames and none matches (spec text of HTTPRoute.spec.hostnames, read directly).
+ */
+function refHostKey(route: RouteConfig, rawHost: string | undefined): number[] | null {
+  const names = route.hostnames ?? [];
+  if (names.length === 0) return [0, 0];
+  if (rawHost === undefined) return null;
+  const host = rawHost.toLowerCase().split(':')[0]?.replace(/\.$/, '') ?? '';
+  let best: number[] | null = null;
+  for (const n of names) {
+    let key: number[] | null = null;
+    if (n.startsWith('*.')) {
+      const hostLabels = host.split('.');
+      const suffix = n.slice(2).split('.');
+      if (hostLabels.length > suffix.length && hostLabels.slice(-suffix.length).join('.') === suffix.join('.')) key = [0, n.length];
+    } else if (n === host) key = [n.length, n.length];
+    if (key !== null && (best === null || better(key, best))) best = key;
+  }
+  return best;
+}
 
 function refMatches(m: HttpRouteMatchConfig, method: string, path: string, query: string[], headers: string[]): boolean {
   const p = m.path ?? { type: 'PathPrefix', value: '/' };
@@ -87,19 +117,22 @@ test('route() agrees with a direct reading of the precedence rules', () => {
       for (const req of requests) {
         const target = req.query.length > 0 ? `${req.path}?${req.query.join('&')}` : req.path;
         const headers = req.headers.flatMap((h) => [h, '1']);
+        if (req.host !== undefined) headers.push('host', req.host);
         let best: { key: (number | string)[]; backend: string } | undefined;
         for (const route of routes) {
+          const hostKey = refHostKey(route, req.host);
+          if (hostKey === null) continue;
           route.rules.forEach((rule, ri) => {
             const matches = (rule as { matches?: HttpRouteMatchConfig[] }).matches ?? [];
             (matches.length === 0 ? [{}] : matches).forEach((m, mi) => {
               if (!refMatches(m, req.method, req.path, req.query, req.headers)) return;
-              const key = refKey(route, ri, mi, m);
+              const key = [...hostKey, ...refKey(route, ri, mi, m)];
               if (best === undefined || better(key, best.key)) best = { key, backend: rule.backends[0]?.cluster as string };
             });
           });
         }
         const got = t.route(req.method, target, headers);
-        assert.equal(got === null ? null : got.rule.backends[0]?.cluster, best?.backend ?? null, `${req.method} ${target} [${req.headers}]`);
+        assert.equal(got === null ? null : got.rule.backends[0]?.cluster, best?.backend ?? null, `${req.method} ${target} [${req.headers}] host ${req.host}`);
       }
     }),
     { numRuns: 300 },
