@@ -7,6 +7,7 @@ import { choice, parse, str } from '../args.js';
 import { json, OUTPUTS, relativeTime, table, yaml } from '../format.js';
 import { UsageError, type Command } from '../io.js';
 import { resourceCall } from '../resources-client.js';
+import { orderSpans } from '../span-tree.js';
 
 const KINDS = ['services', 'workloads', 'endpoints', 'proxies'] as const;
 type Kind = (typeof KINDS)[number];
@@ -149,8 +150,6 @@ export function renderResources(items: ResourceView[], detail: boolean): string 
   return `${t}Conditions:\n${lines.join('\n')}\n`;
 }
 
-
-
 function ms(n: number): string {
   return n >= 1000 ? `${(n / 1000).toFixed(2)}s` : `${n.toFixed(n >= 10 ? 0 : 2)}ms`;
 }
@@ -163,24 +162,13 @@ export function renderTraces(items: TraceSummaryView[], now: number): string {
   );
 }
 
-/** One trace's spans, children indented under their parent, start as offset from the trace's. Exported for tests. */
+/** One trace's spans in call order (./span-tree.ts), children indented under their parent, start as offset from the trace's. Exported for tests. */
 export function renderTrace(t: TraceView): string {
-  const ids = new Set(t.spans.map((s) => s.spanId));
-  const depth = new Map<string, number>();
-  const depthOf = (spanId: string, seen: number): number => {
-    const known = depth.get(spanId);
-    if (known !== undefined) return known;
-    const parent = t.spans.find((s) => s.spanId === spanId)?.parentSpanId;
-    // `seen` bounds the walk: a parent cycle in received data must not loop.
-    const d = parent === undefined || !ids.has(parent) || seen > t.spans.length ? 0 : depthOf(parent, seen + 1) + 1;
-    depth.set(spanId, d);
-    return d;
-  };
   const start = t.spans.reduce((m, s) => Math.min(m, s.startMs), Number.POSITIVE_INFINITY);
   return table(
     ['SPAN', 'SERVICE', 'KIND', 'OFFSET', 'DURATION', 'STATUS'],
-    t.spans.map((s) => [
-      `${'  '.repeat(depthOf(s.spanId, 0))}${s.name}`,
+    orderSpans(t.spans).map(({ span: s, depth }) => [
+      `${'  '.repeat(depth)}${s.name}`,
       s.service,
       s.kind,
       `+${ms(s.startMs - start)}`,
