@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import type { CheckReport, EndpointView, ProxyView, ServiceView, WorkloadView } from '../api/registry.js';
 import { ExitCode } from '../errors.js';
 import { cliEntry } from '../util/paths.js';
+import { render } from './commands/get.js';
 import { readyLine } from './commands/up.js';
 import { captureIo, type CapturedIo } from './test-support.js';
 import { runCli } from './run.js';
@@ -146,8 +147,8 @@ describe('cli: get, check, proxy-config against a fixture API', () => {
     const w = await run(['get', 'workloads', '--control-plane', url]);
     assert.equal(
       w.out,
-      'NAMESPACE  NAME     SERVICE  READY  STATES           RESTARTS  KIND      AGENT\n' +
-        'default    catalog  catalog  1/2    ready,unhealthy  1         workload  host-a\n',
+      'NAMESPACE  NAME     SERVICE  READY  STATES           RESTARTS  PIDS (APP/PROXY)  KIND      AGENT\n' +
+        'default    catalog  catalog  1/2    ready,unhealthy  1         10/20,11/21       workload  host-a\n',
     );
     const e = await run(['get', 'endpoints', '--control-plane', url]);
     assert.equal(
@@ -162,6 +163,14 @@ describe('cli: get, check, proxy-config against a fixture API', () => {
       'NODE               CONNECTED  VERSION  ACKED  CERT EXPIRES  HANDSHAKES  TLS FAILURES  ADMIN\n' +
         'default/catalog/0  yes        4        4      -             12          0             http://127.0.0.1:1\n',
     );
+  });
+
+  it('get workloads: an ingress has no app pid, a stopped replica none at all', () => {
+    const ingress: WorkloadView = {
+      ...workloads()[0]!, name: 'web', service: 'frontend', ingress: true,
+      replicas: [{ ...replica(0, 'ready', ''), appPid: null, proxyPid: 31 }, { ...replica(1, 'unhealthy', ''), appPid: null, proxyPid: null }],
+    };
+    assert.match(render('workloads', [ingress], 0), /\n\S+\s+web\s+-\s+1\/2\s+ready,unhealthy\s+1\s+-\/31,-\/-\s+ingress\s+host-a\n$/);
   });
 
   it('json and yaml print the API objects unchanged', async () => {

@@ -43,7 +43,7 @@ export function render(kind: Kind, items: unknown[], now: number): string {
       );
     case 'workloads':
       return table(
-        ['NAMESPACE', 'NAME', 'SERVICE', 'READY', 'STATES', 'RESTARTS', 'KIND', 'AGENT'],
+        ['NAMESPACE', 'NAME', 'SERVICE', 'READY', 'STATES', 'RESTARTS', 'PIDS (APP/PROXY)', 'KIND', 'AGENT'],
         (items as WorkloadView[]).map((w) => [
           w.namespace,
           w.name,
@@ -51,6 +51,7 @@ export function render(kind: Kind, items: unknown[], now: number): string {
           `${w.replicas.filter((r) => r.state === 'ready').length}/${w.replicas.length}`,
           w.replicas.map((r) => r.state).join(',') || '-',
           String(w.replicas.reduce((n, r) => n + r.restarts, 0)),
+          w.replicas.map((r) => `${r.appPid ?? '-'}/${r.proxyPid ?? '-'}`).join(',') || '-',
           w.ingress ? 'ingress' : 'workload',
           w.agentId,
         ]),
