@@ -29,7 +29,7 @@ trace id, its spans as a tree with start offsets and durations.
 Options:
   -n, --namespace NS      namespace of a named resource (default "default"); filters lists
   -o, --output FORMAT     table (default), json or yaml
-  --control-plane URL     REST API (default: $TRELLIS_CONTROL_PLANE, else ./.trellis/control-plane.json, else http://127.0.0.1:15000)
+  --control-plane URL     REST API (default: $TRELLIS_CONTROL_PLANE, else ./.trellis/control-plane.json, else the last "trellis up" (~/.config/trellis/context.json), else http://127.0.0.1:15000)
   -h, --help              this text
 `;
 
