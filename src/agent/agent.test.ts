@@ -29,6 +29,20 @@ server.listen(Number(process.env.PORT), '127.0.0.1');
 process.on('SIGTERM', () => server.close(() => process.exit(0)));
 `;
 
+// Takes its port as an argument (many third-party servers do) and starts listening a few
+// dozen frames deep, as frameworks do: without a port argument, Node's error for the NaN port
+// comes with a full stack, and the cause is no longer among the log's last lines.
+const ARGV_APP = `import http from 'node:http';
+function layer(n, port) {
+  if (n > 0) return layer(n - 1, port);
+  const server = http.createServer((req, res) => res.end(JSON.stringify({ argv: process.argv.slice(2), port: server.address().port })));
+  server.listen(Number(port), '127.0.0.1');
+  process.on('SIGTERM', () => server.close(() => process.exit(0)));
+}
+console.log('starting');
+layer(30, process.argv[2]);
+`;
+
 function meshText(workloadCommand: string, readiness = '{ periodSeconds: 0.2 }'): string {
   return `apiVersion: trellis.dev/v1alpha1
 kind: Mesh
@@ -83,6 +97,7 @@ describe('Agent with a real control plane', () => {
     dir = await mkdtemp(join(tmpdir(), 'trellis-agent-it-'));
     stateDir = join(dir, 'state');
     await writeFile(join(dir, 'app.mjs'), APP);
+    await writeFile(join(dir, 'argv-app.mjs'), ARGV_APP);
     await writeFile(join(dir, 'fail.mjs'), `console.error('cannot open database: /nope'); process.exit(7);\n`);
     cp = await runControlPlane({ stateDir, api: { host: '127.0.0.1', port: 0 }, push: { host: '127.0.0.1', port: 0 }, trustDomain: 'agent.trellis.local', certTtlMs: 3600_000, logLevel: 'silent' });
   });
@@ -182,6 +197,37 @@ describe('Agent with a real control plane', () => {
     } finally {
       await agent.stop();
     }
+  });
+
+  it('$(PORT) in the command: an app that takes its port as an argument listens on its assigned port', async () => {
+    const agent = agentFor('[node, argv-app.mjs, "$(PORT)", "$$(PORT)"]');
+    await agent.start();
+    try {
+      const boot = JSON.parse(readFileSync(join(stateDir, 'run', 'echo-0.bootstrap.json'), 'utf8')) as { inbound: { app: { port: number } }[] };
+      const assigned = boot.inbound[0]?.app.port;
+      assert.ok(assigned !== undefined && assigned > 0);
+      const [gate] = agent.ingressUrls();
+      const body = await until('a response through the ingress', async () => {
+        const r = await get(`${gate!.url}/`);
+        return r.status === 200 ? (JSON.parse(r.body) as { argv: string[]; port: number }) : undefined;
+      });
+      assert.equal(body.port, assigned);
+      assert.deepEqual(body.argv, [String(assigned), '$(PORT)']);
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  it('an app that throws at start with a long stack: the error shows the message line, not only stack frames', async () => {
+    const agent = agentFor('[node, argv-app.mjs]');
+    await assert.rejects(agent.start(), (err: TrellisError) => {
+      assert.equal(err.code, 'TRELLIS_E_WORKLOAD_EXITED');
+      assert.match(err.message, /^workload echo \(replica 0\) exited during start: exit code 1; the error and the last lines of \S+echo-0\.app\.log:\n/);
+      assert.match(err.message, /\n {2}RangeError \[ERR_SOCKET_BAD_PORT\]: .*Received type number \(NaN\)/);
+      assert.match(err.message, /\n {2}\.\.\. \(\d+ more lines\)\n/);
+      assert.match(err.message, /\n {2}Node\.js v\d+/, 'and the last lines');
+      return true;
+    });
   });
 
   it('a missing command is an error naming the workload and the command', async () => {

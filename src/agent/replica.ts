@@ -9,10 +9,11 @@ import { Backoff, type BackoffOptions } from '../util/backoff.js';
 import type { Clock } from '../util/clock.js';
 import { cliEntry } from '../util/paths.js';
 import type { RegistryClient, TokenResponse } from './client.js';
-import { buildAppEnv } from './env.js';
+import { buildAppEnv, expandCommand, meshVariables } from './env.js';
 import type { PidRegistry } from './pids.js';
 import { httpProbe, readinessProbe, type Readiness } from './probe.js';
 import { buildBootstrap, LOOPBACK as HOST, replicaIdentity, type ReplicaPorts, type ReplicaSpec } from './bootstrap.js';
+import { describeLog, LOG_LINES_SCANNED } from './log-excerpt.js';
 import { Child, describeExit, resolveCommand, tailFile, type ExitInfo } from './process.js';
 
 export type { ReplicaPorts, ReplicaSpec } from './bootstrap.js';
@@ -240,12 +241,13 @@ export class ReplicaRunner {
   private startApp(): void {
     const w = (this.spec as { workload: WorkloadConfig }).workload;
     if (this.stopping) throw new TrellisError('TRELLIS_E_TIMEOUT', `${this.label}: stopped while starting`);
-    const [program, ...args] = w.command as [string, ...string[]];
+    const envInput = { base: this.ctx.baseEnv, workload: w, replica: this.replica, identity: this.identity, appPorts: this.ports.app, outbound: this.ports.outbound };
+    const [program, ...args] = expandCommand(w.command, meshVariables(envInput)) as [string, ...string[]];
     const resolved = resolveCommand(program, this.ctx.mesh.dir, this.ctx.baseEnv.PATH);
     if (resolved === null) {
       throw new TrellisError('TRELLIS_E_COMMAND_NOT_FOUND', `workload ${w.name}: command not found: ${program} (command: ${w.command.join(' ')}; run in ${this.ctx.mesh.dir})`);
     }
-    const env = buildAppEnv({ base: this.ctx.baseEnv, workload: w, replica: this.replica, identity: this.identity, appPorts: this.ports.app, outbound: this.ports.outbound });
+    const env = buildAppEnv(envInput);
     const argv = [resolved, ...args];
     const child = Child.spawn({ argv, cwd: this.ctx.mesh.dir, env, logFile: this.logPath('app'), stdinPipe: false });
     if (child.pid !== null) this.ctx.pids.add({ pid: child.pid, kind: 'app', name: this.nodeId, argv });
@@ -315,9 +317,9 @@ export class ReplicaRunner {
     }
   }
 
+  /** The log's error message (when the last lines do not show it) and its last lines, for a failed start. */
   private async tail(kind: 'app' | 'proxy'): Promise<string> {
-    const lines = await tailFile(this.logPath(kind), 10);
-    return lines.length === 0 ? ` (log ${this.logPath(kind)} is empty)` : `; last lines of ${this.logPath(kind)}:\n  ${lines.join('\n  ')}`;
+    return describeLog(this.logPath(kind), await tailFile(this.logPath(kind), LOG_LINES_SCANNED));
   }
 
   // ---- stop ----

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { parseMeshText } from '../config/load.js';
 import type { TrellisError } from '../errors.js';
 import { buildBootstrap } from './bootstrap.js';
-import { buildAppEnv } from './env.js';
+import { buildAppEnv, expandCommand, meshVariables } from './env.js';
 import { PortAllocator, probeBind } from './ports.js';
 import { resolveCommand, tailFile } from './process.js';
 import { looksLike } from './pids.js';
@@ -89,6 +89,59 @@ describe('workload environment', () => {
       TRELLIS_REPLICA: '1',
       TRELLIS_IDENTITY: 'spiffe://trellis.local/ns/default/sa/web-front',
     });
+  });
+});
+
+describe('$(VAR) in command and env', () => {
+  const MESH_REFS = `apiVersion: trellis.dev/v1alpha1
+kind: Mesh
+metadata: { name: t }
+spec:
+  workloads:
+    - name: web
+      command: [node, server.js, "$(PORT)", "--admin=$(PORT_ADMIN)", "--catalog=http://$(CATALOG_ADDR)", "--greet=$(GREETING)", "$$(PORT)", "$(HOME)", "$PORT"]
+      env: { BASE: "http://$(CATALOG_ADDR)", GREETING: "hi from $(TRELLIS_WORKLOAD)/$(TRELLIS_REPLICA)", API: "$(BASE)/v1", EARLY: "$(LATE)", LATE: x, COST: "5$$" }
+      ports: [{ name: http }, { name: admin }]
+      upstreams: [{ service: catalog, port: http }]
+    - name: catalog
+      command: [node, catalog.mjs]
+      ports: [{ name: http }]
+`;
+  const input = (): Parameters<typeof buildAppEnv>[0] => ({
+    base: { HOME: '/home/u', PATH: '/bin' },
+    workload: parseMeshText(MESH_REFS, '/m/trellis.yaml').workloads[0]!,
+    replica: 0,
+    identity: 'spiffe://trellis.local/ns/default/sa/web',
+    appPorts: new Map([
+      ['http', 4001],
+      ['admin', 4002],
+    ]),
+    outbound: [{ host: '127.0.0.1', port: 5001 }],
+  });
+
+  it('command arguments get the ports, upstream addresses and env values the mesh file defines', () => {
+    assert.deepEqual(expandCommand(parseMeshText(MESH_REFS, '/m/trellis.yaml').workloads[0]!.command, meshVariables(input())), [
+      'node',
+      'server.js',
+      '4001',
+      '--admin=4002',
+      '--catalog=http://127.0.0.1:5001',
+      '--greet=hi from web/0',
+      '$(PORT)', // escaped
+      '$(HOME)', // inherited by trellis up, not defined by the mesh file: left as written
+      '$PORT', // shell syntax is not ours
+    ]);
+  });
+
+  it('env values are expanded as in a Pod: assigned variables and earlier entries, $$ for $', () => {
+    const env = buildAppEnv(input());
+    assert.equal(env.BASE, 'http://127.0.0.1:5001');
+    assert.equal(env.GREETING, 'hi from web/0');
+    assert.equal(env.API, 'http://127.0.0.1:5001/v1');
+    assert.equal(env.EARLY, '$(LATE)');
+    assert.equal(env.COST, '5$');
+    assert.equal(env.HOME, '/home/u');
+    assert.equal(env.PORT, '4001');
   });
 });
 

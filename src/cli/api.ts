@@ -1,25 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { request } from 'undici';
 import { API_PREFIX } from '../api/registry.js';
 import { TrellisError } from '../errors.js';
-import type { Io } from './io.js';
 
-export const DEFAULT_CONTROL_PLANE = 'http://127.0.0.1:15000';
-
-/** `--control-plane`, else $TRELLIS_CONTROL_PLANE, else `<cwd>/.trellis/control-plane.json`, else the default. */
-export function controlPlaneUrl(flag: string | undefined, io: Io): string {
-  if (flag !== undefined) return flag.replace(/\/+$/, '');
-  const env = io.env.TRELLIS_CONTROL_PLANE;
-  if (env !== undefined && env !== '') return env.replace(/\/+$/, '');
-  try {
-    const info = JSON.parse(readFileSync(join(io.cwd, '.trellis', 'control-plane.json'), 'utf8')) as { apiUrl?: unknown };
-    if (typeof info.apiUrl === 'string') return info.apiUrl;
-  } catch {
-    // no local mesh
-  }
-  return DEFAULT_CONTROL_PLANE;
-}
+export { controlPlaneUrl, DEFAULT_CONTROL_PLANE } from './control-plane-address.js';
 
 /** GET a JSON document; unreachable -> CONTROL_PLANE_UNREACHABLE, 404 -> NOT_FOUND. */
 export async function getJson<T>(url: string, what = 'the control plane'): Promise<T> {

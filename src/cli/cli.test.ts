@@ -9,7 +9,9 @@ import { parse as parseYaml } from 'yaml';
 import type { CheckReport, EndpointView, ProxyView, ServiceView, WorkloadView } from '../api/registry.js';
 import { ExitCode } from '../errors.js';
 import { cliEntry } from '../util/paths.js';
-import { readyLine } from './commands/up.js';
+import { render } from './commands/get.js';
+import { readyLine, tryCommand, upBanner } from './commands/up.js';
+import { parseMeshText } from '../config/load.js';
 import { captureIo, type CapturedIo } from './test-support.js';
 import { runCli } from './run.js';
 
@@ -97,6 +99,25 @@ describe('cli: usage', () => {
     const bad = spawnSync(process.execPath, [cliEntry, 'get', 'nothing'], { encoding: 'utf8' });
     assert.equal(bad.status, 2);
   });
+  it("the banner suggests a client that speaks each ingress's protocol", () => {
+    assert.equal(tryCommand('http', 'http://127.0.0.1:8080'), 'curl http://127.0.0.1:8080/');
+    assert.equal(tryCommand('http2', 'http://127.0.0.1:8081'), 'curl --http2-prior-knowledge http://127.0.0.1:8081/');
+    assert.equal(tryCommand('grpc', 'http://127.0.0.1:8082'), 'grpcurl -plaintext -proto <file>.proto 127.0.0.1:8082 <package.Service>/<Method>');
+    assert.equal(tryCommand('tcp', 'http://127.0.0.1:8083'), 'nc 127.0.0.1 8083');
+    assert.equal(tryCommand('tcp', 'http://[::1]:8083'), 'nc ::1 8083');
+    const mesh = parseMeshText(
+      'apiVersion: trellis.dev/v1alpha1\nkind: Mesh\nmetadata: { name: m }\nspec:\n  ingress:\n    - { name: web, service: front, port: http }\n    - { name: api, service: orders, port: grpc }\n  workloads:\n    - { name: front, command: [node, a.mjs], ports: [{ name: http }] }\n    - { name: orders, command: [node, b.mjs], ports: [{ name: grpc, protocol: grpc }] }\n',
+      '/m/trellis.yaml',
+    );
+    assert.equal(
+      upBanner(mesh, '/m/.trellis/logs', [{ name: 'web', url: 'http://127.0.0.1:8080' }, { name: 'api', url: 'http://127.0.0.1:8081' }]),
+      'trellis: mesh "m" is up (2 workload(s)); logs in /m/.trellis/logs\n' +
+        '  try:  curl http://127.0.0.1:8080/   (ingress web, http)\n' +
+        '        grpcurl -plaintext -proto <file>.proto 127.0.0.1:8081 <package.Service>/<Method>   (ingress api, grpc)\n' +
+        '  then: trellis get workloads   (from any folder; npx trellis inside the clone; Ctrl-C stops the mesh)\n',
+    );
+  });
+
   it('the ready line', () => {
     assert.equal(
       readyLine('http://127.0.0.1:1', 'https://127.0.0.1:2', [{ name: 'web', url: 'http://127.0.0.1:3' }, { name: 'admin', url: 'http://127.0.0.1:4' }]),
@@ -146,8 +167,8 @@ describe('cli: get, check, proxy-config against a fixture API', () => {
     const w = await run(['get', 'workloads', '--control-plane', url]);
     assert.equal(
       w.out,
-      'NAMESPACE  NAME     SERVICE  READY  STATES           RESTARTS  KIND      AGENT\n' +
-        'default    catalog  catalog  1/2    ready,unhealthy  1         workload  host-a\n',
+      'NAMESPACE  NAME     SERVICE  READY  STATES           RESTARTS  PIDS (APP/PROXY)  KIND      AGENT\n' +
+        'default    catalog  catalog  1/2    ready,unhealthy  1         10/20,11/21       workload  host-a\n',
     );
     const e = await run(['get', 'endpoints', '--control-plane', url]);
     assert.equal(
@@ -162,6 +183,14 @@ describe('cli: get, check, proxy-config against a fixture API', () => {
       'NODE               CONNECTED  VERSION  ACKED  CERT EXPIRES  HANDSHAKES  TLS FAILURES  ADMIN\n' +
         'default/catalog/0  yes        4        4      -             12          0             http://127.0.0.1:1\n',
     );
+  });
+
+  it('get workloads: an ingress has no app pid, a stopped replica none at all', () => {
+    const ingress: WorkloadView = {
+      ...workloads()[0]!, name: 'web', service: 'frontend', ingress: true,
+      replicas: [{ ...replica(0, 'ready', ''), appPid: null, proxyPid: 31 }, { ...replica(1, 'unhealthy', ''), appPid: null, proxyPid: null }],
+    };
+    assert.match(render('workloads', [ingress], 0), /\n\S+\s+web\s+-\s+1\/2\s+ready,unhealthy\s+1\s+-\/31,-\/-\s+ingress\s+host-a\n$/);
   });
 
   it('json and yaml print the API objects unchanged', async () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { HostPort } from '../api/common.js';
 import type { ControlPlaneOptions } from '../control/control-plane.js';
+import { describeLog, LOG_LINES_SCANNED } from '../agent/log-excerpt.js';
 import { Child, describeExit, tailFile } from '../agent/process.js';
 import { looksLike, readCmdline } from '../agent/pids.js';
 import { httpProbe } from '../agent/probe.js';
@@ -105,7 +106,7 @@ export class ControlPlaneProcess {
       if (!child.running) {
         throw new TrellisError(
           'TRELLIS_E_WORKLOAD_EXITED',
-          `control plane exited during start (${describeExit(child.exit ?? { code: null, signal: null, error: null })}); last lines of ${this.logFile}:\n  ${(await tailFile(this.logFile, 10)).join('\n  ')}`,
+          `control plane exited during start (${describeExit(child.exit ?? { code: null, signal: null, error: null })})${describeLog(this.logFile, await tailFile(this.logFile, LOG_LINES_SCANNED))}`,
         );
       }
       const info = await readInfo(o.stateDir);

@@ -85,6 +85,19 @@ describe('trellis apply / get / delete against a real control plane', () => {
     assert.deepEqual((JSON.parse(all.out) as ResourceView[]).map((r) => r.kind), ['FaultInjection', 'HTTPRoute']);
   });
 
+  it('every kind by its plural or short name (get destinationpolicies was refused as an unknown kind)', async () => {
+    for (const name of ['destinationpolicies', 'dp', 'grpcroutes', 'grpcroutes.gateway.networking.k8s.io']) {
+      const r = await cli(['get', name]);
+      assert.equal(r.code, 0, `${name}: ${r.err}`);
+      assert.equal(r.out, `no ${name} found\n`);
+    }
+    const routes = await cli(['get', 'httproutes.gateway.networking.k8s.io', '-o', 'json']);
+    assert.deepEqual((JSON.parse(routes.out) as ResourceView[]).map((r) => r.metadata.name), ['web']);
+    const faults = await cli(['get', 'faultinjections', '-o', 'json']);
+    assert.equal(faults.code, 0, faults.err);
+    assert.deepEqual((JSON.parse(faults.out) as ResourceView[]).map((r) => r.metadata.name), ['slow']);
+  });
+
   it('an invalid file is rejected whole, with file:line:col: kind/name: path: reason (exit 3)', async () => {
     await writeFile(join(dir, 'bad.yaml'), ROUTES.replace('weight: 10}', 'weight: 2000000}').replace('name: slow\nspec', 'name: slower\nspec'));
     const r = await cli(['apply', '-f', 'bad.yaml']);

@@ -4,14 +4,17 @@ import { request } from 'undici';
 import { API_PREFIX } from '../api/registry.js';
 import type { ResourceErrorBody, ResourceIssue } from '../api/resources.js';
 import { TrellisError } from '../errors.js';
+import { lastResolution } from './control-plane-address.js';
 import type { Io } from './io.js';
 
 /**
  * Writes to /api/v1/resources need `authorization: Bearer <token>`: the CLI reads the token
- * from `<stateDir>/agent-token` (default ./.trellis), if that file exists.
+ * from `<stateDir>/agent-token`, if that file exists. The state directory is `--state-dir`,
+ * else the one that goes with where the control plane was found (the last `trellis up`'s, when
+ * its per-user record gave the address), else ./.trellis.
  */
 export async function readToken(stateDir: string | undefined, io: Io): Promise<string | undefined> {
-  const dir = resolve(io.cwd, stateDir ?? '.trellis');
+  const dir = resolve(io.cwd, stateDir ?? lastResolution(io)?.stateDir ?? '.trellis');
   try {
     return (await readFile(join(dir, 'agent-token'), 'utf8')).trim();
   } catch {

@@ -1,5 +1,6 @@
 import { ConfigError, formatIssue } from '../config/issues.js';
 import { ExitCode, TrellisError } from '../errors.js';
+import { unreachableHint } from './control-plane-address.js';
 import { exitCodeFor, UsageError, type Command, type Io } from './io.js';
 
 /** Commands load on use, so `trellis proxy` and `trellis get` start without the rest. */
@@ -75,6 +76,8 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     }
     if (err instanceof TrellisError) {
       io.err(`trellis: ${err.describe()}\n`);
+      const hint = err.code === 'TRELLIS_E_CONTROL_PLANE_UNREACHABLE' ? unreachableHint(io, err.message) : null;
+      if (hint !== null) io.err(`trellis: ${hint}\n`);
       if (debug && err.cause !== undefined) io.err(`${String((err.cause as Error).stack ?? err.cause)}\n`);
       return exitCodeFor(err);
     }

@@ -40,7 +40,7 @@ test('up applies resources/*.yaml; the route is attached to the registered servi
   await writeFile(join(dir, 'trellis.yaml'), MESH);
   await mkdir(join(dir, 'resources'));
   await writeFile(join(dir, 'resources', 'routes.yaml'), ROUTE);
-  const up = spawn(process.execPath, [cliEntry, 'up', dir, '--state-dir', join(dir, 'state')], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const up = spawn(process.execPath, [cliEntry, 'up', dir, '--state-dir', join(dir, 'state')], { cwd: dir, env: { ...process.env, XDG_CONFIG_HOME: join(dir, 'config') }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   up.stderr.on('data', (d: Buffer) => (err += d.toString()));

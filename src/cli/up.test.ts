@@ -39,7 +39,7 @@ interface Up {
 }
 
 function startUp(dir: string): Promise<Up> {
-  const proc = spawn(process.execPath, [cliEntry, 'up', dir, '--state-dir', join(dir, 'state')], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [cliEntry, 'up', dir, '--state-dir', join(dir, 'state')], { cwd: dir, env: { ...process.env, XDG_CONFIG_HOME: join(dir, 'config') }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   const exit = new Promise<{ code: number | null; signal: string | null }>((r) => proc.once('exit', (code, signal) => r({ code, signal })));
@@ -96,9 +96,15 @@ describe('trellis up', () => {
         assert.match(await res.body.text(), /^hello from hello\/[01]$/);
         const pids = childPids(join(dir, 'state'));
         assert.equal(pids.length, 6, 'two apps, three proxies, one control plane');
+        // Recorded for the CLI in the per-user config (written right after the ready line).
+        const record = join(dir, 'config', 'trellis', 'context.json');
+        for (let i = 0; i < 50 && !existsSync(record); i++) await new Promise((r) => setTimeout(r, 100));
+        const context = JSON.parse(readFileSync(record, 'utf8')) as { apiUrl: string; pid: number; stateDir: string };
+        assert.deepEqual([context.apiUrl, context.pid, context.stateDir], [m[1], up.proc.pid, join(dir, 'state')]);
         up.proc.kill(signal);
         const exit = await up.exit;
         assert.deepEqual(exit, { code: 0, signal: null }, up.stderr());
+        assert.equal(existsSync(record), false, 'a stopped up removes its record');
         for (const pid of pids) assert.equal(alive(pid), false, `pid ${pid} survived ${signal}`);
       } finally {
         up.proc.kill('SIGKILL');
@@ -114,7 +120,7 @@ describe('trellis up', () => {
     try {
       await writeFile(join(d, 'app.mjs'), APP);
       await writeFile(join(d, 'trellis.yaml'), MESH(`127.0.0.1:${port}`));
-      const up = spawn(process.execPath, [cliEntry, 'up', d, '--state-dir', join(d, 'state')], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const up = spawn(process.execPath, [cliEntry, 'up', d, '--state-dir', join(d, 'state')], { env: { ...process.env, XDG_CONFIG_HOME: join(d, 'config') }, stdio: ['ignore', 'pipe', 'pipe'] });
       let err = '';
       up.stderr.on('data', (c: Buffer) => (err += c.toString()));
       const code = await new Promise<number | null>((r) => up.once('exit', r));

@@ -150,6 +150,8 @@ export interface Mesh extends ControlPlaneClient, ReadyLine {
   dir: string;
   meshFile: string;
   stateDir: string;
+  /** $XDG_CONFIG_HOME of the `up` process (where it records itself for the CLI). */
+  configHome: string;
   readyLine: string;
   /** The `up` process. */
   child: ChildProcess;
@@ -176,9 +178,11 @@ function tail(text: string, chars = 4000): string {
 /** Writes the mesh folder, runs `trellis up`, waits for the ready line. */
 export async function startMesh(opts: MeshFolderOptions & { readyTimeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<Mesh> {
   const md = await writeMeshDir(opts);
+  // `up` records itself in the per-user config: a folder of the test's own, never the user's.
+  const configHome = join(md.dir, 'config');
   const child = spawn(process.execPath, [cliEntry, 'up', md.dir, '--state-dir', md.stateDir], {
     cwd: md.dir,
-    env: opts.env ?? process.env,
+    env: { ...(opts.env ?? process.env), XDG_CONFIG_HOME: configHome },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -240,6 +244,7 @@ export async function startMesh(opts: MeshFolderOptions & { readyTimeoutMs?: num
     dir: md.dir,
     meshFile: md.meshFile,
     stateDir: md.stateDir,
+    configHome,
     readyLine,
     child,
     output: () => ({ stdout, stderr }),

@@ -1,6 +1,8 @@
 /** The CLI against a running mesh: get (json, yaml), proxy-config, check, version, help, exit codes. */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import YAML from 'yaml';
@@ -136,6 +138,27 @@ describe('cli', () => {
       const r = await runCli(args);
       assert.equal(r.code, ExitCode.Usage, `${args.join(' ')}: ${r.stderr}`);
       assert.ok(r.stderr.length > 0, `${args.join(' ')} explains itself on stderr`);
+    }
+  });
+
+  it('from a folder outside the repository, with no flag: finds the mesh through the record `up` left in the per-user config', async () => {
+    const elsewhere = await mkdtemp(join(tmpdir(), 'trellis-elsewhere-'));
+    try {
+      assert.ok(!elsewhere.startsWith(packageRoot) && !elsewhere.startsWith(mesh!.dir));
+      const env: NodeJS.ProcessEnv = { ...process.env, XDG_CONFIG_HOME: mesh!.configHome };
+      delete env.TRELLIS_CONTROL_PLANE;
+      const r = await runCli(['get', 'workloads', '-o', 'json'], { cwd: elsewhere, env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual((JSON.parse(r.stdout) as WorkloadView[]).map((w) => w.name).sort(), ['a', 'b']);
+      // The table's PIDS column shows the same live pids as -o json.
+      const table = await runCli(['get', 'workloads'], { cwd: elsewhere, env });
+      const b = (JSON.parse(r.stdout) as WorkloadView[]).find((w) => w.name === 'b')!;
+      assert.ok(table.stdout.includes(b.replicas.map((x) => `${x.appPid}/${x.proxyPid}`).join(',')), table.stdout);
+      // Without the record (another user's config), the CLI says where it looked.
+      const none = await runCli(['get', 'workloads'], { cwd: elsewhere, env: { ...env, XDG_CONFIG_HOME: join(elsewhere, 'empty') } });
+      if (none.code !== 0) assert.match(none.stderr, /came from the default: .*no running `trellis up` recorded in \S+empty\/trellis\/context\.json/);
+    } finally {
+      await rm(elsewhere, { recursive: true, force: true });
     }
   });
 

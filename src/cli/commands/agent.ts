@@ -17,7 +17,7 @@ mesh file with its proxy and every ingress, reports them, restarts what crashes.
 order, exit 0.
 
 Options:
-  --control-plane URL   REST API (default: $TRELLIS_CONTROL_PLANE, else ./.trellis/control-plane.json, else http://127.0.0.1:15000)
+  --control-plane URL   REST API (default: $TRELLIS_CONTROL_PLANE, else ./.trellis/control-plane.json, else the last "trellis up" (~/.config/trellis/context.json), else http://127.0.0.1:15000)
   --state-dir D         state directory holding agent-token (default ./.trellis)
   --log-level L         trace|debug|info|warn|error (default info)
   -h, --help            this text

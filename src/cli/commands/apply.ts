@@ -20,8 +20,8 @@ Options:
   -f, --filename F        file, directory or - (required)
   --dry-run               validate and show what would change; store nothing
   -o, --output FORMAT     text (default), json or yaml (the API's ApplyResult)
-  --control-plane URL     REST API (default: $TRELLIS_CONTROL_PLANE, else ./.trellis/control-plane.json, else http://127.0.0.1:15000)
-  --state-dir D           where the API token is read from (<D>/agent-token; default ./.trellis)
+  --control-plane URL     REST API (default: $TRELLIS_CONTROL_PLANE, else ./.trellis/control-plane.json, else the last "trellis up" (~/.config/trellis/context.json), else http://127.0.0.1:15000)
+  --state-dir D           where the API token is read from (<D>/agent-token; default: the state directory of the mesh found, else ./.trellis)
   -h, --help              this text
 `;
 

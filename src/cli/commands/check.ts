@@ -11,7 +11,7 @@ Exit 0 if every check passed, 1 if any failed, 4 if the control plane is unreach
 
 Options:
   -o, --output FORMAT     text (default), json or yaml
-  --control-plane URL     REST API (default: $TRELLIS_CONTROL_PLANE, else ./.trellis/control-plane.json, else http://127.0.0.1:15000)
+  --control-plane URL     REST API (default: $TRELLIS_CONTROL_PLANE, else ./.trellis/control-plane.json, else the last "trellis up" (~/.config/trellis/context.json), else http://127.0.0.1:15000)
   -h, --help              this text
 `;
 

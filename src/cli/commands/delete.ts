@@ -12,8 +12,8 @@ Exit 5 when it does not exist.
 
 Options:
   -n, --namespace NS      namespace (default "default")
-  --control-plane URL     REST API (default: $TRELLIS_CONTROL_PLANE, else ./.trellis/control-plane.json, else http://127.0.0.1:15000)
-  --state-dir D           where the API token is read from (<D>/agent-token; default ./.trellis)
+  --control-plane URL     REST API (default: $TRELLIS_CONTROL_PLANE, else ./.trellis/control-plane.json, else the last "trellis up" (~/.config/trellis/context.json), else http://127.0.0.1:15000)
+  --state-dir D           where the API token is read from (<D>/agent-token; default: the state directory of the mesh found, else ./.trellis)
   -h, --help              this text
 `;
 

@@ -18,7 +18,7 @@ Unmeshed or unknown callers show as "-".
 
 Options:
   -o, --output FORMAT     table (default) or json
-  --control-plane URL     REST API (default: $TRELLIS_CONTROL_PLANE, else ./.trellis/control-plane.json, else http://127.0.0.1:15000)
+  --control-plane URL     REST API (default: $TRELLIS_CONTROL_PLANE, else ./.trellis/control-plane.json, else the last "trellis up" (~/.config/trellis/context.json), else http://127.0.0.1:15000)
   -h, --help              this text
 `;
 

@@ -7,6 +7,7 @@ import { choice, parse, str } from '../args.js';
 import { json, OUTPUTS, relativeTime, table, yaml } from '../format.js';
 import { UsageError, type Command } from '../io.js';
 import { resourceCall } from '../resources-client.js';
+import { orderSpans } from '../span-tree.js';
 
 const KINDS = ['services', 'workloads', 'endpoints', 'proxies'] as const;
 type Kind = (typeof KINDS)[number];
@@ -28,7 +29,7 @@ trace id, its spans as a tree with start offsets and durations.
 Options:
   -n, --namespace NS      namespace of a named resource (default "default"); filters lists
   -o, --output FORMAT     table (default), json or yaml
-  --control-plane URL     REST API (default: $TRELLIS_CONTROL_PLANE, else ./.trellis/control-plane.json, else http://127.0.0.1:15000)
+  --control-plane URL     REST API (default: $TRELLIS_CONTROL_PLANE, else ./.trellis/control-plane.json, else the last "trellis up" (~/.config/trellis/context.json), else http://127.0.0.1:15000)
   -h, --help              this text
 `;
 
@@ -42,7 +43,7 @@ export function render(kind: Kind, items: unknown[], now: number): string {
       );
     case 'workloads':
       return table(
-        ['NAMESPACE', 'NAME', 'SERVICE', 'READY', 'STATES', 'RESTARTS', 'KIND', 'AGENT'],
+        ['NAMESPACE', 'NAME', 'SERVICE', 'READY', 'STATES', 'RESTARTS', 'PIDS (APP/PROXY)', 'KIND', 'AGENT'],
         (items as WorkloadView[]).map((w) => [
           w.namespace,
           w.name,
@@ -50,6 +51,7 @@ export function render(kind: Kind, items: unknown[], now: number): string {
           `${w.replicas.filter((r) => r.state === 'ready').length}/${w.replicas.length}`,
           w.replicas.map((r) => r.state).join(',') || '-',
           String(w.replicas.reduce((n, r) => n + r.restarts, 0)),
+          w.replicas.map((r) => `${r.appPid ?? '-'}/${r.proxyPid ?? '-'}`).join(',') || '-',
           w.ingress ? 'ingress' : 'workload',
           w.agentId,
         ]),
@@ -149,8 +151,6 @@ export function renderResources(items: ResourceView[], detail: boolean): string 
   return `${t}Conditions:\n${lines.join('\n')}\n`;
 }
 
-
-
 function ms(n: number): string {
   return n >= 1000 ? `${(n / 1000).toFixed(2)}s` : `${n.toFixed(n >= 10 ? 0 : 2)}ms`;
 }
@@ -163,24 +163,13 @@ export function renderTraces(items: TraceSummaryView[], now: number): string {
   );
 }
 
-/** One trace's spans, children indented under their parent, start as offset from the trace's. Exported for tests. */
+/** One trace's spans in call order (./span-tree.ts), children indented under their parent, start as offset from the trace's. Exported for tests. */
 export function renderTrace(t: TraceView): string {
-  const ids = new Set(t.spans.map((s) => s.spanId));
-  const depth = new Map<string, number>();
-  const depthOf = (spanId: string, seen: number): number => {
-    const known = depth.get(spanId);
-    if (known !== undefined) return known;
-    const parent = t.spans.find((s) => s.spanId === spanId)?.parentSpanId;
-    // `seen` bounds the walk: a parent cycle in received data must not loop.
-    const d = parent === undefined || !ids.has(parent) || seen > t.spans.length ? 0 : depthOf(parent, seen + 1) + 1;
-    depth.set(spanId, d);
-    return d;
-  };
   const start = t.spans.reduce((m, s) => Math.min(m, s.startMs), Number.POSITIVE_INFINITY);
   return table(
     ['SPAN', 'SERVICE', 'KIND', 'OFFSET', 'DURATION', 'STATUS'],
-    t.spans.map((s) => [
-      `${'  '.repeat(depthOf(s.spanId, 0))}${s.name}`,
+    orderSpans(t.spans).map(({ span: s, depth }) => [
+      `${'  '.repeat(depth)}${s.name}`,
       s.service,
       s.kind,
       `+${ms(s.startMs - start)}`,

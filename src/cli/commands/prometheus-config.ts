@@ -15,7 +15,7 @@ service, service_account, replica, node_id and ingress. See docs/observability.m
   trellis prometheus-config > prometheus.yml && prometheus --config.file=prometheus.yml
 
 Options:
-  --control-plane URL     REST API (default: $TRELLIS_CONTROL_PLANE, else ./.trellis/control-plane.json, else http://127.0.0.1:15000)
+  --control-plane URL     REST API (default: $TRELLIS_CONTROL_PLANE, else ./.trellis/control-plane.json, else the last "trellis up" (~/.config/trellis/context.json), else http://127.0.0.1:15000)
   --scrape-interval D     scrape and discovery interval, Prometheus duration (default 5s)
   -h, --help              this text
 `;

@@ -13,7 +13,7 @@ workload or replica, 4 if the control plane or the proxy cannot be reached.
 
 Options:
   -o, --output FORMAT     json (default) or yaml
-  --control-plane URL     REST API (default: $TRELLIS_CONTROL_PLANE, else ./.trellis/control-plane.json, else http://127.0.0.1:15000)
+  --control-plane URL     REST API (default: $TRELLIS_CONTROL_PLANE, else ./.trellis/control-plane.json, else the last "trellis up" (~/.config/trellis/context.json), else http://127.0.0.1:15000)
   -h, --help              this text
 `;
 

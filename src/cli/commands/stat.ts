@@ -25,7 +25,7 @@ A proxy that cannot be scraped is reported on stderr and left out.
 Options:
   --window D              time between the two scrapes, e.g. 2s, 500ms, 1m (default 10s)
   -o, --output FORMAT     table (default) or json
-  --control-plane URL     REST API (default: $TRELLIS_CONTROL_PLANE, else ./.trellis/control-plane.json, else http://127.0.0.1:15000)
+  --control-plane URL     REST API (default: $TRELLIS_CONTROL_PLANE, else ./.trellis/control-plane.json, else the last "trellis up" (~/.config/trellis/context.json), else http://127.0.0.1:15000)
   -h, --help              this text
 `;
 

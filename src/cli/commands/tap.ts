@@ -24,7 +24,7 @@ Options:
   --status S              only this status (503), class (5xx) or 0 (no response)
   --max N                 stop after N requests (1..100000); default: until Ctrl-C
   -o, --output FORMAT     text (default) or json
-  --control-plane URL     REST API (default: $TRELLIS_CONTROL_PLANE, else ./.trellis/control-plane.json, else http://127.0.0.1:15000)
+  --control-plane URL     REST API (default: $TRELLIS_CONTROL_PLANE, else ./.trellis/control-plane.json, else the last "trellis up" (~/.config/trellis/context.json), else http://127.0.0.1:15000)
   -h, --help              this text
 `;
 

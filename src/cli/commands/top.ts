@@ -29,7 +29,7 @@ Options:
   --interval D            redraw period on a terminal, e.g. 2s, 500ms (default 2s)
   --duration D            stop after D and print the table
   -o, --output FORMAT     table (default) or json
-  --control-plane URL     REST API (default: $TRELLIS_CONTROL_PLANE, else ./.trellis/control-plane.json, else http://127.0.0.1:15000)
+  --control-plane URL     REST API (default: $TRELLIS_CONTROL_PLANE, else ./.trellis/control-plane.json, else the last "trellis up" (~/.config/trellis/context.json), else http://127.0.0.1:15000)
   -h, --help              this text
 `;
 

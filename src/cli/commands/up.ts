@@ -1,9 +1,12 @@
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
 import { Agent } from '../../agent/agent.js';
 import { killLeftovers } from '../../agent/pids.js';
 import { checkFixedAddresses, PortAllocator } from '../../agent/ports.js';
+import type { Protocol } from '../../api/common.js';
 import { loadMeshFile } from '../../config/load.js';
+import type { MeshConfig } from '../../config/types.js';
 import { loadResources, type LoadedResource } from '../../config/resources/load.js';
 import { createLogger, isLogLevel, type LogLevel } from '../../util/log.js';
 import { parse, str } from '../args.js';
@@ -11,6 +14,7 @@ import { ControlPlaneProcess } from '../control-plane-process.js';
 import { UsageError, type Command, type Io } from '../io.js';
 import { applyLoaded } from './apply.js';
 import { onSignals } from '../lifecycle.js';
+import { removeUserContext, writeUserContext, type UpContext } from '../user-context.js';
 
 const usage = `Usage: trellis up [dir|file] [--state-dir D] [--log-level L]
 
@@ -29,6 +33,39 @@ Options:
                      warnings and errors also to stderr
   -h, --help         this text
 `;
+
+/**
+ * How to call an ingress from outside the mesh, by the protocol of the service port it serves:
+ * HTTP/1.1 with curl, HTTP/2 with curl over h2c (the ingress speaks cleartext HTTP/2 with prior
+ * knowledge, as gRPC clients do), gRPC with grpcurl, opaque TCP with nc.
+ */
+export function tryCommand(protocol: Protocol, url: string): string {
+  const u = new URL(url);
+  const hostPort = u.host;
+  switch (protocol) {
+    case 'http':
+      return `curl ${url}/`;
+    case 'http2':
+      return `curl --http2-prior-knowledge ${url}/`;
+    case 'grpc':
+      return `grpcurl -plaintext -proto <file>.proto ${hostPort} <package.Service>/<Method>`;
+    case 'tcp':
+      return `nc ${u.hostname.replace(/^\[|\]$/g, '')} ${u.port}`;
+  }
+}
+
+/** The lines `up` prints on stderr once ready: where the logs are, one way to call each ingress, what next. */
+export function upBanner(mesh: MeshConfig, logDir: string, ingress: { name: string; url: string }[]): string {
+  const tries = ingress.map((i) => {
+    const protocol = mesh.ingress.find((x) => x.name === i.name)?.protocol ?? 'http';
+    return `${tryCommand(protocol, i.url)}   (ingress ${i.name}, ${protocol})`;
+  });
+  return (
+    `trellis: mesh "${mesh.name}" is up (${mesh.workloads.length} workload(s)); logs in ${logDir}\n` +
+    tries.map((t, n) => `${n === 0 ? '  try:  ' : '        '}${t}\n`).join('') +
+    `  then: trellis get workloads   (from any folder; npx trellis inside the clone; Ctrl-C stops the mesh)\n`
+  );
+}
 
 /** The `ready ...` line `up` prints on stdout. */
 export function readyLine(apiUrl: string, pushUrl: string, ingress: { name: string; url: string }[]): string {
@@ -74,6 +111,27 @@ export async function loadMeshResources(meshDir: string): Promise<LoadedResource
   return loadResources(dir, meshDir);
 }
 
+/**
+ * Records this `up` in the per-user config (./user-context.ts) so the CLI finds its control
+ * plane from any folder. Not being able to write it (a read-only home) costs only that.
+ */
+function recordUp(io: Io, logger: Logger, context: UpContext): void {
+  try {
+    const path = writeUserContext(io.env, context);
+    if (path !== null) logger.info({ path }, 'recorded this mesh for the CLI');
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, 'could not record this mesh in the per-user config; the CLI finds it from the mesh folder or with --control-plane');
+  }
+}
+
+function forgetUp(io: Io, logger: Logger): void {
+  try {
+    removeUserContext(io.env, process.pid);
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, 'could not remove this mesh from the per-user config (it is ignored once this process is gone)');
+  }
+}
+
 async function runUp(
   io: Io,
   s: { mesh: Awaited<ReturnType<typeof loadMeshFile>>; stateDir: string; level: LogLevel; logger: ReturnType<typeof createLogger>; resources: LoadedResource[] },
@@ -100,6 +158,7 @@ async function runUp(
       logger.error({ err: (err as Error).message }, 'agent stop failed');
     }
     await cp.stop();
+    forgetUp(io, logger);
     return 0;
   };
   const removeSignals = onSignals(
@@ -110,6 +169,7 @@ async function runUp(
     () => {
       agent?.kill();
       cp.kill();
+      forgetUp(io, logger);
       finish(130);
     },
   );
@@ -125,12 +185,8 @@ async function runUp(
     agent = new Agent({ mesh, stateDir, controlPlaneUrl: info.apiUrl, logger, proxyLogLevel: proxyLevel(s.level) });
     await agent.start();
     io.out(readyLine(info.apiUrl, info.pushUrl, agent.ingressUrls()));
-    const first = agent.ingressUrls()[0];
-    io.err(
-      `trellis: mesh "${mesh.name}" is up (${mesh.workloads.length} workload(s)); logs in ${join(stateDir, 'logs')}\n` +
-        (first !== undefined ? `  try:  curl ${first.url}/\n` : '') +
-        `  then: npx trellis get workloads   (Ctrl-C stops the mesh)\n`,
-    );
+    recordUp(io, logger, { apiUrl: info.apiUrl, stateDir, meshFile: mesh.file, pid: process.pid, startedAt: new Date().toISOString() });
+    io.err(upBanner(mesh, join(stateDir, 'logs'), agent.ingressUrls()));
   } catch (err) {
     if (shuttingDown !== null) return await finished;
     removeSignals();

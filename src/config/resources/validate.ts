@@ -15,15 +15,7 @@ export type Validated = { ok: true; resource: Resource } | { ok: false; kind: st
 
 const ENVELOPE_FIELDS = new Set(['apiVersion', 'kind', 'metadata', 'spec', 'status']);
 
-/** Lower-case, plural and short spellings a user may type for a kind (`get httproutes`). */
-export function kindFromName(s: string): ResourceKind | undefined {
-  const l = s.toLowerCase();
-  for (const k of RESOURCE_KINDS) {
-    const kl = k.toLowerCase();
-    if (l === kl || l === `${kl}s` || l === `${kl}.${API_VERSION_OF[k].split('/')[0] ?? ''}`) return k;
-  }
-  return ({ dp: 'DestinationPolicy', fault: 'FaultInjection', faults: 'FaultInjection' } as Record<string, ResourceKind>)[l];
-}
+export { kindFromName } from './kind-names.js';
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
