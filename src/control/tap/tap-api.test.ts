@@ -7,7 +7,7 @@ import type { TapMessage } from '../../api/tap.js';
 import { AdminServer } from '../../proxy/admin/admin-server.js';
 import { tapSite } from '../../proxy/tap/tap-event.js';
 import { TapHub } from '../../proxy/tap/tap-hub.js';
-import type { ExchangeRecord } from '../../proxy/http1/types.js';
+import type { ExchangeRecord } from '../../proxy/pipeline/record.js';
 import { HttpError } from '../api/http-error.js';
 import { serveTap } from './tap-api.js';
 import { tapTargets } from './tap-targets.js';
@@ -31,7 +31,7 @@ async function fakeProxy(nodeId: string, workload: string): Promise<FakeProxy> {
   const publish = (target: string, status = 200): void => {
     const r: ExchangeRecord = {
       method: 'GET', target, host: undefined, status, reason: undefined, upstreamPeer: undefined, requestBodyBytes: 0,
-      responseBodyBytes: 0, durationMs: 1, upstreamMs: undefined, upgraded: false, startedAt: 0,
+      responseBodyBytes: 0, durationMs: 1, upstreamMs: undefined, upgraded: false, startedAt: 0, grpcStatus: undefined, route: undefined, backend: undefined, retries: 0,
     };
     hub.publish(site, r, 'spiffe://td/ns/default/sa/a');
   };

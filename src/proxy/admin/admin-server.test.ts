@@ -42,7 +42,7 @@ test('admin: GET /tap streams NDJSON (attached first), 400 names the parameter, 
   const site = tapSite({ nodeId: 'default/b/0', namespace: 'default', workload: 'b', service: 'b', identity: 'spiffe://td/ns/default/sa/b' }, 'inbound', 'http', '');
   const rec = (target: string, status = 200) => ({
     method: 'GET', target, host: undefined, status, reason: undefined, upstreamPeer: undefined, requestBodyBytes: 0,
-    responseBodyBytes: 0, durationMs: 1, upstreamMs: undefined, upgraded: false, startedAt: 0,
+    responseBodyBytes: 0, durationMs: 1, upstreamMs: undefined, upgraded: false, startedAt: 0, grpcStatus: undefined, route: undefined, backend: undefined, retries: 0,
   });
   const admin = new AdminServer(
     { host: '127.0.0.1', port: 0 },

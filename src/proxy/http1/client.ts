@@ -358,6 +358,7 @@ export class Http1Attempt implements UpstreamAttempt, BodySink {
     this.detach();
     this.destroySocket();
     this.lease.release(false, failed);
+    this.handler.onAborted?.(this.ex, this);
   }
 
   /**

@@ -2,7 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { HeadReader, readRequestHead, readResponseHead } from './head-reader.js';
 import type { RequestHead, ResponseHead } from './parser.js';
-import { localResponse, serializeRequestHead, serializeResponseHead } from './serialize.js';
+import { HeadEdits } from '../pipeline/head-edits.js';
+import { localResponse, serializeForwardedRequest, serializeResponseHead } from './serialize.js';
 import { DEFAULT_HTTP1_LIMITS } from './types.js';
 
 function reqHead(s: string): RequestHead {
@@ -21,31 +22,50 @@ function respHead(s: string, method = 'GET'): ResponseHead {
   return h as ResponseHead;
 }
 
-describe('serializeRequestHead', () => {
+describe('serializeForwardedRequest', () => {
   it('keeps the start line and end-to-end fields, drops hop-by-hop ones', () => {
     const h = reqHead('GET /x?y HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, X-Hop\r\nKeep-Alive: 5\r\n' +
       'Proxy-Connection: close\r\nTE: gzip\r\nUpgrade: websocket\r\nX-Hop: 1\r\nX-End: 2\r\n\r\n');
-    const out = serializeRequestHead(h, { upgrade: false }).toString('latin1');
+    const out = serializeForwardedRequest(h, null).toString('latin1');
     assert.equal(out, 'GET /x?y HTTP/1.1\r\nhost: a\r\nx-end: 2\r\n\r\n');
   });
   it('re-emits framing as forwarded, keeps te: trailers', () => {
     const c = reqHead('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\nTE: trailers\r\n\r\n');
-    assert.equal(serializeRequestHead(c, { upgrade: false }).toString('latin1'),
+    assert.equal(serializeForwardedRequest(c, null).toString('latin1'),
       'POST / HTTP/1.1\r\nhost: a\r\ntransfer-encoding: gzip, chunked\r\nte: trailers\r\n\r\n');
     const l = reqHead('POST / HTTP/1.1\r\nContent-Length: 007\r\nHost: a\r\nContent-Length: 7\r\n\r\n');
-    assert.equal(serializeRequestHead(l, { upgrade: false }).toString('latin1'),
+    assert.equal(serializeForwardedRequest(l, null).toString('latin1'),
       'POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 7\r\n\r\n');
   });
-  it('forwards Upgrade only for upgrades; strips and adds configured fields', () => {
+  it('forwards Upgrade only for upgrades; applies removed and set fields', () => {
     const u = reqHead('GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nX-Secret: s\r\n\r\n');
-    const out = serializeRequestHead(u, {
-      upgrade: true, stripRequestHeaders: new Set(['x-secret']), addRequestHeaders: ['x-forwarded-proto', 'http'],
-    }).toString('latin1');
+    const edits = new HeadEdits();
+    edits.removeField('x-secret');
+    edits.setField('x-forwarded-proto', 'http');
+    const out = serializeForwardedRequest(u, edits).toString('latin1');
     assert.equal(out, 'GET /ws HTTP/1.1\r\nhost: a\r\nconnection: upgrade\r\nupgrade: websocket\r\nx-forwarded-proto: http\r\n\r\n');
+    const plain = reqHead('GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n');
+    assert.equal(serializeForwardedRequest(plain, null).toString('latin1'), 'GET / HTTP/1.1\r\nhost: a\r\n\r\n');
+  });
+  it('edits replace the target and the single Host, set replaces every field of its name, add appends; framing is never an edit', () => {
+    const h = reqHead('POST /a?q=1 HTTP/1.1\r\nHost: a\r\nX-T: 1\r\nX-T: 2\r\nX-Keep: k\r\nContent-Length: 2\r\n\r\n');
+    const edits = new HeadEdits();
+    edits.target = '/b?q=1';
+    edits.authority = 'b.example';
+    edits.setField('x-t', 'new');
+    edits.addField('x-keep', 'k2');
+    edits.setField('content-length', '999');
+    edits.addField('host', 'evil');
+    assert.equal(serializeForwardedRequest(h, edits).toString('latin1'),
+      'POST /b?q=1 HTTP/1.1\r\nhost: b.example\r\nx-keep: k\r\ncontent-length: 2\r\nx-t: new\r\nx-keep: k2\r\n\r\n');
+    const ten = reqHead('GET / HTTP/1.0\r\n\r\n');
+    const e2 = new HeadEdits();
+    e2.authority = 'c';
+    assert.equal(serializeForwardedRequest(ten, e2).toString('latin1'), 'GET / HTTP/1.0\r\nhost: c\r\n\r\n');
   });
   it('Connection cannot remove Host', () => {
     const h = reqHead('GET / HTTP/1.1\r\nHost: a\r\nConnection: host\r\n\r\n');
-    assert.match(serializeRequestHead(h, { upgrade: false }).toString('latin1'), /host: a/);
+    assert.match(serializeForwardedRequest(h, null).toString('latin1'), /host: a/);
   });
 });
 

@@ -76,8 +76,6 @@ class Http1Connection implements Http1ConnectionHandle, ResponseHandler, BodySou
   private readonly clientAddress: string | undefined;
   private looping = false;
   private again = false;
-  /** The client half-closed: serve what is buffered, then close. */
-  private downEnded = false;
 
   // The exchange in flight (all reset by beginExchange).
   private ex: Exchange | null = null;
@@ -148,11 +146,16 @@ class Http1Connection implements Http1ConnectionHandle, ResponseHandler, BodySou
     }
   }
 
+  /**
+   * The client closed its sending side. Between requests that ends the connection. With an
+   * exchange in flight it is taken as the client going away, as Envoy (half-close off, its
+   * default) and nginx (proxy_ignore_client_abort off) take it: TCP cannot tell a half-close
+   * from a client that timed out and closed, and waiting on would hold the upstream request,
+   * its connection and its circuit-breaker permit for a response nobody reads.
+   */
   private onDownEnd(): void {
     if (this.state === St.Head) this.closeDown();
-    else if (this.state === St.Serving && !this.reqDone) this.destroyAll();
-    // Requests already buffered are still served; then the connection closes.
-    else this.downEnded = true;
+    else if (this.state === St.Serving) this.destroyAll();
   }
 
   private onDownGone(): void {
@@ -184,10 +187,6 @@ class Http1Connection implements Http1ConnectionHandle, ResponseHandler, BodySou
     const r = this.reader;
     r.skipLeadingEmptyLines();
     if (r.length === 0) {
-      if (this.downEnded) {
-        this.closeDown();
-        return;
-      }
       this.headStart = -1;
       this.timer.arm(Watch.Idle);
       this.down.resume();
@@ -196,10 +195,6 @@ class Http1Connection implements Http1ConnectionHandle, ResponseHandler, BodySou
     if (this.headStart < 0) this.headStart = this.opts.clock.now();
     const parsed = readRequestHead(r, this.opts.limits);
     if (parsed.kind === 'incomplete') {
-      if (this.downEnded) {
-        this.closeDown();
-        return;
-      }
       this.timer.arm(Watch.Head);
       this.down.resume();
       return;

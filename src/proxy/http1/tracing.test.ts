@@ -1,16 +1,20 @@
 import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { planOf } from '../traffic/plan.js';
-import type { Planner } from '../traffic/plan.js';
+import type { ClusterTable } from '../cluster/cluster-table.js';
+import type { Exchange } from '../pipeline/exchange.js';
+import type { Service } from '../pipeline/service.js';
+import type { CompiledRule } from '../routing/types.js';
+import { RetryStage } from '../stages/retry/retry.js';
+import { TraceStage } from '../stages/trace/trace.js';
+import { systemClock } from '../clock/clock.js';
 import { Tracer } from '../tracing/tracer.js';
 import { startCollector } from '../tracing/test-collector.js';
 import type { Collector } from '../tracing/test-collector.js';
 import { closeServer, ConnectUpstream, listen, rawExchange, splitResponses, startProxy } from './test-harness.js';
 import type { ProxyHandle } from './test-harness.js';
-import type { ExchangeRecord, Http1Upstream } from './types.js';
 
-// The HTTP/1 forwarder with tracing: trace context continued or started per request, the
+// The HTTP/1 codec with the trace stage: trace context continued or started per request, the
 // upstream sees this hop's span as its parent, and the span reaches a real OTLP collector.
 
 const NODE = { namespace: 'shop', workload: 'checkout', service: 'checkout', replica: 2, identity: 'spiffe://test.local/ns/shop/sa/checkout' };
@@ -26,10 +30,29 @@ let upstreamServer: net.Server;
 let upstream: ConnectUpstream;
 let collector: Collector;
 let tracer: Tracer;
-let records: ExchangeRecord[] = [];
 let route: string | undefined;
 let retry = false;
 let front: ProxyHandle;
+
+/** A budget that always allows a retry, for every cluster. */
+const ALWAYS_RETRY = { get: () => ({ retryBudget: { recordRequest() {}, tryRetry: () => true } }) } as unknown as ClusterTable;
+const RETRY_RULE = { retry: { attempts: 1, backoffMs: 0, codes: [503] }, timeouts: { requestMs: 0, backendRequestMs: 0 } } as unknown as CompiledRule;
+
+/** What the route stage would decide: the backend, and (per test) the route's name and a retry. */
+function routeLike(next: Service): Service {
+  return {
+    call(ex: Exchange, h) {
+      ex.backend = 'shop/orders:http';
+      ex.route = route;
+      if (retry) ex.rule = RETRY_RULE;
+      next.call(ex, h);
+    },
+  };
+}
+
+function records(): Exchange[] {
+  return front.records;
+}
 
 function fieldsOf(head: string): [string, string][] {
   return head.split('\r\n').slice(1).map((l) => {
@@ -69,26 +92,19 @@ before(async () => {
   upstream = new ConnectUpstream(await listen(upstreamServer));
   collector = await startCollector();
   tracer = new Tracer(NODE, { exporter: { flushIntervalMs: 60_000 } });
-  const planner: Planner<Http1Upstream> = () =>
-    planOf<Http1Upstream>(upstream, {
-      route,
-      backend: 'shop/orders:http',
-      ...(retry ? { retry: { attempts: 1, backoffMs: 0, httpCodes: new Set([503]), grpcCodes: new Set<number>() }, budget: { recordRequest() {}, tryRetry: () => true } } : {}),
-    });
   front = await startProxy(upstream, {
-    planner,
-    tracer,
-    onExchange: (r) => {
-      records.push(r);
-      tracer.exportExchange({ kind: 'client', protocol: '1.1' }, r, 'orders', r.upstreamPeer);
-    },
+    stages: [
+      (next) => new TraceStage({ tracer, direction: 'outbound', cluster: 'shop/orders:http', service: 'checkout' }, next),
+      (next) => routeLike(next),
+      (next) => new RetryStage({ clusters: ALWAYS_RETRY, clock: systemClock, random: () => 0 }, next),
+    ],
   });
 });
 
 beforeEach(() => {
   heads = [];
   statuses = [];
-  records = [];
+  front.records.length = 0;
   route = undefined;
   retry = false;
   tracer.configure({ endpoint: collector.url, samplingRatio: 1 });
@@ -118,7 +134,7 @@ test('a request without trace context starts a trace; the upstream’s parent is
   assert.equal(span.attributes['http.response.status_code'], 200);
   assert.equal(span.attributes['server.address'], 'orders');
   assert.equal(span.attributes['network.protocol.version'], '1.1');
-  assert.equal(span.attributes['trellis.peer.identity'], records[0]!.upstreamPeer);
+  assert.equal(span.attributes['trellis.peer.identity'], records()[0]!.upstreamPeer);
   assert.deepEqual(span.resource, {
     'service.name': 'checkout',
     'service.namespace': 'shop',
@@ -126,7 +142,7 @@ test('a request without trace context starts a trace; the upstream’s parent is
     'trellis.replica': 2,
     'trellis.identity': NODE.identity,
   });
-  const rec = records[0]!;
+  const rec = records()[0]!;
   assert.equal(rec.traceId, span.traceId);
   assert.equal(rec.spanId, span.spanId);
   assert.equal(BigInt(span.endTimeUnixNano) >= BigInt(span.startTimeUnixNano), true);
@@ -183,8 +199,8 @@ test('a caller’s not-sampled decision is followed: no span, but the flag is pr
   const tp = field(heads[0]!, 'traceparent')!;
   assert.match(tp, new RegExp(`^00-${TRACE}-[0-9a-f]{16}-00$`));
   assert.notEqual(tp.slice(36, 52), PARENT);
-  assert.equal(records[0]!.traceId, TRACE, 'the access log still gets the trace id');
-  assert.equal(records[0]!.sampled, false);
+  assert.equal(records()[0]!.traceId, TRACE, 'the access log still gets the trace id');
+  assert.equal(records()[0]!.sampled, false);
   assert.equal(tracer.stats()!.queued + tracer.stats()!.exported, exported, 'nothing was queued');
   assert.equal(collector.requests, requests);
 });
@@ -211,7 +227,7 @@ test('tracing absent: trace headers reach the upstream byte for byte and nothing
   const requests = collector.requests;
   const extra = [`traceparent: 00-${TRACE}-${PARENT}-01`, 'tracestate: a=1', `b3: ${B3_TRACE}-${B3_SPAN}-1`, `x-b3-traceid: ${B3_TRACE}`];
   await get(front.port, '/x', extra);
-  const bare = await startProxy(upstream, { planner: () => planOf<Http1Upstream>(upstream, { backend: 'shop/orders:http' }) });
+  const bare = await startProxy(upstream, { stages: [(next) => routeLike(next)] });
   try {
     await get(bare.port, '/x', extra);
   } finally {
@@ -220,7 +236,7 @@ test('tracing absent: trace headers reach the upstream byte for byte and nothing
   assert.equal(heads.length, 2);
   assert.equal(heads[0], heads[1]);
   assert.equal(field(heads[0]!, 'traceparent'), `00-${TRACE}-${PARENT}-01`);
-  assert.equal(records[0]!.traceId, undefined);
+  assert.equal(records()[0]!.traceId, undefined);
   await tracer.flush();
   assert.equal(collector.requests, requests);
   assert.equal(tracer.stats(), null);

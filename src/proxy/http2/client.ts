@@ -206,5 +206,6 @@ export class Http2Attempt implements UpstreamAttempt, BodySink {
     const up = this.up;
     if (up !== null && !up.closed && !up.destroyed) up.close(NGHTTP2_CANCEL);
     this.lease.release(false, failed, this.grpcStatus);
+    this.handler.onAborted?.(this.ex, this);
   }
 }

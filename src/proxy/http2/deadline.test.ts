@@ -2,13 +2,14 @@ import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import type { ClientHttp2Session, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
-import type { RequestPlan } from '../traffic/plan.js';
+import { ManualClock } from '../clock/manual-clock.js';
 import { parseGrpcTimeout } from '../grpc/grpc-timeout.js';
-import type { Http2Upstream } from './types.js';
-import { GRPC_HEAD, TestUpstream, budget, client, grpcFrame, grpcOk, grpcTrailersOnly, h2Server, plan, proxy, retryPolicy, send, until } from './test-helpers.js';
+import { GRPC_HEAD, TestRoutes, TestUpstream, client, grpcFrame, grpcOk, grpcTrailersOnly, h2Server, proxy, rule, send, until } from './test-helpers.js';
 import type { Listening, Proxy } from './test-helpers.js';
 
-// gRPC deadlines (grpc-timeout) and request timeouts: what the client gets, what the upstream is told.
+// gRPC deadlines (grpc-timeout) and route request timeouts (the request-timeout stage) over
+// HTTP/2: what the client gets, what the upstream is told. Time is a ManualClock, so the
+// deadline an upstream is told is exact.
 
 type Handler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void;
 
@@ -16,10 +17,11 @@ let upstreamServer: Listening;
 let upstream: TestUpstream;
 let script: Handler[] = [];
 let seen: { headers: IncomingHttpHeaders; stream: ServerHttp2Stream }[] = [];
-let current: RequestPlan<Http2Upstream>;
-let planned: Proxy;
+const routes = new TestRoutes();
+const clock = new ManualClock();
+let routed: Proxy;
 let bare: Proxy;
-let toPlanned: ClientHttp2Session;
+let toRouted: ClientHttp2Session;
 let toBare: ClientHttp2Session;
 
 const hang: Handler = () => {};
@@ -32,17 +34,17 @@ before(async () => {
     stream.once('end', () => handler(stream, headers));
   });
   upstream = await TestUpstream.connect(upstreamServer.port);
-  planned = await proxy(upstream, { planner: () => current, random: () => 0 });
-  bare = await proxy(upstream);
-  toPlanned = await client(planned.port);
+  routed = await proxy(upstream, { clusters: routes.table, clock, random: () => 0 });
+  bare = await proxy(upstream, { clock });
+  toRouted = await client(routed.port);
   toBare = await client(bare.port);
 });
 
 after(async () => {
-  toPlanned.close();
+  toRouted.close();
   toBare.close();
   upstream.close();
-  await planned.close();
+  await routed.close();
   await bare.close();
   await upstreamServer.close();
 });
@@ -51,7 +53,7 @@ beforeEach(() => {
   script = [];
   seen = [];
   upstream.releases.length = 0;
-  planned.records.length = 0;
+  routed.records.length = 0;
   bare.records.length = 0;
 });
 
@@ -60,13 +62,21 @@ function upstreamTimeout(i: number): number | undefined {
   return typeof v === 'string' ? parseGrpcTimeout(v) : undefined;
 }
 
-test('grpc-timeout without a planner: DEADLINE_EXCEEDED, the upstream told the time left and reset', async () => {
-  const reply = await send(toBare, { ...GRPC_HEAD, 'grpc-timeout': '200m' }, grpcFrame('ping'));
+/** Sends, waits until the upstream has the request, then lets `ms` pass. */
+async function sendAndWait(session: ClientHttp2Session, head: http2.OutgoingHttpHeaders, body: Buffer | undefined, ms: number): Promise<Awaited<ReturnType<typeof send>>> {
+  const n = seen.length;
+  const pending = send(session, head, body);
+  await until(() => seen.length > n, 'the request to reach the upstream');
+  clock.advance(ms);
+  return pending;
+}
+
+test('grpc-timeout without routes: DEADLINE_EXCEEDED, the upstream told the time left and reset', async () => {
+  const reply = await sendAndWait(toBare, { ...GRPC_HEAD, 'grpc-timeout': '200m' }, grpcFrame('ping'), 200);
   assert.equal(reply.headOnly, true);
   assert.equal(reply.headers['grpc-status'], '4');
   assert.equal(reply.headers['trellis-reason'], 'request-timeout');
-  const told = upstreamTimeout(0);
-  assert.ok(told !== undefined && told <= 200, `upstream saw grpc-timeout ${String(seen[0]?.headers['grpc-timeout'])}`);
+  assert.equal(upstreamTimeout(0), 200, `upstream saw grpc-timeout ${String(seen[0]?.headers['grpc-timeout'])}`);
   await until(() => seen[0]?.stream.closed === true, 'the upstream stream to be reset');
   assert.equal(seen[0]?.stream.rstCode, http2.constants.NGHTTP2_CANCEL);
   await until(() => bare.records.length === 1 && upstream.releases.length === 1, 'record and release');
@@ -75,47 +85,67 @@ test('grpc-timeout without a planner: DEADLINE_EXCEEDED, the upstream told the t
   assert.deepEqual(upstream.releases, [{ failed: true, grpcStatus: undefined }]);
 });
 
+test('the deadline has not passed one ms early', async () => {
+  script = [(s) => grpcOk(s, 'ok')];
+  const n = seen.length;
+  const pending = send(toBare, { ...GRPC_HEAD, 'grpc-timeout': '200m' }, grpcFrame('ping'));
+  await until(() => seen.length > n, 'the request to reach the upstream');
+  clock.advance(199);
+  const reply = await pending;
+  assert.equal(reply.trailers?.['grpc-status'], '0');
+});
+
 test('the smaller of grpc-timeout and the route request timeout wins', async () => {
-  current = plan(upstream, { requestTimeoutMs: 100 });
-  const reply = await send(toPlanned, { ...GRPC_HEAD, 'grpc-timeout': '10S' }, grpcFrame('ping'));
+  routes.set([rule({ timeouts: { requestMs: 100 } })]);
+  const reply = await sendAndWait(toRouted, { ...GRPC_HEAD, 'grpc-timeout': '10S' }, grpcFrame('ping'), 100);
   assert.equal(reply.headers['grpc-status'], '4');
-  const told = upstreamTimeout(0);
-  assert.ok(told !== undefined && told <= 100, `upstream saw ${String(seen[0]?.headers['grpc-timeout'])}`);
+  assert.equal(upstreamTimeout(0), 100, `upstream saw ${String(seen[0]?.headers['grpc-timeout'])}`);
 });
 
 test('a route request timeout alone also sets the gRPC deadline upstream', async () => {
-  current = plan(upstream, { requestTimeoutMs: 80 });
-  const reply = await send(toPlanned, GRPC_HEAD, grpcFrame('ping'));
+  routes.set([rule({ timeouts: { requestMs: 80 } })]);
+  const reply = await sendAndWait(toRouted, GRPC_HEAD, grpcFrame('ping'), 80);
   assert.equal(reply.headers['grpc-status'], '4');
-  const told = upstreamTimeout(0);
-  assert.ok(told !== undefined && told <= 80);
+  assert.equal(upstreamTimeout(0), 80);
 });
 
 test('each attempt is told only what is left of the deadline', async () => {
-  current = plan(upstream, { retry: retryPolicy({ backoffMs: 20 }), budget: budget() });
+  routes.set([rule({ retry: { attempts: 2, backoffMs: 20, codes: [], grpcCodes: [14] } })]);
   script = [(s) => grpcTrailersOnly(s, 14), (s) => grpcOk(s, 'ok')];
-  const reply = await send(toPlanned, { ...GRPC_HEAD, 'grpc-timeout': '5S' }, grpcFrame('ping'));
+  const pending = send(toRouted, { ...GRPC_HEAD, 'grpc-timeout': '5S' }, grpcFrame('ping'));
+  await until(() => upstream.releases.length === 1, 'the first answer to be discarded');
+  clock.advance(20);
+  const reply = await pending;
   assert.equal(reply.trailers?.['grpc-status'], '0');
-  const first = upstreamTimeout(0);
-  const second = upstreamTimeout(1);
-  assert.ok(first !== undefined && second !== undefined && first <= 5000 && second < first, `${first} then ${second}`);
+  assert.equal(upstreamTimeout(0), 5000);
+  assert.equal(upstreamTimeout(1), 4980, 'the backoff was taken off');
 });
 
 test('a deadline after the response head resets both streams', async () => {
   script = [(s) => s.respond({ ':status': 200, 'content-type': 'application/grpc' })];
-  const reply = await send(toBare, { ...GRPC_HEAD, 'grpc-timeout': '150m' }, grpcFrame('ping'));
-  assert.equal(reply.headers[':status'], 200);
-  assert.equal(reply.trailers, null);
-  assert.equal(reply.rstCode, http2.constants.NGHTTP2_CANCEL);
+  const req = toBare.request({ ...GRPC_HEAD, 'grpc-timeout': '150m' });
+  req.on('error', () => {});
+  let trailers: IncomingHttpHeaders | null = null;
+  req.on('trailers', (t) => (trailers = t));
+  const closed = new Promise<void>((resolve) => req.once('close', () => resolve()));
+  req.end(grpcFrame('ping'));
+  const head = await new Promise<IncomingHttpHeaders>((resolve) => req.once('response', resolve));
+  assert.equal(head[':status'], 200);
+  clock.advance(150);
+  await closed;
+  assert.equal(trailers, null);
   await until(() => seen[0]?.stream.closed === true, 'the upstream stream to be reset');
   assert.equal(seen[0]?.stream.rstCode, http2.constants.NGHTTP2_CANCEL);
   await until(() => bare.records.length === 1, 'the record');
   assert.equal(bare.records[0]?.reason, 'request-timeout');
+  // As before the pipeline: the client's stream is cut with CANCEL (what gRPC clients expect
+  // when a deadline ends a call), not INTERNAL_ERROR (a proxy fault).
+  assert.equal(req.rstCode, http2.constants.NGHTTP2_CANCEL);
 });
 
 test('non-gRPC HTTP/2 with a request timeout: 504 request-timeout', async () => {
-  current = plan(upstream, { requestTimeoutMs: 60 });
-  const reply = await send(toPlanned, { ':method': 'GET', ':path': '/slow' });
+  routes.set([rule({ timeouts: { requestMs: 60 } })]);
+  const reply = await sendAndWait(toRouted, { ':method': 'GET', ':path': '/slow' }, undefined, 60);
   assert.equal(reply.headers[':status'], 504);
   assert.equal(reply.headers['trellis-reason'], 'request-timeout');
   assert.equal(seen[0]?.headers['grpc-timeout'], undefined);
@@ -126,4 +156,5 @@ test('a malformed grpc-timeout is ignored and forwarded as it came', async () =>
   const reply = await send(toBare, { ...GRPC_HEAD, 'grpc-timeout': '12x' }, grpcFrame('ping'));
   assert.equal(reply.trailers?.['grpc-status'], '0');
   assert.equal(seen[0]?.headers['grpc-timeout'], '12x');
+  assert.equal(clock.pendingTimers, 0, 'no deadline was set');
 });

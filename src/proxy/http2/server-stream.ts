@@ -17,12 +17,12 @@ import { CancelReason, localReply } from '../pipeline/service.js';
 import type { LocalReply, ResponseHandler, UpstreamAttempt } from '../pipeline/service.js';
 import type { Pipeline } from '../pipeline/stage.js';
 import type { Http2Attempt, StreamFailure } from './client.js';
-import { readGrpcStatus } from '../grpc/grpc-status.js';
+import { GrpcStatus, readGrpcStatus } from '../grpc/grpc-status.js';
 import { applyEdits, flatRequestHeaders } from './head-edits.js';
 import { forwardResponseHeaders, isGrpc } from './headers.js';
 import { respondProxyError } from './reply.js';
 
-const { NGHTTP2_INTERNAL_ERROR } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = http2.constants;
 
 export interface Http2StreamOptions {
   pipeline: Pipeline;
@@ -90,7 +90,7 @@ class ServedStream implements ResponseHandler, BodySource {
       opts.pipeline.service.call(ex, this);
     } catch (err) {
       // A stage's bug: answer for it; the session's other streams carry on.
-      this.onLocal(ex, localReply(500, ProxyReason.InternalError, `internal error: ${(err as Error).message}`));
+      this.onLocal(ex, localReply(500, ProxyReason.InternalError, `internal error: ${(err as Error).message}`, undefined, GrpcStatus.Internal));
     }
   }
 
@@ -176,9 +176,11 @@ class ServedStream implements ResponseHandler, BodySource {
     ex.reason = reply.reason;
     const down = this.down;
     if (ex.headSent) {
-      // Part of the response is out: reset the stream (with the upstream's own code, if it reset).
+      // Part of the response is out: reset the stream, with the upstream's own code if it reset,
+      // CANCEL when the mesh gave up on it (a deadline), INTERNAL_ERROR otherwise.
       const code = (reply as Partial<StreamFailure>).resetCode;
-      if (!down.closed && !down.destroyed) down.close(code !== undefined && code !== 0 ? code : NGHTTP2_INTERNAL_ERROR);
+      const fallback = reply.reason === ProxyReason.RequestTimeout ? NGHTTP2_CANCEL : NGHTTP2_INTERNAL_ERROR;
+      if (!down.closed && !down.destroyed) down.close(code !== undefined && code !== 0 ? code : fallback);
       return;
     }
     ex.headSent = true;

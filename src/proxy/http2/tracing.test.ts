@@ -1,23 +1,28 @@
 import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ClientHttp2Session, IncomingHttpHeaders } from 'node:http2';
+import type { Exchange } from '../pipeline/exchange.js';
+import { INBOUND_STACK } from '../stages/index.js';
 import { Tracer } from '../tracing/tracer.js';
 import { startCollector } from '../tracing/test-collector.js';
 import type { Collector } from '../tracing/test-collector.js';
 import { GRPC_HEAD, TestUpstream, client, grpcFrame, grpcOk, h2Server, proxy, send } from './test-helpers.js';
-import type { Listening, Proxy } from './test-helpers.js';
-import type { StreamRecord } from './types.js';
+import type { Listening, Proxy, ProxyOptions } from './test-helpers.js';
 
-// The HTTP/2 forwarder with tracing (as on an inbound listener: server spans).
+// The HTTP/2 codec through the inbound stack with tracing (the trace stage: server spans).
 
 const NODE = { namespace: 'shop', workload: 'orders', service: 'orders', replica: 0, identity: 'spiffe://test.local/ns/shop/sa/orders' };
+const LABELS = { nodeId: 'shop/orders/0', identity: NODE.identity, namespace: 'shop', workload: 'orders', service: 'orders', serviceAccount: 'orders' };
+const CALLER = 'spiffe://test.local/ns/shop/sa/checkout';
+/** An inbound listener of `orders`, called by `checkout` over mTLS. */
+const INBOUND: ProxyOptions = { stages: INBOUND_STACK, site: { direction: 'inbound', cluster: '' }, node: LABELS, peer: CALLER };
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT = '00f067aa0ba902b7';
 const B3_TRACE = '80f198ee56343ba864fe8b2a57d3eff7';
 const B3_SPAN = 'e457b5a2e4d86bd1';
 
 let seen: IncomingHttpHeaders[] = [];
-let records: StreamRecord[] = [];
+let records: Exchange[] = [];
 let upstreamServer: Listening;
 let upstream: TestUpstream;
 let collector: Collector;
@@ -39,19 +44,14 @@ before(async () => {
   upstream = await TestUpstream.connect(upstreamServer.port);
   collector = await startCollector();
   tracer = new Tracer(NODE, { exporter: { flushIntervalMs: 60_000 } });
-  front = await proxy(upstream, {
-    tracer,
-    onStream: (r) => {
-      records.push(r);
-      tracer.exportExchange({ kind: 'server', protocol: '2' }, r, 'orders', 'spiffe://test.local/ns/shop/sa/checkout');
-    },
-  });
+  front = await proxy(upstream, { ...INBOUND, tracer });
   session = await client(front.port);
 });
 
 beforeEach(() => {
   seen = [];
-  records = [];
+  front.records.length = 0;
+  records = front.records;
   tracer.configure({ endpoint: collector.url, samplingRatio: 1 });
 });
 
@@ -148,7 +148,7 @@ test('tracing absent: the upstream gets exactly the caller’s trace headers and
   const requests = collector.requests;
   const head = { ':method': 'GET', ':path': '/', ':authority': 'orders', traceparent: `00-${TRACE}-${PARENT}-01`, b3: `${B3_TRACE}-${B3_SPAN}-1`, 'x-b3-sampled': '1' };
   await send(session, head);
-  const bare = await proxy(upstream);
+  const bare = await proxy(upstream, INBOUND);
   const s = await client(bare.port);
   try {
     await send(s, head);

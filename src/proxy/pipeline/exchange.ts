@@ -68,8 +68,11 @@ export class Exchange implements ExchangeRecord {
   readonly grpc: boolean;
   readonly upgrade: boolean;
   readonly body: RequestBody;
-  /** The Host / :authority (may be rewritten by edits for the upstream; this stays as received). */
-  readonly host: string | undefined;
+  /**
+   * The authority the request is for: the Host / :authority, or an absolute-form target's
+   * (which wins, RFC 9112 §3.2.2; the normalize stage sets it). Edits may rewrite it for the upstream.
+   */
+  host: string | undefined;
   readonly start: number;
   readonly startedAt: number;
 

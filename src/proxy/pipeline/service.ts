@@ -40,6 +40,12 @@ export interface ResponseHandler {
    * head went out (the codec then cuts the response and records `reply.reason`).
    */
   onLocal(ex: Exchange, reply: LocalReply): void;
+  /**
+   * Told only to the handler that started `attempt` (the endpoint stage): a stage above
+   * abandoned it (`attempt.abort`) after its head, e.g. to retry. No other callback follows for
+   * it; whatever the handler holds for the attempt is given back.
+   */
+  onAborted?(ex: Exchange, attempt: UpstreamAttempt): void;
 }
 
 /**

@@ -46,10 +46,13 @@ export function isStageRegistered(name: string): boolean {
   return registry.has(name);
 }
 
+/** gRPC INTERNAL (13): what a gRPC caller gets for a mesh bug. */
+const GRPC_INTERNAL = 13;
+
 /** The end of a stack with no terminal stage: a mesh bug, answered rather than thrown. */
 const UNTERMINATED: Service = {
   call(ex: Exchange, handler: ResponseHandler): void {
-    handler.onLocal(ex, localReply(500, ProxyReason.InternalError, 'the stack has no upstream stage'));
+    handler.onLocal(ex, localReply(500, ProxyReason.InternalError, 'the stack has no upstream stage', undefined, GRPC_INTERNAL));
   },
 };
 

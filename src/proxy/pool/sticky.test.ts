@@ -1,14 +1,15 @@
-/** Consistent hashing through the upstreams: the key from a header or a cookie the proxy sets. */
+/** Consistent hashing through ClusterLeases: the key from a header or a cookie the proxy sets. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { ClusterConfig, HashOnConfig } from '../../api/snapshot.js';
-import { ClusterTable } from '../cluster/cluster-table.js';
-import type { UpstreamLease } from '../http1/types.js';
+import { systemClock } from '../clock/clock.js';
+import type { ClusterTable } from '../cluster/cluster-table.js';
+import type { Lease } from '../pipeline/lease.js';
 import { cluster, endpoint } from '../testing/fixtures.js';
-import { ClusterHttp1Upstream } from './cluster-upstream.js';
-import { tcpConnector } from './connect.js';
+import { tcpTable, testExchange } from '../testing/pool-harness.js';
+import { ClusterLeases } from './cluster-source.js';
 
 let server: net.Server;
 let port: number;
@@ -30,18 +31,18 @@ after(() => {
 
 const NAME = 'default/cart:http';
 
-function setup(hashOn: HashOnConfig, random: () => number): { t: ClusterTable; up: ClusterHttp1Upstream } {
+function setup(hashOn: HashOnConfig, random: () => number): { t: ClusterTable; up: ClusterLeases } {
   // five endpoints (distinct identities, one listening socket): the lease's peer tells them apart
   const eps = Array.from({ length: 5 }, (_, i) => endpoint(port, `spiffe://t/ns/default/sa/e${i}`, i));
   const c: ClusterConfig = { ...cluster(NAME, 'http', eps, 'consistent-hash'), hashOn };
-  const t = new ClusterTable({ connector: (ec, _a, ms) => tcpConnector(ec.host, ec.port, ms), balancer: { random, now: () => 0 } });
-  t.apply([c]);
-  return { t, up: new ClusterHttp1Upstream(t, NAME) };
+  const t = tcpTable([c], { random, now: () => 0 });
+  return { t, up: new ClusterLeases(t, systemClock) };
 }
 
-function lease(up: ClusterHttp1Upstream, headers: string[]): Promise<UpstreamLease> {
+function lease(up: ClusterLeases, headers: string[]): Promise<Lease> {
+  const ex = testExchange({ cluster: NAME, headers: [...headers, 'host', 'cart'] });
   return new Promise((resolve, reject) =>
-    up.acquire({ method: 'GET', target: '/', host: 'cart', headers, upgrade: false }, (f, l) => (l !== null ? resolve(l) : reject(new Error(f?.message)))),
+    up.acquire(ex, { exclude: undefined, fresh: false }, (f, l) => (l !== null ? resolve(l) : reject(new Error(f?.message)))),
   );
 }
 

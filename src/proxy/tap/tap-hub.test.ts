@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { TapEvent, TapMessage } from '../../api/tap.js';
-import type { ExchangeRecord } from '../http1/types.js';
-import type { StreamRecord } from '../http2/types.js';
+import type { ExchangeRecord } from '../pipeline/record.js';
 import { tapEventOf, tapSite, type TapNode } from './tap-event.js';
 import { TapHub } from './tap-hub.js';
 
@@ -24,6 +23,10 @@ function record(over: Partial<ExchangeRecord> = {}): ExchangeRecord {
     upstreamMs: 1,
     upgraded: false,
     startedAt: 1_700_000_000_000,
+    grpcStatus: undefined,
+    route: undefined,
+    backend: undefined,
+    retries: 0,
     ...over,
   };
 }
@@ -177,7 +180,10 @@ describe('tapEventOf', () => {
 
   it('carries the grpc-status of HTTP/2 streams', () => {
     const site = tapSite(NODE, 'inbound', 'http2', '');
-    const r: StreamRecord = { method: 'POST', target: '/pkg.Svc/Call', status: 200, reason: undefined, upstreamPeer: undefined, requestBodyBytes: 1, responseBodyBytes: 2, durationMs: 3, startedAt: 4, grpcStatus: 14 };
+    const r: ExchangeRecord = {
+      method: 'POST', target: '/pkg.Svc/Call', host: undefined, status: 200, reason: undefined, upstreamPeer: undefined, requestBodyBytes: 1,
+      responseBodyBytes: 2, durationMs: 3, upstreamMs: undefined, upgraded: false, startedAt: 4, grpcStatus: 14, route: undefined, backend: undefined, retries: 0,
+    };
     const e = tapEventOf(site, r, undefined);
     assert.deepEqual([e.protocol, e.grpcStatus, e.src, e.dst], ['http2', 14, {}, { service: 'default/b', identity: NODE.identity }]);
   });

@@ -99,6 +99,7 @@ class EndpointCall implements ResponseHandler, Cancellable {
       (this.tried ??= new Set()).add(key);
       lease.unavailable();
       // The answer is dropped unread with its connection; another endpoint gets the request.
+      this.attempt = null;
       attempt.abort(true);
       this.acquire();
       return;
@@ -128,13 +129,20 @@ class EndpointCall implements ResponseHandler, Cancellable {
     this.next.onLocal(ex, reply);
   }
 
+  /** A stage above dropped the attempt after its head (a retry): the permit goes back. */
+  onAborted(_ex: Exchange, attempt: UpstreamAttempt): void {
+    if (attempt === this.attempt) this.end();
+  }
+
   /** The exchange is abandoned (client gone, a deadline): give back what is held. */
   cancel(reason: CancelReason): void {
     if (this.done) return;
     const withdraw = this.withdraw;
     this.withdraw = undefined;
     withdraw?.();
-    this.attempt?.abort(reason === CancelReason.Timeout);
+    const attempt = this.attempt;
+    this.attempt = null;
+    attempt?.abort(reason === CancelReason.Timeout);
     this.end();
   }
 

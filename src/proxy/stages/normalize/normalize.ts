@@ -79,6 +79,12 @@ export class NormalizeStage implements Stage {
       start = scheme < 0 ? target.length : target.indexOf('/', scheme + 3);
       if (start < 0) start = target.length;
       absolute = true;
+      if (scheme >= 0) {
+        // Its authority is the one the request is for, whatever Host says (RFC 9112 §3.2.2).
+        const authority = target.slice(scheme + 3, start);
+        ex.host = authority;
+        ex.editRequest().authority = authority;
+      }
     }
     const q = target.indexOf('?', start);
     const raw = q < 0 ? (start === 0 ? target : target.slice(start)) : target.slice(start, q);

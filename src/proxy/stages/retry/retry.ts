@@ -62,8 +62,9 @@ class RetryCall extends ForwardingHandler implements Cancellable {
 
   override onHead(ex: Exchange, attempt: UpstreamAttempt): void {
     if (retryableHead(ex, attempt, this.policy) && this.mayRetry()) {
-      // The answer is dropped unread (a failure for its endpoint's health) and tried again.
-      attempt.abort(true);
+      // The answer is dropped unread and tried again. Whether it counts against the endpoint
+      // is its status's to say (a 503 does, a retried 429 does not), not the retry's.
+      attempt.abort(false);
       this.retryLater();
       return;
     }
@@ -81,16 +82,16 @@ class RetryCall extends ForwardingHandler implements Cancellable {
   /** Attempts left, the whole body kept, time left before the deadline, and the budget allows one more. */
   private mayRetry(): boolean {
     const ex = this.ex;
-    if (ex.retries >= this.policy.attempts || !ex.body.intact) return false;
+    if (ex.retries >= this.policy.attempts || this.timer !== null || !ex.body.intact) return false;
     if (ex.deadline > 0 && this.config.clock.now() >= ex.deadline) return false;
     return this.budget.tryRetry();
   }
 
   private retryLater(): void {
     const ex = this.ex;
-    ex.retries++;
     const b = this.policy.backoffMs;
     if (b <= 0) {
+      ex.retries++;
       this.inner.call(ex, this);
       return;
     }
@@ -103,6 +104,8 @@ class RetryCall extends ForwardingHandler implements Cancellable {
     const ex = this.ex;
     if (ex.pending === this) ex.pending = null;
     if (ex.cancelled !== null) return;
+    // Counted when it is sent: a retry abandoned during its backoff was never made.
+    ex.retries++;
     this.inner.call(ex, this);
   };
 

@@ -43,8 +43,7 @@ export class RouteStage implements Stage {
       this.next.call(ex, handler);
       return;
     }
-    const target = ex.query === '' ? ex.path : `${ex.path}?${ex.query}`;
-    const match = table.route(ex.method, target, ex.headers);
+    const match = table.routeNormalized(ex.method, ex.path, ex.query, ex.host, ex.headers);
     if (match === null) {
       handler.onLocal(ex, localReply(404, ProxyReason.NoRoute, `no route of ${parent} matches ${ex.method} ${shortPath(ex.path)}`));
       return;
@@ -57,6 +56,7 @@ export class RouteStage implements Stage {
     ex.route = match.route;
     const filters = match.filters;
     if (filters.redirect !== undefined) {
+      const target = ex.query === '' ? ex.path : `${ex.path}?${ex.query}`;
       const location = redirectLocation(target, ex.host, filters.redirect, match);
       handler.onLocal(ex, localReply(filters.redirect.statusCode, ProxyReason.Redirect, `redirected to ${location}`, ['location', location]));
       return;
