@@ -22,8 +22,11 @@ test('peak-ewma: unknown endpoint starts at the default rtt', () => {
 
 test('peak-ewma: a higher sample is taken at once (peak), a lower one decays in', () => {
   const e = new PeakEwma(30, 10_000);
+  // A lower first sample is blended with the prior (weighted by the time since creation), not
+  // taken whole: taking it whole made a used endpoint look far cheaper than its unused peers
+  // at the 30 ms prior, which then got nothing (issue 9, Part 3.1).
   e.observe(10, 0);
-  assert.equal(e.estimate(0), 10);
+  assert.equal(e.estimate(0), 30, 'at creation the prior has all the weight');
   e.observe(500, 1);
   assert.ok(Math.abs(e.estimate(1) - 500) < 1e-9, 'peak replaces the estimate');
   e.observe(10, 2);

@@ -3,14 +3,24 @@
  * their load record, so they are unit-testable without sockets.
  */
 export interface LoadRecord {
-  /** Requests (or streams, or connects) started and not yet finished. */
+  /**
+   * Requests, streams, tunnels and connects started and not yet finished. Whoever raises it
+   * (the lease) holds it until the exchange is over: an open WebSocket, CONNECT tunnel or
+   * gRPC stream is load for as long as it is open.
+   */
   pending: number;
   /** Peak-EWMA round-trip estimate. */
   readonly rtt: PeakEwmaEstimate;
+  /**
+   * The exchange failed (5xx, reset, failing grpc-status, connect failure; never a client that
+   * left): counts as a slow round trip, so a replica that fails fast does not look fastest.
+   * `elapsedMs`: how long the exchange took, if known.
+   */
+  observeFailure(now: number, elapsedMs?: number): void;
 }
 
 export interface PeakEwmaEstimate {
-  /** Current estimate in ms at `now` (decayed), or the default when nothing was observed. */
+  /** Current estimate in ms at `now`: the last value decayed towards zero since it was stamped. */
   estimate(now: number): number;
   observe(rttMs: number, now: number): void;
 }

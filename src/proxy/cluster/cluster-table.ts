@@ -1,4 +1,5 @@
 import type { ClusterConfig } from '../../api/snapshot.js';
+import { DEFAULT_RTT_MS, newLoadRecord } from '../balancer/peak-ewma.js';
 import { defaultBalancerDeps } from '../balancer/registry.js';
 import type { BalancerDeps } from '../balancer/types.js';
 import type { Http1PoolOptions } from '../pool/http1-pool.js';
@@ -68,7 +69,9 @@ export class ClusterTable {
           kept.add(old);
           endpoints.push(old);
         } else {
-          endpoints.push(new Endpoint(ec, this.deps.connector, config.connectTimeoutMs, this.deps.pool, cluster.limits));
+          // The latency prior decays from now on the balancer's clock (balancer/rtt-estimate.ts).
+          const load = newLoadRecord(DEFAULT_RTT_MS, balancerDeps.now());
+          endpoints.push(new Endpoint(ec, this.deps.connector, config.connectTimeoutMs, this.deps.pool, cluster.limits, load));
         }
       }
       cluster.setEndpoints(endpoints);

@@ -123,8 +123,12 @@ export class Cluster implements HealthTarget {
     if (until > this.avoiding) this.avoiding = until;
   }
 
-  /** A connect (or pool acquire) to `ep` succeeded or failed. */
+  /**
+   * A connect (or pool acquire) to `ep` succeeded or failed. A failure also costs the endpoint
+   * in the balancer (EndpointLoad.observeFailure), with or without outlier detection.
+   */
   reportConnect(ep: Endpoint, ok: boolean): void {
+    if (!ok) ep.load.observeFailure(this.deps.now());
     if (this.outlier === null) return;
     const until = this.outlier.onConnect(ep, ok, this.endpoints);
     if (until > this.avoiding) this.avoiding = until;

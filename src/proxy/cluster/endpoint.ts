@@ -35,17 +35,22 @@ export class Endpoint implements Balanced {
   /** Active health (health checks). */
   readonly health = new HealthState();
 
-  /** `limits`: the cluster's circuit breaker, which counts this endpoint's h1 sockets and h2 sessions. */
+  /**
+   * `limits`: the cluster's circuit breaker, which counts this endpoint's h1 sockets and h2
+   * sessions. `load`: its balancer record, made by the cluster table with the prior and the
+   * creation time the balancer needs (see newLoadRecord).
+   */
   constructor(
     readonly config: EndpointConfig,
     private readonly connector: EndpointConnectorFactory,
     private connectTimeoutMs: number,
     private readonly poolOptions?: Http1PoolOptions,
     private readonly limits?: ClusterLimits,
+    load: LoadRecord = newLoadRecord(),
   ) {
     this.key = endpointKey(config);
     this.label = `${config.host}:${config.port}`;
-    this.load = newLoadRecord();
+    this.load = load;
   }
 
   setConnectTimeout(ms: number): void {
