@@ -11,6 +11,7 @@ import { httpUrl } from '../util/hostport.js';
 import { agentTokenPath, RegistryClient } from './client.js';
 import { killLeftovers, PidRegistry } from './pids.js';
 import { describeFixed, PortAllocator } from './ports.js';
+import { PROXY_PROBE_PERIOD_MS } from './proxy-watch.js';
 import { defaultProxyCommand, ReplicaRunner, type ReplicaContext, type ReplicaPorts } from './replica.js';
 import { Reporter } from './reporter.js';
 
@@ -37,6 +38,8 @@ export interface AgentOptions {
   /** SIGTERM -> SIGKILL for apps. Default 5 s. */
   stopTimeoutMs?: number;
   proxyReadyTimeoutMs?: number;
+  /** How often each running proxy's /ready is probed. Default 1 s (PROXY_PROBE_PERIOD_MS). */
+  proxyProbePeriodMs?: number;
   /** argv that runs a proxy from a bootstrap file. Default: `node <cliEntry> proxy --bootstrap <file> --exit-on-stdin-close`. */
   proxyCommand?: (bootstrapFile: string) => string[];
 }
@@ -109,6 +112,7 @@ export class Agent {
       healthyResetMs: this.opts.healthyResetMs ?? 60_000,
       proxyReadyTimeoutMs: this.opts.proxyReadyTimeoutMs ?? 30_000,
       stopTimeoutMs: this.opts.stopTimeoutMs ?? 5000,
+      proxyProbePeriodMs: this.opts.proxyProbePeriodMs ?? PROXY_PROBE_PERIOD_MS,
       onChange: () => this.reporter.notify(),
       proxyCommand: this.opts.proxyCommand ?? defaultProxyCommand,
     };

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { ProxyBootstrap } from '../api/bootstrap.js';
 import { nodeId } from '../api/common.js';
 import type { IngressConfig, MeshConfig, WorkloadConfig } from '../config/types.js';
@@ -30,6 +31,14 @@ export function replicaIdentity(mesh: Pick<MeshConfig, 'namespace' | 'trustDomai
 }
 
 /**
+ * A new admin token for one proxy start: 32 random bytes, base64url (43 characters). The
+ * proxy accepts POST /drain only with it; only the agent and the 0600 bootstrap file hold it.
+ */
+export function newAdminToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/**
  * The ProxyBootstrap (src/api/bootstrap.ts) of one replica: inbound listener per declared port
  * (forwarding to the app's port), outbound listener per upstream, or for an ingress one
  * outbound listener on its `listen` address and no inbound.
@@ -40,6 +49,7 @@ export function buildBootstrap(opts: {
   replica: number;
   ports: ReplicaPorts;
   token: TokenResponse;
+  adminToken: string;
   accessLogFile: string;
   logLevel: ProxyBootstrap['logLevel'];
 }): ProxyBootstrap {
@@ -63,6 +73,7 @@ export function buildBootstrap(opts: {
     },
     controlPlane: { pushUrl: token.pushUrl, trustBundlePem: token.trustBundlePem, identity: token.controlPlaneIdentity, token: token.token },
     admin: { host: LOOPBACK, port: ports.admin },
+    adminToken: opts.adminToken,
     inbound: (w?.ports ?? []).map((p) => ({
       name: p.name,
       protocol: p.protocol,

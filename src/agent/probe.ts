@@ -28,6 +28,21 @@ export async function httpProbe(url: string, timeoutMs: number): Promise<boolean
   }
 }
 
+/** What a proxy's GET /ready said: 200, 503 `draining`, another 503 (its body), or no answer. */
+export type ProxyReadiness = { state: 'ready' } | { state: 'draining' } | { state: 'not-ready'; reason: string } | { state: 'unreachable'; reason: string };
+
+export async function proxyReadiness(readyUrl: string, timeoutMs: number): Promise<ProxyReadiness> {
+  try {
+    const res = await request(readyUrl, { method: 'GET', headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs) });
+    const body = (await res.body.text()).trim().slice(0, 200);
+    if (res.statusCode === 200) return { state: 'ready' };
+    if (body === 'draining') return { state: 'draining' };
+    return { state: 'not-ready', reason: `${res.statusCode} ${body}` };
+  } catch (err) {
+    return { state: 'unreachable', reason: (err as Error).message };
+  }
+}
+
 /** A workload's readiness check: httpGet on one port, else TCP connect to every port. */
 export interface Readiness {
   describe(): string;

@@ -11,8 +11,9 @@ import { cliEntry } from '../util/paths.js';
 import type { RegistryClient, TokenResponse } from './client.js';
 import { buildAppEnv, expandCommand, meshVariables } from './env.js';
 import type { PidRegistry } from './pids.js';
-import { httpProbe, readinessProbe, type Readiness } from './probe.js';
-import { buildBootstrap, LOOPBACK as HOST, replicaIdentity, type ReplicaPorts, type ReplicaSpec } from './bootstrap.js';
+import { httpProbe, readinessProbe, type ProxyReadiness, type Readiness } from './probe.js';
+import { watchProxy } from './proxy-watch.js';
+import { buildBootstrap, LOOPBACK as HOST, newAdminToken, replicaIdentity, type ReplicaPorts, type ReplicaSpec } from './bootstrap.js';
 import { describeLog, LOG_LINES_SCANNED } from './log-excerpt.js';
 import { Child, describeExit, resolveCommand, tailFile, type ExitInfo } from './process.js';
 
@@ -33,6 +34,8 @@ export interface ReplicaContext {
   healthyResetMs: number;
   proxyReadyTimeoutMs: number;
   stopTimeoutMs: number;
+  /** How often a running proxy's /ready is probed (PROXY_PROBE_PERIOD_MS unless a test shortens it). */
+  proxyProbePeriodMs: number;
   onChange(): void;
   proxyCommand(bootstrapFile: string): string[];
 }
@@ -69,6 +72,9 @@ export class ReplicaRunner {
   private readonly proxyBackoff: Backoff;
   private startWaiter: { resolve(): void; reject(err: Error): void } | null = null;
   private probeFailures = 0;
+  /** The current proxy passed its start and has not been found draining or failing since. */
+  private proxyServing = false;
+  private watchingProxy = false;
   private readonly log: Logger;
   private readonly readiness: Readiness = { describe: () => 'none', run: () => Promise.resolve(true) };
 
@@ -171,7 +177,9 @@ export class ReplicaRunner {
     const deadline = this.ctx.clock.now() + this.ctx.proxyReadyTimeoutMs;
     const token = await this.issueToken(initial ? deadline : null);
     const file = this.bootstrapPath;
-    await writeFile(file, JSON.stringify(buildBootstrap({ mesh: this.ctx.mesh, spec: this.spec, replica: this.replica, ports: this.ports, token, accessLogFile: this.logPath('access'), logLevel: this.ctx.logLevel }), null, 2), { mode: 0o600 });
+    // A new admin token per proxy start, only in this 0600 file (the proxy's POST /drain wants it).
+    const bootstrap = buildBootstrap({ mesh: this.ctx.mesh, spec: this.spec, replica: this.replica, ports: this.ports, token, adminToken: newAdminToken(), accessLogFile: this.logPath('access'), logLevel: this.ctx.logLevel });
+    await writeFile(file, JSON.stringify(bootstrap, null, 2), { mode: 0o600 });
     // stop() may have run while we waited; nothing may start after it.
     if (this.stopping) throw new TrellisError('TRELLIS_E_TIMEOUT', `${this.label}: stopped while starting`);
     const argv = this.ctx.proxyCommand(file);
@@ -196,7 +204,35 @@ export class ReplicaRunner {
       await this.ctx.clock.sleep(100, this.abort.signal);
     }
     this.log.info({ pid: child.pid, admin: this.adminUrl }, 'proxy ready');
+    this.proxyServing = true;
     void child.exited.then((info) => this.onProxyExit(child, info));
+    if (!this.watchingProxy) {
+      this.watchingProxy = true;
+      void watchProxy({
+        clock: this.ctx.clock,
+        periodMs: this.ctx.proxyProbePeriodMs,
+        signal: this.abort.signal,
+        readyUrl: `${this.adminUrl}/ready`,
+        serving: () => (this.proxyServing && this.proxy?.running === true && !this.stopping ? this.proxy : null),
+        recycle: (proxy, why) => this.recycleProxy(proxy, why),
+      });
+    }
+  }
+
+  /**
+   * A proxy found draining or failing (proxy-watch.ts): out of load balancing now (reported
+   * unhealthy, so callers stop picking it), then SIGTERM (it finishes its drain, bounded by
+   * drainTimeout, and exits); onProxyExit restarts it. Its app keeps running throughout.
+   */
+  private async recycleProxy(child: Child, why: ProxyReadiness): Promise<void> {
+    this.proxyServing = false;
+    const detail = why.state === 'not-ready' || why.state === 'unreachable' ? why.reason : why.state;
+    this.log.warn(
+      { proxy: detail, pid: child.pid },
+      why.state === 'draining' ? 'proxy is draining: out of load balancing, restarting it once drained' : 'proxy not ready: out of load balancing, restarting it',
+    );
+    if (this.state === 'ready') this.setState('unhealthy');
+    await child.terminate(this.ctx.mesh.drainTimeoutMs + 5000, true);
   }
 
   private async issueToken(deadline: number | null): Promise<TokenResponse> {
@@ -215,6 +251,7 @@ export class ReplicaRunner {
   private onProxyExit(child: Child, info: ExitInfo): void {
     if (child.pid !== null) this.ctx.pids.remove(child.pid);
     if (this.stopping || this.proxy !== child) return;
+    this.proxyServing = false;
     this.log.warn({ exit: describeExit(info), log: this.logPath('proxy') }, 'proxy exited; restarting it');
     if (this.state === 'ready') this.setState('unhealthy');
     this.ctx.onChange();
@@ -297,7 +334,7 @@ export class ReplicaRunner {
       if (app?.running === true) {
         const ok = await this.readiness.run();
         if (this.stopping || this.app !== app || !app.running) continue;
-        const proxyUp = this.proxy?.running === true;
+        const proxyUp = this.proxy?.running === true && this.proxyServing;
         if (ok) {
           this.probeFailures = 0;
           if ((this.state === 'starting' || this.state === 'unhealthy') && proxyUp) {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseMeshText } from '../config/load.js';
 import type { TrellisError } from '../errors.js';
-import { buildBootstrap } from './bootstrap.js';
+import { buildBootstrap, newAdminToken } from './bootstrap.js';
 import { buildAppEnv, expandCommand, meshVariables } from './env.js';
 import { PortAllocator, probeBind } from './ports.js';
 import { resolveCommand, tailFile } from './process.js';
@@ -192,6 +192,7 @@ describe('proxy bootstrap', () => {
       replica: 1,
       ports: { admin: 9000, app: new Map([['http', 9001], ['admin-http', 9002]]), inbound: new Map([['http', 9101], ['admin-http', 9102]]), outbound: [{ host: '127.0.0.1', port: 9201 }, { host: '127.0.0.1', port: 9202 }] },
       token,
+      adminToken: 'a'.repeat(43),
       accessLogFile: '/s/logs/web-front-1.access.log',
       logLevel: 'info',
     });
@@ -207,15 +208,18 @@ describe('proxy bootstrap', () => {
     ]);
     assert.equal(b.accessLog, 'stdout');
     assert.equal(b.drainTimeoutMs, 5000);
+    assert.equal(b.adminToken, 'a'.repeat(43));
   });
 
   it('an ingress: its own identity, one outbound listener, no inbound', () => {
     const g = mesh.ingress[0];
     assert.ok(g);
-    const b = buildBootstrap({ mesh, spec: { kind: 'ingress', ingress: g }, replica: 0, ports: { admin: 9000, app: new Map(), inbound: new Map(), outbound: [{ host: '127.0.0.1', port: 8080 }] }, token, accessLogFile: 'x', logLevel: 'warn' });
+    const b = buildBootstrap({ mesh, spec: { kind: 'ingress', ingress: g }, replica: 0, ports: { admin: 9000, app: new Map(), inbound: new Map(), outbound: [{ host: '127.0.0.1', port: 8080 }] }, token, adminToken: newAdminToken(), accessLogFile: 'x', logLevel: 'warn' });
     assert.equal(b.node.identity, 'spiffe://t.local/ns/default/sa/gate');
     assert.equal(b.node.id, 'default/gate/0');
     assert.deepEqual(b.inbound, []);
     assert.deepEqual(b.outbound, [{ name: 'gate', protocol: 'grpc', listen: { host: '127.0.0.1', port: 8080 }, cluster: 'default/catalog:grpc' }]);
+    assert.match(b.adminToken ?? '', /^[A-Za-z0-9_-]{43}$/);
+    assert.notEqual(newAdminToken(), b.adminToken, 'a new token per proxy start');
   });
 });

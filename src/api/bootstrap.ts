@@ -29,8 +29,14 @@ export interface ProxyBootstrap {
     /** One-time token that authorises the first CSR for node.identity. */
     token: string;
   };
-  /** Loopback admin listener: /ready /live /metrics /config */
+  /** Loopback admin listener: /ready /live /metrics /config /tap, POST /drain */
   admin: HostPort;
+  /**
+   * Secret that state-changing admin calls (POST /drain) carry as `authorization: Bearer ...`:
+   * at least 32 characters, new for every proxy start (the agent makes it). It is why the file
+   * is written 0600. Absent: no state-changing admin call is accepted.
+   */
+  adminToken?: string;
   inbound: InboundListenerConfig[];
   outbound: OutboundListenerConfig[];
   /** How long a stopping proxy waits for in-flight requests before closing connections. */

@@ -120,6 +120,12 @@ describe('mesh file: errors name file, line, column and field', () => {
   it('bad duration', () => {
     assert.deepEqual(issuesOf(withLine(7, '  certificateTTL: 10 seconds')), ['7:19 spec.certificateTTL: expected a duration such as 500ms, 10s, 5m, 24h']);
   });
+  it('a certificate TTL under 1s is refused with the reason; 1s is the shortest accepted', () => {
+    assert.deepEqual(issuesOf(withLine(7, '  certificateTTL: 999ms')), [
+      "7:19 spec.certificateTTL: must be at least 1s, got 999ms: certificate validity has one-second resolution (X.509), and every proxy renews at about half its certificate's life",
+    ]);
+    assert.equal(parseMeshText(withLine(7, '  certificateTTL: 1s'), '/x/trellis.yaml').certificateTtlMs, 1000);
+  });
   it('bad host:port', () => {
     assert.deepEqual(issuesOf(withLine(9, '    api: localhost')), ['9:10 spec.controlPlane.api: expected host:port (e.g. 127.0.0.1:8080; port 0 picks a free port)']);
   });

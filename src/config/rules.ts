@@ -3,6 +3,13 @@ import { parseHostPort } from '../util/hostport.js';
 import { APP_LABEL, defaultUpstreamEnv, envKey, selectorMatches } from './normalize.js';
 import type { MeshFile } from './schema.js';
 
+/**
+ * The shortest workload certificate lifetime the mesh accepts. X.509 times have one-second
+ * resolution, so a shorter TTL cannot be expressed; the CA rounds the expiry up to the next
+ * whole second, so a 1 s certificate lives 1 to 2 s and is renewed after about half of that.
+ */
+export const MIN_CERTIFICATE_TTL_MS = 1000;
+
 /** A problem at a path inside the mesh file. */
 export interface RuleIssue {
   path: (string | number)[];
@@ -17,7 +24,12 @@ export function checkRules(file: MeshFile): RuleIssue[] {
   const issues: RuleIssue[] = [];
   const spec = file.spec;
   const ttl = parseDuration(spec.certificateTTL) ?? 0;
-  if (ttl < 1000) issues.push({ path: ['spec', 'certificateTTL'], message: 'must be at least 1s' });
+  if (ttl < MIN_CERTIFICATE_TTL_MS) {
+    issues.push({
+      path: ['spec', 'certificateTTL'],
+      message: `must be at least 1s, got ${spec.certificateTTL}: certificate validity has one-second resolution (X.509), and every proxy renews at about half its certificate's life`,
+    });
+  }
 
   // Workload and ingress names share one space: both name proxies (`<ns>/<name>/<replica>`).
   const names = new Map<string, string>();

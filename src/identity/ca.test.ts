@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { TrellisError } from '../errors.js';
-import { CertificateAuthority } from './ca.js';
+import { CertificateAuthority, CLOCK_SKEW_MS, leafValidity } from './ca.js';
 import { describeCertificate } from './certs.js';
 import { ECDSA_SHA256, generateP256, loadX509 } from './crypto-provider.js';
 import { generateKeyAndCsr } from './keys.js';
@@ -99,6 +99,26 @@ test('signCsr sets notBefore a minute back and notAfter at now + ttl (injected c
   assert.equal(info.notAfter.getTime(), now + 3600_000);
   const second = await ca.signCsr(csrPem, ID, 3600_000);
   assert.notEqual(second.serial, issued.serial, 'serials are random');
+});
+
+test('a 1 s certificate issued at x.850 s is valid until x+2 s: notAfter rounds UP to the second, never down', async () => {
+  // Before: the encoder truncated x+1.850 to x+1, so the certificate lived 0.15 s.
+  const whole = Date.UTC(2030, 0, 1, 12, 0, 0);
+  const now = whole + 850;
+  const ca = await CertificateAuthority.loadOrCreate(await tempDir(), 'td.test', () => now);
+  const { csrPem } = await generateKeyAndCsr(ID);
+  const issued = await ca.signCsr(csrPem, ID, 1000);
+  const info = describeCertificate(issued.certChainPem[0] as string);
+  assert.equal(info.notAfter.getTime(), whole + 2000, 'what the certificate says');
+  assert.equal(issued.notAfter.getTime(), whole + 2000, 'what the CA reports is what the certificate says');
+  assert.equal(info.notBefore.getTime(), whole - 60_000, 'notBefore: a minute back, rounded down');
+  for (let ms = 0; ms < 1000; ms += 37) {
+    const v = leafValidity(whole + ms, 1000);
+    const lives = v.notAfter.getTime() - (whole + ms);
+    assert.ok(lives >= 1000 && lives < 2000, `issued at +${ms} ms: valid for ${lives} ms`);
+    assert.equal(v.notAfter.getTime() % 1000, 0);
+    assert.ok(v.notBefore.getTime() <= whole + ms - CLOCK_SKEW_MS);
+  }
 });
 
 test('signCsr refuses a tampered CSR, a foreign trust domain and garbage', async () => {

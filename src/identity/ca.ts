@@ -14,8 +14,26 @@ import {
 import { parseSpiffeId, parseSpiffeUri, trustDomainId, isValidTrustDomain } from './spiffe.js';
 
 const ROOT_LIFETIME_MS = 10 * 365 * 24 * 3600 * 1000;
-/** Leaf certificates start a minute in the past so peers with a slightly slow clock accept them. */
+/**
+ * Leaf certificates start a minute in the past so peers with a slightly slow clock accept them
+ * at once. SPIRE backdates 10 s, Istio 2 min; a minute covers hosts whose NTP has drifted or a
+ * VM just resumed, and costs nothing: a certificate cannot be used before it was issued.
+ */
 export const CLOCK_SKEW_MS = 60_000;
+
+/**
+ * The validity of a certificate issued at `now` for `ttlMs`. X.509 times have one-second
+ * resolution (RFC 5280 forbids fractions and the encoder truncates), so notAfter is rounded
+ * UP to the next whole second: a certificate is valid for at least its whole TTL (a 1 s TTL
+ * issued at x.85 s used to end at x+1.00 s, 0.15 s later). notBefore is backdated by
+ * CLOCK_SKEW_MS and rounded down.
+ */
+export function leafValidity(now: number, ttlMs: number): { notBefore: Date; notAfter: Date } {
+  return {
+    notBefore: new Date(Math.floor((now - CLOCK_SKEW_MS) / 1000) * 1000),
+    notAfter: new Date(Math.ceil((now + ttlMs) / 1000) * 1000),
+  };
+}
 
 export interface IssuedCertificate {
   certChainPem: string[];
@@ -179,15 +197,14 @@ export class CertificateAuthority {
     if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new TrellisError('TRELLIS_E_IDENTITY', `certificate TTL must be positive, got ${ttlMs}`);
     const x509 = await loadX509();
     const parts = parseSpiffeId(identity) as NonNullable<ReturnType<typeof parseSpiffeId>>;
-    const now = this.clock();
-    const notAfter = new Date(now + ttlMs);
+    const { notBefore, notAfter } = leafValidity(this.clock(), ttlMs);
     const serial = randomSerial();
     const root = new x509.X509Certificate(this.rootCertPem);
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: serial,
       subject: `CN=${parts.serviceAccount}, OU=${parts.namespace}, O=${parts.trustDomain}`,
       issuer: this.rootSubject,
-      notBefore: new Date(now - CLOCK_SKEW_MS),
+      notBefore,
       notAfter,
       publicKey,
       signingKey: this.rootKey,

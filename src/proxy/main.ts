@@ -3,6 +3,7 @@ import { WorkloadCredentials } from '../identity/workload-credentials.js';
 import { createLogger } from '../telemetry/logger.js';
 import type { Logger } from '../telemetry/logger.js';
 import { AdminServer } from './admin/admin-server.js';
+import { checkAdminToken } from './admin/admin-token.js';
 import { loadBootstrap } from './bootstrap.js';
 import { Backoff } from './control-client/backoff.js';
 import { requestCertificate } from './control-client/certificates.js';
@@ -15,9 +16,11 @@ import { TapHub } from './tap/tap-hub.js';
 export interface RunProxyOptions {
   /** Exit (resolve `exited`) when this stream ends: the parent died, no orphans. The CLI passes process.stdin. */
   exitWhenClosed?: Readable;
-  /** Called when exitWhenClosed ends or POST /drain finished; the CLI exits the process. */
+  /** Called when exitWhenClosed ends; the CLI exits the process. */
   onExit?: () => void;
   logger?: Logger;
+  /** Wall clock for the certificate-expiry part of readiness (tests). Default Date.now. */
+  now?: () => number;
 }
 
 export interface RunningProxy {
@@ -30,12 +33,22 @@ export interface RunningProxy {
 /**
  * Start order: bootstrap -> admin (/live 200, /ready 503) -> key + CSR -> certificate (token)
  * -> push stream, first snapshot -> listeners -> /ready 200.
+ *
+ * /ready answers 503 with its reason while `starting`, once `draining` (POST /drain or a
+ * stop), and while the certificate is expired (`certificate expired`: peers refuse it, and a
+ * proxy whose renewal keeps failing needs its agent to restart it with a new token).
+ * POST /drain (admin token required) drains the listeners and leaves the admin listener up,
+ * reporting `draining`, until the owner stops the process: the agent sees it and restarts it.
  */
 export async function runProxy(bootstrapPath: string, options: RunProxyOptions = {}): Promise<RunningProxy> {
-  const bootstrap = await loadBootstrap(bootstrapPath);
+  // The admin token stays here: the runtime (and so GET /config) never sees it.
+  const { adminToken: rawAdminToken, ...bootstrap } = await loadBootstrap(bootstrapPath);
+  const adminToken = checkAdminToken(rawAdminToken);
   const logger = options.logger ?? createLogger({ level: bootstrap.logLevel, base: { node: bootstrap.node.id } });
+  const now = options.now ?? Date.now;
   const credentials = new WorkloadCredentials();
   let ready = false;
+  let draining: Promise<void> | null = null;
   let runtime: ProxyRuntime | null = null;
   let push: PushClient | null = null;
   let rotator: CertificateRotator | null = null;
@@ -43,21 +56,40 @@ export async function runProxy(bootstrapPath: string, options: RunProxyOptions =
   // Made before the admin server so /tap attaches at once (it sees requests once listeners run).
   const tap = new TapHub({ nodeId: bootstrap.node.id });
 
+  const readiness = (): string => {
+    if (draining !== null || runtime?.isDraining === true) return 'draining';
+    if (!ready || runtime === null) return 'starting';
+    if (credentials.expired(now())) return 'certificate expired';
+    return 'ready';
+  };
   const admin = new AdminServer(bootstrap.admin, {
-    isReady: () => ready && runtime !== null && !runtime.isDraining,
+    isReady: () => readiness() === 'ready',
+    notReadyReason: readiness,
+    ...(adminToken !== undefined ? { adminToken } : {}),
     metricsText: () => runtime?.metrics.text() ?? Promise.resolve(''),
     get metricsContentType() {
       return runtime?.metrics.contentType ?? 'text/plain';
     },
     configDump: () => runtime?.configDump() ?? { bootstrap: { node: bootstrap.node }, starting: true },
     drain: () => {
-      void running.drain().then(() => options.onExit?.());
+      logger.warn('POST /drain: draining; /ready answers 503 draining until this proxy is stopped');
+      void drainTraffic();
     },
     tap,
   });
   await admin.listen();
   logger.info({ admin: admin.url }, 'admin listening');
 
+  /** Stops serving traffic (listeners drain, no more config or rotation); the admin listener stays. */
+  const drainTraffic = (): Promise<void> => {
+    draining ??= (async () => {
+      ready = false;
+      push?.stop();
+      rotator?.stop();
+      await runtime?.drain();
+    })();
+    return draining;
+  };
   const close = (): void => {
     if (closed) return;
     closed = true;
@@ -73,10 +105,7 @@ export async function runProxy(bootstrapPath: string, options: RunProxyOptions =
     },
     adminUrl: admin.url,
     async drain() {
-      ready = false;
-      push?.stop();
-      rotator?.stop();
-      await runtime?.drain();
+      await drainTraffic();
       close();
     },
     close,
@@ -118,12 +147,22 @@ export async function runProxy(bootstrapPath: string, options: RunProxyOptions =
     runtime = rt;
     const pc = new PushClient({ bootstrap, credentials, logger, apply: (s) => rt.applySnapshot(s), status: () => rt.status() });
     push = pc;
+    // Rotation runs from the first certificate on: with a short TTL it may expire before the
+    // first snapshot arrives, and the push stream needs a valid one.
+    const rot = new CertificateRotator({ bootstrap, credentials, logger });
+    rotator = rot;
+    rot.start();
     pc.start();
     await pc.firstSnapshot;
     if (closed) return running;
-    rotator = new CertificateRotator({ bootstrap, credentials, logger });
-    rotator.start();
     await rt.startListeners();
+    if (draining !== null) {
+      // POST /drain came while starting: stop what started since.
+      pc.stop();
+      rot.stop();
+      void rt.drain();
+      return running;
+    }
     ready = true;
     pc.sendStatus();
     logger.info({ version: rt.version }, 'proxy ready');

@@ -1,5 +1,9 @@
 import type { ProxyStatusReport } from '../../api/push.js';
 import type { ProxyView } from '../../api/registry.js';
+import { normalizeSerial } from '../../identity/renewal.js';
+
+/** How many of a node's latest certificates may renew it after they expired (see push-server). */
+const RENEWABLE_SERIALS = 2;
 
 /** What the control plane knows about one proxy's push connection. */
 export interface ProxyState {
@@ -11,9 +15,11 @@ export interface ProxyState {
   ackedVersion: number | null;
   nack: { version: number; error: string } | null;
   status: ProxyStatusReport | null;
-  /** From the certificate this control plane issued last, when the proxy has not reported yet. */
+  /** The certificate this control plane issued last (recorded when it signs, not when the proxy reports); serial upper-case hex. */
   issuedNotAfter: string | null;
   issuedSerial: string | null;
+  /** Serials of the last RENEWABLE_SERIALS certificates issued to this node, newest first, normalized. */
+  renewableSerials: string[];
   lastSeen: number | null;
 }
 
@@ -42,6 +48,7 @@ export class ProxyTracker {
         status: null,
         issuedNotAfter: null,
         issuedSerial: null,
+        renewableSerials: [],
         lastSeen: null,
       };
       this.states.set(nodeId, s);
@@ -53,12 +60,25 @@ export class ProxyTracker {
   issued(nodeId: string, identity: string, notAfter: Date, serial: string): void {
     const s = this.ensure(nodeId, identity);
     s.issuedNotAfter = notAfter.toISOString();
-    s.issuedSerial = serial;
+    // Upper-case hex, as Node prints it and proxies report it, so the view never flips case.
+    s.issuedSerial = serial.toUpperCase();
+    s.renewableSerials = [normalizeSerial(serial), ...s.renewableSerials].slice(0, RENEWABLE_SERIALS);
   }
 
-  /** Certificate facts: the proxy's own report wins over what was issued. */
+  /**
+   * Certificate facts: whichever of the proxy's report and the control plane's own record of
+   * what it issued ends later. The report comes with hello, after each rotation and every
+   * 10 s, so alone it can lag a rotation behind (at a 10 s TTL `check` saw an expired
+   * certificate while the proxy served a fresh one); the record is current the moment a
+   * certificate is signed. The report still wins when it is the newer one (a proxy that
+   * reconnected to a restarted control plane).
+   */
   static cert(s: ProxyState): { notAfter: string | null; serial: string | null } {
-    return { notAfter: s.status?.certNotAfter ?? s.issuedNotAfter, serial: s.status?.certSerial ?? s.issuedSerial };
+    const reported = s.status !== null && s.status.certNotAfter !== '' ? { notAfter: s.status.certNotAfter, serial: s.status.certSerial } : null;
+    const issued = s.issuedNotAfter !== null ? { notAfter: s.issuedNotAfter, serial: s.issuedSerial } : null;
+    if (reported === null) return issued ?? { notAfter: null, serial: null };
+    if (issued === null) return reported;
+    return Date.parse(issued.notAfter) > Date.parse(reported.notAfter) ? issued : reported;
   }
 
   view(nodeId: string, identity: string, compiledVersion: number | null): ProxyView {

@@ -23,7 +23,11 @@ import type { Store } from '../store/store.js';
 import type { ProxyTracker } from './proxy-tracker.js';
 import { PushStream } from './push-stream.js';
 import { sendError, sendJson } from './respond.js';
+import { checkRenewal, expiredClientCertificate, renewalGraceMs } from './renewal.js';
 import type { BootstrapTokens } from './tokens.js';
+
+/** Who is asking for a certificate: a new proxy with its token, or a proxy with its current or expired certificate. */
+type Caller = { kind: 'token' } | { kind: 'certificate'; identity: string } | { kind: 'expired'; der: Buffer };
 
 export interface PushServerDeps {
   trustDomain: string;
@@ -37,6 +41,8 @@ export interface PushServerDeps {
   clock: () => number;
   logger: Logger;
   pingIntervalMs?: number;
+  /** How long after expiry a proxy's last certificate may still renew it. Default renewalGraceMs(certTtlMs). */
+  renewalGraceMs?: number;
   /** Counters hook (metrics). */
   onEvent?: (event: 'certificate-issued' | 'snapshot-pushed') => void;
 }
@@ -46,7 +52,8 @@ const MAX_BODY = 64 * 1024;
 /**
  * The push API (src/api/push.ts) on HTTP/2 over TLS. TLS asks for a client certificate but
  * does not insist (a new proxy has none yet); each path decides: /certificate wants a
- * bootstrap token, /rotate and /stream a verified certificate of the node's identity.
+ * bootstrap token, /rotate a verified certificate of the node's identity (or its last one,
+ * expired within the grace period: renewal.ts), /stream a verified certificate.
  */
 export class PushServer {
   readonly url: string;
@@ -127,12 +134,17 @@ export class PushServer {
       this.openStream(req, res, peer);
       return;
     }
-    if (path === PUSH_PATH_ROTATE && peer === null) {
-      sendError(res, 401, 'TRELLIS_E_UNAUTHORIZED', 'rotation needs the current client certificate of this mesh');
-      return;
+    let caller: Caller = { kind: 'token' };
+    if (path === PUSH_PATH_ROTATE) {
+      const expired = peer === null && socket !== undefined ? expiredClientCertificate(socket) : null;
+      if (peer === null && expired === null) {
+        sendError(res, 401, 'TRELLIS_E_UNAUTHORIZED', 'rotation needs the current client certificate of this mesh');
+        return;
+      }
+      caller = peer !== null ? { kind: 'certificate', identity: peer } : { kind: 'expired', der: expired as Buffer };
     }
     readBody(req)
-      .then((body) => this.certificate(path === PUSH_PATH_ROTATE ? peer : null, body))
+      .then((body) => this.certificate(caller, body))
       .then(
         (r) => sendJson(res, r.status, r.body),
         (err: unknown) => {
@@ -142,27 +154,50 @@ export class PushServer {
       );
   }
 
-  private async certificate(peer: string | null, body: string | null): Promise<{ status: number; body: CertificateResponse | ErrorBody }> {
+  /**
+   * Who may this caller sign for? A bootstrap token names its identity; a current certificate
+   * must carry the node's registered identity; an expired one must pass renewal (below).
+   */
+  private authorize(caller: Caller, nodeId: string, token: string | undefined, now: number): { ok: true; identity: string } | { ok: false; status: number; message: string } {
+    if (caller.kind === 'token') {
+      if (token === undefined) return { ok: false, status: 401, message: 'token: a bootstrap token is required' };
+      const t = this.deps.tokens.consume(token, nodeId, now);
+      return t.ok ? t : { ok: false, status: 401, message: t.reason };
+    }
+    const expected = this.expectedIdentity(nodeId);
+    if (caller.kind === 'certificate') {
+      if (expected !== caller.identity) return { ok: false, status: 403, message: `certificate ${caller.identity} may not act for node ${nodeId}` };
+      return { ok: true, identity: caller.identity };
+    }
+    const r = checkRenewal(caller.der, {
+      nodeId,
+      expectedIdentity: expected,
+      trustBundlePem: this.deps.ca.trustBundlePem(),
+      now,
+      graceMs: this.deps.renewalGraceMs ?? renewalGraceMs(this.deps.certTtlMs),
+      renewableSerials: this.deps.tracker.get(nodeId)?.renewableSerials ?? null,
+    });
+    if (!r.ok) {
+      this.deps.logger.warn({ nodeId, reason: r.reason }, 'push: renewal with an expired certificate refused');
+      return { ok: false, status: r.status, message: r.reason };
+    }
+    this.deps.logger.warn({ nodeId, serial: r.serial, expiredAt: r.notAfter }, 'push: renewing an expired certificate within the grace period');
+    return { ok: true, identity: r.identity };
+  }
+
+  private async certificate(caller: Caller, body: string | null): Promise<{ status: number; body: CertificateResponse | ErrorBody }> {
     const err = (status: number, code: string, message: string) => ({ status, body: { error: { code, message } } });
     if (body === null) return err(413, 'TRELLIS_E_CONFIG', `body larger than ${MAX_BODY} bytes`);
     const parsed = parseJson(certificateRequestSchema, body);
     if (!parsed.ok) return err(400, 'TRELLIS_E_CONFIG', parsed.message);
     const { nodeId, csrPem, token } = parsed.value;
-    const now = this.deps.clock();
-    let identity: string;
-    if (peer === null) {
-      if (token === undefined) return err(401, 'TRELLIS_E_UNAUTHORIZED', 'token: a bootstrap token is required');
-      const t = this.deps.tokens.consume(token, nodeId, now);
-      if (!t.ok) return err(401, 'TRELLIS_E_UNAUTHORIZED', t.reason);
-      identity = t.identity;
-    } else {
-      const expected = this.expectedIdentity(nodeId);
-      if (expected !== peer) return err(403, 'TRELLIS_E_UNAUTHORIZED', `certificate ${peer} may not act for node ${nodeId}`);
-      identity = peer;
-    }
+    const auth = this.authorize(caller, nodeId, token, this.deps.clock());
+    if (!auth.ok) return err(auth.status, 'TRELLIS_E_UNAUTHORIZED', auth.message);
+    const identity = auth.identity;
     try {
       const issued = await this.deps.ca.signCsr(csrPem, identity, this.deps.certTtlMs);
       await this.deps.store.putNodeIdentity(nodeId, identity);
+      // Recorded when signed: `check` and GET /proxies read it before the proxy reports it.
       this.deps.tracker.issued(nodeId, identity, issued.notAfter, issued.serial);
       this.deps.onEvent?.('certificate-issued');
       this.deps.logger.info({ nodeId, identity, serial: issued.serial, notAfter: issued.notAfter }, 'issued workload certificate');

@@ -3,14 +3,25 @@ import type { HostPort } from '../../api/common.js';
 import { boundPort, listenOn } from '../listeners/bind.js';
 import type { TapHub } from '../tap/tap-hub.js';
 import { serveTap } from '../tap/tap-endpoint.js';
+import { bearerMatches } from './admin-token.js';
 
 /** What the admin endpoints read from the running proxy. */
 export interface AdminSource {
   isReady(): boolean;
+  /**
+   * Why the proxy is not ready, the body of a 503 from /ready: `starting`, `draining`,
+   * `certificate expired`. Absent: `not ready`.
+   */
+  notReadyReason?(): string;
   metricsText(): Promise<string>;
   metricsContentType: string;
   /** JSON-serialisable config dump (no secrets). */
   configDump(): unknown;
+  /**
+   * Bearer token that state-changing calls (POST /drain) must carry (admin-token.ts).
+   * Absent: they are all refused with 401.
+   */
+  adminToken?: string;
   /** POST /drain: starts a drain (the process keeps running until its owner stops it). */
   drain?(): void;
   /** GET /tap streams the requests published here (src/api/tap.ts); absent: 404. */
@@ -19,8 +30,9 @@ export interface AdminSource {
 
 /**
  * Loopback admin listener: GET /live (always 200 while the process runs), GET /ready (200
- * once serving), GET /metrics (Prometheus text), GET /config (JSON), POST /drain, GET /tap
- * (live requests as NDJSON).
+ * once serving, else 503 with the reason), GET /metrics (Prometheus text), GET /config (JSON),
+ * GET /tap (live requests as NDJSON), and POST /drain, which needs the admin token (401
+ * without it; nothing changes). Read-only endpoints need no credential (yet).
  */
 export class AdminServer {
   private readonly server: http.Server;
@@ -60,7 +72,8 @@ export class AdminServer {
     };
     if (req.method === 'GET' && path === '/live') return send(200, 'text/plain', 'live\n');
     if (req.method === 'GET' && path === '/ready') {
-      return this.source.isReady() ? send(200, 'text/plain', 'ready\n') : send(503, 'text/plain', 'not ready\n');
+      if (this.source.isReady()) return send(200, 'text/plain', 'ready\n');
+      return send(503, 'text/plain', `${this.source.notReadyReason?.() ?? 'not ready'}\n`);
     }
     if (req.method === 'GET' && path === '/metrics') {
       this.source.metricsText().then(
@@ -74,6 +87,10 @@ export class AdminServer {
     }
     if (req.method === 'GET' && path === '/tap' && this.source.tap !== undefined) return serveTap(req, res, this.source.tap);
     if (req.method === 'POST' && path === '/drain' && this.source.drain !== undefined) {
+      if (!bearerMatches(req.headers.authorization, this.source.adminToken)) {
+        res.setHeader('www-authenticate', 'Bearer realm="trellis-proxy-admin"');
+        return send(401, 'text/plain', 'unauthorized: POST /drain needs the admin token of this proxy (authorization: Bearer ...)\n');
+      }
       this.source.drain();
       return send(202, 'text/plain', 'draining\n');
     }

@@ -23,7 +23,7 @@ export interface PushClientOptions {
 
 /**
  * The push stream: hello with the last applied version, then snapshots (ACK/NACK each),
- * pings both ways, status reports every 10 s. When the stream dies it reconnects forever
+ * pings both ways, status reports every 10 s and after each certificate rotation. When the stream dies it reconnects forever
  * with jittered exponential backoff (100 ms..5 s) while the proxy serves on its last good
  * config.
  */
@@ -42,6 +42,12 @@ export class PushClient {
   readonly firstSnapshot: Promise<void>;
   connected = false;
 
+  /**
+   * A rotated certificate is reported at once: the control plane's view (GET /proxies,
+   * `trellis check`) must not wait for the next 10 s status to see it.
+   */
+  private readonly onRotated = (): void => this.sendStatus();
+
   constructor(private readonly o: PushClientOptions) {
     this.backoff = new Backoff(o.random ?? Math.random);
     this.firstSnapshot = new Promise((resolve) => {
@@ -54,6 +60,7 @@ export class PushClient {
   }
 
   start(): void {
+    this.o.credentials.on('rotated', this.onRotated);
     void this.connect();
   }
 
@@ -185,6 +192,7 @@ export class PushClient {
 
   stop(): void {
     this.stopped = true;
+    this.o.credentials.removeListener('rotated', this.onRotated);
     this.clearTimers();
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     const s = this.session;
