@@ -1,4 +1,5 @@
 import net from 'node:net';
+import tls from 'node:tls';
 
 /**
  * Test and bench support: HTTP/2 written by hand over a raw TCP socket, to send what no
@@ -96,7 +97,7 @@ export class RawH2Client {
   private waiters: { pred: (f: RawFrame) => boolean; resolve: (f: RawFrame) => void }[] = [];
 
   private constructor(
-    readonly socket: net.Socket,
+    readonly socket: net.Socket | tls.TLSSocket,
     private readonly ackSettings: boolean,
   ) {
     socket.on('error', () => {});
@@ -104,10 +105,14 @@ export class RawH2Client {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
   }
 
-  static async connect(port: number, opts: { preface?: boolean; ackSettings?: boolean } = {}): Promise<RawH2Client> {
-    const socket = net.connect({ host: '127.0.0.1', port, noDelay: true });
+  /** `tls`: connect with TLS and ALPN h2 (the server's certificate is not checked). */
+  static async connect(port: number, opts: { preface?: boolean; ackSettings?: boolean; tls?: boolean } = {}): Promise<RawH2Client> {
+    const socket =
+      opts.tls === true
+        ? tls.connect({ host: '127.0.0.1', port, ALPNProtocols: ['h2'], rejectUnauthorized: false })
+        : net.connect({ host: '127.0.0.1', port, noDelay: true });
     await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
+      socket.once(opts.tls === true ? 'secureConnect' : 'connect', resolve);
       socket.once('error', reject);
     });
     const c = new RawH2Client(socket, opts.ackSettings !== false);

@@ -4,7 +4,12 @@ import http2 from 'node:http2';
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import tls from 'node:tls';
 import fc from 'fast-check';
+import { systemClock } from '../../../util/clock.js';
+import { id, testPki } from '../../testing/fixtures.js';
+import { DEFAULT_HTTP2_LIMITS, http2ServerOptions } from '../limits/limits.js';
+import { guardSession } from '../limits/session-guard.js';
 import { ErrorCode, errorCodeOf, Flag, frame, FrameType, headersFrame, RawH2Client } from '../raw-h2.js';
 import type { RawFrame } from '../raw-h2.js';
 import { H2FieldGuard } from './field-guard.js';
@@ -40,10 +45,11 @@ afterEach(async () => {
  * `observe`: the handler is not wrapped by guardStreams, so malformed requests get through and
  * each records the guard's verdict (isMalformed) beside what nghttp2 delivered.
  */
-async function start(observe = false): Promise<GuardedServer> {
+async function start(observe = false, tlsOptions?: tls.TlsOptions, firstRequestTimeoutMs = 0): Promise<GuardedServer> {
   const broken: string[] = [];
   const guard = new H2FieldGuard({ onBroken: (r) => broken.push(r) });
-  const h2 = http2.createServer();
+  const limits = { ...DEFAULT_HTTP2_LIMITS, maxConcurrentStreams: 4096, firstRequestTimeoutMs };
+  const h2 = http2.createServer(http2ServerOptions(limits));
   const seen: Seen[] = [];
   const handler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, raw: string[]): void => {
     seen.push({ id: stream.id!, headers, raw, malformed: guard.isMalformed(stream) });
@@ -57,11 +63,14 @@ async function start(observe = false): Promise<GuardedServer> {
     sessions.add(s);
     s.on('error', () => {});
     s.once('close', () => sessions.delete(s));
+    guardSession(s, limits, systemClock);
   });
-  const outer = net.createServer((socket) => {
+  const onSocket = (socket: net.Socket): void => {
     socket.on('error', () => {});
     guard.serve(h2, socket);
-  });
+  };
+  // As the inbound listener: TLS terminated by a tls.Server, the decrypted socket handed on.
+  const outer = tlsOptions === undefined ? net.createServer(onSocket) : tls.createServer({ ...tlsOptions, ALPNProtocols: ['h2'] }, onSocket);
   await new Promise<void>((resolve) => outer.listen(0, '127.0.0.1', resolve));
   const g: GuardedServer = {
     port: (outer.address() as AddressInfo).port,
@@ -170,6 +179,33 @@ describe('H2FieldGuard: requests nghttp2 would forward without a malformed field
     assert.equal(answer.type, FrameType.RstStream);
     assert.equal(errorCodeOf(answer), ErrorCode.ProtocolError);
     c.destroy();
+  });
+
+  it('behind TLS (the inbound listener), a CR LF value is reset and a clean request answered', async () => {
+    const pki = await testPki();
+    try {
+      const creds = await pki.issue(id('server'));
+      const g = await start(false, { key: creds.keyPem, cert: creds.certChainPem });
+      const c = await RawH2Client.connect(g.port, { tls: true });
+      const enc = new TestHpackEncoder();
+      c.write(headersFrame(1, enc.encode([...REQUEST, { name: 'x-a', value: 'a\r\nb', huffman: true }])));
+      c.write(headersFrame(3, enc.encode([...REQUEST, { name: 'x-a', value: 'fine' }])));
+      const bad = await c.waitFor(answerOn(1));
+      assert.equal(bad.type, FrameType.RstStream);
+      assert.equal(errorCodeOf(bad), ErrorCode.ProtocolError);
+      assert.equal((await c.waitFor(answerOn(3))).type, FrameType.Headers);
+      assert.deepEqual(g.seen.map((s) => s.id), [3]);
+      c.destroy();
+    } finally {
+      await pki.cleanup();
+    }
+  });
+
+  it('with guardSession on the same server, a bare preface through the guard is still closed', async () => {
+    const g = await start(false, undefined, 100);
+    const c = await RawH2Client.connect(g.port);
+    await c.closed;
+    assert.equal(g.seen.length, 0);
   });
 
   it('bytes it cannot follow (broken HPACK) close the connection', async () => {
