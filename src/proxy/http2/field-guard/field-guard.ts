@@ -14,7 +14,9 @@ import { H2FrameTap } from './frame-tap.js';
  * Malformed trailers reset their stream as soon as they arrive.
  *
  * Cost: the session then reads through a JS stream instead of the socket's native handle, and
- * every header block is decoded twice (bench/h2-field-guard.ts has the figures).
+ * every header block is decoded twice (bench/h2-field-guard.ts; figures in docs/performance.md).
+ * The session's `socket` is then Node's JSStreamSocket: take addresses and TLS facts (peer
+ * certificate, ALPN) from the original socket, not from `session.socket`.
  *
  * Wiring, per http2 server (the lead's listeners):
  *   const guard = new H2FieldGuard({ onMalformed, onBroken });

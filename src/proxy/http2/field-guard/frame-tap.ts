@@ -60,15 +60,6 @@ export class H2FrameTap extends Duplex {
     socket.on('error', (err: Error) => this.destroy(err));
   }
 
-  // Address fields for whoever logs the session's socket.
-  get remoteAddress(): string | undefined {
-    return (this.socket as { remoteAddress?: string }).remoteAddress;
-  }
-
-  get remotePort(): number | undefined {
-    return (this.socket as { remotePort?: number }).remotePort;
-  }
-
   override _read(): void {
     this.socket.resume();
   }
