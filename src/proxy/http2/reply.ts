@@ -3,6 +3,7 @@ import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { REASON_HEADER } from '../../errors.js';
 import type { ProxyReason } from '../../errors.js';
 import { grpcStatusFromHttp } from '../grpc/grpc-status.js';
+import { encodeGrpcMessage } from './grpc-message.js';
 
 const { NGHTTP2_INTERNAL_ERROR } = http2.constants;
 
@@ -35,7 +36,7 @@ export function respondProxyError(
         ':status': 200,
         'content-type': 'application/grpc',
         'grpc-status': String(code),
-        'grpc-message': encodeURIComponent(`trellis ${reason}: ${message}`),
+        'grpc-message': encodeGrpcMessage(`trellis ${reason}: ${message}`),
         [REASON_HEADER]: reason,
       }
     : { ':status': status, 'content-type': 'text/plain; charset=utf-8', [REASON_HEADER]: reason };

@@ -40,7 +40,7 @@ export class AppLeases implements LeaseSource {
         }
       }
       pool.acquire((f, pooled) => {
-        if (f !== null || pooled === null) cb(failure(503, ProxyReason.AppUnavailable, `app ${f?.message ?? `${this.label}: no connection`}`), null);
+        if (f !== null || pooled === null) cb(failure(503, ProxyReason.AppUnavailable, `app ${this.label}: ${f?.message ?? 'no connection'}`), null);
         else cb(null, new AppSocketLease(pooled, this.label));
       }, want.fresh);
       return undefined;
@@ -51,7 +51,7 @@ export class AppLeases implements LeaseSource {
       return undefined;
     }
     pool.get((f, session) => {
-      if (f !== null || session === null) cb(failure(503, ProxyReason.AppUnavailable, `app ${f?.message ?? `${this.label}: no session`}`), null);
+      if (f !== null || session === null) cb(failure(503, ProxyReason.AppUnavailable, `app ${this.label}: ${f?.message ?? 'no session'}`), null);
       else cb(null, new AppStreamLease(session, this.label));
     });
     return undefined;

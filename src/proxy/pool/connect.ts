@@ -10,7 +10,23 @@ export type ConnectFailureKind = 'refused' | 'timeout' | 'tls';
 
 export interface ConnectFailure {
   kind: ConnectFailureKind;
+  /**
+   * What went wrong, without the address (`connect ECONNREFUSED`, `connect timed out after
+   * 3000 ms`): callers name the target once in their own words (`app 127.0.0.1:8080: ...`,
+   * `cluster x: ... last: 10.0.0.2:4143: ...`), so it must not be in here too.
+   */
   message: string;
+  /** `host:port` that was tried, when the failure came from a connector. */
+  where?: string;
+}
+
+/**
+ * A socket error without the address Node appends to system errors (`connect ECONNREFUSED
+ * 127.0.0.1:8080` becomes `connect ECONNREFUSED`).
+ */
+export function describeSocketError(err: Error): string {
+  const e = err as NodeJS.ErrnoException;
+  return typeof e.syscall === 'string' && typeof e.code === 'string' ? `${e.syscall} ${e.code}` : err.message;
 }
 
 export type ConnectCallback = (failure: ConnectFailure | null, socket: Duplex | null) => void;
@@ -33,8 +49,9 @@ export function tcpConnector(host: string, port: number, timeoutMs: number, allo
         cb(null, socket);
       }
     };
-    const onError = (err: Error): void => finish({ kind: 'refused', message: `${host}:${port}: ${err.message}` });
-    const timer = setTimeout(() => finish({ kind: 'timeout', message: `${host}:${port}: connect timed out after ${timeoutMs} ms` }), timeoutMs);
+    const where = `${host}:${port}`;
+    const onError = (err: Error): void => finish({ kind: 'refused', message: describeSocketError(err), where });
+    const timer = setTimeout(() => finish({ kind: 'timeout', message: `connect timed out after ${timeoutMs} ms`, where }), timeoutMs);
     socket.once('error', onError);
     socket.once('connect', () => finish(null));
   };
@@ -95,21 +112,17 @@ export function mtlsConnector(target: MtlsTarget, source: ClientTlsSource): Conn
         cb(null, socket);
       }
     };
-    const onError = (err: Error): void =>
-      finish({ kind: tcpUp ? 'tls' : 'refused', message: `${where}: ${err.message}` });
-    const timer = setTimeout(
-      () => finish({ kind: 'timeout', message: `${where}: connect timed out after ${target.timeoutMs} ms` }),
-      target.timeoutMs,
-    );
+    const onError = (err: Error): void => finish({ kind: tcpUp ? 'tls' : 'refused', message: describeSocketError(err), where });
+    const timer = setTimeout(() => finish({ kind: 'timeout', message: `connect timed out after ${target.timeoutMs} ms`, where }), target.timeoutMs);
     socket.once('error', onError);
     socket.once('connect', () => {
       tcpUp = true;
     });
     socket.once('secureConnect', () => {
       if (!source.checkServer(socket, target.identity)) {
-        finish({ kind: 'tls', message: `${where}: peer is not ${target.identity}` });
+        finish({ kind: 'tls', message: `peer is not ${target.identity}`, where });
       } else if (socket.alpnProtocol !== target.alpn) {
-        finish({ kind: 'tls', message: `${where}: peer did not agree to ALPN ${target.alpn}` });
+        finish({ kind: 'tls', message: `peer did not agree to ALPN ${target.alpn}`, where });
       } else {
         finish(null);
       }

@@ -43,7 +43,8 @@ export function connectWithFailover<T>(
         cb(failure(503, ProxyReason.AppUnavailable, `cluster ${cluster.name}: the app behind each of ${excluded} endpoint(s) was unavailable`), null, null);
         return;
       }
-      const msg = `cluster ${cluster.name}: ${tried.size - excluded} endpoint(s) tried, last: ${last?.message ?? 'none'}`;
+      const lastSaid = last === null ? 'none' : last.where !== undefined ? `${last.where}: ${last.message}` : last.message;
+      const msg = `cluster ${cluster.name}: ${tried.size - excluded} endpoint(s) tried, last: ${lastSaid}`;
       cb(sawTls ? failure(503, ProxyReason.PeerRefused, msg) : failure(503, ProxyReason.ConnectFailed, msg), null, null);
       return;
     }
