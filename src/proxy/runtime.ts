@@ -85,12 +85,13 @@ export class ProxyRuntime {
     );
     const connector: EndpointConnectorFactory = (ec, alpn, timeoutMs) =>
       mtlsConnector({ host: ec.host, port: ec.port, identity: ec.identity, alpn, timeoutMs, allowHalfOpen: alpn === ALPN_TCP }, this.tls);
-    const tableDeps: ConstructorParameters<typeof ClusterTable>[0] = { connector };
-    if (deps.balancer !== undefined) tableDeps.balancer = deps.balancer;
+    const clock = deps.clock ?? systemClock;
+    const random = deps.random ?? Math.random;
+    // One clock for the whole request path: balancers, budgets, outlier detection and queue waits read it too.
+    const tableDeps: ConstructorParameters<typeof ClusterTable>[0] = { connector, clock, balancer: deps.balancer ?? { random, now: () => clock.now() } };
     if (deps.pool !== undefined) tableDeps.pool = deps.pool;
     this.clusters = new ClusterTable(tableDeps);
     this.metrics.setClusterGauges(clusterGaugeReader(this.clusters));
-    const clock = deps.clock ?? systemClock;
     this.tap = deps.tap ?? new TapHub({ nodeId: bootstrap.node.id, now: () => clock.now() });
     this.ctx = {
       node: { nodeId: bootstrap.node.id, identity, namespace, workload, service, serviceAccount },
@@ -104,7 +105,7 @@ export class ProxyRuntime {
       limits: deps.limits ?? DEFAULT_HTTP1_LIMITS,
       appConnectTimeoutMs: 2_000,
       clock,
-      random: deps.random ?? Math.random,
+      random,
     };
     if (deps.pool !== undefined) this.ctx.appPool = deps.pool;
     const setExpiry = (): void => {

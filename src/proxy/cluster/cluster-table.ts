@@ -2,6 +2,7 @@ import type { ClusterConfig } from '../../api/snapshot.js';
 import { DEFAULT_RTT_MS, newLoadRecord } from '../balancer/peak-ewma.js';
 import { defaultBalancerDeps } from '../balancer/registry.js';
 import type { BalancerDeps } from '../balancer/types.js';
+import type { Clock } from '../clock/clock.js';
 import type { Http1PoolOptions } from '../pool/http1-pool.js';
 import { compileRouteTable } from '../routing/index.js';
 import type { RouteTable } from '../routing/index.js';
@@ -21,6 +22,8 @@ export interface ClusterTableDeps {
   /** Randomness and the monotonic clock of balancers, outlier detection, budgets and health checks. */
   balancer?: BalancerDeps;
   pool?: Http1PoolOptions;
+  /** Timers of the request path (the circuit breaker's queue waits). */
+  clock?: Clock;
 }
 
 /**
@@ -60,7 +63,7 @@ export class ClusterTable {
 
     configs.forEach((config, i) => {
       let cluster = this.clusters.get(config.name);
-      if (cluster === undefined) cluster = new Cluster(config, balancerDeps);
+      if (cluster === undefined) cluster = new Cluster(config, balancerDeps, this.deps.clock);
       const endpoints: Endpoint[] = [];
       for (const ec of config.endpoints) {
         const old = oldEndpoints.get(`${config.name}|${endpointKey(ec)}`);

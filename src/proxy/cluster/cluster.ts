@@ -5,6 +5,7 @@ import { compileHashPolicy, requestHash } from '../balancer/hash-key.js';
 import type { HashPolicy, RequestHash } from '../balancer/hash-key.js';
 import { createBalancer } from '../balancer/registry.js';
 import type { Balancer, BalancerDeps } from '../balancer/types.js';
+import type { Clock } from '../clock/clock.js';
 import { ClusterLimits } from '../pool/cluster-limits.js';
 import { HealthChecker } from '../resilience/health-check.js';
 import type { HealthTarget } from '../resilience/health-check.js';
@@ -42,10 +43,11 @@ export class Cluster implements HealthTarget {
   constructor(
     public config: ClusterConfig,
     private readonly deps: BalancerDeps,
+    clock?: Clock,
   ) {
     this.balancer = createBalancer(config.loadBalancer, deps);
     this.retryBudget = new ClusterRetryBudget(config.retryBudget ?? DEFAULT_RETRY_BUDGET, deps.now);
-    this.limits = new ClusterLimits(config.name);
+    this.limits = new ClusterLimits(config.name, clock);
     this.configure(config, null, true);
   }
 

@@ -3,6 +3,9 @@ import tls from 'node:tls';
 import type { InboundListenerConfig } from '../../api/bootstrap.js';
 import { ALPN_H2, ALPN_HTTP1, ALPN_TCP, isHttp2 } from '../../api/common.js';
 import { serveHttp1 } from '../http1/server.js';
+import { ConnectionLimiter } from '../http2/limits/connection-limiter.js';
+import { DEFAULT_HTTP2_LIMITS, http2ServerOptions } from '../http2/limits/limits.js';
+import { guardSession } from '../http2/limits/session-guard.js';
 import { serveHttp2Stream } from '../http2/server-stream.js';
 import type { Http2StreamOptions } from '../http2/server-stream.js';
 import type { ListenerSite } from '../pipeline/exchange.js';
@@ -67,7 +70,15 @@ export class InboundListener implements Listener {
     );
     this.pipeline = listenerPipeline(INBOUND_STACK, ctx, this.site, this.app, () => this.conns.isDraining);
     if (isHttp2(config.protocol)) this.h2server = this.createH2Server();
-    this.server = tls.createServer({ ...ctx.tls.serverOptions(INBOUND_ALPN), allowHalfOpen: config.protocol === 'tcp' });
+    this.server = tls.createServer({
+      ...ctx.tls.serverOptions(INBOUND_ALPN),
+      allowHalfOpen: config.protocol === 'tcp',
+      // Node's default is 120 s: a peer that opens TCP and never finishes its handshake should not hold a connection that long.
+      handshakeTimeout: ctx.limits.tlsHandshakeTimeoutMs,
+    });
+    new ConnectionLimiter(ctx.limits.maxConnections, (c) =>
+      ctx.logger.warn({ listener: config.name, client: c.remoteAddress }, 'connection refused: the listener is at its connection limit'),
+    ).attach(this.server);
     this.server.on('tlsClientError', (err) => {
       ctx.tls.inboundHandshakeFailed();
       ctx.logger.debug({ listener: config.name, err: err.message }, 'inbound TLS handshake failed');
@@ -122,12 +133,15 @@ export class InboundListener implements Listener {
   }
 
   private createH2Server(): http2.Http2Server {
-    const server = http2.createServer();
+    const server = http2.createServer(http2ServerOptions(DEFAULT_HTTP2_LIMITS));
     const noPeer: Http2StreamOptions = { pipeline: this.pipeline, site: this.site, peer: null, clock: this.ctx.clock };
     server.on('session', (session) => {
       if (this.pendingPeer !== null) this.sessionOptions.set(session, { ...noPeer, peer: this.pendingPeer });
       this.conns.addSession(session);
       session.on('error', () => {});
+      guardSession(session, DEFAULT_HTTP2_LIMITS, this.ctx.clock, {
+        onSessionClosed: (reason) => this.ctx.logger.debug({ listener: this.name, reason }, 'HTTP/2 session closed by its limits'),
+      });
     });
     server.on('stream', (stream, headers) => {
       serveHttp2Stream(stream, headers, this.sessionOptions.get(stream.session as http2.Http2Session) ?? noPeer);

@@ -1,5 +1,7 @@
 import type { ConnectionPoolConfig } from '../../api/snapshot.js';
 import { ProxyReason } from '../../errors.js';
+import { systemClock } from '../clock/clock.js';
+import type { Clock, TimerHandle } from '../clock/clock.js';
 import type { Permit } from '../pipeline/lease.js';
 import type { LocalReply as UpstreamFailure } from '../pipeline/service.js';
 import type { Connect } from './connect.js';
@@ -17,7 +19,7 @@ export const MAX_PENDING_WAIT_MS = 15_000;
 /** A request waiting for an upstream connection (maxConnections reached). */
 export interface ConnectionWaiter {
   /** Set by ClusterLimits while queued (the wait is bounded). */
-  timer: NodeJS.Timeout | null;
+  timer: TimerHandle | null;
   /** Can this waiter use an idle h1 socket of `endpoint` (not excluded, not a fresh-only retry...)? */
   accepts(endpoint: object): boolean;
   /**
@@ -77,7 +79,11 @@ export class ClusterLimits {
   private readonly onConnectionClose = (): void => this.connectionClosed();
   private readonly drain = (): void => this.serveSlots();
 
-  constructor(private readonly clusterName: string) {}
+  constructor(
+    private readonly clusterName: string,
+    /** The queue's waits run on it (tests drive it by hand). */
+    private readonly clock: Clock = systemClock,
+  ) {}
 
   get pendingRequests(): number {
     return this.queue.length;
@@ -138,13 +144,12 @@ export class ClusterLimits {
       return failure(503, ProxyReason.Overloaded, `cluster ${this.clusterName}: maxPendingRequests ${this.maxPendingRequests} reached`);
     }
     this.queue.push(w);
-    w.timer = setTimeout(() => {
+    w.timer = this.clock.setTimer(() => {
       w.timer = null;
       if (this.remove(w)) {
         w.reject(failure(503, ProxyReason.Overloaded, `cluster ${this.clusterName}: no connection within ${waitMs} ms (maxConnections ${this.maxConnections})`));
       }
     }, waitMs);
-    w.timer.unref();
     return null;
   }
 
@@ -153,7 +158,7 @@ export class ClusterLimits {
     const i = this.queue.indexOf(w);
     if (i === -1) return false;
     this.queue.splice(i, 1);
-    if (w.timer !== null) clearTimeout(w.timer);
+    if (w.timer !== null) this.clock.clearTimer(w.timer);
     w.timer = null;
     return true;
   }
@@ -168,7 +173,7 @@ export class ClusterLimits {
       if (!w.accepts(endpoint)) continue;
       if (!w.takeOver(endpoint)) return; // the socket was gone after all
       this.queue.splice(i, 1);
-      if (w.timer !== null) clearTimeout(w.timer);
+      if (w.timer !== null) this.clock.clearTimer(w.timer);
       w.timer = null;
       return;
     }
@@ -177,7 +182,7 @@ export class ClusterLimits {
   /** The cluster left the snapshot: every waiter is answered. */
   rejectAll(f: UpstreamFailure): void {
     for (const w of this.queue.splice(0)) {
-      if (w.timer !== null) clearTimeout(w.timer);
+      if (w.timer !== null) this.clock.clearTimer(w.timer);
       w.timer = null;
       w.reject(f);
     }
@@ -202,7 +207,7 @@ export class ClusterLimits {
     this.drainScheduled = false;
     while (this.queue.length > 0 && this.openConnections < this.maxConnections) {
       const w = this.queue.shift()!;
-      if (w.timer !== null) clearTimeout(w.timer);
+      if (w.timer !== null) this.clock.clearTimer(w.timer);
       w.timer = null;
       w.grant();
     }

@@ -1,6 +1,6 @@
 import type http2 from 'node:http2';
 import { ProxyReason } from '../../errors.js';
-import type { Clock } from '../clock/clock.js';
+import type { Clock, TimerHandle } from '../clock/clock.js';
 import type { Cluster, ClusterTable } from '../cluster/cluster-table.js';
 import type { Endpoint } from '../cluster/endpoint.js';
 import type { Exchange } from '../pipeline/exchange.js';
@@ -176,17 +176,18 @@ abstract class ClusterLease {
     this.done = true;
     const { endpoint, cluster } = this;
     endpoint.load.pending--;
-    if (failed && this.status === 0) {
-      // No head came: the time it took still says how slow the endpoint is.
-      const now = this.clock.now();
-      endpoint.load.rtt.observe(now - this.started, now);
-    }
-    // Outlier detection: the final status decides (and a failing grpc-status); a failure before
-    // any head counts as a 5xx (reset); a lease given back unused or abandoned by its client
-    // says nothing about the endpoint.
-    if (cluster.outlier !== null && (this.status !== 0 || failed)) {
+    // The outcome: the final status decides (and a failing grpc-status); a failure before any
+    // head counts as a 5xx (reset). A lease given back unused or abandoned by its client (no
+    // head, not failed) says nothing about the endpoint.
+    if (this.status !== 0 || failed) {
       const bad = failed || this.status >= 500 || (grpcStatus !== undefined && isGrpcFailure(grpcStatus));
-      cluster.reportResponse(endpoint, bad);
+      // A failure weighs on the balancer as a slow answer would, so a replica that fails fast
+      // never looks cheaper than a healthy one.
+      if (bad) {
+        const now = this.clock.now();
+        endpoint.load.observeFailure(now, now - this.started);
+      }
+      if (cluster.outlier !== null) cluster.reportResponse(endpoint, bad);
     }
     this.released(reusable && !failed);
   }
@@ -243,7 +244,7 @@ class Http2ClusterLease extends ClusterLease implements Http2Lease {
 
 /** An HTTP/1 request waiting for a connection to its cluster (maxConnections reached). */
 class Http1Waiter implements ConnectionWaiter {
-  timer: NodeJS.Timeout | null = null;
+  timer: TimerHandle | null = null;
   private queued = true;
   private pooled: PooledSocket | null = null;
 
@@ -296,7 +297,7 @@ class Http1Waiter implements ConnectionWaiter {
 
 /** An HTTP/2 stream waiting for a connection slot (sessions are shared, not handed over). */
 class Http2Waiter implements ConnectionWaiter {
-  timer: NodeJS.Timeout | null = null;
+  timer: TimerHandle | null = null;
   private queued = true;
 
   constructor(

@@ -6,7 +6,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import fc from 'fast-check';
-import { systemClock } from '../../../util/clock.js';
+import { systemClock } from '../../clock/clock.js';
 import { id, testPki } from '../../testing/fixtures.js';
 import { DEFAULT_HTTP2_LIMITS, http2ServerOptions } from '../limits/limits.js';
 import { guardSession } from '../limits/session-guard.js';

@@ -4,7 +4,7 @@ import http2 from 'node:http2';
 import type { ServerHttp2Stream } from 'node:http2';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { systemClock } from '../../../util/clock.js';
+import { systemClock } from '../../clock/clock.js';
 import { TestHpackEncoder } from '../field-guard/hpack-test-encoder.js';
 import { ErrorCode, errorCodeOf, Flag, frame, FrameType, headersFrame, pingFrame, RawH2Client, rstStreamFrame, settingsFrame } from '../raw-h2.js';
 import type { RawFrame } from '../raw-h2.js';

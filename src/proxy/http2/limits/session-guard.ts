@@ -1,6 +1,6 @@
 import http2 from 'node:http2';
 import type { ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
-import type { Clock } from '../../../util/clock.js';
+import type { Clock, TimerHandle } from '../../clock/clock.js';
 import type { Http2Limits } from './limits.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
@@ -36,11 +36,11 @@ export function guardSession(session: ServerHttp2Session, limits: Readonly<Http2
   let open = 0;
   let total = 0;
   let premature = 0;
-  let timer: { cancel(): void } | null = null;
+  let timer: TimerHandle | null = null;
   let closing = false;
 
   const stopTimer = (): void => {
-    timer?.cancel();
+    if (timer !== null) clock.clearTimer(timer);
     timer = null;
   };
   const closeSession = (reason: SessionCloseReason, destroyNow: boolean): void => {
@@ -54,11 +54,11 @@ export function guardSession(session: ServerHttp2Session, limits: Readonly<Http2
     }
     session.close();
     // A client that keeps streams open past the GOAWAY still goes, after a grace.
-    timer = clock.setTimeout(() => session.destroy(), CLOSE_GRACE_MS);
+    timer = clock.setTimer(() => session.destroy(), CLOSE_GRACE_MS);
   };
   const arm = (ms: number, reason: SessionCloseReason): void => {
     stopTimer();
-    if (ms > 0) timer = clock.setTimeout(() => closeSession(reason, false), ms);
+    if (ms > 0) timer = clock.setTimer(() => closeSession(reason, false), ms);
   };
 
   if (limits.connectionWindowSize > 65_535) {
