@@ -75,12 +75,6 @@ const enum Rs {
 }
 
 /** Starts one HTTP/1 attempt of `ex` on `lease`; the handler hears of its response. */
-export function startHttp1Attempt(ex: Exchange, lease: Http1Lease, handler: ResponseHandler, limits: Http1Limits): Http1Attempt {
-  const a = new Http1Attempt(ex, lease, handler, limits);
-  a.start();
-  return a;
-}
-
 export class Http1Attempt implements UpstreamAttempt, BodySink {
   status = 0;
   endStream = false;

@@ -26,12 +26,6 @@ export interface StreamFailure extends LocalReply {
   readonly resetCode: number;
 }
 
-export function startHttp2Attempt(ex: Exchange, lease: Http2Lease, handler: ResponseHandler, clock: Clock): Http2Attempt {
-  const a = new Http2Attempt(ex, lease, handler, clock);
-  a.start();
-  return a;
-}
-
 export class Http2Attempt implements UpstreamAttempt, BodySink {
   status = 0;
   endStream = false;

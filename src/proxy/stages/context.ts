@@ -21,13 +21,18 @@ export interface NodeLabels {
   serviceAccount: string;
 }
 
+/** An attempt made but not yet started: whoever made it knows it before it can call back. */
+export interface StartableAttempt extends UpstreamAttempt {
+  start(): void;
+}
+
 /**
- * Starts an attempt with the codec of the exchange's protocol. The listener supplies them, so
+ * Makes an attempt with the codec of the exchange's protocol. The listener supplies them, so
  * stages never import a codec: the endpoint stage is the same for HTTP/1 and HTTP/2.
  */
 export interface AttemptStarters {
-  http1(ex: Exchange, lease: Http1Lease, handler: ResponseHandler): UpstreamAttempt;
-  http2(ex: Exchange, lease: Http2Lease, handler: ResponseHandler): UpstreamAttempt;
+  http1(ex: Exchange, lease: Http1Lease, handler: ResponseHandler): StartableAttempt;
+  http2(ex: Exchange, lease: Http2Lease, handler: ResponseHandler): StartableAttempt;
 }
 
 /**

@@ -4,6 +4,7 @@
  * attempts are the test's (so a test holds a lease as long as it likes and ends it the way a
  * codec would), and a lease source that records how every lease was given back.
  */
+import type { StartableAttempt } from '../stages/context.js';
 import type { ClusterConfig } from '../../api/snapshot.js';
 import type { BalancerDeps } from '../balancer/types.js';
 import type { ClusterTable as ClusterTableType } from '../cluster/cluster-table.js';
@@ -143,10 +144,8 @@ export class DrivenEndpoint {
   private readonly byExchange = new Map<Exchange, DrivenRequest>();
 
   constructor(readonly leases: LeaseSource) {
-    const start = (ex: Exchange, lease: Lease, handler: ResponseHandler): UpstreamAttempt => {
-      this.byExchange.get(ex)!.started(lease, handler);
-      return heldAttempt(ex, lease, handler);
-    };
+    const start = (ex: Exchange, lease: Lease, handler: ResponseHandler): StartableAttempt =>
+      Object.assign(heldAttempt(ex, lease, handler), { start: () => this.byExchange.get(ex)!.started(lease, handler) });
     this.stage = new EndpointStage({ leases, attempts: { http1: start, http2: start } });
   }
 

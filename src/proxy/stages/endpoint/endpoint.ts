@@ -84,7 +84,10 @@ class EndpointCall implements ResponseHandler, Cancellable {
     const ex = this.ex;
     ex.upstreamPeer = lease.peer;
     const starters = this.config.attempts;
-    this.attempt = ex.protocol === 'http1' ? starters.http1(ex, lease as never, this) : starters.http2(ex, lease as never, this);
+    const attempt = ex.protocol === 'http1' ? starters.http1(ex, lease as never, this) : starters.http2(ex, lease as never, this);
+    // Known before it starts: a codec may call back (a failure, a head) inside start().
+    this.attempt = attempt;
+    attempt.start();
   };
 
   onInterim(ex: Exchange, head: unknown): void {

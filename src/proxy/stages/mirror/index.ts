@@ -8,6 +8,6 @@ export type { MirrorConfig } from './mirror.js';
 
 registerStage<StageContext, MirrorConfig>({
   name: 'mirror',
-  configure: (ctx) => (ctx.site.direction === 'outbound' ? { clusters: ctx.clusters, random: ctx.random } : null),
+  configure: (ctx) => (ctx.site.direction === 'outbound' ? { clusters: ctx.clusters, random: ctx.random, clock: ctx.clock } : null),
   create: (config, next) => new MirrorStage(config, next),
 });

@@ -76,8 +76,7 @@ export class NormalizeStage implements Stage {
     if (target.charCodeAt(0) !== 0x2f /* / */) {
       // absolute-form (a client speaking to a proxy): only its path and query go on.
       const scheme = target.indexOf('://');
-      start = scheme < 0 ? target.length : target.indexOf('/', scheme + 3);
-      if (start < 0) start = target.length;
+      start = scheme < 0 ? target.length : authorityEnd(target, scheme + 3);
       absolute = true;
       if (scheme >= 0) {
         // Its authority is the one the request is for, whatever Host says (RFC 9112 §3.2.2).
@@ -88,6 +87,7 @@ export class NormalizeStage implements Stage {
     }
     const q = target.indexOf('?', start);
     const raw = q < 0 ? (start === 0 ? target : target.slice(start)) : target.slice(start, q);
+    // (absolute-form without a path, `http://h?q`: the path is "/")
     ex.query = q < 0 ? '' : target.slice(q + 1);
     const path = normalizePath(raw === '' ? '/' : raw);
     if (isPathRefusal(path)) {
@@ -98,4 +98,13 @@ export class NormalizeStage implements Stage {
     if (path !== raw || absolute) ex.editRequest().target = q < 0 ? path : `${path}?${ex.query}`;
     return true;
   }
+}
+
+/** Where an absolute-form target's authority ends: at the path's "/" or the query's "?" (RFC 3986 §3.2). */
+function authorityEnd(target: string, from: number): number {
+  for (let i = from; i < target.length; i++) {
+    const c = target.charCodeAt(i);
+    if (c === 0x2f /* / */ || c === 0x3f /* ? */) return i;
+  }
+  return target.length;
 }
