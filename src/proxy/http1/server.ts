@@ -12,41 +12,24 @@
  */
 import type { Duplex } from 'node:stream';
 import { ProxyReason } from '../../errors.js';
-import type { Clock } from '../clock/clock.js';
 import { NO_BODY, StreamedBody } from '../pipeline/body.js';
 import type { BodySource } from '../pipeline/body.js';
 import { Exchange } from '../pipeline/exchange.js';
-import type { ListenerSite } from '../pipeline/exchange.js';
-import type { Pipeline } from '../pipeline/stage.js';
 import { CancelReason, localReply } from '../pipeline/service.js';
 import type { LocalReply, ResponseHandler, UpstreamAttempt } from '../pipeline/service.js';
-import { ChunkedScanner } from './chunked.js';
+import { BodyFramer } from './body-framer.js';
 import type { Http1Attempt } from './client.js';
 import { setNoDelay } from './client.js';
 import { ConnectionTimer, Watch } from './conn-timer.js';
 import { HeadReader, readRequestHead } from './head-reader.js';
 import type { RequestHead, ResponseHead } from './parser.js';
 import { localReply as localReplyBytes } from './local-reply.js';
-import { serializeResponseHead, serializeResponseHeadString } from './serialize.js';
-import { startTunnel } from './tunnel.js';
-import type { Http1Limits } from './types.js';
+import { responseBytes } from './response-bytes.js';
+import { serializeResponseHead } from './serialize.js';
+import { tunnelThrough } from './tunnel.js';
+import type { Http1ConnectionHandle, Http1ServerOptions } from './types.js';
 
-export interface Http1ServerOptions {
-  pipeline: Pipeline;
-  site: ListenerSite;
-  /** The caller's verified SPIFFE ID for every exchange of this connection, or null. */
-  peer: string | null;
-  limits: Http1Limits;
-  clock: Clock;
-  /** True while the listener drains: each response closes its connection. */
-  isDraining?(): boolean;
-}
-
-/** What a listener needs to know of a served connection (drain closes idle ones). */
-export interface Http1ConnectionHandle {
-  /** An exchange is in flight (or a tunnel open). */
-  readonly busy: boolean;
-}
+export type { Http1ConnectionHandle, Http1ServerOptions } from './types.js';
 
 const enum St {
   /** Reading a request head. */
@@ -71,7 +54,7 @@ export function serveHttp1(socket: Duplex, options: Http1ServerOptions): Http1Co
 class Http1Connection implements Http1ConnectionHandle, ResponseHandler, BodySource {
   private state: St = St.Head;
   private readonly reader = new HeadReader();
-  private readonly scanner = new ChunkedScanner();
+  private readonly framer = new BodyFramer();
   private readonly timer: ConnectionTimer;
   private readonly clientAddress: string | undefined;
   private looping = false;
@@ -82,7 +65,6 @@ class Http1Connection implements Http1ConnectionHandle, ResponseHandler, BodySou
   private req: RequestHead | null = null;
   private body: StreamedBody | null = null;
   private reqDone = true;
-  private reqRemaining = 0;
   private attempt: Http1Attempt | null = null;
   private closeAfter = false;
   private bodyPaused = false;
@@ -108,8 +90,7 @@ class Http1Connection implements Http1ConnectionHandle, ResponseHandler, BodySou
 
   start(): void {
     const d = this.down;
-    // A client may half-close after its request (RFC 9112 §9.6): keep our side writable until
-    // the response is out; every path below ends or destroys the socket itself.
+    // A client's end is ours to handle (onDownEnd), not Node's to answer with our own end.
     d.allowHalfOpen = true;
     setNoDelay(d);
     d.on('data', this.onDownData);
@@ -211,7 +192,7 @@ class Http1Connection implements Http1ConnectionHandle, ResponseHandler, BodySou
   // ---- an exchange --------------------------------------------------------------------------------
 
   private beginExchange(req: RequestHead): void {
-    const hasBody = req.framing === 'chunked' || (req.framing === 'length' && req.contentLength > 0);
+    const hasBody = this.framer.begin(req);
     const body = hasBody ? new StreamedBody(this) : null;
     const ex = new Exchange({
       site: this.opts.site,
@@ -233,14 +214,12 @@ class Http1Connection implements Http1ConnectionHandle, ResponseHandler, BodySou
     this.req = req;
     this.body = body;
     this.reqDone = !hasBody;
-    this.reqRemaining = req.contentLength;
     this.attempt = null;
     this.bodyPaused = false;
     this.upPaused = false;
     this.closeAfter = !req.keepAlive || (this.opts.isDraining !== undefined && this.opts.isDraining());
     this.state = St.Serving;
     if (hasBody) {
-      this.scanner.reset();
       // Body bytes that came with the head are framed (and a chunked body validated) before any
       // stage sees the request: a smuggling attempt in one packet never reaches an upstream.
       if (this.reader.length > 0) this.forwardBody(this.reader.takeAll());
@@ -257,25 +236,15 @@ class Http1Connection implements Http1ConnectionHandle, ResponseHandler, BodySou
 
   /** Frames request body bytes into the exchange's body; what follows the body waits in the reader. */
   private forwardBody(chunk: Buffer): void {
-    const req = this.req!;
-    let used: number;
-    let done: boolean;
-    if (req.framing === 'length') {
-      used = chunk.length < this.reqRemaining ? chunk.length : this.reqRemaining;
-      this.reqRemaining -= used;
-      done = this.reqRemaining === 0;
-    } else {
-      const r = this.scanner.push(chunk, 0);
-      if (r < 0) {
-        this.refuseBody(this.scanner.error ?? 'bad chunked body');
-        return;
-      }
-      used = r;
-      done = this.scanner.done;
+    const f = this.framer;
+    if (!f.push(chunk)) {
+      this.refuseBody(f.error!);
+      return;
     }
+    const used = f.used;
     const body = this.body!;
     if (used > 0) body.push(used === chunk.length ? chunk : chunk.subarray(0, used));
-    if (!done) return;
+    if (!f.done) return;
     if (used < chunk.length) this.reader.push(chunk.subarray(used));
     this.reqDone = true;
     body.end(null);
@@ -357,18 +326,7 @@ class Http1Connection implements Http1ConnectionHandle, ResponseHandler, BodySou
     const headOpts = { close, keepAliveHeader: !close && req.versionMinor === 0, upgrade: false };
     const whole = a.endStream ? null : a.takeWholeBody(MERGE_BODY_BYTES);
     if (a.endStream || whole !== null) {
-      // The common case: the whole response is here. Head and body leave as one Buffer in one
-      // write (one segment, no Nagle stall, no writev).
-      const hs = serializeResponseHeadString(resp, headOpts, ex.responseEdits);
-      let out: Buffer;
-      if (whole === null) {
-        out = Buffer.from(hs, 'latin1');
-      } else {
-        out = Buffer.allocUnsafe(hs.length + whole.length);
-        out.write(hs, 0, 'latin1');
-        whole.copy(out, hs.length);
-      }
-      this.down.write(out);
+      this.down.write(responseBytes(resp, headOpts, ex.responseEdits, whole));
       return;
     }
     // Head and the body bytes that come with it (onData, in this same tick) leave in one writev.
@@ -423,17 +381,14 @@ class Http1Connection implements Http1ConnectionHandle, ResponseHandler, BodySou
 
   private tunnel(ex: Exchange, attempt: Http1Attempt, resp: ResponseHead): void {
     ex.upgraded = true;
-    const { socket, pending } = attempt.takeTunnel();
     const down = this.down;
     down.removeListener('data', this.onDownData);
     down.removeListener('end', this.onDownEnd);
     down.removeListener('drain', this.onDownDrain);
     this.state = St.Tunnel;
     this.timer.stop();
-    down.write(serializeResponseHead(resp, { close: false, keepAliveHeader: false, upgrade: resp.status === 101 }, ex.responseEdits));
-    startTunnel(down, socket, pending, this.reader.takeAll(), () => {
+    tunnelThrough(down, attempt, serializeResponseHead(resp, { close: false, keepAliveHeader: false, upgrade: resp.status === 101 }, ex.responseEdits), this.reader.takeAll(), () => {
       this.state = St.Closed;
-      attempt.tunnelClosed();
       this.finishRecord(ex);
     });
   }

@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import type { Http1Attempt } from './client.js';
 
 function noop(): void {}
 
@@ -28,4 +29,18 @@ export function startTunnel(down: Duplex, up: Duplex, fromUp: Buffer, fromDown: 
   up.pipe(down);
   down.resume();
   up.resume();
+}
+
+/**
+ * Turns the exchange's connection into a tunnel through `attempt`'s upstream socket: `head`
+ * (the 101 or 2xx) goes down first, then raw bytes both ways. The attempt's lease stays held
+ * (the open tunnel counts as load on its endpoint) until the tunnel closes; then `closed`.
+ */
+export function tunnelThrough(down: Duplex, attempt: Http1Attempt, head: Buffer, fromDown: Buffer, closed: () => void): void {
+  const { socket, pending } = attempt.takeTunnel();
+  down.write(head);
+  startTunnel(down, socket, pending, fromDown, () => {
+    attempt.tunnelClosed();
+    closed();
+  });
 }

@@ -1,4 +1,7 @@
+import type { Clock } from '../clock/clock.js';
 import { DEFAULT_MAX_CONNECTIONS_PER_LISTENER } from '../http2/limits/connection-limiter.js';
+import type { ListenerSite } from '../pipeline/exchange.js';
+import type { Pipeline } from '../pipeline/stage.js';
 
 /** Limits of the HTTP/1 codec and of every listener (docs/operations.md lists them with every other limit). */
 
@@ -25,3 +28,20 @@ export const DEFAULT_HTTP1_LIMITS: Http1Limits = {
   maxConnections: DEFAULT_MAX_CONNECTIONS_PER_LISTENER,
   tlsHandshakeTimeoutMs: 10_000,
 };
+
+export interface Http1ServerOptions {
+  pipeline: Pipeline;
+  site: ListenerSite;
+  /** The caller's verified SPIFFE ID for every exchange of this connection, or null. */
+  peer: string | null;
+  limits: Http1Limits;
+  clock: Clock;
+  /** True while the listener drains: each response closes its connection. */
+  isDraining?(): boolean;
+}
+
+/** What a listener needs to know of a served connection (drain closes idle ones). */
+export interface Http1ConnectionHandle {
+  /** An exchange is in flight (or a tunnel open). */
+  readonly busy: boolean;
+}
