@@ -29,6 +29,11 @@ export interface Http2StreamOptions {
   site: ListenerSite;
   /** The caller's verified SPIFFE ID for every stream of this session, or null. */
   peer: string | null;
+  /**
+   * The client's address, from the accepted socket (under the field guard the session reads
+   * through a JS stream that has none). Default: the session socket's.
+   */
+  clientAddress?: string | undefined;
   clock: Clock;
 }
 
@@ -73,7 +78,7 @@ class ServedStream implements ResponseHandler, BodySource {
       site: opts.site,
       protocol: 'http2',
       peer: opts.peer,
-      clientAddress: down.session?.socket?.remoteAddress,
+      clientAddress: opts.clientAddress ?? down.session?.socket?.remoteAddress,
       method: String(headers[':method'] ?? ''),
       target: String(headers[':path'] ?? ''),
       headers: flatRequestHeaders(headers),

@@ -9,6 +9,7 @@ import { ConnectionLimiter } from '../http2/limits/connection-limiter.js';
 import { DEFAULT_HTTP2_LIMITS, EDGE_HTTP2_LIMITS, http2ServerOptions } from '../http2/limits/limits.js';
 import { guardSession } from '../http2/limits/session-guard.js';
 import { serveHttp2Stream } from '../http2/server-stream.js';
+import type { Http2StreamOptions } from '../http2/server-stream.js';
 import type { ListenerSite } from '../pipeline/exchange.js';
 import type { Pipeline } from '../pipeline/stage.js';
 import { ClusterLeases } from '../pool/cluster-source.js';
@@ -44,6 +45,9 @@ export class OutboundListener implements Listener {
   private readonly fieldGuard: H2FieldGuard | null = null;
   private readonly pipeline: Pipeline | null = null;
   private readonly site: ListenerSite;
+  private pendingClient: string | undefined = undefined;
+  /** Each h2 session's stream options (its client's address), bound once per session. */
+  private readonly sessionOptions = new WeakMap<http2.Http2Session, Http2StreamOptions>();
   private readonly observeTcp;
 
   constructor(
@@ -88,8 +92,11 @@ export class OutboundListener implements Listener {
         });
       } else if (this.h2server !== null) {
         this.conns.add(socket, false);
+        // The session is made synchronously by the emit: it takes this client's address then.
+        this.pendingClient = socket.remoteAddress;
         if (this.fieldGuard !== null) this.fieldGuard.serve(this.h2server, socket);
         else this.h2server.emit('connection', socket);
+        this.pendingClient = undefined;
       } else {
         this.relayTcp(socket);
       }
@@ -111,17 +118,19 @@ export class OutboundListener implements Listener {
   private createH2Server(): http2.Http2Server {
     const limits = this.site.ingress ? EDGE_HTTP2_LIMITS : DEFAULT_HTTP2_LIMITS;
     const server = http2.createServer(http2ServerOptions(limits));
-    const options = { pipeline: this.pipeline!, site: this.site, peer: null, clock: this.ctx.clock };
+    const options: Http2StreamOptions = { pipeline: this.pipeline!, site: this.site, peer: null, clock: this.ctx.clock };
     const logger = this.ctx.logger;
     const name = this.config.name;
     server.on('session', (session) => {
+      this.sessionOptions.set(session, { ...options, clientAddress: this.pendingClient });
       this.conns.addSession(session);
       session.on('error', () => {});
       guardSession(session, limits, this.ctx.clock, {
         onSessionClosed: (reason) => logger.debug({ listener: name, reason }, 'HTTP/2 session closed by its limits'),
       });
     });
-    const serve = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void => serveHttp2Stream(stream, headers, options);
+    const serve = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void =>
+      serveHttp2Stream(stream, headers, this.sessionOptions.get(stream.session as http2.Http2Session) ?? options);
     server.on('stream', this.fieldGuard !== null ? this.fieldGuard.guardStreams(serve) : serve);
     return server;
   }
