@@ -321,7 +321,7 @@ class Http1Connection implements Http1ConnectionHandle, ResponseHandler, BodySou
     this.attempt = a;
     // An unfinished request body now means we cannot find where the next request starts once
     // this response is over: close after it.
-    if (resp.framing === 'close' || !this.reqDone) this.closeAfter = true;
+    if (resp.framing === 'close' || !this.reqDone || (this.opts.isDraining !== undefined && this.opts.isDraining())) this.closeAfter = true;
     const close = this.closeAfter;
     const headOpts = { close, keepAliveHeader: !close && req.versionMinor === 0, upgrade: false };
     const whole = a.endStream ? null : a.takeWholeBody(MERGE_BODY_BYTES);
