@@ -142,3 +142,15 @@ test('duplicateSeries finds a repeated series whatever the label order', () => {
   const text = 'a_total{x="1",y="2"} 1\na_total{y="2",x="1"} 2\na_total{x="2",y="2"} 3\n';
   assert.deepEqual(duplicateSeries(parsePrometheusText(text)), ['a_total{x="1",y="2"}']);
 });
+
+test('access-log counters: drops by reason, lines written and rotations, once each', async () => {
+  const m = new ProxyMetrics();
+  assert.equal((await scrapeChecked(m)).filter((s) => s.name.startsWith('trellis_access_log_')).length, 0, 'not exported before wiring');
+  m.setAccessLogStats(() => ({ written: 10, droppedBufferFull: 3, droppedWriteError: 1, rotations: 2 }));
+  const samples = await scrapeChecked(m);
+  const get = (name: string, reason?: string): number | undefined => samples.find((s) => s.name === name && s.labels.reason === reason)?.value;
+  assert.equal(get('trellis_access_log_dropped_total', 'buffer-full'), 3);
+  assert.equal(get('trellis_access_log_dropped_total', 'write-error'), 1);
+  assert.equal(get('trellis_access_log_lines_total'), 10);
+  assert.equal(get('trellis_access_log_rotations_total'), 2);
+});

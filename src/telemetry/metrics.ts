@@ -1,4 +1,5 @@
 import type { Counter, Gauge, Registry } from 'prom-client';
+import type { AccessLogStats } from './access-log/record.js';
 import type { ClusterGauge, ClusterGaugeReader, EndpointGauge } from './cluster-gauges.js';
 import { rawMetric } from './raw-metric.js';
 import type { RawValue } from './raw-metric.js';
@@ -49,6 +50,7 @@ export class ProxyMetrics {
   /** Every exported route label set, once (shared by the recorders: no duplicate series). */
   private readonly routeSeries = new RouteSeriesTable();
   private clusterGauges: ClusterGaugeReader = () => [];
+  private accessLogStats: () => AccessLogStats | null = () => null;
   private readonly tcp = new Map<string, TcpStats>();
   private readonly tls = { handshakes: { inbound: 0, outbound: 0 }, failures: { inbound: 0, outbound: 0 } };
   private certExpirySeconds = 0;
@@ -110,6 +112,11 @@ export class ProxyMetrics {
     this.clusterGauges = reader;
   }
 
+  /** Where the access log's counters are read from at scrape time (runtime wiring; absent: not exported). */
+  setAccessLogStats(reader: () => AccessLogStats): void {
+    this.accessLogStats = reader;
+  }
+
   async text(): Promise<string> {
     this.registry ??= this.buildRegistry();
     return (await this.registry).metrics();
@@ -134,6 +141,7 @@ export class ProxyMetrics {
     };
     this.registerGolden(registry);
     this.registerClusterGauges(registry);
+    this.registerAccessLog(registry);
     new pc.Counter({
       name: 'trellis_tcp_connections_opened_total',
       help: 'Opaque TCP connections relayed',
@@ -240,6 +248,27 @@ export class ProxyMetrics {
         for (const rs of this.routeSeries.values()) out.push({ metricName: 'trellis_retries_total', labels: rs.labels, value: rs.retries });
       }),
     );
+  }
+
+  private registerAccessLog(registry: Registry): void {
+    const read = (out: RawValue[], name: string, pick: (s: AccessLogStats) => [Record<string, string>, number][]): void => {
+      const s = this.accessLogStats();
+      if (s === null) return;
+      for (const [labels, value] of pick(s)) out.push({ metricName: name, labels, value });
+    };
+    const dropped = 'trellis_access_log_dropped_total';
+    registry.registerMetric(
+      rawMetric(dropped, 'Access-log lines lost: buffer-full (the destination was slower than the requests) or write-error', 'counter', (out) =>
+        read(out, dropped, (s) => [
+          [{ reason: 'buffer-full' }, s.droppedBufferFull],
+          [{ reason: 'write-error' }, s.droppedWriteError],
+        ]),
+      ),
+    );
+    const written = 'trellis_access_log_lines_total';
+    registry.registerMetric(rawMetric(written, 'Access-log lines written', 'counter', (out) => read(out, written, (s) => [[{}, s.written]])));
+    const rotations = 'trellis_access_log_rotations_total';
+    registry.registerMetric(rawMetric(rotations, 'Access-log file rotations (size-based)', 'counter', (out) => read(out, rotations, (s) => [[{}, s.rotations]])));
   }
 
   private registerClusterGauges(registry: Registry): void {
