@@ -1,7 +1,29 @@
 import type { TapEvent } from '../../api/tap.js';
 import { destinationOfCluster } from '../../telemetry/request-metrics.js';
-import type { ExchangeRecord } from '../http1/types.js';
-import type { StreamRecord } from '../http2/types.js';
+
+/**
+ * What the tap reads of a finished request: the fields ExchangeRecord (HTTP/1) and
+ * StreamRecord (HTTP/2) share, and `grpcStatus` (the final grpc-status of a gRPC call, which
+ * travels in a 200 response). Any record with these fields can be tapped.
+ */
+export interface TapRecord {
+  readonly startedAt: number;
+  readonly durationMs: number;
+  readonly method: string;
+  readonly target: string;
+  readonly status: number;
+  readonly host?: string | undefined;
+  readonly grpcStatus?: number | undefined;
+  readonly reason?: string | undefined;
+  readonly route?: string | undefined;
+  readonly retries?: number | undefined;
+  readonly backend?: string | undefined;
+  readonly upstreamPeer?: string | undefined;
+  readonly sampled?: boolean | undefined;
+  readonly traceId?: string | undefined;
+  readonly requestBodyBytes: number;
+  readonly responseBodyBytes: number;
+}
 
 /** This proxy as tap events name it. */
 export interface TapNode {
@@ -51,7 +73,7 @@ function serviceOfCluster(cluster: string): string {
  * endpoint's identity; inbound: the source is the caller's verified identity and the
  * destination this proxy's service, answered by the local app at `endpoint`.
  */
-export function tapEventOf(site: TapSite, r: ExchangeRecord | StreamRecord, peerIdentity: string | undefined): TapEvent {
+export function tapEventOf(site: TapSite, r: TapRecord, peerIdentity: string | undefined): TapEvent {
   const outbound = site.direction === 'outbound';
   const service = outbound && r.backend !== undefined && r.backend !== site.cluster ? serviceOfCluster(r.backend) : site.service;
   const e: TapEvent = {
@@ -74,8 +96,8 @@ export function tapEventOf(site: TapSite, r: ExchangeRecord | StreamRecord, peer
     bytesIn: r.requestBodyBytes,
     bytesOut: r.responseBodyBytes,
   };
-  if ('host' in r && r.host !== undefined) e.authority = r.host;
-  if ('grpcStatus' in r && r.grpcStatus !== undefined) e.grpcStatus = r.grpcStatus;
+  if (r.host !== undefined) e.authority = r.host;
+  if (r.grpcStatus !== undefined) e.grpcStatus = r.grpcStatus;
   if (r.reason !== undefined) e.reason = r.reason;
   if (r.route !== undefined) e.route = r.route;
   if (r.retries !== undefined && r.retries > 0) e.retries = r.retries;
