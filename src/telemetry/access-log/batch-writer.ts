@@ -29,8 +29,10 @@ export class BatchWriter {
   written = 0;
   droppedBufferFull = 0;
   droppedWriteError = 0;
-  private pending = '';
-  private pendingLines = 0;
+  /** Lines waiting; joined once per batch (cheaper than growing one string line by line). */
+  private pending: string[] = [];
+  /** Characters in `pending`. */
+  private pendingChars = 0;
   private inFlight = false;
   private timer: { cancel(): void } | null = null;
   private immediate = false;
@@ -46,20 +48,20 @@ export class BatchWriter {
     private readonly o: BatchWriterOptions,
   ) {}
 
-  /** Hot path: one string append and a length check. False when the line was dropped. */
+  /** Hot path: one array push and a length check. False when the line was dropped. */
   push(line: string): boolean {
     if (this.closed) return false;
-    if (this.pending.length + line.length > this.o.maxBufferBytes) {
+    if (this.pendingChars + line.length > this.o.maxBufferBytes) {
       this.droppedBufferFull++;
       this.untold.bufferFull++;
       this.maybeWarn();
       return false;
     }
-    this.pending += line;
-    this.pendingLines++;
+    this.pending.push(line);
+    this.pendingChars += line.length;
     // While a write is in flight, its completion schedules the next one.
     if (this.inFlight) return true;
-    if (this.pending.length >= this.o.flushBytes) {
+    if (this.pendingChars >= this.o.flushBytes) {
       if (!this.immediate) {
         this.immediate = true;
         setImmediate(this.flushNow);
@@ -104,10 +106,10 @@ export class BatchWriter {
       this.timer.cancel();
       this.timer = null;
     }
-    const chunk = Buffer.from(this.pending, 'utf8');
-    const lines = this.pendingLines;
-    this.pending = '';
-    this.pendingLines = 0;
+    const chunk = Buffer.from(this.pending.join(''), 'utf8');
+    const lines = this.pending.length;
+    this.pending = [];
+    this.pendingChars = 0;
     this.inFlight = true;
     let finished = false;
     const done = (err: Error | null): void => {
@@ -133,7 +135,7 @@ export class BatchWriter {
     }
     this.maybeWarn();
     // Off the request path here: write what piled up at once if it is a batch's worth, or when closing.
-    if (this.pending.length >= this.o.flushBytes || (this.closed && this.pending.length > 0)) this.flush();
+    if (this.pendingChars >= this.o.flushBytes || (this.closed && this.pending.length > 0)) this.flush();
     else if (this.pending.length > 0) this.timer ??= this.o.clock.setTimeout(this.flushOnTimer, this.o.flushIntervalMs);
     else this.idle();
   }

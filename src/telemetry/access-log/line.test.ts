@@ -6,9 +6,10 @@ import type { AccessRecord } from './record.js';
 
 const base: AccessRecord = { direction: 'inbound', listener: 'http', protocol: 'http', bytesIn: 1, bytesOut: 2, durationMs: 0.5, startedAt: Date.UTC(2026, 0, 2, 3, 4, 5, 67) };
 
-/** What the previous implementation wrote (and what the line must still equal, parsed). */
+/** What the previous implementation wrote (and what the line must still equal, parsed), with durationMs to the microsecond. */
 function reference(r: AccessRecord): unknown {
-  return JSON.parse(JSON.stringify({ time: new Date(r.startedAt).toISOString(), ...r, startedAt: undefined })) as unknown;
+  const durationMs = r.durationMs >= 0 && r.durationMs < 1e9 ? Math.round(r.durationMs * 1000) / 1000 : r.durationMs;
+  return JSON.parse(JSON.stringify({ time: new Date(r.startedAt).toISOString(), ...r, durationMs, startedAt: undefined })) as unknown;
 }
 
 test('a line is one JSON object and a newline, fields in the documented order', () => {
@@ -72,6 +73,15 @@ test('numbers JSON cannot hold and times no Date can hold become null instead of
   assert.equal(parsed.bytesIn, null);
   assert.equal(parsed.time, null);
   assert.equal((JSON.parse(new AccessLineFormatter().format({ ...base, startedAt: 1e20 })) as { time: unknown }).time, null);
+});
+
+test('durationMs is written to the microsecond, as short as it reads', () => {
+  const f = new AccessLineFormatter();
+  const text = (durationMs: number): string => /"durationMs":([^,}]*)/.exec(f.format({ ...base, durationMs }))![1]!;
+  assert.deepEqual(
+    [0, 7, 12.3, 12.34, 12.345, 12.3456, 0.045, 0.0004, 0.0005, 1.05, 1.005, 999.9999, -1.5, 2e9].map(text),
+    ['0', '7', '12.3', '12.34', '12.345', '12.346', '0.045', '0', '0.001', '1.05', '1.005', '1000', '-1.5', '2000000000'],
+  );
 });
 
 test('the per-second time cache never reuses a stale second', () => {
