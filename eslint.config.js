@@ -34,6 +34,24 @@ export default tseslint.config(
     files: ['**/*.js', '**/*.mjs'],
     languageOptions: { globals: { ...globals.node } },
   },
+  // Telemetry is read by the proxy, the control plane and the CLI: it must not depend on the
+  // data plane (issue 9). It defines the small interfaces it reads; the proxy satisfies them.
+  {
+    files: ['src/telemetry/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '(^|/)proxy(/|$)',
+              message: 'src/telemetry/ imports nothing from src/proxy/: define the interface here and let the proxy satisfy it.',
+            },
+          ],
+        },
+      ],
+    },
+  },
   // The dashboard (web/) runs in the browser, not in Node.
   {
     files: ['web/**/*.ts', 'web/**/*.tsx'],

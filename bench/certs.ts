@@ -1,5 +1,5 @@
 /**
- * A throwaway PKI for the HAProxy pair, made with the openssl CLI: a small EC P-256 CA and two
+ * A throwaway PKI for the HAProxy and TLS pipe pairs, made with the openssl CLI: a small EC P-256 CA and two
  * leaf certificates (server and client, both with serverAuth+clientAuth, SAN 127.0.0.1).
  * Comparable to what Trellis issues its proxies (EC P-256 workload certificates).
  */
@@ -12,6 +12,11 @@ export interface BenchPki {
   /** Certificate followed by its private key, the form HAProxy's `crt` takes. */
   serverCrtKey: string;
   clientCrtKey: string;
+  /** The same certificates and keys as separate files (Node's tls options; the pipe pair). */
+  serverCert: string;
+  serverKey: string;
+  clientCert: string;
+  clientKey: string;
 }
 
 function openssl(args: string[], cwd: string): void {
@@ -43,5 +48,9 @@ export function makePki(dir: string): BenchPki {
     caPem: join(dir, 'ca.pem'),
     serverCrtKey: join(dir, 'server.crtkey.pem'),
     clientCrtKey: join(dir, 'client.crtkey.pem'),
+    serverCert: join(dir, 'server.pem'),
+    serverKey: join(dir, 'server.key'),
+    clientCert: join(dir, 'client.pem'),
+    clientKey: join(dir, 'client.key'),
   };
 }

@@ -4,16 +4,19 @@
  * Scenarios, one at a time (see bench/README.md):
  *   direct   load -> bench server
  *   haproxy  load -> haproxy A -> mTLS -> haproxy B -> bench server   (nbthread 1 each)
+ *   pipe     load -> Node pipe A -> mTLS -> Node pipe B -> bench server (net + tls, no HTTP parsing:
+ *            the limit for a Node proxy pair)
  *   trellis  load -> Trellis outbound proxy -> mTLS -> Trellis inbound proxy -> bench server
  * For each: a closed-loop full-load run with wrk (requests/s, p50, p99, proxy RSS and CPU), then
  * an open-loop run at a constant rate (default 1000 rps, 1 KB responses) with our own generator
  * (latency from each request's scheduled start; proxy CPU-seconds per 1000 requests).
  *
  * Flags: --quick  --duration <s>  --open-duration <s>  --warmup <s>  --connections <n>
- *        --rate <rps>  --only direct,haproxy,trellis  --cpu-prof (profile the Trellis processes)
- *        --telemetry off|default|full (tracing and access log of the Trellis pair; metrics always on)
+ *        --rate <rps>  --only direct,haproxy,pipe,trellis  --cpu-prof (profile the Trellis processes)
+ *        --telemetry off|default|log|full (tracing and access log of the Trellis pair; metrics always on)
  *        --tap (a live tap, matching every request, open on both Trellis proxies throughout)
- * The last stdout line is always `ratio throughput=<x> p99=<y> rss=<z>` (Trellis / HAProxy).
+ * The last stdout line is always `ratio throughput=<x> p99=<y> rss=<z> vs_pipe=<w>` (Trellis /
+ * HAProxy, and Trellis / pipe requests/s).
  */
 import { mkdtempSync, rmSync, mkdirSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir, availableParallelism, release } from 'node:os';
@@ -24,14 +27,16 @@ import { startChild, stopAll, stopChild, killAllSync, waitForLine } from './chil
 import { runWrk, type WrkResult } from './wrk.js';
 import { runOpenLoop, type OpenLoopResult } from './loadgen.js';
 import { RssSampler, cpuSeconds, waitForQuiet, machineCpuSeconds } from './proc.js';
-import { makePki } from './certs.js';
+import { makePki, type BenchPki } from './certs.js';
 import { startHaproxyPair } from './haproxy.js';
+import { startPipePair } from './pipe-pair.js';
 import { startTrellisPair, type TelemetryMode } from './trellis.js';
 import { openTaps, type OpenTaps } from './tap-reader.js';
 import { freePort, sleep } from './net-util.js';
 import { packageRoot } from '../src/util/paths.js';
 
-type ScenarioName = 'direct' | 'haproxy' | 'trellis';
+const SCENARIOS = ['direct', 'haproxy', 'pipe', 'trellis'] as const;
+type ScenarioName = (typeof SCENARIOS)[number];
 
 interface Options {
   quick: boolean;
@@ -51,7 +56,7 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { quick: false, durationS: 10, openDurationS: 10, warmupS: 3, connections: 32, rate: 1000, only: ['direct', 'haproxy', 'trellis'], cpuProf: false, telemetry: 'default', tap: false, quietWaitS: 15 };
+  const o: Options = { quick: false, durationS: 10, openDurationS: 10, warmupS: 3, connections: 32, rate: 1000, only: [...SCENARIOS], cpuProf: false, telemetry: 'default', tap: false, quietWaitS: 15 };
   let duration: number | null = null;
   let openDuration: number | null = null;
   let warmup: number | null = null;
@@ -85,7 +90,7 @@ function parseOptions(argv: string[]): Options {
         break;
       case '--only': {
         const list = (value() ?? '').split(',').filter(Boolean);
-        for (const s of list) if (s !== 'direct' && s !== 'haproxy' && s !== 'trellis') throw new Error(`--only: unknown scenario ${s}`);
+        for (const s of list) if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`--only: unknown scenario ${s} (one of ${SCENARIOS.join(', ')})`);
         o.only = list as ScenarioName[];
         break;
       }
@@ -101,13 +106,13 @@ function parseOptions(argv: string[]): Options {
         break;
       case '--telemetry': {
         const t = value();
-        if (t !== 'off' && t !== 'default' && t !== 'full') throw new Error('--telemetry needs off, default or full');
+        if (t !== 'off' && t !== 'default' && t !== 'log' && t !== 'full') throw new Error('--telemetry needs off, default, log or full');
         o.telemetry = t;
         break;
       }
       case '--help':
       case '-h':
-        process.stdout.write('usage: node dist/bench/run.js [--quick] [--duration s] [--open-duration s] [--warmup s] [--connections n] [--rate rps] [--only direct,haproxy,trellis] [--cpu-prof] [--quiet-wait s] [--telemetry off|default|full] [--tap]\n');
+        process.stdout.write('usage: node dist/bench/run.js [--quick] [--duration s] [--open-duration s] [--warmup s] [--connections n] [--rate rps] [--only direct,haproxy,pipe,trellis] [--cpu-prof] [--quiet-wait s] [--telemetry off|default|log|full] [--tap]\n');
         process.exit(0);
         break;
       default:
@@ -382,6 +387,7 @@ function report(results: ScenarioResult[], o: Options): { text: string; ratio: s
   out.push('');
   out.push('A = caller-side proxy (plain HTTP in, mTLS out), B = server-side proxy (mTLS in, plain HTTP out).');
   out.push('HAProxy runs with nbthread 1 per instance: a Trellis proxy is one Node.js event loop (single-threaded).');
+  out.push('pipe = two Node processes that only pipe bytes (net + tls, same mTLS hop, no HTTP parsing): the limit for a Node pair. vs_pipe = Trellis / pipe full-load req/s.');
   out.push(`RSS = peak VmRSS sampled every 0.5 s under full load. CPU-s/1k = (utime+stime) / (requests/1000). +pXX = added over direct at ${o.rate} rps.`);
   out.push('Open-loop failed = connection errors + non-2xx + requests still unanswered 5 s after the last scheduled send; percentiles cover answered requests.');
   out.push(
@@ -405,8 +411,14 @@ function report(results: ScenarioResult[], o: Options): { text: string; ratio: s
   const rT = meanRss(t);
   const rH = meanRss(h);
   const rss = rT !== null && rH !== null ? rT / rH : null;
+  const pipe = results.find((r) => r.name === 'pipe');
+  const vsPipe = pipe !== undefined && t !== undefined ? t.fullLoad.rps / pipe.fullLoad.rps : null;
   const fmt = (v: number | null): string => (v === null || !Number.isFinite(v) ? 'n/a' : v.toFixed(2));
-  return { text: out.join('\n'), ratio: `ratio throughput=${fmt(thr)} p99=${fmt(p99)} rss=${fmt(rss)}`, ratios: { throughput: thr, p99Added: p99, rss } };
+  return {
+    text: out.join('\n'),
+    ratio: `ratio throughput=${fmt(thr)} p99=${fmt(p99)} rss=${fmt(rss)} vs_pipe=${fmt(vsPipe)}`,
+    ratios: { throughput: thr, p99Added: p99, rss, vsPipe },
+  };
 }
 
 // ---------- main ----------
@@ -440,6 +452,15 @@ async function main(): Promise<number> {
   const results: ScenarioResult[] = [];
   const failures: Record<string, string> = {};
   const profDir = join(tmp, 'cpu-prof');
+  let pki: BenchPki | null = null;
+  const pkiOnce = (): BenchPki => {
+    if (pki === null) {
+      const pkiDir = join(tmp!, 'pki');
+      mkdirSync(pkiDir, { recursive: true });
+      pki = makePki(pkiDir);
+    }
+    return pki;
+  };
 
   for (const name of o.only) {
     try {
@@ -452,17 +473,32 @@ async function main(): Promise<number> {
         }
       } else if (name === 'haproxy') {
         const srv = await startServer();
-        const pkiDir = join(tmp, 'pki');
-        mkdirSync(pkiDir, { recursive: true });
-        const pki = makePki(pkiDir);
         const ports = { a: await freePort(), b: await freePort(), server: srv.port };
-        const pair = await startHaproxyPair(tmp, pki, ports);
+        const pair = await startHaproxyPair(tmp, pkiOnce(), ports);
         try {
           results.push(
             await measure(
               name,
               'load -> haproxy A (plain) -> mTLS -> haproxy B -> bench server; nbthread 1 each',
               { port: pair.port, proxies: [{ label: 'haproxy A', pid: pair.a.pid! }, { label: 'haproxy B', pid: pair.b.pid! }], serverPid: srv.pid },
+              o,
+              log,
+            ),
+          );
+        } finally {
+          await stopChild(pair.a);
+          await stopChild(pair.b);
+          await srv.stop();
+        }
+      } else if (name === 'pipe') {
+        const srv = await startServer();
+        const pair = await startPipePair(pkiOnce(), srv.port);
+        try {
+          results.push(
+            await measure(
+              name,
+              'load -> Node pipe A (plain) -> mTLS -> Node pipe B -> bench server; net + tls only, no HTTP parsing',
+              { port: pair.port, proxies: [{ label: 'pipe A', pid: pair.a.pid! }, { label: 'pipe B', pid: pair.b.pid! }], serverPid: srv.pid },
               o,
               log,
             ),
@@ -551,6 +587,6 @@ main()
   .catch(async (e: unknown) => {
     process.stderr.write(`bench: ${(e as Error).stack ?? String(e)}\n`);
     await cleanup();
-    process.stdout.write('ratio throughput=n/a p99=n/a rss=n/a\n');
+    process.stdout.write('ratio throughput=n/a p99=n/a rss=n/a vs_pipe=n/a\n');
     process.exit(1);
   });

@@ -40,14 +40,16 @@ const IDLE_APP =
  * Telemetry of the Trellis pair (metrics are always on):
  *   off      no tracing, no access log
  *   default  the mesh file's defaults for tracing (1% of new traces, to the control plane), no access log
+ *   log      no tracing, the access log to a file (the mesh default `accessLog: file`): its cost
+ *            alone, against `off`
  *   full     every request traced and exported, access log to a file
  */
-export type TelemetryMode = 'off' | 'default' | 'full';
+export type TelemetryMode = 'off' | 'default' | 'log' | 'full';
 
 export function meshYaml(outboundPort: number, telemetry: TelemetryMode = 'default'): string {
   // JSON-quoted scalars (JSON is valid YAML): `off` must stay a string.
   const q = (s: string): string => JSON.stringify(s);
-  const tracing = telemetry === 'off' ? '\n  tracing: { enabled: false }' : telemetry === 'full' ? '\n  tracing: { sampling: 1 }' : '';
+  const tracing = telemetry === 'off' || telemetry === 'log' ? '\n  tracing: { enabled: false }' : telemetry === 'full' ? '\n  tracing: { sampling: 1 }' : '';
   return `apiVersion: trellis.dev/v1alpha1
 kind: Mesh
 metadata:
@@ -57,7 +59,7 @@ spec:
   controlPlane:
     api: 127.0.0.1:0
     push: 127.0.0.1:0
-  accessLog: ${q(telemetry === 'full' ? 'file' : 'off')}${tracing}
+  accessLog: ${q(telemetry === 'full' || telemetry === 'log' ? 'file' : 'off')}${tracing}
   workloads:
     - name: server
       command: [${q(process.execPath)}, ${q(serverScript)}]

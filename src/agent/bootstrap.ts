@@ -82,7 +82,10 @@ export function buildBootstrap(opts: {
     })),
     outbound,
     drainTimeoutMs: mesh.drainTimeoutMs,
-    accessLog: mesh.accessLog === 'file' ? opts.accessLogFile : mesh.accessLog,
+    accessLog:
+      mesh.accessLog.destination === 'file'
+        ? { path: opts.accessLogFile, maxBytes: mesh.accessLog.maxBytes, keep: mesh.accessLog.keep }
+        : mesh.accessLog.destination,
     logLevel: opts.logLevel,
   };
 }

@@ -177,6 +177,16 @@ describe('process helpers', () => {
 });
 
 describe('proxy bootstrap', () => {
+  it('accessLog: file becomes the replica\'s file with the mesh file\'s rotation', () => {
+    const m = parseMeshText(MESH.replace('spec:\n', 'spec:\n  accessLog: { maxSize: 1MiB, keep: 2 }\n'), '/m/trellis.yaml');
+    const w = m.workloads[0];
+    assert.ok(w);
+    const ports = { admin: 9000, app: new Map([['http', 9001], ['admin-http', 9002]]), inbound: new Map([['http', 9101], ['admin-http', 9102]]), outbound: [{ host: '127.0.0.1', port: 9201 }, { host: '127.0.0.1', port: 9202 }] };
+    const token = { token: 'tok', pushUrl: 'https://127.0.0.1:9', trustBundlePem: ['PEM'], controlPlaneIdentity: 'spiffe://trellis.local/control-plane' };
+    const b = buildBootstrap({ mesh: m, spec: { kind: 'workload', workload: w }, replica: 0, ports, token, adminToken: newAdminToken(), accessLogFile: '/s/logs/web-front-0.access.log', logLevel: 'info' });
+    assert.deepEqual(b.accessLog, { path: '/s/logs/web-front-0.access.log', maxBytes: 1024 * 1024, keep: 2 });
+  });
+
   const mesh = parseMeshText(
     MESH.replace('spec:\n', 'spec:\n  trustDomain: t.local\n  accessLog: stdout\n  ingress: [{ name: gate, listen: "127.0.0.1:0", service: catalog, port: grpc }]\n'),
     '/m/trellis.yaml',
@@ -216,6 +226,7 @@ describe('proxy bootstrap', () => {
     assert.ok(g);
     const b = buildBootstrap({ mesh, spec: { kind: 'ingress', ingress: g }, replica: 0, ports: { admin: 9000, app: new Map(), inbound: new Map(), outbound: [{ host: '127.0.0.1', port: 8080 }] }, token, adminToken: newAdminToken(), accessLogFile: 'x', logLevel: 'warn' });
     assert.equal(b.node.identity, 'spiffe://t.local/ns/default/sa/gate');
+    assert.equal(b.accessLog, 'stdout');
     assert.equal(b.node.id, 'default/gate/0');
     assert.deepEqual(b.inbound, []);
     assert.deepEqual(b.outbound, [{ name: 'gate', protocol: 'grpc', listen: { host: '127.0.0.1', port: 8080 }, cluster: 'default/catalog:grpc' }]);

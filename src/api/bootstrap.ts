@@ -41,9 +41,21 @@ export interface ProxyBootstrap {
   outbound: OutboundListenerConfig[];
   /** How long a stopping proxy waits for in-flight requests before closing connections. */
   drainTimeoutMs: number;
-  /** Access log: 'off', 'stdout', or a file path. */
-  accessLog: string;
+  /**
+   * Access log: 'off', 'stdout', a file path (rotated with the proxy's defaults), or a file
+   * with its rotation (what the agent writes for `accessLog: file`).
+   */
+  accessLog: string | AccessLogFileConfig;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+}
+
+/** An access-log file and its size-based rotation (docs/operations.md, "Access log"). */
+export interface AccessLogFileConfig {
+  path: string;
+  /** Rotate before the file would pass this many bytes. */
+  maxBytes: number;
+  /** Rotated files kept: `<path>.1` (newest) to `<path>.<keep>`; 0 keeps none. */
+  keep: number;
 }
 
 /** mTLS listener for peers; forwards to the app on loopback. */

@@ -27,8 +27,16 @@ export interface TapQuery {
   method?: string;
   /** Path prefix (`/api`); compared with the request target without its query string. */
   path?: string;
-  /** Exact status (`503`) or a class (`5xx`, `2xx`); `0` = no response. */
+  /**
+   * Exact status (`503`), a class (`5xx`, `2xx`), `0` = no response, or `failed`: what
+   * `trellis stat` counts as a failure (no response, a 5xx, or a gRPC status other than OK).
+   */
   status?: string;
+  /**
+   * gRPC status code 0..16 (`grpcStatus=14`; a name such as `unavailable` in the URL is read as
+   * its code): only gRPC calls that ended with it.
+   */
+  grpcStatus?: number;
   /** Stop after this many request events (1..100000). Absent = until the client leaves. */
   max?: number;
 }
@@ -52,6 +60,7 @@ export interface TapEvent {
   path: string;
   /** Final status sent back (0 when the exchange died before a status). */
   status: number;
+  /** Final grpc-status of a gRPC call (in a 200 response: check it, not `status`, for failures). */
   grpcStatus?: number;
   /** trellis-reason when the mesh answered or the exchange failed. */
   reason?: string;

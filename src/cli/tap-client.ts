@@ -43,18 +43,24 @@ export async function* tapMessages(base: string, query: TapQuery, workload: stri
   }
 }
 
+/** Filter flag -> tap URL parameter (src/api/tap.ts TapQuery). */
+const FILTER_FLAGS: Readonly<Record<string, string>> = { direction: 'direction', method: 'method', path: 'path', status: 'status', 'grpc-status': 'grpcStatus', max: 'max' };
+
 /**
- * The filter flags (`--direction --method --path --status --max`) as a TapQuery, checked by the
- * same parser the proxies use; a bad one is a usage error naming the flag.
+ * The filter flags (`--direction --method --path --status --grpc-status --max`) as a TapQuery,
+ * checked by the same parser the proxies use; a bad one is a usage error naming the flag.
  */
 export function tapQueryFromFlags(values: Record<string, string | boolean | undefined>, usage: string): TapQuery {
   const params = new URLSearchParams();
-  for (const name of ['direction', 'method', 'path', 'status', 'max']) {
-    const v = values[name];
-    if (typeof v === 'string') params.set(name, v);
+  for (const [flag, param] of Object.entries(FILTER_FLAGS)) {
+    const v = values[flag];
+    if (typeof v === 'string') params.set(param, v);
   }
   const parsed = parseTapQuery(params);
-  if (!parsed.ok) throw new UsageError(`--${parsed.message}`, usage);
+  if (!parsed.ok) {
+    const flag = Object.keys(FILTER_FLAGS).find((f) => FILTER_FLAGS[f] === parsed.param) ?? parsed.param;
+    throw new UsageError(`--${flag}${parsed.message.slice(parsed.param.length)}`, usage);
+  }
   return parsed.query;
 }
 
@@ -64,6 +70,7 @@ export const TAP_FILTER_OPTIONS = {
   method: { type: 'string' },
   path: { type: 'string' },
   status: { type: 'string' },
+  'grpc-status': { type: 'string' },
   'control-plane': { type: 'string' },
   output: { type: 'string', short: 'o' },
 } as const;

@@ -44,13 +44,26 @@ describe('TopTable', () => {
         ['default/b', 'default/c', 'GET', '/c', 1, 1, 1, 2, 2, 2],
       ],
     );
-    assert.match(renderTop(rows), /^SOURCE +DESTINATION +METHOD +PATH +COUNT +SUCCESS +BEST +WORST +LAST\ndefault\/a +default\/b +GET +\/a +3 +100\.00% +1\.0 +5\.0 +5\.0\n/);
+    assert.match(renderTop(rows), /^SOURCE +DESTINATION +METHOD +PATH +COUNT +SUCCESS +BEST +WORST +LAST +STATUS +LAST FAILURE\ndefault\/a +default\/b +GET +\/a +3 +100\.00% +1\.0 +5\.0 +5\.0 +200 +-\n/);
+    assert.deepEqual(rows.map((r) => [r.lastStatus, r.lastFailure]).slice(0, 2), [['200', null], ['200', '503']]);
   });
 
   it('counts 5xx, no response and a failed grpc-status as failures', () => {
     assert.deepEqual([200, 404, 500, 0].map((status) => isSuccess(ev({ status }))), [true, true, false, false]);
     assert.equal(isSuccess(ev({ status: 200, grpcStatus: 14 })), false);
     assert.equal(isSuccess(ev({ status: 200, grpcStatus: 0 })), true);
+  });
+
+  it('a gRPC call that fails in a 200 lowers the success rate and shows its grpc-status', () => {
+    const t = new TopTable();
+    const call = (grpcStatus: number): TapEvent => ev({ protocol: 'http2', method: 'POST', path: '/shop.Catalog/List', status: 200, grpcStatus });
+    t.add(call(0));
+    t.add(call(14));
+    t.add(call(0));
+    t.add(call(0));
+    const [row] = t.rows();
+    assert.deepEqual(row && [row.count, row.successes, row.successRate, row.lastStatus, row.lastFailure], [4, 3, 0.75, '200 grpc=OK(0)', '200 grpc=UNAVAILABLE(14)']);
+    assert.match(renderTop(t.rows()), /POST +\/shop\.Catalog\/List +4 +75\.00% .* 200 grpc=OK\(0\) +200 grpc=UNAVAILABLE\(14\)\n$/);
   });
 
   it('folds paths beyond the row limit into (other)', () => {
@@ -63,6 +76,11 @@ describe('TopTable', () => {
 });
 
 describe('formatTapLine', () => {
+  it('shows a gRPC call\'s grpc-status beside the HTTP status', () => {
+    assert.equal(formatTapLine(ev({ protocol: 'http2', method: 'POST', path: '/shop.Catalog/List', grpcStatus: 14 })), '03:04:05.678 inbound default/a -> default/b POST /shop.Catalog/List 200 grpc=UNAVAILABLE(14) 2.0ms');
+    assert.equal(formatTapLine(ev({ grpcStatus: 0 })), '03:04:05.678 inbound default/a -> default/b GET /a 200 grpc=OK(0) 2.0ms');
+  });
+
   it('prints time, direction, short identities, request, status, latency, reason and trace', () => {
     assert.equal(formatTapLine(ev()), '03:04:05.678 inbound default/a -> default/b GET /a 200 2.0ms');
     assert.equal(

@@ -1,4 +1,5 @@
 import type { TapEvent } from '../api/tap.js';
+import { isFailure, tapStatusText } from '../telemetry/tap-status.js';
 import { shortIdentity } from './tap-client.js';
 
 /** One row of `trellis top`: requests of one (source, destination, method, path). */
@@ -17,6 +18,10 @@ export interface TopRow {
   bestMs: number;
   worstMs: number;
   lastMs: number;
+  /** The last request's status as tap prints it (`200`, `200 grpc=UNAVAILABLE(14)`). */
+  lastStatus: string;
+  /** The last failed request's status, null while none failed: what the failures are. */
+  lastFailure: string | null;
 }
 
 /** Rows beyond this go to one `(other)` path per source and destination: a path scan must not grow the table without bound. */
@@ -24,7 +29,7 @@ export const MAX_TOP_ROWS = 5000;
 
 /** Success as `trellis stat` counts it: a response below 500, and for gRPC also grpc-status OK. */
 export function isSuccess(e: TapEvent): boolean {
-  return e.status > 0 && e.status < 500 && (e.grpcStatus === undefined || e.grpcStatus === 0);
+  return !isFailure(e.status, e.grpcStatus);
 }
 
 /** Aggregates tap events into top rows (pure: no clock, no I/O). */
@@ -43,11 +48,26 @@ export class TopTable {
       row = this.byKey.get(key);
     }
     if (row === undefined) {
-      row = { source, destination: e.dst.service, method: path === '(other)' ? '' : e.method, path, count: 0, successes: 0, successRate: 0, bestMs: e.durationMs, worstMs: e.durationMs, lastMs: e.durationMs };
+      row = {
+        source,
+        destination: e.dst.service,
+        method: path === '(other)' ? '' : e.method,
+        path,
+        count: 0,
+        successes: 0,
+        successRate: 0,
+        bestMs: e.durationMs,
+        worstMs: e.durationMs,
+        lastMs: e.durationMs,
+        lastStatus: '',
+        lastFailure: null,
+      };
       this.byKey.set(key, row);
     }
     row.count++;
+    row.lastStatus = tapStatusText(e.status, e.grpcStatus);
     if (isSuccess(e)) row.successes++;
+    else row.lastFailure = row.lastStatus;
     row.successRate = row.successes / row.count;
     if (e.durationMs < row.bestMs) row.bestMs = e.durationMs;
     if (e.durationMs > row.worstMs) row.worstMs = e.durationMs;

@@ -73,7 +73,7 @@ describe('mesh file: valid', () => {
     assert.equal(m.namespace, 'default');
     assert.equal(m.certificateTtlMs, 10_000);
     assert.equal(m.drainTimeoutMs, 5000);
-    assert.equal(m.accessLog, 'file');
+    assert.deepEqual(m.accessLog, { destination: 'file', maxBytes: 32 * 1024 * 1024, keep: 3 });
     assert.deepEqual(m.controlPlane.api, { host: '127.0.0.1', port: 0 });
     const [front, cat] = m.workloads;
     assert.ok(front && cat);
@@ -232,6 +232,32 @@ describe('mesh file: spec.tracing', () => {
   it('unknown field and wrong type', () => {
     assert.deepEqual(issuesOf(withTracing('    ratio: 0.5')), ['9:5 spec.tracing.ratio: unknown field']);
     assert.deepEqual(issuesOf(withTracing('    enabled: yes please')), ['9:14 spec.tracing.enabled: expected boolean, got string "yes please"']);
+  });
+});
+
+describe('mesh file: spec.accessLog', () => {
+  /** VALID with an accessLog line (or block) after line 7 (certificateTTL); it starts on line 8. */
+  const withAccessLog = (text: string): string => withLine(7, `  certificateTTL: 10s\n  accessLog:${text}`);
+  const parsed = (text: string): unknown => parseMeshText(withAccessLog(text), '/x/trellis.yaml').accessLog;
+
+  it('the short form takes the rotation defaults', () => {
+    assert.deepEqual(parsed(' stdout'), { destination: 'stdout', maxBytes: 32 * 1024 * 1024, keep: 3 });
+    assert.deepEqual(parsed(' "off"'), { destination: 'off', maxBytes: 32 * 1024 * 1024, keep: 3 });
+  });
+  it('the long form: destination, maxSize with a unit or in bytes, keep', () => {
+    assert.deepEqual(parsed('\n    maxSize: 10MiB\n    keep: 5'), { destination: 'file', maxBytes: 10 * 1024 * 1024, keep: 5 });
+    assert.deepEqual(parsed('\n    destination: stdout\n    maxSize: 4096\n    keep: 0'), { destination: 'stdout', maxBytes: 4096, keep: 0 });
+    assert.deepEqual(parsed(' {}'), { destination: 'file', maxBytes: 32 * 1024 * 1024, keep: 3 });
+  });
+  it('bad values name the field', () => {
+    const sizeError = '9:14 spec.accessLog.maxSize: expected a size of at least 1KiB, such as 32MiB, 500KB or a number of bytes';
+    assert.deepEqual(issuesOf(withAccessLog('\n    maxSize: 10 megs')), [sizeError]);
+    assert.deepEqual(issuesOf(withAccessLog('\n    maxSize: 100')), [sizeError]);
+    assert.deepEqual(issuesOf(withAccessLog('\n    keep: 101')), ['9:11 spec.accessLog.keep: must be at most 100']);
+    assert.deepEqual(issuesOf(withAccessLog('\n    rotate: true')), ['9:5 spec.accessLog.rotate: unknown field']);
+  });
+  it('an unknown short form lists what is accepted', () => {
+    assert.deepEqual(issuesOf(withAccessLog(' syslog')), ['8:14 spec.accessLog: expected one of off, stdout, file, or {destination, maxSize, keep}']);
   });
 });
 

@@ -1,8 +1,10 @@
 import { clusterName, type Protocol } from '../api/common.js';
 import { parseDuration } from '../util/duration.js';
+import { ACCESS_LOG_DEFAULTS } from '../telemetry/access-log/defaults.js';
 import { parseHostPort } from '../util/hostport.js';
+import { parseSize } from '../util/size.js';
 import type { MeshFile } from './schema.js';
-import type { MeshConfig, ReadinessConfig, WorkloadConfig } from './types.js';
+import type { AccessLogSettings, MeshConfig, ReadinessConfig, WorkloadConfig } from './types.js';
 
 /** `catalog-api` -> `CATALOG_API`: how service and port names become variable names. */
 export function envKey(name: string): string {
@@ -92,7 +94,7 @@ export function normalize(file: MeshFile, path: string, dir: string): MeshConfig
       api: parseHostPort(file.spec.controlPlane.api) as MeshConfig['controlPlane']['api'],
       push: parseHostPort(file.spec.controlPlane.push) as MeshConfig['controlPlane']['push'],
     },
-    accessLog: file.spec.accessLog,
+    accessLog: accessLogSettings(file.spec.accessLog),
     tracing: file.spec.tracing.enabled ? { samplingRatio: file.spec.tracing.sampling, collector: file.spec.tracing.collector ?? null } : null,
     ingress: file.spec.ingress.map((i) => ({
       name: i.name,
@@ -109,4 +111,9 @@ export function normalize(file: MeshFile, path: string, dir: string): MeshConfig
       workloads: file.spec.workloads.filter((w) => selectorMatches(s.selector, w)).map((w) => w.name),
     })),
   };
+}
+
+function accessLogSettings(a: MeshFile['spec']['accessLog']): AccessLogSettings {
+  if (typeof a === 'string') return { destination: a, maxBytes: ACCESS_LOG_DEFAULTS.maxBytes, keep: ACCESS_LOG_DEFAULTS.keep };
+  return { destination: a.destination, maxBytes: parseSize(a.maxSize) as number, keep: a.keep };
 }

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { PROTOCOLS } from '../api/common.js';
 import { parseDuration } from '../util/duration.js';
 import { parseHostPort } from '../util/hostport.js';
+import { parseSize } from '../util/size.js';
+import { ACCESS_LOG_DEFAULTS } from '../telemetry/access-log/defaults.js';
 
 /**
  * zod schema of the mesh file (docs/mesh-file.md). Strict: unknown fields are errors.
@@ -107,6 +109,28 @@ const tracingSchema = z.strictObject({
     .optional(),
 });
 
+/** A byte size of at least 1KiB: a whole number of bytes or e.g. `32MiB`, `500KB` (src/util/size.ts). */
+const size = z.union([z.int(), z.string()]).refine((v) => (parseSize(v) ?? 0) >= 1024, {
+  message: 'expected a size of at least 1KiB, such as 32MiB, 500KB or a number of bytes',
+});
+
+const accessLogDestination = z.enum(['off', 'stdout', 'file']);
+
+/** `accessLog: file` (the short form), or the long form with rotation settings. */
+const accessLogSchema = z.union(
+  [
+    accessLogDestination,
+    z.strictObject({
+      destination: accessLogDestination.default('file'),
+      /** Rotate before the file would pass this size. */
+      maxSize: size.default(ACCESS_LOG_DEFAULTS.maxBytes),
+      /** Rotated files kept beside the live one. */
+      keep: z.int().min(0).max(100).default(ACCESS_LOG_DEFAULTS.keep),
+    }),
+  ],
+  { error: 'expected one of off, stdout, file, or {destination, maxSize, keep}' },
+);
+
 export const meshFileSchema = z.strictObject({
   apiVersion: z.literal('trellis.dev/v1alpha1'),
   kind: z.literal('Mesh'),
@@ -122,7 +146,7 @@ export const meshFileSchema = z.strictObject({
         push: hostPort.default('127.0.0.1:15012'),
       })
       .default({ api: '127.0.0.1:15000', push: '127.0.0.1:15012' }),
-    accessLog: z.enum(['off', 'stdout', 'file']).default('file'),
+    accessLog: accessLogSchema.default('file'),
     tracing: tracingSchema.default({ enabled: true, sampling: DEFAULT_TRACE_SAMPLING }),
     ingress: z.array(ingressSchema).default([]),
     workloads: z.array(workloadSchema).min(1, 'expected at least one workload'),

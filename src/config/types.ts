@@ -13,13 +13,22 @@ export interface MeshConfig {
   certificateTtlMs: number;
   drainTimeoutMs: number;
   controlPlane: { api: HostPort; push: HostPort };
-  accessLog: 'off' | 'stdout' | 'file';
+  accessLog: AccessLogSettings;
   /** `spec.tracing`; null when `enabled: false` (snapshots then carry no tracing). */
   tracing: TracingSettings | null;
   ingress: IngressConfig[];
   workloads: WorkloadConfig[];
   /** Services declared by label selector (`spec.services`). */
   services: SelectorServiceConfig[];
+}
+
+/** `spec.accessLog` with defaults applied (the short form `file` is `{ destination: 'file' }`). */
+export interface AccessLogSettings {
+  destination: 'off' | 'stdout' | 'file';
+  /** Rotate before a proxy's file would pass this many bytes. */
+  maxBytes: number;
+  /** Rotated files kept beside the live one (`.1` newest). */
+  keep: number;
 }
 
 /** Where proxies send spans and how many new traces they record. */

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { HostPort } from '../api/common.js';
 import { PROTOCOLS } from '../api/common.js';
-import type { ProxyBootstrap } from '../api/bootstrap.js';
+import type { AccessLogFileConfig, ProxyBootstrap } from '../api/bootstrap.js';
 import { TrellisError } from '../errors.js';
 import { parseSpiffeId } from '../identity/spiffe.js';
 
@@ -58,7 +58,19 @@ export function checkBootstrap(v: unknown): string | null {
     if (typeof l.cluster !== 'string') return `outbound[${i}].cluster: expected a string`;
   }
   if (typeof b.drainTimeoutMs !== 'number' || b.drainTimeoutMs < 0) return 'drainTimeoutMs: expected a number >= 0';
-  if (typeof b.accessLog !== 'string') return 'accessLog: expected off, stdout or a path';
+  const problem = checkAccessLog(b.accessLog);
+  if (problem !== null) return problem;
   if (!LEVELS.includes(b.logLevel as string)) return `logLevel: expected one of ${LEVELS.join(', ')}`;
+  return null;
+}
+
+/** 'off', 'stdout', a path, or {path, maxBytes, keep} (src/api/bootstrap.ts AccessLogFileConfig). */
+function checkAccessLog(a: unknown): string | null {
+  if (typeof a === 'string') return null;
+  if (typeof a !== 'object' || a === null) return 'accessLog: expected off, stdout, a path or {path, maxBytes, keep}';
+  const f = a as Partial<AccessLogFileConfig>;
+  if (typeof f.path !== 'string' || f.path === '') return 'accessLog.path: expected a file path';
+  if (!Number.isSafeInteger(f.maxBytes) || (f.maxBytes as number) < 1) return 'accessLog.maxBytes: expected a whole number of bytes >= 1';
+  if (!Number.isSafeInteger(f.keep) || (f.keep as number) < 0) return 'accessLog.keep: expected a whole number >= 0';
   return null;
 }

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { WorkloadCredentials } from '../identity/workload-credentials.js';
+import { createAccessLog } from '../telemetry/access-log.js';
 import { createLogger } from '../telemetry/logger.js';
 import type { Logger } from '../telemetry/logger.js';
 import { AdminServer } from './admin/admin-server.js';
@@ -10,6 +11,7 @@ import { requestCertificate } from './control-client/certificates.js';
 import type { IssuedCredentials } from './control-client/certificates.js';
 import { PushClient } from './control-client/push-stream.js';
 import { CertificateRotator } from './control-client/rotation.js';
+import { ProxyMetrics } from '../telemetry/metrics.js';
 import { ProxyRuntime } from './runtime.js';
 import { TapHub } from './tap/tap-hub.js';
 
@@ -107,6 +109,8 @@ export async function runProxy(bootstrapPath: string, options: RunProxyOptions =
     async drain() {
       await drainTraffic();
       close();
+      // Every access-log line of the drained requests is on disk before the process exits.
+      await runtime?.accessLog.close();
     },
     close,
   };
@@ -117,7 +121,8 @@ export async function runProxy(bootstrapPath: string, options: RunProxyOptions =
       gone = true;
       logger.info('parent gone (stdin closed); stopping');
       close();
-      options.onExit?.();
+      // Exit once the access log has written what it accepted.
+      void (runtime?.accessLog.close() ?? Promise.resolve()).finally(() => options.onExit?.());
     };
     options.exitWhenClosed.once('end', onGone);
     options.exitWhenClosed.once('close', onGone);
@@ -143,7 +148,11 @@ export async function runProxy(bootstrapPath: string, options: RunProxyOptions =
     credentials.update(issued.creds, issued.trustBundlePem);
     logger.info({ serial: issued.creds.serial, notAfter: issued.creds.notAfter.toISOString() }, 'certificate issued');
 
-    const rt = new ProxyRuntime(bootstrap, { credentials, logger, adminUrl: () => admin.url, tap });
+    // The access log warns through the proxy's logger and its counters are scraped with the metrics.
+    const metrics = new ProxyMetrics();
+    const accessLog = createAccessLog(bootstrap.accessLog, { logger });
+    metrics.setAccessLogStats(() => accessLog.stats());
+    const rt = new ProxyRuntime(bootstrap, { credentials, logger, adminUrl: () => admin.url, tap, metrics, accessLog });
     runtime = rt;
     const pc = new PushClient({ bootstrap, credentials, logger, apply: (s) => rt.applySnapshot(s), status: () => rt.status() });
     push = pc;

@@ -1,5 +1,3 @@
-import type { ClusterTable } from '../proxy/cluster/cluster-table.js';
-
 /** Circuit-breaker and endpoint state of one cluster, read at scrape time. */
 export interface ClusterGauge {
   /** `<namespace>/<service>:<port>` */
@@ -22,14 +20,36 @@ export interface EndpointGauge {
 export type ClusterGaugeReader = () => ClusterGauge[];
 
 /**
- * Reads the live ClusterTable (nothing is copied on the data path: the breaker counters and
+ * What the gauges read of the data plane's clusters. Telemetry owns this shape and imports
+ * nothing from src/proxy/ (enforced in eslint.config.js); the proxy's ClusterTable, Cluster and
+ * Endpoint satisfy it as they are, so runtime.ts hands its table straight to clusterGaugeReader.
+ */
+export interface ClusterGaugeSource {
+  names(): string[];
+  get(name: string): ClusterGaugeView | undefined;
+}
+
+export interface ClusterGaugeView {
+  readonly limits: { readonly activeRequests: number; readonly openConnections: number; readonly pendingRequests: number };
+  readonly endpoints: readonly EndpointGaugeView[];
+  /** The endpoints outlier detection ejects now (the same objects as in `endpoints`). */
+  ejected(): Iterable<EndpointGaugeView>;
+}
+
+export interface EndpointGaugeView {
+  readonly config: { readonly workload: string; readonly replica: number };
+  readonly health: { readonly healthy: boolean };
+}
+
+/**
+ * Reads the live clusters (nothing is copied on the data path: the breaker counters and
  * endpoint states are the ones the upstreams use).
  */
-export function clusterGaugeReader(table: ClusterTable): ClusterGaugeReader {
+export function clusterGaugeReader(source: ClusterGaugeSource): ClusterGaugeReader {
   return () => {
     const out: ClusterGauge[] = [];
-    for (const name of table.names()) {
-      const c = table.get(name);
+    for (const name of source.names()) {
+      const c = source.get(name);
       if (c === undefined) continue;
       const ejected = new Set(c.ejected());
       out.push({

@@ -1,8 +1,9 @@
 import type { Counter, Gauge, Registry } from 'prom-client';
-import type { ClusterGaugeReader } from './cluster-gauges.js';
+import type { AccessLogStats } from './access-log/record.js';
+import type { ClusterGauge, ClusterGaugeReader, EndpointGauge } from './cluster-gauges.js';
 import { rawMetric } from './raw-metric.js';
 import type { RawValue } from './raw-metric.js';
-import { DURATION_BUCKETS, ReasonTable, RequestRecorder } from './request-metrics.js';
+import { DURATION_BUCKETS, ReasonTable, RequestRecorder, RouteSeriesTable } from './request-metrics.js';
 import type { Destination, Direction, Peer, RequestSeries, SeriesBudget } from './request-metrics.js';
 
 export type { Destination, Direction, GoldenRecord, Peer } from './request-metrics.js';
@@ -46,7 +47,10 @@ export class ProxyMetrics {
   /** Golden request recorders by direction, source and destination. */
   private readonly recorders = new Map<string, RequestRecorder>();
   private readonly reasons = new ReasonTable();
+  /** Every exported route label set, once (shared by the recorders: no duplicate series). */
+  private readonly routeSeries = new RouteSeriesTable();
   private clusterGauges: ClusterGaugeReader = () => [];
+  private accessLogStats: () => AccessLogStats | null = () => null;
   private readonly tcp = new Map<string, TcpStats>();
   private readonly tls = { handshakes: { inbound: 0, outbound: 0 }, failures: { inbound: 0, outbound: 0 } };
   private certExpirySeconds = 0;
@@ -67,7 +71,7 @@ export class ProxyMetrics {
     const key = [direction, src.namespace, src.workload, src.serviceAccount, dst.namespace, dst.service].join('\u0000');
     let r = this.recorders.get(key);
     if (r === undefined) {
-      r = new RequestRecorder(direction, src, dst, budget, this.reasons);
+      r = new RequestRecorder(direction, src, dst, budget, this.reasons, this.routeSeries);
       this.recorders.set(key, r);
     }
     return r;
@@ -108,6 +112,11 @@ export class ProxyMetrics {
     this.clusterGauges = reader;
   }
 
+  /** Where the access log's counters are read from at scrape time (runtime wiring; absent: not exported). */
+  setAccessLogStats(reader: () => AccessLogStats): void {
+    this.accessLogStats = reader;
+  }
+
   async text(): Promise<string> {
     this.registry ??= this.buildRegistry();
     return (await this.registry).metrics();
@@ -132,6 +141,7 @@ export class ProxyMetrics {
     };
     this.registerGolden(registry);
     this.registerClusterGauges(registry);
+    this.registerAccessLog(registry);
     new pc.Counter({
       name: 'trellis_tcp_connections_opened_total',
       help: 'Opaque TCP connections relayed',
@@ -216,14 +226,9 @@ export class ProxyMetrics {
     return registry;
   }
 
-  /** Every request series of every recorder (scrape time only). */
+  /** Every request series, each label set once (scrape time only). */
   private *requestSeries(): Generator<RequestSeries> {
-    for (const r of this.recorders.values()) {
-      for (const rs of r.all) {
-        yield* rs.series.values();
-        for (const s of rs.overflow) if (s !== undefined) yield s;
-      }
-    }
+    for (const rs of this.routeSeries.values()) yield* rs.byLabels.values();
   }
 
   private registerGolden(registry: Registry): void {
@@ -240,11 +245,30 @@ export class ProxyMetrics {
     );
     registry.registerMetric(
       rawMetric('trellis_retries_total', 'Route retries (attempts after the first) by source, destination and route', 'counter', (out) => {
-        for (const r of this.recorders.values()) {
-          for (const rs of r.all) out.push({ metricName: 'trellis_retries_total', labels: rs.labels, value: rs.retries });
-        }
+        for (const rs of this.routeSeries.values()) out.push({ metricName: 'trellis_retries_total', labels: rs.labels, value: rs.retries });
       }),
     );
+  }
+
+  private registerAccessLog(registry: Registry): void {
+    const read = (out: RawValue[], name: string, pick: (s: AccessLogStats) => [Record<string, string>, number][]): void => {
+      const s = this.accessLogStats();
+      if (s === null) return;
+      for (const [labels, value] of pick(s)) out.push({ metricName: name, labels, value });
+    };
+    const dropped = 'trellis_access_log_dropped_total';
+    registry.registerMetric(
+      rawMetric(dropped, 'Access-log lines lost: buffer-full (the destination was slower than the requests) or write-error', 'counter', (out) =>
+        read(out, dropped, (s) => [
+          [{ reason: 'buffer-full' }, s.droppedBufferFull],
+          [{ reason: 'write-error' }, s.droppedWriteError],
+        ]),
+      ),
+    );
+    const written = 'trellis_access_log_lines_total';
+    registry.registerMetric(rawMetric(written, 'Access-log lines written', 'counter', (out) => read(out, written, (s) => [[{}, s.written]])));
+    const rotations = 'trellis_access_log_rotations_total';
+    registry.registerMetric(rawMetric(rotations, 'Access-log file rotations (size-based)', 'counter', (out) => read(out, rotations, (s) => [[{}, s.rotations]])));
   }
 
   private registerClusterGauges(registry: Registry): void {
@@ -252,7 +276,7 @@ export class ProxyMetrics {
     const perCluster = (name: string, help: string, field: Field): void => {
       registry.registerMetric(
         rawMetric(name, help, 'gauge', (out) => {
-          for (const c of this.clusterGauges()) out.push({ metricName: name, labels: { cluster: c.cluster }, value: c[field] });
+          for (const c of uniqueClusters(this.clusterGauges())) out.push({ metricName: name, labels: { cluster: c.cluster }, value: c[field] });
         }),
       );
     };
@@ -262,8 +286,8 @@ export class ProxyMetrics {
     const perEndpoint = (name: string, help: string, value: (e: { ejected: boolean; healthy: boolean }) => boolean): void => {
       registry.registerMetric(
         rawMetric(name, help, 'gauge', (out) => {
-          for (const c of this.clusterGauges()) {
-            for (const e of c.endpoints) out.push({ metricName: name, labels: { cluster: c.cluster, endpoint: e.endpoint }, value: value(e) ? 1 : 0 });
+          for (const c of uniqueClusters(this.clusterGauges())) {
+            for (const e of uniqueEndpoints(c.endpoints)) out.push({ metricName: name, labels: { cluster: c.cluster, endpoint: e.endpoint }, value: value(e) ? 1 : 0 });
           }
         }),
       );
@@ -271,6 +295,30 @@ export class ProxyMetrics {
     perEndpoint('trellis_endpoint_ejected', '1 while outlier detection ejects the endpoint', (e) => e.ejected);
     perEndpoint('trellis_endpoint_healthy', '0 while the endpoint fails its active health checks (1 without health checks)', (e) => e.healthy);
   }
+}
+
+/**
+ * One gauge set per cluster name: a reader that lists a cluster twice (the first wins) must not
+ * make a scrape show one series twice.
+ */
+function uniqueClusters(clusters: readonly ClusterGauge[]): ClusterGauge[] {
+  const seen = new Map<string, ClusterGauge>();
+  for (const c of clusters) if (!seen.has(c.cluster)) seen.set(c.cluster, c);
+  return [...seen.values()];
+}
+
+/**
+ * One gauge per endpoint label. Two endpoints of a cluster can share `<workload>/<replica>` (a
+ * replica restarting on a new port while the old endpoint drains): the label then reads ejected
+ * when either is, and healthy only when both are.
+ */
+function uniqueEndpoints(endpoints: readonly EndpointGauge[]): EndpointGauge[] {
+  const byName = new Map<string, EndpointGauge>();
+  for (const e of endpoints) {
+    const seen = byName.get(e.endpoint);
+    byName.set(e.endpoint, seen === undefined ? e : { endpoint: e.endpoint, ejected: seen.ejected || e.ejected, healthy: seen.healthy && e.healthy });
+  }
+  return [...byName.values()];
 }
 
 /** `_bucket` (cumulative, with `le`), `_sum` and `_count` of one series. */

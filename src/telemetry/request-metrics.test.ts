@@ -11,7 +11,7 @@ function recorder(limit = 2_000): RequestRecorder {
 }
 
 function series(r: RequestRecorder): RequestSeries[] {
-  return r.all.flatMap((rs) => [...rs.series.values(), ...rs.overflow.filter((s): s is RequestSeries => s !== undefined)]);
+  return r.all.flatMap((rs) => [...rs.byLabels.values()]);
 }
 
 function find(r: RequestRecorder, labels: Record<string, string>): RequestSeries | undefined {

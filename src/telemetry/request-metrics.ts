@@ -52,6 +52,18 @@ export class SeriesBudget {
 
 export type Labels = Readonly<Record<string, string>>;
 
+/**
+ * Replaces each lone UTF-16 surrogate with U+FFFD, as the UTF-8 encoder of the scrape response
+ * would. Two label values that differ only in lone surrogates would otherwise be two series here
+ * and one series on the wire (a duplicate). ES2024's String.prototype.toWellFormed, which lib
+ * ES2023 does not type.
+ */
+export function wellFormed(s: string): string {
+  return LONE_SURROGATE.test(s) ? s.replace(LONE_SURROGATE_G, '\uFFFD') : s;
+}
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const LONE_SURROGATE_G = new RegExp(LONE_SURROGATE.source, 'g');
+
 /** One label combination: its count, duration histogram and sum. */
 export class RequestSeries {
   count = 0;
@@ -69,13 +81,74 @@ export class RequestSeries {
   }
 }
 
-/** The series of one (route, destination) under a recorder, and its retries. */
+/**
+ * The series of one label set (direction, source, destination, route), and its retries.
+ *
+ * Several recorder keys may name the same labels (a route's aborted requests have no backend,
+ * its forwarded ones name the listener's own cluster; two ports of one service; two listeners
+ * with the same destination), so RouteSeries are shared through a RouteSeriesTable, and inside
+ * one, request series are interned by their label values: whatever the keys, each label set is
+ * exported once.
+ */
 export class RouteSeries {
   retries = 0;
+  /** Record key (method, status, grpc-status, reason ids) -> series; several keys may share one. */
   readonly series = new Map<number, RequestSeries>();
+  /** The series by their label values: what is exported, each once. */
+  readonly byLabels = new Map<string, RequestSeries>();
   /** Where requests go once the budget is spent: one series per status class (0, 1xx..5xx). */
   readonly overflow: (RequestSeries | undefined)[] = [];
   constructor(readonly labels: Labels) {}
+
+  /** The series with these per-request labels, made when new (the caller checks the budget). */
+  intern(method: string, statusCode: string, grpcStatus: string, reason: string): { series: RequestSeries; created: boolean } {
+    const id = `${method}\u0000${statusCode}\u0000${grpcStatus}\u0000${reason}`;
+    const found = this.byLabels.get(id);
+    if (found !== undefined) return { series: found, created: false };
+    const series = new RequestSeries({ ...this.labels, method, status_code: statusCode, grpc_status: grpcStatus, reason });
+    this.byLabels.set(id, series);
+    return { series, created: true };
+  }
+}
+
+/** The label set of a RouteSeries. */
+export interface RouteLabels {
+  direction: Direction;
+  src: Peer;
+  dst: Destination;
+  route: string;
+}
+
+/**
+ * Every RouteSeries of one ProxyMetrics, by label values: recorders ask here, so two of them
+ * (or two (route, backend) keys of one) that produce the same labels share one RouteSeries and
+ * one `trellis_retries_total` line.
+ */
+export class RouteSeriesTable {
+  private readonly byLabels = new Map<string, RouteSeries>();
+
+  get(l: RouteLabels): RouteSeries {
+    const labels: Labels = {
+      direction: l.direction,
+      src_namespace: wellFormed(l.src.namespace),
+      src_workload: wellFormed(l.src.workload),
+      src_service_account: wellFormed(l.src.serviceAccount),
+      dst_namespace: wellFormed(l.dst.namespace),
+      dst_service: wellFormed(l.dst.service),
+      route: wellFormed(l.route),
+    };
+    const id = Object.values(labels).join('\u0000');
+    let rs = this.byLabels.get(id);
+    if (rs === undefined) {
+      rs = new RouteSeries(labels);
+      this.byLabels.set(id, rs);
+    }
+    return rs;
+  }
+
+  values(): IterableIterator<RouteSeries> {
+    return this.byLabels.values();
+  }
 }
 
 const STANDARD_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'];
@@ -99,9 +172,10 @@ export class ReasonTable {
     if (reason === undefined || reason === '') return 0;
     const id = this.ids.get(reason);
     if (id !== undefined) return id;
-    if (this.names.length >= REASON_SLOTS - 1) return REASON_SLOTS - 1;
+    // A reason literally named "other" is the overflow id: one label value, one id.
+    if (reason === 'other' || this.names.length >= REASON_SLOTS - 1) return REASON_SLOTS - 1;
     this.ids.set(reason, this.names.length);
-    this.names.push(reason);
+    this.names.push(wellFormed(reason));
     return this.names.length - 1;
   }
 
@@ -127,7 +201,7 @@ export class RequestRecorder {
   private plain: RouteSeries | null = null;
   /** route ('' for none) -> backend ('' for the default destination) -> series. */
   private readonly routed = new Map<string, Map<string, RouteSeries>>();
-  /** Every RouteSeries, for export. */
+  /** The RouteSeries this recorder has used (each once; they may be shared with other recorders). */
   readonly all: RouteSeries[] = [];
 
   constructor(
@@ -136,6 +210,8 @@ export class RequestRecorder {
     readonly dst: Destination,
     private readonly budget: SeriesBudget,
     private readonly reasons: ReasonTable,
+    /** Shared by every recorder of one ProxyMetrics (what the scrape exports). */
+    private readonly table: RouteSeriesTable = new RouteSeriesTable(),
   ) {}
 
   record(r: GoldenRecord): void {
@@ -172,16 +248,14 @@ export class RequestRecorder {
     let s = rs.series.get(key);
     if (s === undefined) {
       if (this.budget.left > 0) {
-        this.budget.left--;
-        s = new RequestSeries({
-          ...rs.labels,
-          method: METHOD_NAMES[method]!,
-          status_code: String(status),
-          grpc_status: grpcSlot === 0 ? '' : grpcSlot === GRPC_SLOTS - 1 ? 'other' : String(grpcSlot - 1),
-          reason: this.reasons.name(reasonId),
-        });
+        const grpc = grpcSlot === 0 ? '' : grpcSlot === GRPC_SLOTS - 1 ? 'other' : String(grpcSlot - 1);
+        const made = rs.intern(METHOD_NAMES[method]!, String(status), grpc, this.reasons.name(reasonId));
+        // A key whose labels another key (or the overflow) already has shares that series for free.
+        if (made.created) this.budget.left--;
+        s = made.series;
         rs.series.set(key, s);
       } else {
+        // Not cached under `key`: past the budget the key space must not grow the map.
         s = overflowSeries(rs, status);
       }
     }
@@ -190,16 +264,8 @@ export class RequestRecorder {
 
   private routeSeries(route: string, backend: string): RouteSeries {
     const dst = backend === '' ? this.dst : destinationOfCluster(backend);
-    const rs = new RouteSeries({
-      direction: this.direction,
-      src_namespace: this.src.namespace,
-      src_workload: this.src.workload,
-      src_service_account: this.src.serviceAccount,
-      dst_namespace: dst.namespace,
-      dst_service: dst.service,
-      route,
-    });
-    this.all.push(rs);
+    const rs = this.table.get({ direction: this.direction, src: this.src, dst, route });
+    if (!this.all.includes(rs)) this.all.push(rs);
     return rs;
   }
 }
@@ -209,7 +275,8 @@ function overflowSeries(rs: RouteSeries, status: number): RequestSeries {
   const cls = status >= 100 && status < 600 ? (status / 100) | 0 : 0;
   let s = rs.overflow[cls];
   if (s === undefined) {
-    s = new RequestSeries({ ...rs.labels, method: 'other', status_code: cls === 0 ? '0' : `${cls}xx`, grpc_status: 'other', reason: 'other' });
+    // Interned like any series: status 0 folds to labels a real series may already have.
+    s = rs.intern('other', cls === 0 ? '0' : `${cls}xx`, 'other', 'other').series;
     rs.overflow[cls] = s;
   }
   return s;

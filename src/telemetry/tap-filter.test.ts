@@ -28,6 +28,11 @@ describe('parseTapQuery', () => {
       ['method=GE%20T', 'method'],
       ['path=', 'path'],
       ['mehtod=GET', 'mehtod'],
+      ['status=failing', 'status'],
+      ['grpcStatus=17', 'grpcStatus'],
+      ['grpcStatus=-1', 'grpcStatus'],
+      ['grpcStatus=unavailible', 'grpcStatus'],
+      ['grpcStatus=', 'grpcStatus'],
     ];
     for (const [qs, param] of cases) {
       const r = parse(qs);
@@ -45,8 +50,15 @@ describe('parseTapQuery', () => {
   });
 
   it('round-trips through URL parameters', () => {
-    const q = { direction: 'inbound' as const, method: 'GET', path: '/a b', status: '503', max: 7 };
+    const q = { direction: 'inbound' as const, method: 'GET', path: '/a b', status: '503', grpcStatus: 14, max: 7 };
     assert.deepEqual(parse(tapQueryParams(q).toString()), { ok: true, query: q });
+  });
+
+  it('reads status=failed, and a gRPC status as a code or a name in any case', () => {
+    assert.deepEqual(parse('status=failed'), { ok: true, query: { status: 'failed' } });
+    for (const g of ['14', 'UNAVAILABLE', 'unavailable', 'Unavailable']) assert.deepEqual(parse(`grpcStatus=${g}`), { ok: true, query: { grpcStatus: 14 } }, g);
+    assert.deepEqual(parse('grpcStatus=deadline-exceeded'), { ok: true, query: { grpcStatus: 4 } });
+    assert.deepEqual(parse('grpcStatus=0'), { ok: true, query: { grpcStatus: 0 } });
   });
 });
 
@@ -65,6 +77,26 @@ describe('TapMatcher', () => {
     assert.equal(new TapMatcher({ status: '5xx' }).matches('inbound', 'GET', '/', 404), false);
     assert.equal(new TapMatcher({ status: '0' }).matches('inbound', 'GET', '/', 0), true);
     assert.equal(new TapMatcher({ status: '0' }).matches('inbound', 'GET', '/', 200), false);
+  });
+
+  it('status=failed: no response, a 5xx, or a gRPC status other than OK (in a 200)', () => {
+    const failed = new TapMatcher({ status: 'failed' });
+    assert.equal(failed.matches('inbound', 'POST', '/svc/M', 200, 14), true, 'gRPC UNAVAILABLE in a 200');
+    assert.equal(failed.matches('inbound', 'POST', '/svc/M', 200, 0), false, 'gRPC OK');
+    assert.equal(failed.matches('inbound', 'GET', '/', 503), true);
+    assert.equal(failed.matches('inbound', 'GET', '/', 0), true);
+    assert.equal(failed.matches('inbound', 'GET', '/', 404), false);
+    assert.equal(failed.matches('inbound', 'GET', '/', 200), false);
+  });
+
+  it('grpcStatus matches only gRPC calls with that code', () => {
+    const unavailable = new TapMatcher({ grpcStatus: 14 });
+    assert.equal(unavailable.matches('inbound', 'POST', '/svc/M', 200, 14), true);
+    assert.equal(unavailable.matches('inbound', 'POST', '/svc/M', 200, 4), false);
+    assert.equal(unavailable.matches('inbound', 'GET', '/', 503), false, 'not gRPC');
+    assert.equal(new TapMatcher({ grpcStatus: 0 }).matches('inbound', 'POST', '/svc/M', 200, 0), true);
+    assert.equal(new TapMatcher({ grpcStatus: 0 }).matches('inbound', 'GET', '/', 200), false, 'no grpc-status is not OK');
+    assert.equal(new TapMatcher({ grpcStatus: 14, status: '5xx' }).matches('inbound', 'POST', '/svc/M', 200, 14), false, 'filters combine');
   });
 
   it('compares the path prefix with the target without its query', () => {

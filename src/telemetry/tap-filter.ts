@@ -1,4 +1,5 @@
 import type { TapQuery } from '../api/tap.js';
+import { isFailure, parseGrpcStatus } from './tap-status.js';
 
 /**
  * The tap query (src/api/tap.ts): parsed and validated the same way by the proxy's admin
@@ -10,7 +11,7 @@ export const TAP_MAX_LIMIT = 100_000;
 
 export type TapQueryResult = { ok: true; query: TapQuery } | { ok: false; param: string; message: string };
 
-const KNOWN = new Set(['direction', 'method', 'path', 'status', 'max']);
+const KNOWN = new Set(['direction', 'method', 'path', 'status', 'grpcStatus', 'max']);
 /** An HTTP method is a token (RFC 9110 5.6.2); we only need letters, digits and a few marks. */
 const METHOD = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,32}$/;
 const STATUS = /^(?:[0-9]{1,3}|[1-5]xx)$/;
@@ -42,10 +43,16 @@ export function parseTapQuery(params: URLSearchParams, extra: readonly string[] 
   }
   const status = params.get('status');
   if (status !== null) {
-    if (!STATUS.test(status) || (!status.endsWith('xx') && Number(status) > 599)) {
-      return bad('status', `must be a status such as 503, a class such as 5xx, or 0 (got "${status}")`);
+    if (status !== 'failed' && (!STATUS.test(status) || (!status.endsWith('xx') && Number(status) > 599))) {
+      return bad('status', `must be a status such as 503, a class such as 5xx, 0 (no response) or failed (got "${status}")`);
     }
     query.status = status;
+  }
+  const grpcStatus = params.get('grpcStatus');
+  if (grpcStatus !== null) {
+    const code = parseGrpcStatus(grpcStatus);
+    if (code === undefined) return bad('grpcStatus', `must be a gRPC status code 0-16 or its name, such as 14 or unavailable (got "${grpcStatus}")`);
+    query.grpcStatus = code;
   }
   const max = params.get('max');
   if (max !== null) {
@@ -67,6 +74,7 @@ export function tapQueryParams(q: TapQuery): URLSearchParams {
   if (q.method !== undefined) p.set('method', q.method);
   if (q.path !== undefined) p.set('path', q.path);
   if (q.status !== undefined) p.set('status', q.status);
+  if (q.grpcStatus !== undefined) p.set('grpcStatus', String(q.grpcStatus));
   if (q.max !== undefined) p.set('max', String(q.max));
   return p;
 }
@@ -80,21 +88,30 @@ export class TapMatcher {
   private readonly status: number;
   /** Status class digit (5 for 5xx), or -1. */
   private readonly statusClass: number;
+  /** `status=failed`. */
+  private readonly failed: boolean;
+  /** gRPC status code, or -1. */
+  private readonly grpcStatus: number;
 
   constructor(q: TapQuery) {
     this.direction = q.direction;
     this.method = q.method?.toUpperCase();
     this.path = q.path;
     const s = q.status;
-    this.status = s !== undefined && !s.endsWith('xx') ? Number(s) : -1;
+    this.failed = s === 'failed';
+    this.status = s !== undefined && !this.failed && !s.endsWith('xx') ? Number(s) : -1;
     this.statusClass = s !== undefined && s.endsWith('xx') ? Number(s[0]) : -1;
+    this.grpcStatus = q.grpcStatus ?? -1;
   }
 
-  matches(direction: 'inbound' | 'outbound', method: string, target: string, status: number): boolean {
+  /** `grpcStatus`: the call's final grpc-status, undefined for anything but gRPC. */
+  matches(direction: 'inbound' | 'outbound', method: string, target: string, status: number, grpcStatus?: number): boolean {
     if (this.direction !== undefined && direction !== this.direction) return false;
     if (this.method !== undefined && method.toUpperCase() !== this.method) return false;
     if (this.status >= 0 && status !== this.status) return false;
     if (this.statusClass >= 0 && Math.floor(status / 100) !== this.statusClass) return false;
+    if (this.failed && !isFailure(status, grpcStatus)) return false;
+    if (this.grpcStatus >= 0 && grpcStatus !== this.grpcStatus) return false;
     if (this.path !== undefined) {
       // Prefix of the target without its query string: a prefix containing '?' never matches.
       if (!target.startsWith(this.path)) return false;

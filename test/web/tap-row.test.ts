@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rowClass, statusClass, statusText, tapBadge } from '../../web/src/views/tap/tap-row.js';
+import { grpcText, rowClass, statusClass, statusText, tapBadge } from '../../web/src/views/tap/tap-row.js';
 
 test('rowClass: 5xx and no status stand out red, 4xx amber, the rest plain', () => {
   assert.equal(rowClass(200), '');
@@ -10,6 +10,17 @@ test('rowClass: 5xx and no status stand out red, 4xx amber, the rest plain', () 
   assert.equal(rowClass(500), 'row-bad');
   assert.equal(rowClass(503), 'row-bad');
   assert.equal(rowClass(0), 'row-bad');
+});
+
+test('rowClass: a gRPC call that failed in a 200 is red; grpc OK is plain', () => {
+  assert.equal(rowClass(200, 14), 'row-bad');
+  assert.equal(rowClass(200, 0), '');
+});
+
+test('grpcText: the gRPC status by name and code, nothing for plain HTTP', () => {
+  assert.equal(grpcText(14), 'UNAVAILABLE (14)');
+  assert.equal(grpcText(0), 'OK (0)');
+  assert.equal(grpcText(undefined), '');
 });
 
 test('statusText and statusClass: the code and its class, "none" when no status was sent', () => {

@@ -9,15 +9,18 @@ import { parseWindow } from './stat.js';
 
 export type { TopRow };
 
-const usage = `Usage: trellis top [<workload>] [--direction inbound|outbound] [--method M] [--path P] [--status S] [--interval D] [--duration D] [-o table|json] [--control-plane URL]
+const usage = `Usage: trellis top [<workload>] [--direction inbound|outbound] [--method M] [--path P] [--status S] [--grpc-status G] [--interval D] [--duration D] [-o table|json] [--control-plane URL]
 
 The busiest paths right now, from a live tap (see trellis tap) of every running proxy of
 <workload> (name or namespace/name; every proxy when absent). One row per source, destination
 service, method and path (without the query string), busiest first:
 
   COUNT     requests seen since the tap started
-  SUCCESS   share of them that succeeded (status below 500 and, for gRPC, grpc-status OK)
+  SUCCESS   share of them that succeeded (status below 500 and, for gRPC, grpc-status OK:
+            a gRPC call that fails in a 200 response counts as a failure)
   BEST, WORST, LAST   latency in ms
+  STATUS    the last request's status; a gRPC call adds its grpc-status (200 grpc=UNAVAILABLE(14))
+  LAST FAILURE   the status of the last failed request (- while none failed)
 
 Once the tap is live it says "tapping <n> proxies of <workload>" on stderr. On a terminal
 the table is redrawn every --interval; otherwise (or with --duration) the table is printed
@@ -25,7 +28,8 @@ once, when --duration ends or on Ctrl-C.
 
 Options:
   --direction D           inbound (as served, default) or outbound (as sent)
-  --method M, --path P, --status S   filters, as for trellis tap
+  --method M, --path P, --status S, --grpc-status G   filters, as for trellis tap
+                          (--status failed: only failed requests, gRPC ones included)
   --interval D            redraw period on a terminal, e.g. 2s, 500ms (default 2s)
   --duration D            stop after D and print the table
   -o, --output FORMAT     table (default) or json
@@ -37,8 +41,20 @@ const ms = (v: number): string => v.toFixed(1);
 
 export function renderTop(rows: readonly TopRow[]): string {
   return table(
-    ['SOURCE', 'DESTINATION', 'METHOD', 'PATH', 'COUNT', 'SUCCESS', 'BEST', 'WORST', 'LAST'],
-    rows.map((r) => [r.source, r.destination, r.method, r.path, String(r.count), `${(r.successRate * 100).toFixed(2)}%`, ms(r.bestMs), ms(r.worstMs), ms(r.lastMs)]),
+    ['SOURCE', 'DESTINATION', 'METHOD', 'PATH', 'COUNT', 'SUCCESS', 'BEST', 'WORST', 'LAST', 'STATUS', 'LAST FAILURE'],
+    rows.map((r) => [
+      r.source,
+      r.destination,
+      r.method,
+      r.path,
+      String(r.count),
+      `${(r.successRate * 100).toFixed(2)}%`,
+      ms(r.bestMs),
+      ms(r.worstMs),
+      ms(r.lastMs),
+      r.lastStatus,
+      r.lastFailure ?? '-',
+    ]),
   );
 }
 

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import type { WorkloadView } from '../../api/registry.js';
 import type { TapMessage } from '../../api/tap.js';
 import { AdminServer } from '../../proxy/admin/admin-server.js';
-import { tapSite } from '../../proxy/tap/tap-event.js';
+import { tapSite, type TapRecord } from '../../proxy/tap/tap-event.js';
 import { TapHub } from '../../proxy/tap/tap-hub.js';
 import type { ExchangeRecord } from '../../proxy/pipeline/record.js';
 import { HttpError } from '../api/http-error.js';
@@ -17,7 +17,7 @@ interface FakeProxy {
   nodeId: string;
   hub: TapHub;
   admin: AdminServer;
-  publish(target: string, status?: number): void;
+  publish(target: string, status?: number, grpcStatus?: number): void;
 }
 
 async function fakeProxy(nodeId: string, workload: string): Promise<FakeProxy> {
@@ -28,10 +28,10 @@ async function fakeProxy(nodeId: string, workload: string): Promise<FakeProxy> {
   );
   await admin.listen();
   const site = tapSite({ nodeId, namespace: 'default', workload, service: workload, identity: `spiffe://td/ns/default/sa/${workload}` }, 'inbound', 'http', '');
-  const publish = (target: string, status = 200): void => {
-    const r: ExchangeRecord = {
+  const publish = (target: string, status = 200, grpcStatus?: number): void => {
+    const r: ExchangeRecord & TapRecord = {
       method: 'GET', target, host: undefined, status, reason: undefined, upstreamPeer: undefined, requestBodyBytes: 0,
-      responseBodyBytes: 0, durationMs: 1, upstreamMs: undefined, upgraded: false, startedAt: 0, grpcStatus: undefined, route: undefined, backend: undefined, retries: 0,
+      responseBodyBytes: 0, durationMs: 1, upstreamMs: undefined, upgraded: false, startedAt: 0, grpcStatus, route: undefined, backend: undefined, retries: 0,
     };
     hub.publish(site, r, 'spiffe://td/ns/default/sa/a');
   };
@@ -180,6 +180,23 @@ describe('GET /api/v1/tap', () => {
       [['default/b/0', '/one'], ['default/b/0', '/three'], ['default/b/1', '/two']],
     );
     // Both upstream taps were closed when the total was reached.
+    await until(() => !b0.hub.active && !b1.hub.active);
+  });
+
+  it('forwards status=failed and grpcStatus to the proxies: only the failed gRPC calls come back', async () => {
+    const bad = await open('workload=b&grpcStatus=forty');
+    assert.equal(bad.res.statusCode, 400);
+    assert.match(await bad.lines.rest(), /grpcStatus: /);
+    const { lines } = await open('workload=default/b&status=failed&grpcStatus=unavailable&max=1');
+    assert.deepEqual(await lines.message(), { kind: 'attached', proxies: ['default/b/0', 'default/b/1'] });
+    await until(() => b0.hub.active && b1.hub.active);
+    b0.publish('/ok', 200, 0);
+    b0.publish('/deadline', 200, 4);
+    b1.publish('/http-503', 503);
+    b1.publish('/unavailable', 200, 14);
+    const m = await lines.message();
+    assert.deepEqual(m?.kind === 'request' && [m.event.path, m.event.status, m.event.grpcStatus], ['/unavailable', 200, 14]);
+    assert.equal(await lines.message(), null);
     await until(() => !b0.hub.active && !b1.hub.active);
   });
 

@@ -1,6 +1,29 @@
 import type { TapEvent } from '../../api/tap.js';
 import { destinationOfCluster } from '../../telemetry/request-metrics.js';
-import type { ExchangeRecord } from '../pipeline/record.js';
+
+/**
+ * What the tap reads of a finished request: the fields ExchangeRecord (HTTP/1) and
+ * StreamRecord (HTTP/2) share, and `grpcStatus` (the final grpc-status of a gRPC call, which
+ * travels in a 200 response). Any record with these fields can be tapped.
+ */
+export interface TapRecord {
+  readonly startedAt: number;
+  readonly durationMs: number;
+  readonly method: string;
+  readonly target: string;
+  readonly status: number;
+  readonly host?: string | undefined;
+  readonly grpcStatus?: number | undefined;
+  readonly reason?: string | undefined;
+  readonly route?: string | undefined;
+  readonly retries?: number | undefined;
+  readonly backend?: string | undefined;
+  readonly upstreamPeer?: string | undefined;
+  readonly sampled?: boolean | undefined;
+  readonly traceId?: string | undefined;
+  readonly requestBodyBytes: number;
+  readonly responseBodyBytes: number;
+}
 
 /** This proxy as tap events name it. */
 export interface TapNode {
@@ -50,7 +73,7 @@ function serviceOfCluster(cluster: string): string {
  * endpoint's identity; inbound: the source is the caller's verified identity and the
  * destination this proxy's service, answered by the local app at `endpoint`.
  */
-export function tapEventOf(site: TapSite, r: ExchangeRecord, peerIdentity: string | undefined): TapEvent {
+export function tapEventOf(site: TapSite, r: TapRecord, peerIdentity: string | undefined): TapEvent {
   const outbound = site.direction === 'outbound';
   const service = outbound && r.backend !== undefined && r.backend !== site.cluster ? serviceOfCluster(r.backend) : site.service;
   const e: TapEvent = {

@@ -85,6 +85,25 @@ describe('TapHub', () => {
     assert.deepEqual(events(failures.lines).map((e) => [e.direction, e.status]), [['inbound', 503]]);
   });
 
+  it('a gRPC call that failed in a 200 matches status=failed and its grpcStatus, and its event carries it', () => {
+    const hub = new TapHub({ nodeId: NODE.nodeId });
+    const failed = sink();
+    const unavailable = sink();
+    const fiveXx = sink();
+    hub.subscribe({ status: 'failed' }, failed);
+    hub.subscribe({ grpcStatus: 14 }, unavailable);
+    hub.subscribe({ status: '5xx' }, fiveXx);
+    const grpc = (grpcStatus: number): ExchangeRecord => record({ method: 'POST', target: '/pkg.Svc/Call', status: 200, upstreamPeer: undefined, requestBodyBytes: 1, responseBodyBytes: 2, durationMs: 3, startedAt: 4, grpcStatus });
+    hub.publish(INBOUND, grpc(14), undefined);
+    hub.publish(INBOUND, grpc(0), undefined);
+    hub.publish(INBOUND, grpc(4), undefined);
+    hub.publish(INBOUND, record({ status: 502 }), undefined);
+    hub.publish(INBOUND, record(), undefined);
+    assert.deepEqual(events(failed.lines).map((e) => [e.status, e.grpcStatus]), [[200, 14], [200, 4], [502, undefined]]);
+    assert.deepEqual(events(unavailable.lines).map((e) => [e.status, e.grpcStatus]), [[200, 14]]);
+    assert.deepEqual(events(fiveXx.lines).map((e) => e.status), [502]);
+  });
+
   it('ends the subscription after max requests', () => {
     const hub = new TapHub({ nodeId: NODE.nodeId });
     const s = sink();

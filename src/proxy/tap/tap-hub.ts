@@ -1,7 +1,6 @@
 import type { TapQuery } from '../../api/tap.js';
 import { TapMatcher } from '../../telemetry/tap-filter.js';
-import type { ExchangeRecord } from '../pipeline/record.js';
-import { tapEventOf, type TapSite } from './tap-event.js';
+import { tapEventOf, type TapRecord, type TapSite } from './tap-event.js';
 import { TapSubscriber, type TapSink } from './tap-subscriber.js';
 
 export interface TapHubOptions {
@@ -62,10 +61,10 @@ export class TapHub {
   }
 
   /** Hot path, only called while `active`. */
-  publish(site: TapSite, r: ExchangeRecord, peerIdentity: string | undefined): void {
+  publish(site: TapSite, r: TapRecord, peerIdentity: string | undefined): void {
     let line: string | undefined;
     for (const s of this.subscribers) {
-      if (!s.matcher.matches(site.direction, r.method, r.target, r.status) || !s.admit()) continue;
+      if (!s.matcher.matches(site.direction, r.method, r.target, r.status, r.grpcStatus) || !s.admit()) continue;
       line ??= `${JSON.stringify({ kind: 'request', event: tapEventOf(site, r, peerIdentity) })}\n`;
       s.send(line);
     }

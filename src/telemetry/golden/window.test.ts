@@ -12,6 +12,12 @@ describe('isSuccess', () => {
     assert.equal(isSuccess({ status_code: '200', grpc_status: '14' }), false);
     assert.equal(isSuccess({ status_code: '0', grpc_status: '' }), false);
   });
+  it('counts the folded overflow series by their status class', () => {
+    assert.equal(isSuccess({ status_code: '2xx', grpc_status: 'other' }), true);
+    assert.equal(isSuccess({ status_code: '4xx', grpc_status: 'other' }), true);
+    assert.equal(isSuccess({ status_code: '5xx', grpc_status: 'other' }), false);
+    assert.equal(isSuccess({ status_code: '200', grpc_status: 'other' }), false);
+  });
 });
 
 describe('windowDelta and aggregate', () => {

@@ -39,9 +39,15 @@ export interface RowTotals {
 
 const emptyTotals = (): RowTotals => ({ requests: 0, successes: 0, buckets: new Map() });
 
-/** Non-5xx, and for gRPC an OK (or absent) grpc-status. Status 0 (no response) is a failure. */
+/**
+ * Non-5xx, and for gRPC an OK (or absent) grpc-status. Status 0 (no response) is a failure.
+ * The series a listener folds into past its series budget say only a status class (`2xx`,
+ * with grpc_status `other`): those count by their class.
+ */
 export function isSuccess(labels: Labels): boolean {
-  const status = Number(labels.status_code ?? '0');
+  const code = labels.status_code ?? '0';
+  if (/^[1-5]xx$/.test(code)) return code < '5';
+  const status = Number(code);
   if (status === 0 || status >= 500) return false;
   const grpc = labels.grpc_status ?? '';
   return grpc === '' || grpc === '0';

@@ -39,7 +39,7 @@ function fakes(accessLogOn: boolean) {
   const published: { site: TapSite; r: ExchangeRecord; peer: string | undefined }[] = [];
   const tap = { active: false, publish: (site: TapSite, r: ExchangeRecord, peer: string | undefined) => published.push({ site, r, peer }) };
   const lines: AccessRecord[] = [];
-  const accessLog: AccessLog = { enabled: accessLogOn, write: (r) => lines.push(r), close: () => Promise.resolve() };
+  const accessLog = { enabled: accessLogOn, write: (r: AccessRecord) => lines.push(r), close: () => Promise.resolve() } as unknown as AccessLog;
   return { recorders, metrics, published, tap, lines, accessLog };
 }
 

@@ -1,12 +1,21 @@
 /** How one tap row and the tap's status badge read. Pure, so Node tests can run it. */
+import { grpcStatusName, isFailure } from '../../../../src/telemetry/tap-status.js';
 import type { Health } from '../../lib/format.js';
 import type { TapStatus } from './tap-state.js';
 
-/** `row-bad` for 5xx and for an exchange that died before a status (0), `row-warn` for 4xx. */
-export function rowClass(status: number): string {
-  if (status >= 500 || status === 0) return 'row-bad';
+/**
+ * `row-bad` for a failure as `trellis stat` counts it (5xx, no status, or a gRPC call whose
+ * grpc-status is not OK, which arrives in a 200), `row-warn` for 4xx.
+ */
+export function rowClass(status: number, grpcStatus?: number): string {
+  if (isFailure(status, grpcStatus)) return 'row-bad';
   if (status >= 400) return 'row-warn';
   return '';
+}
+
+/** The gRPC cell beside the status: `UNAVAILABLE (14)`; empty for anything but gRPC. */
+export function grpcText(grpcStatus: number | undefined): string {
+  return grpcStatus === undefined ? '' : `${grpcStatusName(grpcStatus)} (${grpcStatus})`;
 }
 
 /** The status cell: the code, or `none` when the exchange died before a status. */

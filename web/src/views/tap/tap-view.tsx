@@ -1,6 +1,7 @@
 /**
  * Live tap: every request the chosen workload's proxies see, as it finishes. Filter by
- * method, path prefix and status; pause to read; click a traced request to open its trace.
+ * method, path prefix, status (`failed` included) and gRPC status; pause to read; click a
+ * traced request to open its trace.
  */
 import { useState } from 'preact/hooks';
 import type { TapEvent } from '../../../../src/api/tap.js';
@@ -12,7 +13,7 @@ import { usePoll } from '../../lib/use-poll.js';
 import { Empty } from '../../components/notice.js';
 import { useTap } from './use-tap.js';
 import type { TapStatus } from './tap-state.js';
-import { rowClass, statusClass, statusText, tapBadge } from './tap-row.js';
+import { grpcText, rowClass, statusClass, statusText, tapBadge } from './tap-row.js';
 
 export function TapView({ query }: { query: URLSearchParams }) {
   const workloads = usePoll((signal) => api.workloads(signal), [], 10_000);
@@ -20,8 +21,9 @@ export function TapView({ query }: { query: URLSearchParams }) {
   const [method, setMethod] = useState(query.get('method') ?? '');
   const [path, setPath] = useState(query.get('path') ?? '');
   const [status, setStatus] = useState(query.get('status') ?? '');
+  const [grpcStatus, setGrpcStatus] = useState(query.get('grpcStatus') ?? '');
   const [paused, setPaused] = useState(false);
-  const tap = useTap({ workload, method, path, status }, paused);
+  const tap = useTap({ workload, method, path, status, grpcStatus }, paused);
 
   return (
     <section class="view" data-testid="view-tap">
@@ -52,7 +54,11 @@ export function TapView({ query }: { query: URLSearchParams }) {
         </label>
         <label>
           Status
-          <input data-testid="tap-status" placeholder="5xx" size={5} value={status} onChange={(e) => setStatus(e.currentTarget.value.trim())} />
+          <input data-testid="tap-status" placeholder="5xx, failed" size={7} title="503, 5xx, 0 (no response), or failed (5xx, no response, or a gRPC status other than OK)" value={status} onChange={(e) => setStatus(e.currentTarget.value.trim())} />
+        </label>
+        <label>
+          gRPC status
+          <input data-testid="tap-grpc-status" placeholder="unavailable" size={11} title="a gRPC status code 0-16 or its name" value={grpcStatus} onChange={(e) => setGrpcStatus(e.currentTarget.value.trim())} />
         </label>
         <button type="button" data-testid="tap-pause" onClick={() => setPaused(!paused)}>
           {paused ? 'Resume' : 'Pause'}
@@ -102,7 +108,7 @@ function TapTable({ events }: { events: TapEvent[] }) {
       </thead>
       <tbody>
         {events.map((e, i) => (
-          <tr key={`${e.startedAt}-${e.proxy.nodeId}-${i}`} data-testid="tap-row" data-path={e.path} data-status={e.status} class={rowClass(e.status)}>
+          <tr key={`${e.startedAt}-${e.proxy.nodeId}-${i}`} data-testid="tap-row" data-path={e.path} data-status={e.status} data-grpc-status={e.grpcStatus} class={rowClass(e.status, e.grpcStatus)}>
             <td class="mono">{formatClock(e.startedAt)}</td>
             <td class="mono small">{e.proxy.nodeId}</td>
             <td>{e.direction === 'inbound' ? 'in' : 'out'}</td>
@@ -112,7 +118,7 @@ function TapTable({ events }: { events: TapEvent[] }) {
             </td>
             <td>
               <span class={`status ${statusClass(e.status)}`}>{statusText(e.status)}</span>
-              {e.grpcStatus !== undefined ? <span class="muted small"> grpc {e.grpcStatus}</span> : null}
+              {e.grpcStatus !== undefined ? <span class={e.grpcStatus === 0 ? 'muted small' : 'reason'}> grpc {grpcText(e.grpcStatus)}</span> : null}
               {e.reason !== undefined ? <span class="reason"> {e.reason}</span> : null}
             </td>
             <td class="small">
