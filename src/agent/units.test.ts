@@ -229,7 +229,7 @@ describe('proxy bootstrap', () => {
     assert.equal(b.accessLog, 'stdout');
     assert.equal(b.node.id, 'default/gate/0');
     assert.deepEqual(b.inbound, []);
-    assert.deepEqual(b.outbound, [{ name: 'gate', protocol: 'grpc', listen: { host: '127.0.0.1', port: 8080 }, cluster: 'default/catalog:grpc' }]);
+    assert.deepEqual(b.outbound, [{ name: 'gate', protocol: 'grpc', listen: { host: '127.0.0.1', port: 8080 }, cluster: 'default/catalog:grpc', ingress: true }]);
     assert.match(b.adminToken ?? '', /^[A-Za-z0-9_-]{43}$/);
     assert.notEqual(newAdminToken(), b.adminToken, 'a new token per proxy start');
   });

@@ -8,16 +8,28 @@ import type { ProxyReason } from '../../errors.js';
 import type { HeadEdits } from '../pipeline/head-edits.js';
 import type { RequestHead, ResponseHead } from './parser.js';
 
-/** Always dropped; framing and Connection/Upgrade are re-emitted by the serializer itself. */
-const HOP_BY_HOP: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'upgrade',
-  'transfer-encoding',
-  'content-length',
-]);
+/**
+ * Always dropped; framing and Connection/Upgrade are re-emitted by the serializer itself. A
+ * switch on the length before one comparison: this runs for every field of every head.
+ */
+function isHopByHop(name: string): boolean {
+  switch (name.length) {
+    case 2:
+      return name === 'te';
+    case 7:
+      return name === 'upgrade';
+    case 10:
+      return name === 'connection' || name === 'keep-alive';
+    case 14:
+      return name === 'content-length';
+    case 16:
+      return name === 'proxy-connection';
+    case 17:
+      return name === 'transfer-encoding';
+    default:
+      return false;
+  }
+}
 
 function named(tokens: readonly string[], name: string): boolean {
   // Connection may not remove Host: the upstream must always see it.
@@ -40,7 +52,7 @@ export function serializeForwardedRequest(req: RequestHead, edits: HeadEdits | n
   let hostDone = false;
   for (let i = 0; i < h.length; i += 2) {
     const name = h[i]!;
-    if (HOP_BY_HOP.has(name) || named(conn, name)) continue;
+    if (isHopByHop(name) || named(conn, name)) continue;
     if (name === 'host') {
       // Exactly one Host goes on: the edited authority, else the one received.
       if (hostDone) continue;
@@ -69,7 +81,7 @@ function appendFields(out: string, fields: readonly string[] | null): string {
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const name = fields[i]!;
     // Framing and connection management are the codec's own: never taken from an edit.
-    if (HOP_BY_HOP.has(name) || name === 'host') continue;
+    if (isHopByHop(name) || name === 'host') continue;
     out += name + ': ' + fields[i + 1]! + '\r\n';
   }
   return out;
@@ -95,7 +107,7 @@ export function serializeResponseHeadString(head: ResponseHead, opts: ResponseSe
   const conn = head.connectionTokens;
   for (let i = 0; i < h.length; i += 2) {
     const name = h[i]!;
-    if (HOP_BY_HOP.has(name) || named(conn, name) || (edits !== null && edits.drops(name))) continue;
+    if (isHopByHop(name) || named(conn, name) || (edits !== null && edits.drops(name))) continue;
     out += name + ': ' + h[i + 1]! + '\r\n';
   }
   if (edits !== null) {

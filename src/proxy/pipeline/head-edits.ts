@@ -12,7 +12,8 @@ import type { CompiledHeaderModifier } from '../routing/types.js';
 export class HeadEdits {
   target: string | undefined = undefined;
   authority: string | undefined = undefined;
-  remove: Set<string> | null = null;
+  /** Lower-case names (a few at most: an array beats a Set here and allocates less). */
+  remove: string[] | null = null;
   /** Flat [name, value, ...]: each replaces every received field of its name. */
   set: string[] | null = null;
   /** Flat [name, value, ...]: appended. */
@@ -33,14 +34,16 @@ export class HeadEdits {
 
   /** Whether a received field called `name` is left out. */
   drops(name: string): boolean {
-    if (this.remove !== null && this.remove.has(name)) return true;
+    const remove = this.remove;
+    if (remove !== null) for (let i = 0; i < remove.length; i++) if (remove[i] === name) return true;
     const set = this.set;
     if (set !== null) for (let i = 0; i < set.length; i += 2) if (set[i] === name) return true;
     return false;
   }
 
   removeField(name: string): void {
-    (this.remove ??= new Set()).add(name);
+    const remove = (this.remove ??= []);
+    if (!remove.includes(name)) remove.push(name);
   }
 
   setField(name: string, value: string): void {
@@ -85,7 +88,7 @@ export class HeadEdits {
     const c = new HeadEdits();
     c.target = this.target;
     c.authority = this.authority;
-    if (this.remove !== null) c.remove = new Set(this.remove);
+    if (this.remove !== null) c.remove = this.remove.slice();
     if (this.set !== null) c.set = this.set.slice();
     if (this.add !== null) c.add = this.add.slice();
     return c;
