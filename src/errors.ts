@@ -60,6 +60,13 @@ export const ProxyReason = {
   BodyTimeout: 'body-timeout',
   /** CONNECT, which no route explicitly allows: 405. */
   ConnectRefused: 'connect-refused',
+  /**
+   * An AuthorizationPolicy (or the port's defaultAction) refused the caller: 403 (gRPC
+   * PERMISSION_DENIED). The inbound proxy's access log, tap and metrics name the policy.
+   */
+  Unauthorized: 'unauthorized',
+  /** A RateLimitPolicy in enforce mode is over its limit: 429 with retry-after (gRPC RESOURCE_EXHAUSTED). */
+  RateLimited: 'rate-limited',
 } as const;
 export type ProxyReason = (typeof ProxyReason)[keyof typeof ProxyReason];
 

@@ -14,6 +14,13 @@ export interface ProxySnapshot {
   clusters: ClusterConfig[];
   /** Distributed tracing (Mesh file `spec.tracing`); absent = the proxy records no spans. */
   tracing?: TracingConfig;
+  /**
+   * Authorization and rate limits of this proxy's inbound listeners, one entry per inbound
+   * port (made by `inboundPolicyFor`, src/control/policy/). A port without an entry, or a
+   * snapshot without `inbound`, enforces nothing: every caller that passed mTLS is served, as
+   * before policies existed. Compiled by src/proxy/policy/.
+   */
+  inbound?: InboundPolicyConfig[];
 }
 
 /**
@@ -264,3 +271,115 @@ export type RouteFilterConfig =
         abort?: { status: number; /** 0..100 */ percent: number };
       };
     };
+
+// ---------------------------------------------------------------------------------------------
+// Inbound policy (AuthorizationPolicy, RateLimitPolicy: trellis.dev/v1alpha1), as plain JSON
+// data per inbound port. Rates are per second; globs are strings with a leading or trailing `*`.
+// Validation and evaluation live in src/proxy/policy/ (the proxy and `trellis why` share them).
+// ---------------------------------------------------------------------------------------------
+
+/** What a request that no DENY and no ALLOW matched gets. */
+export type DefaultAction = 'allow' | 'deny' | 'authenticated';
+
+export type AuthorizationAction = 'ALLOW' | 'DENY' | 'AUDIT';
+
+/** The policies of one inbound port, in the order they are evaluated (DENY, then ALLOW). */
+export interface InboundPolicyConfig {
+  /** The inbound listener: the port's name in the mesh file (`http`, `grpc`...). */
+  port: string;
+  /**
+   * What a request gets when no DENY and no ALLOW matched: `allow` (served), `deny` (403),
+   * `authenticated` (served when the caller has a verified identity, else 403).
+   */
+  defaultAction: DefaultAction;
+  /** Where `defaultAction` came from, for answers and `trellis why`: `mesh` or `<ns>/<policy>`. */
+  defaultFrom: string;
+  authorization: AuthorizationPolicyConfig[];
+  rateLimits: RateLimitConfig[];
+  /**
+   * The mesh's own active health checks of this port (the service's DestinationPolicy
+   * `healthCheck`): such a request from any verified mesh identity is always allowed and
+   * never rate limited. Absent: none.
+   */
+  healthCheck?: { httpPath?: string; grpcService?: string };
+}
+
+/** Shared by both kinds: the resource it came from and, for a route target, the route it is limited to. */
+interface InboundPolicyMeta {
+  namespace: string;
+  name: string;
+  /**
+   * Target HTTPRoute/GRPCRoute: the policy applies only to requests that match one of this
+   * route's rules (only the rules that send to this service are kept; backends are not used).
+   * Absent: the policy targets the service (or this port) and applies to every request.
+   */
+  route?: RouteConfig;
+}
+
+export interface AuthorizationPolicyConfig extends InboundPolicyMeta {
+  action: AuthorizationAction;
+  /** ORed. Empty: the policy matches no request. A rule with no from, to or when matches every request. */
+  rules: AuthorizationRuleConfig[];
+}
+
+/** from (any), to (any) and when (all) must all hold; an absent list holds for every request. */
+export interface AuthorizationRuleConfig {
+  from?: { source: AuthorizationSourceConfig }[];
+  to?: { operation: AuthorizationOperationConfig }[];
+  when?: AuthorizationConditionConfig[];
+}
+
+/** Every present field must hold. Values are exact or carry one leading or trailing `*`. */
+export interface AuthorizationSourceConfig {
+  /** SPIFFE IDs: `spiffe://td/ns/shop/sa/web`, `spiffe://td/ns/shop/*`, `*` (any verified caller). */
+  principals?: string[];
+  notPrincipals?: string[];
+  namespaces?: string[];
+  notNamespaces?: string[];
+  serviceAccounts?: string[];
+  notServiceAccounts?: string[];
+}
+
+export interface AuthorizationOperationConfig {
+  /** HTTP methods, exact (`GET`). */
+  methods?: string[];
+  notMethods?: string[];
+  /** Normalized paths: exact `/api/v1`, segment prefix `/api/*` (`/api` too), string prefix `/api*`, suffix `*.json`, any `*`. */
+  paths?: string[];
+  notPaths?: string[];
+  /** Inbound port names (this config's `port` either matches or the operation never does). */
+  ports?: string[];
+  notPorts?: string[];
+  /** gRPC calls only: the service part of `/<service>/<method>` (`shop.Orders`, `shop.*`). */
+  grpcServices?: string[];
+  /** gRPC calls only: the method part (`Get*`). */
+  grpcMethods?: string[];
+}
+
+/** A request header (any field with the name) must match one of `values` and none of `notValues`. */
+export interface AuthorizationConditionConfig {
+  /** Lower-case header name. */
+  header: string;
+  values?: string[];
+  notValues?: string[];
+}
+
+/** A token bucket: `requestsPerSecond` refill, `burst` requests at once from a full bucket. */
+export interface RateConfig {
+  requestsPerSecond: number;
+  burst: number;
+}
+
+export interface RateLimitConfig extends InboundPolicyMeta {
+  /** enforce: over the limit is answered 429 / RESOURCE_EXHAUSTED; shadow: admitted and counted. */
+  mode: 'enforce' | 'shadow';
+  /**
+   * All callers together, on this replica. For a global limit this is this replica's share
+   * (the configured rate and burst divided by `global.replicas`); `global` keeps the whole.
+   */
+  total?: RateConfig & { global?: RateConfig & { replicas: number } };
+  /** Each caller SPIFFE ID its own bucket; callers without an identity share one. */
+  perIdentity?: RateConfig;
+  /** Per-identity buckets of these exact SPIFFE IDs use their own rate (`perIdentity` must be set). */
+  overrides?: (RateConfig & { principal: string })[];
+}

@@ -71,6 +71,12 @@ export interface TapEvent {
   bytesOut: number;
   /** Present when the request was sampled for tracing. */
   traceId?: string;
+  /** Inbound: what decided authorization: `<namespace>/<name>` of the AuthorizationPolicy, `default` (the port's defaultAction) or `health-check`. */
+  policy?: string;
+  /** Inbound: `<namespace>/<name>` of the AUDIT policy that matched. */
+  audit?: string;
+  /** Inbound: `<namespace>/<name>` of the RateLimitPolicy over its limit (429 `rate-limited`, or admitted in shadow mode). */
+  rateLimit?: string;
 }
 
 /** One line of a tap stream. */

@@ -21,6 +21,7 @@ import type { Listener, ListenerContext } from './listeners/context.js';
 import { InboundListener } from './listeners/inbound.js';
 import { OutboundListener } from './listeners/outbound.js';
 import { MeshTls } from './mtls/mesh-tls.js';
+import { PolicyTable } from './policy/policy-table.js';
 import { mtlsConnector } from './pool/connect.js';
 import type { Http1PoolOptions } from './pool/http1-pool.js';
 import { TapHub } from './tap/tap-hub.js';
@@ -54,6 +55,8 @@ export interface RuntimeDeps {
 export class ProxyRuntime {
   readonly tls: MeshTls;
   readonly clusters: ClusterTable;
+  /** Inbound authorization and rate limits by port, rebuilt from each snapshot's `inbound`. */
+  readonly policies: PolicyTable;
   readonly metrics: ProxyMetrics;
   readonly accessLog: AccessLog;
   /** Off until a snapshot carries `tracing`; reconfigured by every snapshot. */
@@ -92,11 +95,13 @@ export class ProxyRuntime {
     if (deps.pool !== undefined) tableDeps.pool = deps.pool;
     this.clusters = new ClusterTable(tableDeps);
     this.metrics.setClusterGauges(clusterGaugeReader(this.clusters));
+    this.policies = new PolicyTable({ counters: this.metrics.policies });
     this.tap = deps.tap ?? new TapHub({ nodeId: bootstrap.node.id, now: () => clock.now() });
     this.ctx = {
       node: { nodeId: bootstrap.node.id, identity, namespace, workload, service, serviceAccount },
       tls: this.tls,
       clusters: this.clusters,
+      policies: this.policies,
       metrics: this.metrics,
       accessLog: this.accessLog,
       tracer: this.tracer,
@@ -135,12 +140,16 @@ export class ProxyRuntime {
     if (error !== null) return error;
     // Route tables and policies are compiled before anything changes: a bad one rejects the
     // whole snapshot (NACK) and the proxy keeps serving on the last good one.
+    const policies = this.policies.prepare(snapshot.inbound);
+    if (!policies.ok) return `snapshot rejected: ${policies.problems.map((e) => `${e.path}: ${e.message}`).join('; ')}`;
     try {
       this.clusters.apply(snapshot.clusters);
     } catch (err) {
       if (!(err instanceof SnapshotError)) throw err;
       return `${err.message}: ${err.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`;
     }
+    // Read per request by the authz and ratelimit stages: the next request on every open connection sees it.
+    policies.commit();
     this.tls.setTrustDomain(snapshot.trustDomain);
     const bundle = this.deps.credentials.trustBundlePem;
     if (bundle.length !== snapshot.trustBundlePem.length || bundle.some((p, i) => p !== snapshot.trustBundlePem[i])) {

@@ -1,6 +1,7 @@
 import type { Counter, Gauge, Registry } from 'prom-client';
 import type { AccessLogStats } from './access-log/record.js';
 import type { ClusterGauge, ClusterGaugeReader, EndpointGauge } from './cluster-gauges.js';
+import { PolicyMetrics } from './policy-metrics.js';
 import { rawMetric } from './raw-metric.js';
 import type { RawValue } from './raw-metric.js';
 import { DURATION_BUCKETS, ReasonTable, RequestRecorder, RouteSeriesTable } from './request-metrics.js';
@@ -8,6 +9,7 @@ import type { Destination, Direction, Peer, RequestSeries, SeriesBudget } from '
 
 export type { Destination, Direction, GoldenRecord, Peer } from './request-metrics.js';
 export { DEFAULT_SERIES_LIMIT, RequestRecorder, SeriesBudget } from './request-metrics.js';
+export { PolicyMetrics } from './policy-metrics.js';
 
 /** Pre-bound TCP metrics for one listener. */
 export interface TcpMetrics {
@@ -46,6 +48,8 @@ class TcpStats implements TcpMetrics {
 export class ProxyMetrics {
   /** Golden request recorders by direction, source and destination. */
   private readonly recorders = new Map<string, RequestRecorder>();
+  /** Authorization and rate-limit decisions per policy (bound by the proxy's policy compiler). */
+  readonly policies = new PolicyMetrics();
   private readonly reasons = new ReasonTable();
   /** Every exported route label set, once (shared by the recorders: no duplicate series). */
   private readonly routeSeries = new RouteSeriesTable();
@@ -142,6 +146,7 @@ export class ProxyMetrics {
     this.registerGolden(registry);
     this.registerClusterGauges(registry);
     this.registerAccessLog(registry);
+    this.registerPolicies(registry);
     new pc.Counter({
       name: 'trellis_tcp_connections_opened_total',
       help: 'Opaque TCP connections relayed',
@@ -246,6 +251,21 @@ export class ProxyMetrics {
     registry.registerMetric(
       rawMetric('trellis_retries_total', 'Route retries (attempts after the first) by source, destination and route', 'counter', (out) => {
         for (const rs of this.routeSeries.values()) out.push({ metricName: 'trellis_retries_total', labels: rs.labels, value: rs.retries });
+      }),
+    );
+  }
+
+  private registerPolicies(registry: Registry): void {
+    const authz = 'trellis_authz_decisions_total';
+    registry.registerMetric(
+      rawMetric(authz, 'Inbound authorization decisions by policy (<namespace>/<name>, default, health-check): allowed, denied, audited', 'counter', (out) => {
+        for (const c of this.policies.authzValues()) out.push({ metricName: authz, labels: c.labels, value: c.n });
+      }),
+    );
+    const limits = 'trellis_rate_limit_decisions_total';
+    registry.registerMetric(
+      rawMetric(limits, 'Inbound rate-limit decisions by RateLimitPolicy and mode: admitted, limited (shadow mode: would have been limited)', 'counter', (out) => {
+        for (const c of this.policies.rateLimitValues()) out.push({ metricName: limits, labels: c.labels, value: c.n });
       }),
     );
   }

@@ -7,6 +7,7 @@ export const GrpcStatus = {
   Unknown: 2,
   DeadlineExceeded: 4,
   PermissionDenied: 7,
+  ResourceExhausted: 8,
   Unimplemented: 12,
   Internal: 13,
   Unavailable: 14,

@@ -1,3 +1,4 @@
+import { PolicyTable } from '../policy/policy-table.js';
 import http2 from 'node:http2';
 import type { ClientHttp2Session, IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
@@ -240,6 +241,7 @@ export async function proxy(leases: LeaseSource, o: ProxyOptions = {}): Promise<
     clock,
     random: o.random ?? (() => 0),
     clusters: o.clusters ?? testClusters(),
+    policies: new PolicyTable(),
     tracer: o.tracer ?? new Tracer({ ...node, replica: 0 }),
     metrics: new ProxyMetrics(),
     accessLog: createAccessLog('off'),

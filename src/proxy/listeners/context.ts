@@ -6,6 +6,7 @@ import type { ClusterTable } from '../cluster/cluster-table.js';
 import type { Http1Limits } from '../http1/types.js';
 import type { MeshTls } from '../mtls/mesh-tls.js';
 import type { Http1PoolOptions } from '../pool/http1-pool.js';
+import type { PolicyTable } from '../policy/policy-table.js';
 import type { NodeLabels } from '../stages/context.js';
 import type { TapHub } from '../tap/tap-hub.js';
 import type { Tracer } from '../tracing/tracer.js';
@@ -17,6 +18,8 @@ export interface ListenerContext {
   node: NodeLabels;
   tls: MeshTls;
   clusters: ClusterTable;
+  /** Inbound policies by port (the authz and ratelimit stages). */
+  policies: PolicyTable;
   metrics: ProxyMetrics;
   accessLog: AccessLog;
   /** Off (enabled = false) until a snapshot carries `tracing`. */

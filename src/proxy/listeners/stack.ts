@@ -20,6 +20,7 @@ export function listenerPipeline(
     clock: ctx.clock,
     random: ctx.random,
     clusters: ctx.clusters,
+    policies: ctx.policies,
     tracer: ctx.tracer,
     metrics: ctx.metrics,
     accessLog: ctx.accessLog,

@@ -1,6 +1,7 @@
 import type { ProxyReason } from '../../errors.js';
 import type { TimerHandle } from '../clock/clock.js';
 import type { Hop } from '../../telemetry/tracing/index.js';
+import type { AuthzDecision } from '../policy/types.js';
 import type { CompiledRule } from '../routing/types.js';
 import type { RequestBody } from './body.js';
 import { HeadEdits } from './head-edits.js';
@@ -99,6 +100,12 @@ export class Exchange implements ExchangeRecord {
   deadline = 0;
   /** timeout: the running timer of `deadline` (cleared when the exchange finishes). */
   deadlineTimer: TimerHandle | null = null;
+  /** authz: the authorization decision (null: the port has no policies, or the stage did not run). */
+  authz: AuthzDecision | null = null;
+  /** authz: the AUDIT rule that matched (the decision is `authz`'s either way). */
+  audit: AuthzDecision | null = null;
+  /** ratelimit: `<ns>/<name>` of the RateLimitPolicy over its limit (enforce: answered 429; shadow: admitted). */
+  rateLimit: string | undefined = undefined;
 
   // ---- outcome (the record) ---------------------------------------------------------------------
   status = 0;
@@ -143,6 +150,15 @@ export class Exchange implements ExchangeRecord {
 
   get requestBodyBytes(): number {
     return this.body.received;
+  }
+
+  // Policy fields of the record.
+  get policy(): string | undefined {
+    return this.authz?.label;
+  }
+
+  get auditPolicy(): string | undefined {
+    return this.audit?.label;
   }
 
   // Trace fields of the record (TraceFields), from this request's hop while tracing is on.

@@ -31,4 +31,10 @@ export interface ExchangeRecord extends TraceFields {
   readonly backend: string | undefined;
   /** Route retries made. */
   readonly retries: number;
+  /** What decided authorization: `<ns>/<name>` of the AuthorizationPolicy, `default` or `health-check` (inbound, when the port has policies). */
+  readonly policy?: string | undefined;
+  /** `<ns>/<name>` of the AUDIT policy that matched. */
+  readonly auditPolicy?: string | undefined;
+  /** `<ns>/<name>` of the RateLimitPolicy over its limit (a 429 `rate-limited`, or admitted in shadow mode). */
+  readonly rateLimit?: string | undefined;
 }

@@ -6,6 +6,7 @@ import type { ClusterTable } from '../cluster/cluster-table.js';
 import type { ListenerSite, Exchange } from '../pipeline/exchange.js';
 import type { Http1Lease, Http2Lease, LeaseSource } from '../pipeline/lease.js';
 import type { ResponseHandler, UpstreamAttempt } from '../pipeline/service.js';
+import type { PolicyTable } from '../policy/policy-table.js';
 import type { TapHub } from '../tap/tap-hub.js';
 import type { Tracer } from '../tracing/tracer.js';
 
@@ -47,6 +48,8 @@ export interface StageContext {
   /** Uniform in [0, 1): weights, fault and mirror percentages, jitter. */
   readonly random: () => number;
   readonly clusters: ClusterTable;
+  /** Inbound authorization and rate limits by port, from the snapshot (authz, ratelimit). */
+  readonly policies: PolicyTable;
   readonly tracer: Tracer;
   readonly metrics: ProxyMetrics;
   readonly accessLog: AccessLog;

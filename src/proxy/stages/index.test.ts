@@ -16,4 +16,10 @@ test('the stacks keep the order the design needs', () => {
   assert.equal(INBOUND_STACK[0], 'normalize');
   assert.equal(INBOUND_STACK[INBOUND_STACK.length - 1], 'endpoint');
   for (const outboundOnly of ['route', 'fault', 'retry', 'try-timeout', 'mirror']) assert.ok(!INBOUND_STACK.includes(outboundOnly), outboundOnly);
+  const inb = (name: string): number => INBOUND_STACK.indexOf(name);
+  assert.ok(inb('normalize') < inb('authz'), 'policies see the normalized path');
+  assert.ok(inb('observe') < inb('authz') && inb('drain') < inb('authz'), 'refusals are recorded; a draining proxy answers draining first');
+  assert.ok(inb('authz') < inb('ratelimit'), 'a refused caller takes nothing from a bucket');
+  assert.ok(inb('ratelimit') < inb('endpoint'));
+  for (const inboundOnly of ['authz', 'ratelimit']) assert.ok(!OUTBOUND_STACK.includes(inboundOnly), inboundOnly);
 });

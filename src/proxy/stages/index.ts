@@ -8,6 +8,8 @@ import './normalize/index.js';
 import './trace/index.js';
 import './observe/index.js';
 import './drain/index.js';
+import './authz/index.js';
+import './ratelimit/index.js';
 import './route/index.js';
 import './fault/index.js';
 import './timeout/index.js';
@@ -21,6 +23,6 @@ export const OUTBOUND_STACK: readonly string[] = [
 ];
 
 /** Inbound listeners (a peer's mTLS connection to the local app). */
-export const INBOUND_STACK: readonly string[] = ['normalize', 'trace', 'observe', 'drain', 'request-timeout', 'endpoint'];
+export const INBOUND_STACK: readonly string[] = ['normalize', 'trace', 'observe', 'drain', 'authz', 'ratelimit', 'request-timeout', 'endpoint'];
 
 export type { StageContext, NodeLabels, AttemptStarters } from './context.js';

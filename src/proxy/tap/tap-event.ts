@@ -23,6 +23,9 @@ export interface TapRecord {
   readonly traceId?: string | undefined;
   readonly requestBodyBytes: number;
   readonly responseBodyBytes: number;
+  readonly policy?: string | undefined;
+  readonly auditPolicy?: string | undefined;
+  readonly rateLimit?: string | undefined;
 }
 
 /** This proxy as tap events name it. */
@@ -102,5 +105,8 @@ export function tapEventOf(site: TapSite, r: TapRecord, peerIdentity: string | u
   if (r.route !== undefined) e.route = r.route;
   if (r.retries !== undefined && r.retries > 0) e.retries = r.retries;
   if (r.sampled === true && r.traceId !== undefined) e.traceId = r.traceId;
+  if (r.policy !== undefined) e.policy = r.policy;
+  if (r.auditPolicy !== undefined) e.audit = r.auditPolicy;
+  if (r.rateLimit !== undefined) e.rateLimit = r.rateLimit;
   return e;
 }

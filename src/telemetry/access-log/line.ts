@@ -25,6 +25,9 @@ export class AccessLineFormatter {
     s += `,"bytesIn":${num(r.bytesIn)},"bytesOut":${num(r.bytesOut)},"durationMs":${millis(r.durationMs)}`;
     if (r.traceId !== undefined) s += `,"traceId":${str(r.traceId)}`;
     if (r.spanId !== undefined) s += `,"spanId":${str(r.spanId)}`;
+    if (r.policy !== undefined) s += `,"policy":${str(r.policy)}`;
+    if (r.audit !== undefined) s += `,"audit":${str(r.audit)}`;
+    if (r.rateLimit !== undefined) s += `,"rateLimit":${str(r.rateLimit)}`;
     return `${s}}\n`;
   }
 

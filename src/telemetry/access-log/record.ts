@@ -18,6 +18,12 @@ export interface AccessRecord {
   traceId?: string | undefined;
   /** This proxy's span in that trace (16 lower-hex), when tracing is on. */
   spanId?: string | undefined;
+  /** Inbound: what decided authorization (`<ns>/<name>`, `default`, `health-check`). */
+  policy?: string | undefined;
+  /** Inbound: the AUDIT policy that matched. */
+  audit?: string | undefined;
+  /** Inbound: the RateLimitPolicy over its limit (429 `rate-limited`, or admitted in shadow mode). */
+  rateLimit?: string | undefined;
 }
 
 /** What the access log did since it started (read by the metrics at scrape time). */

@@ -83,6 +83,9 @@ export class ObserveStage implements Stage {
       startedAt: ex.startedAt,
       traceId: ex.hop?.traceId,
       spanId: ex.hop?.spanId,
+      policy: ex.authz?.label,
+      audit: ex.audit?.label,
+      rateLimit: ex.rateLimit,
     });
   }
 

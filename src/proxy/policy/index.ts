@@ -1,0 +1,15 @@
+export { compileInboundPolicies, compileAuthorizer } from './compile.js';
+export type { PolicyCompileDeps, PolicyCompileResult } from './compile.js';
+export { InboundPolicy } from './inbound-policy.js';
+export type { PolicyExplanation, RateLimitExplanation } from './inbound-policy.js';
+export { PolicyTable } from './policy-table.js';
+export type { PolicySlot, PreparedPolicies } from './policy-table.js';
+export { Authorizer, GRPC_HEALTH_CHECK_PATH } from './authorizer.js';
+export { RateLimiter, LimiterState, ANONYMOUS_KEY } from './rate-limiter.js';
+export { IdentityBuckets, DEFAULT_IDENTITY_CAPACITY } from './identity-buckets.js';
+export { Rate } from './gcra.js';
+export { validateInboundPolicies } from './validate.js';
+export type { PolicyProblem } from './validate.js';
+export { headerNameProblem, methodProblem, pathPatternProblem, portNameProblem, rateProblem, valuePatternProblem, MAX_RATE } from './patterns.js';
+export { NO_COUNTER } from './types.js';
+export type { AuthzDecision, AuthzVerdict, DecisionSource, PolicyCounter, PolicyCounters, PolicyRequest } from './types.js';
