@@ -17,6 +17,32 @@ export function retryableHead(ex: Exchange, attempt: UpstreamAttempt, policy: Re
   return policy.httpCodes.has(attempt.status);
 }
 
+/** Longest server-asked wait (retry-after, grpc-retry-pushback-ms) a retry honours when the exchange has no deadline. */
+export const MAX_THROTTLE_WAIT_MS = 10_000;
+
+/**
+ * A "slow down" answer: HTTP 429, or a trailers-only gRPC RESOURCE_EXHAUSTED. Such an answer
+ * is retried (when its route lists it) only after the wait the server asks for:
+ * - `undefined`: not a throttling answer (the usual backoff applies);
+ * - `null`: it is one, and must not be retried (gRPC `grpc-retry-pushback-ms` negative or
+ *   malformed means "do not retry", gRFC A6);
+ * - a number: the ms the server asked to wait (0 when it named no wait: the usual backoff).
+ * Read from `grpc-retry-pushback-ms` (gRPC), else `retry-after` (delay-seconds, or an HTTP-date
+ * against `epochMs`, RFC 9110 §10.2.3; a malformed one counts as none).
+ */
+export function throttleWaitMs(ex: Exchange, attempt: UpstreamAttempt, epochMs: number): number | null | undefined {
+  if (ex.grpc) {
+    if (!attempt.endStream || attempt.grpcStatus !== GrpcStatus.ResourceExhausted) return undefined;
+    const pushback = attempt.header('grpc-retry-pushback-ms');
+    if (pushback !== undefined) return /^[0-9]{1,9}$/.test(pushback) ? Number(pushback) : null;
+  } else if (attempt.status !== 429) return undefined;
+  const ra = attempt.header('retry-after');
+  if (ra === undefined) return 0;
+  if (/^[0-9]{1,9}$/.test(ra)) return Number(ra) * 1000;
+  const at = Date.parse(ra);
+  return Number.isFinite(at) ? Math.max(0, at - epochMs) : 0;
+}
+
 /**
  * A failure before any response head:
  * - nothing reached an upstream (connect failed, TLS refused): any method;

@@ -254,3 +254,76 @@ test('retrying a response head gives the endpoint stage\'s circuit-breaker permi
   assert.equal(leases.permits.length, 2);
   assert.equal(leases.permitsHeld, 0, 'every permit taken is given back');
 });
+
+// 429 / RESOURCE_EXHAUSTED: never retried blindly (issue 11, Part 4).
+const throttled = { codes: [429], attempts: 2, backoffMs: 25 };
+
+test('a 429 with retry-after is retried only after that wait, not after the backoff', () => {
+  const s = setup({}, { retry: throttled });
+  s.call();
+  const a = head(s, { status: 429, headers: ['retry-after', '2'] });
+  assert.deepEqual(a.aborts, [false]);
+  s.clock.advance(1_999);
+  assert.equal(s.next.calls.length, 1, 'still waiting what the server asked');
+  s.clock.advance(1);
+  assert.equal(s.next.calls.length, 2);
+  assert.equal(s.ex.retries, 1);
+});
+
+test('a 429 whose retry-after ends past the deadline goes to the caller at once', () => {
+  const s = setup({}, { retry: throttled });
+  s.ex.deadline = s.clock.now() + 1_500;
+  s.call();
+  const a = head(s, { status: 429, headers: ['retry-after', '2'] });
+  assert.deepEqual(a.aborts, []);
+  assert.deepEqual(s.h.kinds, ['head']);
+  assert.equal(s.clock.pendingTimers, 0);
+});
+
+test('without a deadline, a retry-after longer than MAX_THROTTLE_WAIT_MS is not waited for', () => {
+  const s = setup({}, { retry: throttled });
+  s.call();
+  head(s, { status: 429, headers: ['retry-after', '11'] });
+  assert.deepEqual(s.h.kinds, ['head']);
+  assert.equal(s.next.calls.length, 1);
+});
+
+test('a 429 without retry-after waits the usual backoff; an HTTP-date retry-after is read against the wall clock', () => {
+  const plain = setup({}, { retry: throttled });
+  plain.call();
+  head(plain, { status: 429 });
+  plain.clock.advance(25);
+  assert.equal(plain.next.calls.length, 2);
+  const dated = setup({}, { retry: throttled });
+  dated.call();
+  const at = new Date(dated.clock.epochMs() + 3_000).toUTCString(); // whole seconds: 2-3 s from now
+  head(dated, { status: 429, headers: ['retry-after', at] });
+  dated.clock.advance(1_900);
+  assert.equal(dated.next.calls.length, 1);
+  dated.clock.advance(1_100);
+  assert.equal(dated.next.calls.length, 2);
+});
+
+test('a 429 the route does not list is never retried, whatever its retry-after', () => {
+  const s = setup({}, { retry: { codes: [503], attempts: 2, backoffMs: 0 } });
+  s.call();
+  head(s, { status: 429, headers: ['retry-after', '0'] });
+  assert.deepEqual(s.h.kinds, ['head']);
+});
+
+test('gRPC RESOURCE_EXHAUSTED honours grpc-retry-pushback-ms; a negative one means do not retry (gRFC A6)', () => {
+  const grpc = { grpc: true, headers: ['content-type', 'application/grpc'] };
+  const retry = { codes: [], grpcCodes: [8], attempts: 1, backoffMs: 0 };
+  const wait = setup(grpc, { grpcRule: true, retry });
+  wait.call();
+  head(wait, { status: 200, endStream: true, grpcStatus: 8, headers: ['grpc-retry-pushback-ms', '300'] });
+  wait.clock.advance(299);
+  assert.equal(wait.next.calls.length, 1);
+  wait.clock.advance(1);
+  assert.equal(wait.next.calls.length, 2);
+  const never = setup(grpc, { grpcRule: true, retry });
+  never.call();
+  head(never, { status: 200, endStream: true, grpcStatus: 8, headers: ['grpc-retry-pushback-ms', '-1'] });
+  assert.deepEqual(never.h.kinds, ['head']);
+  assert.equal(never.next.calls.length, 1);
+});

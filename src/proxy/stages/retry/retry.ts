@@ -5,7 +5,7 @@ import { ForwardingHandler } from '../../pipeline/service.js';
 import type { Cancellable, LocalReply, ResponseHandler, Service, UpstreamAttempt } from '../../pipeline/service.js';
 import type { Stage } from '../../pipeline/stage.js';
 import type { RetryBudget } from '../../traffic/plan.js';
-import { retryableFailure, retryableHead } from './gate.js';
+import { MAX_THROTTLE_WAIT_MS, retryableFailure, retryableHead, throttleWaitMs } from './gate.js';
 import { RetryPolicies } from './policy.js';
 import type { RetryPolicy } from './policy.js';
 
@@ -61,12 +61,17 @@ class RetryCall extends ForwardingHandler implements Cancellable {
   }
 
   override onHead(ex: Exchange, attempt: UpstreamAttempt): void {
-    if (retryableHead(ex, attempt, this.policy) && this.mayRetry()) {
-      // The answer is dropped unread and tried again. Whether it counts against the endpoint
-      // is its status's to say (a 503 does, a retried 429 does not), not the retry's.
-      attempt.abort(false);
-      this.retryLater();
-      return;
+    if (retryableHead(ex, attempt, this.policy)) {
+      // A 429 / RESOURCE_EXHAUSTED is never retried blindly: only after the wait it asks for,
+      // and only when that wait fits before the deadline (or within MAX_THROTTLE_WAIT_MS).
+      const asked = throttleWaitMs(ex, attempt, this.config.clock.epochMs());
+      if (asked !== null && this.mayRetry(asked ?? 0)) {
+        // The answer is dropped unread and tried again. Whether it counts against the endpoint
+        // is its status's to say (a 503 does, a retried 429 does not), not the retry's.
+        attempt.abort(false);
+        this.retryLater(asked ?? 0);
+        return;
+      }
     }
     this.next.onHead(ex, attempt);
   }
@@ -79,24 +84,33 @@ class RetryCall extends ForwardingHandler implements Cancellable {
     this.next.onLocal(ex, reply);
   }
 
-  /** Attempts left, the whole body kept, time left before the deadline, and the budget allows one more. */
-  private mayRetry(): boolean {
+  /**
+   * Attempts left, the whole body kept, time left before the deadline, and the budget allows
+   * one more. `waitMs`: a wait the server asked for, which must end before the deadline (or
+   * within MAX_THROTTLE_WAIT_MS without one): a retry that could only run out of time is not made.
+   */
+  private mayRetry(waitMs = 0): boolean {
     const ex = this.ex;
     if (ex.retries >= this.policy.attempts || this.timer !== null || !ex.body.intact) return false;
-    if (ex.deadline > 0 && this.config.clock.now() >= ex.deadline) return false;
+    const now = this.config.clock.now();
+    if (ex.deadline > 0 && now + waitMs >= ex.deadline) return false;
+    if (waitMs > MAX_THROTTLE_WAIT_MS) return false;
     return this.budget.tryRetry();
   }
 
-  private retryLater(): void {
+  /** Tries again after the backoff (with jitter), or after `atLeastMs` when the server asked for longer. */
+  private retryLater(atLeastMs = 0): void {
     const ex = this.ex;
     const b = this.policy.backoffMs;
-    if (b <= 0) {
+    const backoff = b <= 0 ? 0 : b + this.config.random() * b;
+    const wait = backoff > atLeastMs ? backoff : atLeastMs;
+    if (wait <= 0) {
       ex.retries++;
       this.inner.call(ex, this);
       return;
     }
     ex.pending = this;
-    this.timer = this.config.clock.setTimer(this.fire, b + this.config.random() * b);
+    this.timer = this.config.clock.setTimer(this.fire, wait);
   }
 
   private readonly fire = (): void => {
