@@ -297,11 +297,11 @@ export interface InboundPolicyConfig {
   authorization: AuthorizationPolicyConfig[];
   rateLimits: RateLimitConfig[];
   /**
-   * The mesh's own active health checks of this port (the service's DestinationPolicy
-   * `healthCheck`): such a request from any verified mesh identity is always allowed and
-   * never rate limited. Absent: none.
+   * The mesh's own active health checks of this port (the DestinationPolicy `healthCheck` of
+   * the services this workload serves): `GET <httpPath>`, or a gRPC Health/Check call, from
+   * any verified mesh identity is always allowed and never rate limited. Absent: none.
    */
-  healthCheck?: { httpPath?: string; grpcService?: string };
+  healthCheck?: { httpPaths: string[]; grpc: boolean };
 }
 
 /** Shared by both kinds: the resource it came from and, for a route target, the route it is limited to. */

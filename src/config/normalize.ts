@@ -95,6 +95,7 @@ export function normalize(file: MeshFile, path: string, dir: string): MeshConfig
       push: parseHostPort(file.spec.controlPlane.push) as MeshConfig['controlPlane']['push'],
     },
     accessLog: accessLogSettings(file.spec.accessLog),
+    authorization: { defaultAction: file.spec.authorization.defaultAction },
     tracing: file.spec.tracing.enabled ? { samplingRatio: file.spec.tracing.sampling, collector: file.spec.tracing.collector ?? null } : null,
     ingress: file.spec.ingress.map((i) => ({
       name: i.name,

@@ -95,6 +95,13 @@ export function isHttpUrl(s: string): boolean {
   }
 }
 
+/**
+ * The mesh-wide defaultAction when the mesh file says nothing: `allow`, what the mesh did
+ * before policies existed (STRICT mTLS lets only mesh identities in at all). Set `deny` and
+ * write ALLOW policies to lock a mesh down.
+ */
+export const DEFAULT_MESH_AUTHORIZATION = 'allow';
+
 /** Share of new traces recorded when the mesh file says nothing: 1%. */
 export const DEFAULT_TRACE_SAMPLING = 0.01;
 
@@ -148,6 +155,13 @@ export const meshFileSchema = z.strictObject({
       .default({ api: '127.0.0.1:15000', push: '127.0.0.1:15012' }),
     accessLog: accessLogSchema.default('file'),
     tracing: tracingSchema.default({ enabled: true, sampling: DEFAULT_TRACE_SAMPLING }),
+    /**
+     * Mesh-wide authorization: what a request gets when no AuthorizationPolicy DENY or ALLOW
+     * matched, for services without their own `defaultAction` (docs/security.md).
+     */
+    authorization: z
+      .strictObject({ defaultAction: z.enum(['allow', 'deny', 'authenticated']).default(DEFAULT_MESH_AUTHORIZATION) })
+      .default({ defaultAction: DEFAULT_MESH_AUTHORIZATION }),
     ingress: z.array(ingressSchema).default([]),
     workloads: z.array(workloadSchema).min(1, 'expected at least one workload'),
     /** Services declared by label selector (e.g. one per version, for canaries). */

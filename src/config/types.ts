@@ -1,4 +1,4 @@
-import type { LoadBalancerKind } from '../api/snapshot.js';
+import type { DefaultAction, LoadBalancerKind } from '../api/snapshot.js';
 import type { HostPort, Protocol } from '../api/common.js';
 
 /** A validated mesh file with every default applied (docs/mesh-file.md). */
@@ -16,6 +16,8 @@ export interface MeshConfig {
   accessLog: AccessLogSettings;
   /** `spec.tracing`; null when `enabled: false` (snapshots then carry no tracing). */
   tracing: TracingSettings | null;
+  /** `spec.authorization`: the mesh-wide default of services no policy gives a defaultAction. */
+  authorization: { defaultAction: DefaultAction };
   ingress: IngressConfig[];
   workloads: WorkloadConfig[];
   /** Services declared by label selector (`spec.services`). */

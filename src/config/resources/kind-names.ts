@@ -18,6 +18,8 @@ export const KIND_NAMES: Readonly<Record<ResourceKind, KindNames>> = {
   GRPCRoute: { singular: 'grpcroute', plural: 'grpcroutes', short: [] },
   DestinationPolicy: { singular: 'destinationpolicy', plural: 'destinationpolicies', short: ['dp'] },
   FaultInjection: { singular: 'faultinjection', plural: 'faultinjections', short: ['fault', 'faults'] },
+  AuthorizationPolicy: { singular: 'authorizationpolicy', plural: 'authorizationpolicies', short: ['authz', 'ap'] },
+  RateLimitPolicy: { singular: 'ratelimitpolicy', plural: 'ratelimitpolicies', short: ['ratelimit', 'rlp'] },
 };
 
 /** Every accepted spelling (lower case) -> its kind. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { hostnameProblem } from '../../util/hostname.js';
 import { compileRouteRegex } from '../../util/route-regex.js';
+import { authorizationPolicySpec, rateLimitPolicySpec } from './policy-schema.js';
 
 /**
  * Strict zod schemas for mesh resources (docs/configuration.md): Gateway API HTTPRoute and
@@ -429,9 +430,12 @@ export const SPEC_SCHEMAS = {
   GRPCRoute: grpcRouteSpec,
   DestinationPolicy: destinationPolicySpec,
   FaultInjection: faultInjectionSpec,
+  AuthorizationPolicy: authorizationPolicySpec,
+  RateLimitPolicy: rateLimitPolicySpec,
 } as const;
 
 export type HTTPRouteSpec = z.output<typeof httpRouteSpec>;
 export type GRPCRouteSpec = z.output<typeof grpcRouteSpec>;
 export type DestinationPolicySpec = z.output<typeof destinationPolicySpec>;
 export type FaultInjectionSpec = z.output<typeof faultInjectionSpec>;
+export type { AuthorizationPolicySpec, RateLimitPolicySpec, PolicyTargetRef } from './policy-schema.js';

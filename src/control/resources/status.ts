@@ -14,6 +14,8 @@ export interface StatusInputs {
   policyWinners?: ReadonlyMap<string, Resource>;
   /** ISO time the status is computed at (status is computed on read, not stored). */
   now: string;
+  /** `<kind>/<namespace>/<name>` of every HTTPRoute and GRPCRoute (policies may target them). */
+  routes?: ReadonlySet<string>;
 }
 
 interface RuleLike {
@@ -86,7 +88,23 @@ export function statusOf(r: Resource, inp: StatusInputs): ResourceStatus {
     }
     return { conditions: [cond('Accepted', true, 'Accepted', `applies to service ${target}`)] };
   }
+  if (r.kind === 'AuthorizationPolicy' || r.kind === 'RateLimitPolicy') {
+    const t = (r.spec as { targetRef: { kind: string; name: string; sectionName?: string } }).targetRef;
+    const problem = policyTargetProblem(t, ns, inp);
+    if (problem !== undefined) return { conditions: [cond('Accepted', false, 'TargetNotFound', `${problem}: the policy applies to nothing`)] };
+    const what = t.kind === 'Service' ? `service ${ns}/${t.name}${t.sectionName !== undefined ? ` port ${t.sectionName}` : ''}` : `${t.kind} ${ns}/${t.name}`;
+    return { conditions: [cond('Accepted', true, 'Accepted', `applies to ${what}, on the inbound side of its replicas`)] };
+  }
   return { conditions: [cond('Accepted', true, 'Accepted', 'valid; takes effect where an HTTPRoute filter references it')] };
+}
+
+/** Why an AuthorizationPolicy's or RateLimitPolicy's target does not resolve, or undefined. */
+function policyTargetProblem(t: { kind: string; name: string; sectionName?: string }, ns: string, inp: StatusInputs): string | undefined {
+  if (t.kind !== 'Service') return inp.routes === undefined || inp.routes.has(`${t.kind}/${ns}/${t.name}`) ? undefined : `${t.kind} ${ns}/${t.name} not found`;
+  const ports = inp.services.get(`${ns}/${t.name}`);
+  if (ports === undefined) return `service ${ns}/${t.name} is not registered`;
+  if (t.sectionName !== undefined && !ports.some((p) => p.name === t.sectionName)) return `service ${ns}/${t.name} has no port named "${t.sectionName}"`;
+  return undefined;
 }
 
 /** Backends are resolved for every attached parent port; for a parent not attached, by service only. */

@@ -285,7 +285,7 @@ describe('route targets', () => {
 });
 
 describe('health checks of the port', () => {
-  const lockdown = inbound({ defaultAction: 'deny', healthCheck: { httpPath: '/healthz' }, authorization: [authz('deny-all', 'DENY', [{}])] });
+  const lockdown = inbound({ defaultAction: 'deny', healthCheck: { httpPaths: ['/healthz'], grpc: false }, authorization: [authz('deny-all', 'DENY', [{}])] });
 
   test("the mesh's own probe (GET of the configured path, from a mesh identity) is allowed even under DENY everything", () => {
     const a = compileOne(lockdown).authorizer;
@@ -299,12 +299,12 @@ describe('health checks of the port', () => {
   });
 
   test('a configured query and a path in another spelling are compared as the probe is seen', () => {
-    const a = compileOne(inbound({ defaultAction: 'deny', healthCheck: { httpPath: '/a/../%7Ehealth?deep=1' } })).authorizer;
+    const a = compileOne(inbound({ defaultAction: 'deny', healthCheck: { httpPaths: ['/a/../%7Ehealth?deep=1'], grpc: false } })).authorizer;
     assert.equal(a.authorize(req({ path: '/~health', query: 'deep=1' })).source, 'health-check');
   });
 
   test('gRPC Health/Check is allowed when the port has a gRPC health check', () => {
-    const a = compileOne(inbound({ defaultAction: 'deny', healthCheck: { grpcService: '' } })).authorizer;
+    const a = compileOne(inbound({ defaultAction: 'deny', healthCheck: { httpPaths: [], grpc: true } })).authorizer;
     assert.equal(a.authorize(grpcReq('/grpc.health.v1.Health/Check')).allowed, true);
     assert.equal(a.authorize(grpcReq('/grpc.health.v1.Health/Watch')).allowed, false);
     assert.equal(compileOne(lockdown).authorizer.authorize(grpcReq('/grpc.health.v1.Health/Check')).allowed, false, 'not without a gRPC health check');

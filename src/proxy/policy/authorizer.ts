@@ -51,9 +51,8 @@ export interface CompiledRule {
 
 /** The mesh's health checks of the port (DestinationPolicy healthCheck), exempt from policy. */
 export interface HealthCheckExemption {
-  /** GET of exactly this normalized path (and query, '' for none). */
-  readonly httpPath: string | undefined;
-  readonly httpQuery: string;
+  /** GET of exactly one of these: normalized path and query ('' for none). */
+  readonly http: readonly { readonly path: string; readonly query: string }[];
   /** gRPC Health/Check calls. */
   readonly grpc: boolean;
 }
@@ -113,7 +112,12 @@ export class Authorizer {
 
 function isHealthCheck(h: HealthCheckExemption, req: PolicyRequest): boolean {
   if (h.grpc && req.grpc && req.method === 'POST' && req.path === GRPC_HEALTH_CHECK_PATH) return true;
-  return h.httpPath !== undefined && req.method === 'GET' && req.path === h.httpPath && req.query === h.httpQuery;
+  if (req.method !== 'GET') return false;
+  for (let i = 0; i < h.http.length; i++) {
+    const p = h.http[i] as { path: string; query: string };
+    if (req.path === p.path && req.query === p.query) return true;
+  }
+  return false;
 }
 
 function firstMatch(rules: readonly CompiledRule[], req: PolicyRequest, known: boolean): AuthzDecision | null {

@@ -127,18 +127,15 @@ export function compileAuthorizer(c: InboundPolicyConfig, routeOf: (p: Authoriza
 
 function healthExemption(c: InboundPolicyConfig): HealthCheckExemption | null {
   const h = c.healthCheck;
-  if (h === undefined || (h.httpPath === undefined && h.grpcService === undefined)) return null;
-  let httpPath: string | undefined;
-  let httpQuery = '';
-  if (h.httpPath !== undefined) {
+  if (h === undefined || (h.httpPaths.length === 0 && !h.grpc)) return null;
+  const http: { path: string; query: string }[] = [];
+  for (const target of h.httpPaths) {
     // The probe sends the configured path as its request-target; compare it as the normalize stage will see it.
-    const q = h.httpPath.indexOf('?');
-    const raw = q < 0 ? h.httpPath : h.httpPath.slice(0, q);
-    httpQuery = q < 0 ? '' : h.httpPath.slice(q + 1);
-    const n = normalizePath(raw);
-    httpPath = isPathRefusal(n) ? undefined : n;
+    const q = target.indexOf('?');
+    const n = normalizePath(q < 0 ? target : target.slice(0, q));
+    if (!isPathRefusal(n)) http.push({ path: n, query: q < 0 ? '' : target.slice(q + 1) });
   }
-  return { httpPath, httpQuery, grpc: h.grpcService !== undefined };
+  return { http, grpc: h.grpc };
 }
 
 function globs(list: readonly string[] | undefined, paths = false): Glob[] | null {

@@ -133,7 +133,7 @@ describe('RateLimitPolicy on a port', () => {
   });
 
   test('explain says which limits cover a request and never takes from a bucket', () => {
-    const p = compileOne(inbound({ healthCheck: { httpPath: '/healthz' }, rateLimits: [limit('one', { total: { requestsPerSecond: 1, burst: 1 } })] }));
+    const p = compileOne(inbound({ healthCheck: { httpPaths: ['/healthz'], grpc: false }, rateLimits: [limit('one', { total: { requestsPerSecond: 1, burst: 1 } })] }));
     assert.deepEqual(p.explain(req()).rateLimits, [{ policy: 'shop/one', mode: 'enforce', applies: true }]);
     assert.deepEqual(p.explain(req({ path: '/healthz' })).rateLimits, [{ policy: 'shop/one', mode: 'enforce', applies: false }]);
     assert.equal(p.admit(req(), 0), null, 'explain took nothing');

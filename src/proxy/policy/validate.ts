@@ -43,8 +43,11 @@ export function validateInboundPolicies(list: unknown, at = 'inbound'): PolicyPr
       const h = c.healthCheck;
       if (!isObj(h)) err(`${p}.healthCheck`, 'expected an object');
       else {
-        if (h.httpPath !== undefined && (typeof h.httpPath !== 'string' || !h.httpPath.startsWith('/'))) err(`${p}.healthCheck.httpPath`, 'expected a path');
-        if (h.grpcService !== undefined && typeof h.grpcService !== 'string') err(`${p}.healthCheck.grpcService`, 'expected a string');
+        if (!Array.isArray(h.httpPaths)) err(`${p}.healthCheck.httpPaths`, 'expected an array');
+        else h.httpPaths.forEach((x: unknown, k) => {
+          if (typeof x !== 'string' || !x.startsWith('/')) err(`${p}.healthCheck.httpPaths[${k}]`, 'expected a path');
+        });
+        if (typeof h.grpc !== 'boolean') err(`${p}.healthCheck.grpc`, 'expected a boolean');
       }
     }
     if (!Array.isArray(c.authorization)) err(`${p}.authorization`, 'expected an array');

@@ -197,6 +197,13 @@ describe('tapEventOf', () => {
     assert.equal(unsampled.traceId, undefined);
   });
 
+  it('carries the policy decisions of inbound requests', () => {
+    const e = tapEventOf(INBOUND, { ...record({ status: 403 }), policy: 'shop/no-admin', auditPolicy: 'shop/watch', rateLimit: 'shop/orders' }, undefined);
+    assert.deepEqual([e.policy, e.audit, e.rateLimit], ['shop/no-admin', 'shop/watch', 'shop/orders']);
+    const none = tapEventOf(INBOUND, record({}), undefined);
+    assert.equal('policy' in none || 'audit' in none || 'rateLimit' in none, false);
+  });
+
   it('carries the grpc-status of HTTP/2 streams', () => {
     const site = tapSite(NODE, 'inbound', 'http2', '');
     const r: ExchangeRecord = {

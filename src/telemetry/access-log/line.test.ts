@@ -20,6 +20,12 @@ test('a line is one JSON object and a newline, fields in the documented order', 
   assert.equal((JSON.parse(line) as { time: string }).time, '2026-01-02T03:04:05.067Z');
 });
 
+test('the policy fields of an inbound line come last, in order', () => {
+  const line = new AccessLineFormatter().format({ ...base, status: 403, reason: 'unauthorized', policy: 'shop/no-admin', audit: 'shop/watch', rateLimit: 'shop/orders' });
+  assert.deepEqual(Object.keys(JSON.parse(line) as object).slice(-3), ['policy', 'audit', 'rateLimit']);
+  assert.match(line, /"policy":"shop\/no-admin","audit":"shop\/watch","rateLimit":"shop\/orders"\}/);
+});
+
 test('hostile strings (quotes, backslashes, control characters, lone surrogates) parse back exactly', () => {
   const hostile = ['"', '\\', '\\"', '\u0000', '\n\r\t\b\f', '\u001f\u007f', '\ud800', '\udfff', 'a\ud83d', '\ud83d\ude00', '</script>', '\u2028\u2029', '{"a":1}', ''];
   const f = new AccessLineFormatter();
@@ -56,6 +62,9 @@ test('any record formats to what JSON.stringify of it would (property-based)', (
         startedAt: fc.integer({ min: 0, max: 253_402_300_799_999 }),
         traceId: text,
         spanId: text,
+        policy: text,
+        audit: text,
+        rateLimit: text,
       }),
       (r) => {
         const line = f.format(r);

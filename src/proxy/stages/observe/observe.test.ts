@@ -151,5 +151,20 @@ test('access log on: one line per exchange with what happened', () => {
     startedAt: ex.startedAt,
     traceId: undefined,
     spanId: undefined,
+    policy: undefined,
+    audit: undefined,
+    rateLimit: undefined,
   });
+});
+
+test('access log on: the policy decisions of an inbound exchange', () => {
+  const s = setup('inbound', true);
+  const ex = exchange({ site: INBOUND, peer: 'spiffe://test.local/ns/default/sa/caller' });
+  const decision = (label: string): NonNullable<typeof ex.authz> => ({ allowed: true, source: 'policy', action: 'ALLOW', policy: label, rule: 0, label, reason: '', counter: { inc: () => {} } });
+  ex.authz = decision('shop/readers');
+  ex.audit = decision('shop/watch');
+  ex.rateLimit = 'shop/orders';
+  s.stage.finish(ex);
+  const line = s.lines[0];
+  assert.deepEqual([line?.policy, line?.audit, line?.rateLimit], ['shop/readers', 'shop/watch', 'shop/orders']);
 });

@@ -18,7 +18,7 @@ function stageWith(configs: InboundPolicyConfig[]): { stage: RateLimitStage; nex
 }
 
 const one = (mode: 'enforce' | 'shadow'): InboundPolicyConfig[] => [
-  inbound({ port: 'in', healthCheck: { httpPath: '/healthz' }, rateLimits: [limit('orders', { mode, total: { requestsPerSecond: 2, burst: 1 } })] }),
+  inbound({ port: 'in', healthCheck: { httpPaths: ['/healthz'], grpc: false }, rateLimits: [limit('orders', { mode, total: { requestsPerSecond: 2, burst: 1 } })] }),
 ];
 
 function call(stage: RateLimitStage, over: Parameters<typeof exchange>[0] = {}, path = '/'): { h: RecordingHandler; ex: ReturnType<typeof exchange> } {
