@@ -2,11 +2,11 @@ import { constants } from 'node:http2';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Logger } from 'pino';
 import type { ControlMessage, ProxyStatusReport } from '../../api/push.js';
-import type { ProxySnapshot } from '../../api/snapshot.js';
 import { parseJson, proxyMessageSchema, statusSchema, validate } from '../api/schemas.js';
 import { LineSplitter } from './ndjson.js';
 import type { ProxyTracker } from './proxy-tracker.js';
 import { sendError } from './respond.js';
+import { snapshotMessage, type EncodableSnapshot } from './snapshot-message.js';
 
 export interface PushStreamOptions {
   /** Verified SPIFFE ID of the client certificate. */
@@ -17,7 +17,7 @@ export interface PushStreamOptions {
   tracker: ProxyTracker;
   /** May this peer speak for nodeId? */
   authorize: (nodeId: string) => boolean;
-  current: (nodeId: string) => ProxySnapshot | undefined;
+  current: (nodeId: string) => EncodableSnapshot | undefined;
   onPushed: () => void;
   onOpen: (nodeId: string, s: PushStream) => void;
   onClose: (nodeId: string, s: PushStream) => void;
@@ -57,11 +57,12 @@ export class PushStream {
     this.timer.unref();
   }
 
-  sendSnapshot(snapshot: ProxySnapshot): void {
+  sendSnapshot(compiled: EncodableSnapshot): void {
     if (this.nodeId === null) return;
     const st = this.o.tracker.get(this.nodeId);
-    if (st !== undefined) st.sentVersion = snapshot.version;
-    this.send({ type: 'snapshot', snapshot });
+    if (st !== undefined) st.sentVersion = compiled.snapshot.version;
+    if (this.closed || this.res.writableEnded) return;
+    this.res.write(snapshotMessage(compiled));
     this.o.onPushed();
   }
 
@@ -150,7 +151,7 @@ export class PushStream {
     this.o.onOpen(nodeId, this);
     this.res.writeHead(200, { 'content-type': 'application/x-ndjson' });
     const snap = this.o.current(nodeId);
-    if (lastVersion !== null && snap !== undefined && lastVersion === snap.version) {
+    if (lastVersion !== null && snap !== undefined && lastVersion === snap.snapshot.version) {
       // The proxy already runs the current snapshot: nothing to send, it is in sync.
       st.sentVersion = lastVersion;
       st.ackedVersion = lastVersion;

@@ -110,6 +110,13 @@ export class FileStore implements Store {
     return this.write('snapshots.json', () => Object.fromEntries(this.snapshots));
   }
 
+  updateSnapshotVersions(changes: { put: ReadonlyMap<string, StoredSnapshotVersion>; remove: readonly string[] }): Promise<void> {
+    // One document holds them all here: change the map, write the document.
+    for (const k of changes.remove) this.snapshots.delete(k);
+    for (const [k, v] of changes.put) this.snapshots.set(k, v);
+    return this.write('snapshots.json', () => Object.fromEntries(this.snapshots));
+  }
+
   nodeIdentities(): ReadonlyMap<string, string> {
     return this.identities;
   }
