@@ -58,6 +58,8 @@ interface Options {
   curve: boolean;
   realProxy: boolean;
   seed: number;
+  /** Directory for a CPU profile of the control plane (--cp-prof DIR). */
+  cpProf: string | null;
 }
 
 const KINDS = ['endpoint-hot', 'endpoint', 'route-hot', 'route'] as const;
@@ -67,7 +69,7 @@ const LEASE_MS = 15_000;
 const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { proxies: 1000, endpoints: null, changes: 40, workers: 2, replicas: 10, upstreams: 3, upstreamPorts: 2, heartbeatMs: 5000, gapMs: 300, store: null, curve: false, realProxy: true, seed: 1 };
+  const o: Options = { proxies: 1000, endpoints: null, changes: 40, workers: 2, replicas: 10, upstreams: 3, upstreamPorts: 2, heartbeatMs: 5000, gapMs: 300, store: null, curve: false, realProxy: true, seed: 1, cpProf: null };
   const ints: Record<string, keyof Options> = {
     '--proxies': 'proxies',
     '--endpoints': 'endpoints',
@@ -88,6 +90,7 @@ function parseOptions(argv: string[]): Options {
       if (!Number.isInteger(n) || n < 0) throw new Error(`${flag} needs a whole number`);
       (o as unknown as Record<string, number>)[key] = n;
     } else if (flag === '--store') o.store = argv[++i] ?? null;
+    else if (flag === '--cp-prof') o.cpProf = argv[++i] ?? null;
     else if (flag === '--curve') o.curve = true;
     else if (flag === '--no-real-proxy') o.realProxy = false;
     else throw new Error(`unknown flag ${flag} (see the comment at the top of bench/push-scale.ts)`);
@@ -163,6 +166,7 @@ async function runOnce(o: Options, proxies: number, dir: string): Promise<RunRes
   mkdirSync(stateDir, { recursive: true });
   const cpArgs = [cliEntry, 'control-plane', '--state-dir', stateDir, '--api', '127.0.0.1:0', '--push', '127.0.0.1:0', '--trust-domain', TRUST_DOMAIN, '--cert-ttl', '24h', '--log-level', 'warn', '--no-tracing'];
   if (o.store !== null) cpArgs.push('--store', o.store);
+  if (o.cpProf !== null) cpArgs.unshift('--cpu-prof', '--cpu-prof-dir', o.cpProf);
   const cp = startChild('control-plane', process.execPath, cpArgs);
   let info: { apiUrl: string; pushUrl: string } | null = null;
   for (let i = 0; i < 300 && info === null; i++) {
@@ -193,6 +197,19 @@ async function runOnce(o: Options, proxies: number, dir: string): Promise<RunRes
   await Promise.all(Array.from({ length: 4 }, async () => {
     for (let h = queue.shift(); h !== undefined; h = queue.shift()) await putHost(h);
   }));
+  // Renewals like real agents (each host every heartbeatMs, spread out), from now on: setup
+  // takes longer than a lease on a big mesh.
+  let renewing = o.heartbeatMs > 0;
+  const renewals = o.heartbeatMs > 0
+    ? topo.hosts.map((h, i) =>
+        setTimeout(function tick() {
+          if (!renewing) return;
+          void putHost(h).catch(() => {});
+          setTimeout(tick, o.heartbeatMs).unref();
+        }, (o.heartbeatMs * i) / topo.hosts.length).unref(),
+      )
+    : [];
+
   console.error(`[${proxies}] control plane up; ${topo.hosts.length} agents reported ${topo.services.length} workloads, ${topo.nodeCount} proxies, ${topo.endpointCount} endpoints`);
 
   // One certificate per workload identity, the way a proxy gets one (token, then CSR).
@@ -240,18 +257,6 @@ async function runOnce(o: Options, proxies: number, dir: string): Promise<RunRes
   console.error(`[${proxies}] ${all.length} simulated proxies connected and ACKed their first snapshot in ${((nowMs() - t0) / 1000).toFixed(1)} s`);
   const cpRssSetupMb = (rssBytes(cp.pid as number) ?? 0) / 2 ** 20;
 
-  // Renewals like real agents (each host every heartbeatMs, spread out).
-  let renewing = o.heartbeatMs > 0;
-  const renewals = o.heartbeatMs > 0
-    ? topo.hosts.map((h, i) =>
-        setTimeout(function tick() {
-          if (!renewing) return;
-          void putHost(h).catch(() => {});
-          setTimeout(tick, o.heartbeatMs).unref();
-        }, (o.heartbeatMs * i) / topo.hosts.length).unref(),
-      )
-    : [];
-
   await sleep(1000);
   const rand = prng(o.seed + 7);
   const others = topo.services.filter((s) => s.name !== 'svc-000' && (topo.callers.get(s.name)?.length ?? 0) > 0);
@@ -284,11 +289,11 @@ async function runOnce(o: Options, proxies: number, dir: string): Promise<RunRes
     await sleep(o.gapMs);
     for (const e of board.log.slice(logFrom)) if (!expectedSet.has(e[0])) extraPushes++;
   }
-  renewing = false;
-  for (const t of renewals) clearTimeout(t);
   const cpRssPeakMb = rssPeak / 2 ** 20;
 
   const real = o.realProxy ? await measureRealProxy(topo, apiUrl, token, dir, putHost) : null;
+  renewing = false;
+  for (const t of renewals) clearTimeout(t);
   clearInterval(sampler);
   for (const w of workers) {
     w.send({ type: 'stop' });

@@ -203,9 +203,11 @@ export class SnapshotCache {
     }
     // A restart forgets nodes that left while the control plane was away.
     const stale = prev === undefined ? [...known.keys()].filter((k) => !this.compiled.has(k)) : removed.filter((k) => known.has(k));
-    if (put.size > 0 || stale.length > 0) await this.saveVersions(put, stale);
     this.lastPass = { nodesCompiled: affected.size, groupsCompiled, inputsChanged, nodes: this.compiled.size };
+    // Pushed before the versions are saved: the counter is already durable (nextVersion), and
+    // the saved map only lets a restart keep versions; a crash in between costs one re-push.
     this.onCompiled?.(changed);
+    if (put.size > 0 || stale.length > 0) await this.saveVersions(put, stale);
     return changed;
   }
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { readdir, stat, writeFile } from 'node:fs/promises';
+import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import type { Resource } from '../../api/resources.js';
 import { agentReport, tempDir, workload } from '../test-support.js';
 import { FileStore } from './file-store.js';
 
@@ -61,6 +62,51 @@ test('a corrupt store file is reported, not ignored', async () => {
   try {
     await writeFile(join(dir, 'agents.json'), '{nope', { mode: 0o600 });
     await assert.rejects(FileStore.open(dir), /corrupt store file/);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a renewal with the same report does not rewrite agents.json; a changed report does', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const s = await FileStore.open(dir);
+    await s.putAgent({ report: agentReport('a1', [workload('web')]), receivedAt: 1 });
+    const path = join(dir, 'agents.json');
+    await writeFile(path, '"marker"', { mode: 0o600 });
+    await s.putAgent({ report: agentReport('a1', [workload('web')]), receivedAt: 2 });
+    assert.equal(await readFile(path, 'utf8'), '"marker"', 'same content: no write');
+    assert.equal(s.agents()[0]?.receivedAt, 2, 'memory has the renewal');
+    await s.putAgent({ report: agentReport('a1', [workload('web', { readyPorts: [20009] })]), receivedAt: 3 });
+    const stored = JSON.parse(await readFile(path, 'utf8')) as { report: { workloads: { replicas: { endpoints: { portNumber: number }[] }[] }[] } }[];
+    assert.equal(stored[0]?.report.workloads[0]?.replicas[0]?.endpoints[0]?.portNumber, 20009);
+    await s.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('writes of one document queued behind another join: the last state is written, every caller resolves', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const s = await FileStore.open(dir);
+    const writes = [s.putAgent({ report: agentReport('a1', []), receivedAt: 1 })];
+    // These queue behind the first write, which has started; they join each other.
+    for (let i = 2; i <= 5; i++) writes.push(s.putAgent({ report: agentReport(`a${i}`, []), receivedAt: i }));
+    const versions = [s.nextVersion(), s.nextVersion(), s.nextVersion()];
+    const route = (name: string) => ({ apiVersion: 'v', kind: 'HTTPRoute', metadata: { namespace: 'default', name }, spec: {} }) as unknown as Resource;
+    // Each commit writes the state it made: the joined write must take the later one.
+    const commits = [s.commitResources({ version: 1, put: [route('first')], remove: [] }), s.commitResources({ version: 2, put: [route('second')], remove: [] })];
+    await Promise.all([...writes, ...commits]);
+    assert.deepEqual(await Promise.all(versions), [1, 2, 3]);
+    const inMemory = [...s.resources().keys()];
+    await s.close();
+    const again = await FileStore.open(dir);
+    assert.deepEqual(again.agents().map((a) => a.report.agentId).sort(), ['a1', 'a2', 'a3', 'a4', 'a5']);
+    assert.equal(again.version(), 3);
+    assert.deepEqual([...again.resources().keys()], inMemory, 'on disk as in memory');
+    assert.equal(again.resourceVersion(), 2);
+    await again.close();
   } finally {
     await cleanup();
   }

@@ -17,6 +17,10 @@ interface Meta {
 export class FileStore implements Store {
   readonly kind = 'file';
   private readonly agentMap = new Map<string, StoredAgent>();
+  /** JSON of each agent's stored report, to tell a renewal from a change. */
+  private readonly agentJson = new Map<string, string>();
+  /** Writes queued and not started, by document: a later write of the same document joins it. */
+  private readonly pending = new Map<string, { state: () => unknown; done: Promise<void> }>();
   private snapshots = new Map<string, StoredSnapshotVersion>();
   private readonly identities = new Map<string, string>();
   private meta: Meta = { version: 0 };
@@ -38,7 +42,10 @@ export class FileStore implements Store {
       }
       s.meta = meta;
     }
-    for (const a of (await s.read<StoredAgent[]>('agents.json')) ?? []) s.agentMap.set(a.report.agentId, a);
+    for (const a of (await s.read<StoredAgent[]>('agents.json')) ?? []) {
+      s.agentMap.set(a.report.agentId, a);
+      s.agentJson.set(a.report.agentId, JSON.stringify(a.report));
+    }
     for (const [k, v] of Object.entries((await s.read<Record<string, StoredSnapshotVersion>>('snapshots.json')) ?? {})) {
       s.snapshots.set(k, v);
     }
@@ -80,11 +87,19 @@ export class FileStore implements Store {
   }
 
   putAgent(agent: StoredAgent): Promise<void> {
+    const json = JSON.stringify(agent.report);
+    const same = this.agentJson.get(agent.report.agentId) === json;
     this.agentMap.set(agent.report.agentId, agent);
+    this.agentJson.set(agent.report.agentId, json);
+    // A renewal with the same report changes only receivedAt, which is for display (leases
+    // restart on load): agents renew every few seconds and the document holds every agent's
+    // report, so rewriting it for each renewal was most of a big mesh's control-plane CPU.
+    if (same) return this.queue;
     return this.write('agents.json', () => this.agents());
   }
 
   async deleteAgent(agentId: string): Promise<boolean> {
+    this.agentJson.delete(agentId);
     if (!this.agentMap.delete(agentId)) return false;
     await this.write('agents.json', () => this.agents());
     return true;
@@ -148,17 +163,30 @@ export class FileStore implements Store {
     }
   }
 
-  /** Queues a write of the document's state at the time the write runs (coalesces naturally). */
+  /**
+   * Queues a write of a document. A write of a document that already has one queued and not
+   * started joins it and gives it its (newer) state: each document's last state wins, so a
+   * burst of changes costs one write, not one per change, and every caller's state (or a
+   * newer one) is on disk when its promise resolves.
+   */
   private write(name: string, state: () => unknown): Promise<void> {
     if (this.closed) return Promise.reject(new Error('store is closed'));
+    const queued = this.pending.get(name);
+    if (queued !== undefined) {
+      queued.state = state;
+      return queued.done;
+    }
+    const entry: { state: () => unknown; done: Promise<void> } = { state, done: Promise.resolve() };
     const run = async (): Promise<void> => {
+      this.pending.delete(name);
       const path = join(this.dir, name);
       const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-      await writeFile(tmp, JSON.stringify(state()), { mode: 0o600, flag: 'wx' });
+      await writeFile(tmp, JSON.stringify(entry.state()), { mode: 0o600, flag: 'wx' });
       await rename(tmp, path);
     };
-    const p = this.queue.then(run);
-    this.queue = p.catch(() => {});
-    return p;
+    entry.done = this.queue.then(run);
+    this.pending.set(name, entry);
+    this.queue = entry.done.catch(() => {});
+    return entry.done;
   }
 }
