@@ -27,7 +27,7 @@
  *   --heartbeat-ms MS (5000; 0 = none) --gap-ms MS (300, between changes) --store URL
  *   --curve --no-real-proxy --seed S
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -132,6 +132,9 @@ interface RunResult {
   all: Histogram;
   byKind: Map<Kind, Histogram>;
   affectedByKind: Map<Kind, number>;
+  /** Per kind: ms from the change's start until its PUT answered (the control plane answers once compiled and pushed), and until the first ACK. */
+  putByKind: Map<Kind, Histogram>;
+  firstAckByKind: Map<Kind, Histogram>;
   extraPushes: number;
   timeouts: number;
   cpRssPeakMb: number;
@@ -263,6 +266,8 @@ async function runOnce(o: Options, proxies: number, dir: string): Promise<RunRes
   const allHist = new Histogram(o.changes);
   const byKind = new Map<Kind, Histogram>(KINDS.map((k) => [k, new Histogram(o.changes)]));
   const affectedByKind = new Map<Kind, number>();
+  const putByKind = new Map<Kind, Histogram>(KINDS.map((k) => [k, new Histogram(o.changes)]));
+  const firstAckByKind = new Map<Kind, Histogram>(KINDS.map((k) => [k, new Histogram(o.changes)]));
   let extraPushes = 0;
   let timeouts = 0;
   for (let i = 0; i < o.changes; i++) {
@@ -276,12 +281,15 @@ async function runOnce(o: Options, proxies: number, dir: string): Promise<RunRes
     const start = nowMs();
     if (kind.startsWith('endpoint')) await putHost(topo.flip(target, i));
     else await api(apiUrl, token, 'PUT', '/api/v1/resources', { resources: [topo.route(target, i)] });
+    putByKind.get(kind)?.record(nowMs() - start);
     const ok = await board.until(() => expected.every((n) => (board.last.get(n)?.version ?? 0) > (baseline.get(n) ?? 0)), 30_000);
     if (!ok) {
       timeouts++;
       console.error(`[${proxies}] change ${i} (${kind} ${target}) not ACKed by every affected proxy within 30 s`);
     } else {
-      const done = Math.max(...expected.map((n) => board.last.get(n)?.t ?? start), start);
+      const times = expected.map((n) => board.last.get(n)?.t ?? start);
+      const done = Math.max(...times, start);
+      firstAckByKind.get(kind)?.record(Math.min(...times) - start);
       const ms = done - start;
       allHist.record(ms);
       byKind.get(kind)?.record(ms);
@@ -300,7 +308,7 @@ async function runOnce(o: Options, proxies: number, dir: string): Promise<RunRes
     await stopChild(w, 2000);
   }
   await stopChild(cp, 5000);
-  return { proxies: topo.nodeCount, endpoints: topo.endpointCount, snapshotEndpoints: topo.upstreamClusters(topo.services[1] ?? topo.services[0]!).length * o.replicas, all: allHist, byKind, affectedByKind, extraPushes, timeouts, cpRssPeakMb, cpRssSetupMb, realProxy: real ? { ...real, cpRssAfterMb: (rssPeak / 2 ** 20) } : null };
+  return { putByKind, firstAckByKind, proxies: topo.nodeCount, endpoints: topo.endpointCount, snapshotEndpoints: topo.upstreamClusters(topo.services[1] ?? topo.services[0]!).length * o.replicas, all: allHist, byKind, affectedByKind, extraPushes, timeouts, cpRssPeakMb, cpRssSetupMb, realProxy: real ? { ...real, cpRssAfterMb: (rssPeak / 2 ** 20) } : null };
 }
 
 /**
@@ -374,10 +382,12 @@ const f1 = (n: number): string => (Number.isFinite(n) ? n.toFixed(1) : 'n/a');
 
 function printRun(r: RunResult): void {
   console.log(`\n${r.proxies} proxies, ${r.endpoints} endpoints (a caller's snapshot: ~${r.snapshotEndpoints} endpoints)`);
-  console.log('| change | affected proxies | n | p50 ms | p90 ms | p99 ms | max ms |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|');
-  for (const [k, h] of r.byKind) console.log(`| ${k} | ${r.affectedByKind.get(k) ?? 0} | ${h.count} | ${f1(h.percentile(50))} | ${f1(h.percentile(90))} | ${f1(h.percentile(99))} | ${f1(h.max())} |`);
-  console.log(`| all | | ${r.all.count} | ${f1(r.all.percentile(50))} | ${f1(r.all.percentile(90))} | ${f1(r.all.percentile(99))} | ${f1(r.all.max())} |`);
+  console.log('| change | affected proxies | n | p50 ms | p90 ms | p99 ms | max ms | PUT answered, p50 ms | first ACK, p50 ms |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const [k, h] of r.byKind) {
+    console.log(`| ${k} | ${r.affectedByKind.get(k) ?? 0} | ${h.count} | ${f1(h.percentile(50))} | ${f1(h.percentile(90))} | ${f1(h.percentile(99))} | ${f1(h.max())} | ${f1(r.putByKind.get(k)?.percentile(50) ?? NaN)} | ${f1(r.firstAckByKind.get(k)?.percentile(50) ?? NaN)} |`);
+  }
+  console.log(`| all | | ${r.all.count} | ${f1(r.all.percentile(50))} | ${f1(r.all.percentile(90))} | ${f1(r.all.percentile(99))} | ${f1(r.all.max())} | | |`);
   console.log(`extra pushes (to proxies a change did not affect): ${r.extraPushes}; changes not ACKed in 30 s: ${r.timeouts}`);
   console.log(`control plane RSS: ${f1(r.cpRssSetupMb)} MB after setup, peak ${f1(r.cpRssPeakMb)} MB during the changes`);
   if (r.realProxy !== null) {
