@@ -1,5 +1,5 @@
 import type { Protocol } from '../../api/common.js';
-import type { PortSpec } from '../../api/registry.js';
+import type { PortSpec, WorkloadView } from '../../api/registry.js';
 import type { Resource } from '../../api/resources.js';
 import type { EndpointConfig, LoadBalancerKind, TracingConfig } from '../../api/snapshot.js';
 import type { DestinationPolicySpec, FaultInjectionSpec } from '../../config/resources/schema.js';
@@ -41,6 +41,32 @@ function jsonOf(r: Resource): string {
   return s;
 }
 
+/**
+ * A workload's ready endpoints as (cluster, EndpointConfig) pairs, kept per report (an agent's
+ * report objects are replaced, never changed, and an unchanged agent's stay the same objects):
+ * a change rebuilds only the changed agent's, and unchanged endpoints are the same objects, so
+ * comparing them with the last state is mostly reference checks.
+ */
+const endpointCache = new WeakMap<object, Map<string, [string, EndpointConfig][]>>();
+function readyEndpoints(w: WorkloadView, service: string): [string, EndpointConfig][] {
+  let byService = endpointCache.get(w.replicas);
+  if (byService === undefined) endpointCache.set(w.replicas, (byService = new Map()));
+  // The identity comes from the trust domain too: part of the key.
+  const key = `${service}\n${w.namespace}\n${w.name}\n${w.identity}`;
+  let out = byService.get(key);
+  if (out === undefined) {
+    out = [];
+    for (const r of w.replicas) {
+      if (r.state !== 'ready') continue;
+      for (const ep of r.endpoints) {
+        out.push([`${w.namespace}/${service}:${ep.port}`, { host: ep.host, port: ep.portNumber, identity: w.identity, workload: w.name, replica: r.replica }]);
+      }
+    }
+    byService.set(key, out);
+  }
+  return out;
+}
+
 /** The registry's part of the inputs, derived once per registry generation. */
 class RegistryFacts {
   readonly endpoints = new Map<string, EndpointConfig[]>();
@@ -48,15 +74,15 @@ class RegistryFacts {
   readonly serviceSigs = new Map<string, string>();
 
   constructor(readonly registry: Registry, readonly generation: number) {
-    for (const e of registry.endpoints()) {
-      if (!e.ready) continue;
-      const name = `${e.namespace}/${e.service}:${e.port}`;
-      let list = this.endpoints.get(name);
-      if (list === undefined) this.endpoints.set(name, (list = []));
-      list.push({ host: e.host, port: e.portNumber, identity: e.identity, workload: e.workload, replica: e.replica });
+    for (const [service, w] of registry.servedWorkloads()) {
+      for (const [name, e] of readyEndpoints(w, service)) {
+        let list = this.endpoints.get(name);
+        if (list === undefined) this.endpoints.set(name, (list = []));
+        list.push(e);
+      }
     }
     for (const list of this.endpoints.values()) {
-      list.sort((a, b) => cmp(a.workload, b.workload) || a.replica - b.replica || cmp(a.host, b.host) || a.port - b.port);
+      if (list.length > 1) list.sort((a, b) => cmp(a.workload, b.workload) || a.replica - b.replica || cmp(a.host, b.host) || a.port - b.port);
     }
     const ports = registry.servicePorts();
     const keys = new Set(ports.keys());
@@ -184,6 +210,7 @@ function sameEndpoints(a: readonly EndpointConfig[] | undefined, b: readonly End
   for (let i = 0; i < a.length; i++) {
     const x = a[i] as unknown as Record<string, unknown>;
     const y = b[i] as unknown as Record<string, unknown>;
+    if (x === y) continue;
     let n = 0;
     for (const k in x) {
       if (x[k] !== y[k]) return false;

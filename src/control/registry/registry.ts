@@ -105,6 +105,11 @@ export class Registry extends EventEmitter<RegistryEvents> {
     return this.views().servicePorts;
   }
 
+  /** Each workload with the service name its endpoints count under: its own, then every selected service that picks it (endpoints() order). */
+  servedWorkloads(): readonly [string, WorkloadView][] {
+    return this.views().served;
+  }
+
   /** Protocol of a service port, or null when no workload declares it (selected services included). */
   portProtocol(namespace: string, service: string, port: string): Protocol | null {
     for (const w of this.servingWorkloads(namespace, service)) {

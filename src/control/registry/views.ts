@@ -81,9 +81,7 @@ export class RegistryViews {
   get endpoints(): readonly EndpointView[] {
     if (this.eps === null) {
       const out: EndpointView[] = [];
-      const served: [string, WorkloadView][] = this.workloads.map((w) => [w.service, w]);
-      for (const s of this.selected) for (const w of s.workloads) served.push([s.name, w]);
-      for (const [service, w] of served) {
+      for (const [service, w] of this.served) {
         for (const r of w.replicas) {
           for (const ep of r.endpoints) {
             out.push({
@@ -138,13 +136,38 @@ export class RegistryViews {
     return this.svcs;
   }
 
-  /** `namespace/name` -> the ports services() lists for it. */
+  /**
+   * `namespace/name` -> the ports services() lists for it, derived the same way but without
+   * counting endpoints (the compiler asks for this on every change; counting builds every endpoint view).
+   */
   get servicePorts(): ReadonlyMap<string, readonly PortSpec[]> {
     if (this.ports === null) {
-      this.ports = new Map();
-      for (const s of this.services) this.ports.set(`${s.namespace}/${s.name}`, s.ports);
+      const m = new Map<string, PortSpec[]>();
+      const add = (list: PortSpec[], w: WorkloadView): void => {
+        for (const p of w.ports) if (!list.some((q) => q.name === p.name)) list.push({ ...p });
+      };
+      for (const w of this.workloads) {
+        if (w.ingress) continue;
+        const key = `${w.namespace}/${w.service}`;
+        let list = m.get(key);
+        if (list === undefined) m.set(key, (list = []));
+        add(list, w);
+      }
+      for (const sel of this.selected) {
+        const list: PortSpec[] = [];
+        for (const w of sel.workloads) add(list, w);
+        m.set(`${sel.namespace}/${sel.name}`, list);
+      }
+      this.ports = m;
     }
     return this.ports;
+  }
+
+  /** Each workload and the service name its endpoints count under: its own, then every selected service that picks it. */
+  get served(): readonly [string, WorkloadView][] {
+    const out: [string, WorkloadView][] = this.workloads.map((w) => [w.service, w]);
+    for (const s of this.selected) for (const w of s.workloads) out.push([s.name, w]);
+    return out;
   }
 
   get nodes(): readonly ProxyNode[] {
