@@ -167,6 +167,7 @@ export class ControlPlane implements ApiBackend {
     this.api = await ApiServer.start(this.o.api, this.agentToken, this, this.logger, ready);
     this.tracingConfig = snapshotTracing(this.o.tracing === undefined ? DEFAULT_TRACING : this.o.tracing, this.api.url);
     await this.snapshots.recompile();
+    this.snapshots.onCompiled = (changed) => this.push?.push(changed);
     this.registry.on('changed', () => this.recompileAndPush());
     this.resources.on('changed', () => this.recompileAndPush());
     this.scheduleExpiry();
@@ -229,14 +230,15 @@ export class ControlPlane implements ApiBackend {
     }
   }
 
-  /** After a registry or resource change: recompile every node; push only to those whose content changed. */
+  /**
+   * After a registry or resource change: recompile the nodes it can affect; every pass pushes
+   * to those whose content changed (snapshots.onCompiled, set in boot). Changes that arrive
+   * while a pass waits to start join it.
+   */
   private recompileAndPush(): void {
     if (this.closing) return;
     this.metrics.recompiles.inc();
-    this.snapshots.recompile().then(
-      (changed) => this.push?.push(changed),
-      (err: unknown) => this.logger.error({ err }, 'compiling snapshots failed'),
-    );
+    this.snapshots.recompile().catch((err: unknown) => this.logger.error({ err }, 'compiling snapshots failed'));
   }
 
   private scheduleExpiry(): void {
