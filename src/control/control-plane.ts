@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { HostPort } from '../api/common.js';
 import type { AgentReport, CheckReport, EndpointView, ProxyView, ServiceView, WorkloadView } from '../api/registry.js';
 import type { ApplyResult, ResourceKind, ResourceView } from '../api/resources.js';
-import type { ProxySnapshot, TracingConfig } from '../api/snapshot.js';
+import type { DefaultAction, ProxySnapshot, TracingConfig } from '../api/snapshot.js';
 import type { TraceSummaryView, TraceView } from '../api/traces.js';
 import type { TracingSettings } from '../config/types.js';
 import { TrellisError } from '../errors.js';
@@ -51,6 +51,8 @@ export interface ControlPlaneOptions {
   maxTraceSpans?: number;
   /** Dashboard stats: proxy scrape interval while watched (tests shorten it). Default 2 s. */
   statsIntervalMs?: number;
+  /** The mesh file's `spec.authorization.defaultAction` (services no policy gives one). Default allow. */
+  defaultAction?: DefaultAction;
 }
 
 /** Lifetime of the control plane's own server/client certificate (rotated at two thirds). */
@@ -98,6 +100,7 @@ export class ControlPlane implements ApiBackend {
       () => this.resources.resources(),
       (d) => this.logger.warn(d, 'route left out of the snapshot: the proxy would refuse it'),
       () => this.tracingConfig,
+      () => o.defaultAction ?? 'allow',
     );
     this.traces = new TraceCollector(o.maxTraceSpans, undefined, (r) => {
       if (!r.ok) this.metrics.traceRequestsRefused.inc();

@@ -3,12 +3,13 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { AgentReport, PortSpec, SelectorServiceReport, WorkloadReport } from '../../api/registry.js';
 import type { Resource } from '../../api/resources.js';
-import type { TracingConfig } from '../../api/snapshot.js';
+import type { DefaultAction, TracingConfig } from '../../api/snapshot.js';
 import { validateResource } from '../../config/resources/validate.js';
 import { snapshotMessage } from '../push/snapshot-message.js';
-import { Registry } from '../registry/registry.js';
+import { Registry, type ProxyNode } from '../registry/registry.js';
 import { MemoryStore } from '../store/memory-store.js';
 import { resourceKey } from '../store/store.js';
+import { inboundPolicyFor } from '../policy/inbound-policy.js';
 import { agentReport, workload } from '../test-support.js';
 import { compileClusters, contentHash } from './compiler.js';
 import { SnapshotCache } from './snapshot-cache.js';
@@ -108,6 +109,30 @@ const resourceArb: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
     metadata: { name: p.name, namespace: p.ns },
     spec: { targetRef: p.target, loadBalancer: { type: p.lb }, outlierDetection: { consecutive5xx: 3 } },
   })),
+  // Inbound policy: on a Service (a port of it or all), or on a route (which limits it to what the route sends to).
+  fc
+    .record({
+      name: fc.constantFrom('z0', 'z1'),
+      ns: nsArb,
+      target: fc.oneof(
+        { weight: 3, arbitrary: fc.record({ name: fc.constantFrom(...SVC, 'a-v2', 'gone'), sectionName: fc.constantFrom(undefined, 'http', 'grpc') }).map((t) => (t.sectionName === undefined ? { name: t.name } : t)) },
+        { weight: 2, arbitrary: fc.constantFrom({ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'r0' }, { group: 'gateway.networking.k8s.io', kind: 'GRPCRoute', name: 'g0' }) },
+      ),
+      action: fc.constantFrom('ALLOW', 'DENY', 'AUDIT'),
+      def: fc.constantFrom(undefined, 'deny', 'authenticated', 'allow'),
+    })
+    .map((a) => ({
+      apiVersion: TD,
+      kind: 'AuthorizationPolicy',
+      metadata: { name: a.name, namespace: a.ns },
+      spec: { targetRef: a.target, action: a.action, rules: [{ to: [{ operation: { paths: ['/admin/*'] } }] }], ...(a.def !== undefined && !('kind' in a.target) ? { defaultAction: a.def } : {}) },
+    })),
+  fc.record({ name: fc.constantFrom('l0', 'l1'), ns: nsArb, svc: fc.constantFrom(...SVC, 'a-v2'), rps: fc.constantFrom(10, 60), global: fc.boolean() }).map((l) => ({
+    apiVersion: TD,
+    kind: 'RateLimitPolicy',
+    metadata: { name: l.name, namespace: l.ns },
+    spec: { targetRef: { name: l.svc }, total: { requestsPerSecond: l.rps, ...(l.global ? { global: true } : {}) }, perIdentity: { requestsPerSecond: 5 } },
+  })),
   fc.record({ name: fc.oneof({ weight: 3, arbitrary: fc.constant('f0') }, { weight: 1, arbitrary: fc.constant('f1') }), ns: nsArb, status: fc.integer({ min: 500, max: 503 }) }).map((f) => ({
     apiVersion: TD,
     kind: 'FaultInjection',
@@ -123,7 +148,8 @@ type Step =
   | { t: 'put'; raw: Record<string, unknown>; created: string }
   | { t: 'delete'; index: number }
   | { t: 'bundle'; pem: string }
-  | { t: 'tracing'; ratio: number | null };
+  | { t: 'tracing'; ratio: number | null }
+  | { t: 'default'; action: DefaultAction };
 
 const AGENTS = ['h1', 'h2', 'h3'];
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
@@ -134,6 +160,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ t: fc.constant('delete' as const), index: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('bundle' as const), pem: fc.constantFrom('ROOT-1', 'ROOT-2') }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('tracing' as const), ratio: fc.constantFrom(null, 0.01, 0.5) }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('default' as const), action: fc.constantFrom<DefaultAction>('allow', 'deny', 'authenticated') }) },
 );
 
 /** The mesh a sequence of steps builds: a registry, resources by key, bundle and tracing. */
@@ -143,6 +170,7 @@ class World {
   readonly resources = new Map<string, Resource>();
   bundle = ['ROOT-1'];
   tracing: TracingConfig | undefined = undefined;
+  defaultAction: DefaultAction = 'allow';
 
   apply(s: Step): void {
     switch (s.t) {
@@ -186,16 +214,41 @@ class World {
       case 'tracing':
         this.tracing = s.ratio === null ? undefined : { endpoint: 'http://127.0.0.1:4318/v1/traces', samplingRatio: s.ratio };
         return;
+      case 'default':
+        this.defaultAction = s.action;
+        return;
     }
   }
 
   cache(store = new MemoryStore()): SnapshotCache {
-    return new SnapshotCache(this.registry, store, () => this.bundle, () => [...this.resources.values()], undefined, () => this.tracing);
+    return new SnapshotCache(this.registry, store, () => this.bundle, () => [...this.resources.values()], undefined, () => this.tracing, () => this.defaultAction);
+  }
+
+  /**
+   * A node's inbound policy as inboundPolicyFor gives it from every resource and the registry
+   * directly (null when it enforces nothing): what the compiler's filtering by service must equal.
+   */
+  inboundOf(node: ProxyNode): unknown {
+    const served = this.registry.servedWorkloads();
+    const owner = served.find(([, w]) => w.agentId === node.agentId && w.namespace === node.namespace && w.name === node.workload);
+    if (owner === undefined) return null;
+    const w = owner[1];
+    const same = served.filter(([, x]) => x.agentId === w.agentId && x.namespace === w.namespace && x.name === w.name);
+    if (w.ingress || w.ports.length === 0) return null;
+    const ready = (svc: string): number => served.filter(([s, x]) => `${x.namespace}/${s}` === svc).reduce((n, [, x]) => n + x.replicas.filter((r) => r.state === 'ready').length, 0);
+    const r = inboundPolicyFor({
+      resources: [...this.resources.values()],
+      services: this.registry.servicePorts(),
+      workload: { namespace: w.namespace, services: [...new Set(same.map(([s]) => s))], ports: w.ports },
+      meshDefaultAction: this.defaultAction,
+      readyReplicas: ready,
+    });
+    return r.inbound.every((p) => p.defaultAction === 'allow' && p.authorization.length === 0 && p.rateLimits.length === 0) ? null : r.inbound;
   }
 }
 
 /** How often the interesting cases came up (asserted at the end, so the generator cannot silently stop reaching them). */
-const seen = { partialPasses: 0, routedClusters: 0, faults: 0, policies: 0, mirrors: 0 };
+const seen = { partialPasses: 0, routedClusters: 0, faults: 0, policies: 0, mirrors: 0, inbound: 0, routeTargetedAuthz: 0, globalLimits: 0 };
 
 async function checkSequence(steps: Step[], withUpdates: boolean): Promise<void> {
   const world = new World();
@@ -224,6 +277,12 @@ async function checkSequence(steps: Step[], withUpdates: boolean): Promise<void>
       const node = world.registry.nodes().filter((n) => n.nodeId === f.nodeId).at(-1);
       assert.ok(node !== undefined);
       assert.deepEqual(content.clusters, compileClusters(node, world.registry, [...world.resources.values()]), `${at}: clusters of ${f.nodeId} as compiled alone`);
+      assert.deepEqual(content.inbound ?? null, world.inboundOf(node), `${at}: inbound policy of ${f.nodeId} as inboundPolicyFor gives it from everything`);
+      if (content.inbound !== undefined) {
+        seen.inbound++;
+        if (content.inbound.some((p) => p.authorization.some((a) => a.route !== undefined))) seen.routeTargetedAuthz++;
+        if (content.inbound.some((p) => p.rateLimits.some((l) => l.total?.global !== undefined))) seen.globalLimits++;
+      }
       assert.equal(store.snapshotVersions().get(f.nodeId)?.version, c.version, `${at}: stored version of ${f.nodeId}`);
       next.set(f.nodeId, c.hash);
     }
@@ -287,7 +346,7 @@ describe('a change compiles only the proxies it can affect', () => {
 
     r.upsert(mesh([7001], [7002, 7003])[1] as AgentReport, 1); // db gets a second ready replica
     assert.deepEqual((await cache.recompile()).sort(), ['default/back/0', 'default/back/1', 'default/db/1']);
-    assert.deepEqual(cache.lastPass, { nodesCompiled: 3, groupsCompiled: 1, inputsChanged: 2, nodes: 8 }, 'back (one group for two replicas) and the new db node');
+    assert.deepEqual(cache.lastPass, { nodesCompiled: 3, groupsCompiled: 1, workloadsCompiled: 0, inputsChanged: 4, nodes: 8 }, 'back (one group for two replicas) and the new db node; inputs: db endpoints and ready count (each with its wildcard)');
     assert.deepEqual(store.lastWrite?.put.sort(), ['default/back/0', 'default/back/1', 'default/db/1']);
     const back0 = cache.get('default/back/0');
     assert.equal(back0?.snapshot, cache.get('default/back/1')?.snapshot, 'replicas with equal content share one snapshot object');
@@ -334,5 +393,110 @@ describe('a change compiles only the proxies it can affect', () => {
     assert.deepEqual([await second, await third], [[], []], 'joined requests report nothing new');
     assert.equal(pushed.length, 1);
     await cache.idle();
+  });
+});
+
+describe('inbound policy in snapshots', () => {
+  /** front (3 replicas) calls cat; back (2) calls db; cat and db call nothing. */
+  const reports = (dbReady = [7002]): AgentReport[] => [
+    agentReport('h1', [workload('front', { upstreams: ['default/cat:http'], readyPorts: [1, 2, 3] }), workload('cat', { readyPorts: [7001] })]),
+    agentReport('h2', [workload('back', { upstreams: ['default/db:http'], readyPorts: [4, 5] }), workload('db', { readyPorts: dbReady })]),
+  ];
+  const res = (raw: Record<string, unknown>): Resource => {
+    const v = validateResource(raw);
+    assert.ok(v.ok, v.ok ? '' : JSON.stringify(v.problems));
+    return { ...v.resource, metadata: { ...v.resource.metadata, creationTimestamp: '2024-01-01T00:00:00.000Z' } };
+  };
+  const authz = (name: string, spec: Record<string, unknown>): Resource => res({ apiVersion: TD, kind: 'AuthorizationPolicy', metadata: { name }, spec });
+
+  async function setup(): Promise<{ r: Registry; cache: SnapshotCache; store: MemoryStore; set: (l: Resource[]) => void; setDefault: (a: DefaultAction) => void }> {
+    const r = new Registry('td');
+    for (const a of reports()) r.upsert(a, 0);
+    const store = new MemoryStore();
+    let resources: Resource[] = [];
+    let def: DefaultAction = 'allow';
+    const cache = new SnapshotCache(r, store, () => ['ROOT'], () => resources, undefined, undefined, () => def);
+    assert.equal((await cache.recompile()).length, 7);
+    return { r, cache, store, set: (l) => (resources = l), setDefault: (a) => (def = a) };
+  }
+
+  it('no policy and a mesh default of allow: no `inbound` key (hashes as before policies existed)', async () => {
+    const { cache } = await setup();
+    for (const c of cache.all()) {
+      assert.equal('inbound' in c.snapshot, false, c.nodeId);
+      assert.equal(c.hash, contentHash({ trustDomain: 'td', trustBundlePem: ['ROOT'], clusters: c.snapshot.clusters }));
+    }
+  });
+
+  it('an AuthorizationPolicy on a service recompiles only that service\'s proxies, and they carry it', async () => {
+    const { cache, store, set } = await setup();
+    const deny = authz('no-admin', { targetRef: { kind: 'Service', name: 'db' }, action: 'DENY', rules: [{ to: [{ operation: { paths: ['/admin'] } }] }] });
+    set([deny]);
+    assert.deepEqual(await cache.recompile(), ['default/db/0']);
+    assert.deepEqual(store.lastWrite?.put, ['default/db/0'], 'only db\'s version is written');
+    assert.equal(cache.lastPass?.nodesCompiled, 1);
+    assert.equal(cache.lastPass?.groupsCompiled, 0, 'no cluster was rebuilt');
+    assert.equal(cache.lastPass?.workloadsCompiled, 1);
+    const db = cache.get('default/db/0');
+    assert.deepEqual(db?.snapshot.inbound?.map((p) => [p.port, p.defaultAction, p.authorization.map((a) => `${a.action} ${a.name}`)]), [['http', 'allow', ['DENY no-admin']]]);
+    assert.equal(db?.hash, contentHash((({ version: _v, ...c }) => c)(db.snapshot)), 'the hash covers the inbound policy');
+    assert.equal(db?.contentJson, JSON.stringify((({ version: _v, ...c }) => c)(db.snapshot)));
+
+    // Changing it again: db only; removing it: db only, back to no `inbound`.
+    set([authz('no-admin', { targetRef: { kind: 'Service', name: 'db' }, action: 'DENY', rules: [{ to: [{ operation: { paths: ['/admin/*'] } }] }] })]);
+    assert.deepEqual(await cache.recompile(), ['default/db/0']);
+    set([]);
+    assert.deepEqual(await cache.recompile(), ['default/db/0']);
+    assert.equal(cache.get('default/db/0')?.snapshot.inbound, undefined);
+  });
+
+  it('a RateLimitPolicy, a route-targeted policy and a global limit recompile only the proxies they apply to', async () => {
+    const { r, cache, set } = await setup();
+    const limit = res({ apiVersion: TD, kind: 'RateLimitPolicy', metadata: { name: 'cat-limit' }, spec: { targetRef: { name: 'cat' }, total: { requestsPerSecond: 60, global: true } } });
+    set([limit]);
+    assert.deepEqual(await cache.recompile(), ['default/cat/0']);
+    assert.equal(cache.get('default/cat/0')?.snapshot.inbound?.[0]?.rateLimits[0]?.total?.requestsPerSecond, 60);
+
+    // A route that sends to db, and an ALLOW on that route: db's proxies only.
+    const route = res({ apiVersion: GW, kind: 'HTTPRoute', metadata: { name: 'to-db' }, spec: { parentRefs: [{ name: 'cat' }], rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/db' } }], backendRefs: [{ name: 'db' }] }] } });
+    set([limit, route]);
+    const routed = (await cache.recompile()).sort();
+    assert.ok(!routed.includes('default/db/0'), 'a route alone changes no inbound policy');
+    set([limit, route, authz('route-allow', { targetRef: { group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'to-db' }, action: 'ALLOW', rules: [{}] })]);
+    assert.deepEqual(await cache.recompile(), ['default/db/0']);
+    const allow = cache.get('default/db/0')?.snapshot.inbound?.[0]?.authorization[0];
+    assert.equal(allow?.name, 'route-allow');
+    assert.equal(allow?.route?.name, 'to-db', 'the policy carries the route it is limited to');
+
+    // cat gets a second ready replica: the global limit is split over two; db is untouched.
+    r.upsert(agentReport('h1', [workload('front', { upstreams: ['default/cat:http'], readyPorts: [1, 2, 3] }), workload('cat', { readyPorts: [7001, 7003] })]), 1);
+    const changed = (await cache.recompile()).sort();
+    assert.deepEqual(changed, ['default/cat/0', 'default/cat/1', 'default/front/0', 'default/front/1', 'default/front/2'], 'cat (new share) and front (new endpoints)');
+    assert.equal(cache.get('default/cat/0')?.snapshot.inbound?.[0]?.rateLimits[0]?.total?.requestsPerSecond, 30);
+  });
+
+  it('the mesh default recompiles every proxy with ports; a service default only that service', async () => {
+    const { cache, set, setDefault } = await setup();
+    setDefault('deny');
+    assert.equal((await cache.recompile()).length, 7);
+    assert.equal(cache.lastPass?.inputsChanged, 'all');
+    for (const c of cache.all()) assert.deepEqual(c.snapshot.inbound?.map((p) => [p.port, p.defaultAction, p.defaultFrom]), [['http', 'deny', 'mesh']], c.nodeId);
+    setDefault('allow');
+    await cache.recompile();
+    set([authz('lock', { targetRef: { name: 'cat' }, defaultAction: 'authenticated' })]);
+    assert.deepEqual(await cache.recompile(), ['default/cat/0']);
+    assert.deepEqual(cache.get('default/cat/0')?.snapshot.inbound?.[0]?.defaultAction, 'authenticated');
+  });
+
+  it('a health check on the service is carried (exempt from a deny-all default); a DestinationPolicy change elsewhere recompiles nothing inbound', async () => {
+    const { cache, set, setDefault } = await setup();
+    setDefault('deny');
+    await cache.recompile();
+    const dp = (svc: string): Resource => res({ apiVersion: TD, kind: 'DestinationPolicy', metadata: { name: `${svc}-hc` }, spec: { targetRef: { name: svc }, healthCheck: { http: { path: '/healthz' } } } });
+    set([dp('cat')]);
+    const changed = (await cache.recompile()).sort();
+    assert.deepEqual(changed, ['default/cat/0', 'default/front/0', 'default/front/1', 'default/front/2'], 'cat (its exemption) and front (its cluster of cat)');
+    assert.deepEqual(cache.get('default/cat/0')?.snapshot.inbound?.[0]?.healthCheck, { httpPaths: ['/healthz'], grpc: false });
+    assert.equal(cache.lastPass?.workloadsCompiled, 1);
   });
 });
