@@ -203,14 +203,19 @@ export class InboundListener implements Listener {
 /**
  * Ends a TLS connection with a TCP reset (RST), not a close_notify and FIN: the caller must
  * not read a refusal as a clean end of stream. A server-side TLSSocket's own handle is the TLS
- * wrap, so the reset goes to the TCP socket under it; destroy() when there is none.
+ * wrap, so the reset goes to the TCP socket under it, and only there: destroying the TLS socket
+ * too, after its TCP handle was reset, crashes Node 20 (SIGSEGV in the TLS wrap); the TLS socket
+ * closes by itself once the TCP socket under it is gone. destroy() when there is no TCP socket.
  */
 function resetConnection(socket: tls.TLSSocket): void {
-  const raw = (socket as unknown as { _parent?: { resetAndDestroy?: () => void } | null })._parent;
-  try {
-    if (raw?.resetAndDestroy !== undefined) raw.resetAndDestroy();
-  } catch {
-    // Not a TCP handle (or already closed): the destroy below still ends it.
+  const raw = (socket as unknown as { _parent?: { resetAndDestroy?: () => void; destroyed?: boolean } | null })._parent;
+  if (raw?.resetAndDestroy !== undefined && raw.destroyed !== true) {
+    try {
+      raw.resetAndDestroy();
+      return;
+    } catch {
+      // Not a TCP handle: the destroy below ends it.
+    }
   }
   socket.destroy();
 }
