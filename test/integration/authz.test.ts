@@ -292,3 +292,83 @@ describe('authorization over real proxies', () => {
     }
   });
 });
+
+describe('trellis why agrees with what the proxies did', () => {
+  const t = useAuthzMesh();
+  const WEB = spiffeId('web');
+  const BATCH = spiffeId('batch');
+
+  /** A fixed corpus: allowed, denied by a policy and by the default, audited, routed to either backend, refused before routing. */
+  const CORPUS: { from: 'web' | 'batch'; method: string; path: string }[] = [
+    { from: 'web', method: 'GET', path: '/orders' },
+    { from: 'batch', method: 'GET', path: '/orders' },
+    { from: 'web', method: 'GET', path: '/admin/x' },
+    { from: 'web', method: 'POST', path: '/orders' },
+    { from: 'web', method: 'DELETE', path: '/orders' },
+    { from: 'batch', method: 'DELETE', path: '/orders' },
+    { from: 'web', method: 'GET', path: '/v2/users' },
+    { from: 'batch', method: 'GET', path: '/v2/secret' },
+    { from: 'batch', method: 'GET', path: '/v2/public' },
+    { from: 'web', method: 'GET', path: '/a/../admin' },
+    { from: 'web', method: 'GET', path: '/%2Fadmin' },
+  ];
+
+  it('on every request of the corpus: outcome, backend, deciding policy and audit', async () => {
+    await t.apply(`${authzPolicy('api-lock', 'api', `  defaultAction: deny
+  action: ALLOW
+  rules:
+    - from: [{ source: { principals: ["${WEB}"] } }]
+      to: [{ operation: { notPaths: ["/admin/*"] } }]`)}
+---
+${authzPolicy('no-delete', 'api', `  action: DENY
+  rules:
+    - from: [{ source: { principals: ["${BATCH}"] } }]
+      to: [{ operation: { methods: [DELETE] } }]`)}
+---
+${authzPolicy('audit-posts', 'api', `  action: AUDIT
+  rules:
+    - to: [{ operation: { methods: [POST] } }]`)}
+---
+${authzPolicy('no-secret', 'api-v2', `  action: DENY
+  rules:
+    - to: [{ operation: { paths: ["/v2/secret"] } }]`)}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: split, namespace: default }
+spec:
+  parentRefs: [{ name: api, kind: Service, group: "" }]
+  rules:
+    - matches: [{ path: { type: PathPrefix, value: /v2 } }]
+      backendRefs: [{ name: api-v2, port: 80 }]
+    - backendRefs: [{ name: api, port: 80 }]
+`);
+    const seen = new Set<string>();
+    for (const [i, c] of CORPUS.entries()) {
+      const path = `${c.path}?c=${i}`;
+      const why = await t.mesh.cli(['why', c.from, 'api:http', '--path', path, '--method', c.method, '-o', 'json']);
+      assert.ok(why.code === 0 || why.code === 1, why.stderr);
+      const a = JSON.parse(why.stdout) as import('../../src/api/why.js').WhyAnswer;
+      assert.equal(why.code, a.outcome === 'allowed' ? 0 : 1, 'the exit status says whether the app would serve it');
+      const port = c.from === 'web' ? t.ports.webApi : t.ports.batchApi;
+      const reply = await rawExchange(port, `${c.method} ${path} HTTP/1.1\r\nHost: api\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+      const status = statusOf(reply);
+      const at = `${c.from} ${c.method} ${path}: why said ${a.outcome}, the proxy answered ${status}`;
+      const expected = { allowed: '200', denied: '403', 'bad-path': '400' }[a.outcome as 'allowed' | 'denied' | 'bad-path'];
+      assert.equal(status, expected, at);
+      seen.add(a.outcome);
+      if (a.outcome === 'bad-path') continue;
+      const backend = a.destinations[0];
+      assert.ok(backend !== undefined, at);
+      const workload = backend.cluster === 'default/api-v2:http' ? 'api-v2' : 'api';
+      if (a.outcome === 'allowed') assert.match(reply, new RegExp(`x-echo-workload: ${workload}\\r\\n`, 'i'), `${at}: served by ${workload}`);
+      const line = await waitFor(`${at}: its line in ${workload}-0.access.log`, async () => (await t.accessLines(`${workload}-0`)).find((l) => String(l.target).endsWith(`c=${i}`)));
+      const g = backend.groups[0];
+      assert.equal(line.policy ?? 'default', g?.decision.label, `${at}: the deciding policy`);
+      assert.equal(line.audit, g?.audit, `${at}: the audit`);
+      if (g?.audit !== undefined) seen.add('audited');
+      seen.add(workload);
+    }
+    assert.deepEqual([...seen].sort(), ['allowed', 'api', 'api-v2', 'audited', 'bad-path', 'denied'], 'the corpus covers every case');
+  });
+});

@@ -44,7 +44,9 @@ export function explainRequest(mesh: WhyMesh, q: WhyQuery): WhyAnswer {
   const method = (q.method ?? (grpcTarget ? 'POST' : 'GET')).toUpperCase();
   if (grpcTarget && !headers.includes('content-type')) headers.push('content-type', 'application/grpc');
   const hostIndex = headers.indexOf('host');
-  const host = hostIndex >= 0 && hostIndex % 2 === 0 ? (headers[hostIndex + 1] as string) : target.service;
+  // Apps name the upstream by its local listener, so the Host they send is rarely the service's;
+  // routes with hostnames are matched against --header host=... when given, else the service name.
+  const host = hostIndex >= 0 && hostIndex % 2 === 0 ? (headers[hostIndex + 1] as string) : target.service.slice(target.service.indexOf('/') + 1);
   if (hostIndex < 0) headers.push('host', host);
   const rawTarget = q.path ?? '/';
   const qi = rawTarget.indexOf('?');
