@@ -9,6 +9,7 @@ import net from 'node:net';
 import { describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import type { TapEvent } from '../../src/api/tap.js';
+import type { WhyAnswer } from '../../src/api/why.js';
 import { authzPolicy, rawExchange, useAuthzMesh } from '../helpers/authz-mesh.js';
 import { startCli } from '../helpers/cli-run.js';
 import { call, echoClient, type EchoReply } from '../helpers/grpc-echo.js';
@@ -348,7 +349,7 @@ spec:
       const path = `${c.path}?c=${i}`;
       const why = await t.mesh.cli(['why', c.from, 'api:http', '--path', path, '--method', c.method, '-o', 'json']);
       assert.ok(why.code === 0 || why.code === 1, why.stderr);
-      const a = JSON.parse(why.stdout) as import('../../src/api/why.js').WhyAnswer;
+      const a = JSON.parse(why.stdout) as WhyAnswer;
       assert.equal(why.code, a.outcome === 'allowed' ? 0 : 1, 'the exit status says whether the app would serve it');
       const port = c.from === 'web' ? t.ports.webApi : t.ports.batchApi;
       const reply = await rawExchange(port, `${c.method} ${path} HTTP/1.1\r\nHost: api\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
