@@ -194,7 +194,7 @@ function destinationsOf(
   }
   for (const g of list) {
     const who = `${g.workloads.join(', ')} (${g.nodes.length} ${g.nodes.length === 1 ? 'replica' : 'replicas'})`;
-    explanation.push(`at ${who}, port ${c.port}: ${g.decision.allowed ? 'allowed' : 'denied (403 unauthorized)'}: ${g.decision.reason}${g.decision.source === 'default' ? ` [defaultAction ${g.defaultAction} from ${g.defaultFrom}]` : ''}`);
+    explanation.push(`at ${who}, port ${c.port}: ${g.decision.allowed ? 'allowed' : 'denied (403 unauthorized)'}: ${g.decision.reason}`);
     if (g.audit !== undefined) explanation.push(`AUDIT policy ${g.audit} logs and counts it`);
     for (const l of g.rateLimits) if (l.applies) explanation.push(`RateLimitPolicy ${l.policy} (${l.mode}) covers it`);
     for (const w of g.warnings) explanation.push(`warning: ${w}`);
