@@ -103,6 +103,7 @@ export class ControlPlane implements ApiBackend {
       (d) => this.logger.warn(d, 'route left out of the snapshot: the proxy would refuse it'),
       () => this.tracingConfig,
       () => o.defaultAction ?? 'allow',
+      (workload, warnings) => this.logger.warn({ workload, warnings }, 'inbound policy: see `trellis why`'),
     );
     this.traces = new TraceCollector(o.maxTraceSpans, undefined, (r) => {
       if (!r.ok) this.metrics.traceRequestsRefused.inc();
