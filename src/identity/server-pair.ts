@@ -44,10 +44,12 @@ export function readServerPair(certFile: string, keyFile: string, nowMs: number)
  */
 export function checkServerPair(certPem: string, keyPem: string, certFile: string, keyFile: string, nowMs: number): PairResult {
   const bad = (which: 'cert' | 'key', message: string): PairResult => ({ ok: false, problem: { which, file: which === 'cert' ? certFile : keyFile, message } });
-  if (!certPem.includes('-----BEGIN CERTIFICATE-----')) return bad('cert', 'no PEM certificate (-----BEGIN CERTIFICATE-----) in the file');
+  // The leaf is the first block; intermediates may follow it (OpenSSL sends the whole chain).
+  const first = /-----BEGIN CERTIFICATE-----[^-]*-----END CERTIFICATE-----/.exec(certPem);
+  if (first === null) return bad('cert', 'no PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----) in the file');
   let leaf: X509Certificate;
   try {
-    leaf = new X509Certificate(certPem);
+    leaf = new X509Certificate(first[0]);
   } catch (err) {
     return bad('cert', `not a readable PEM certificate (${(err as Error).message})`);
   }
