@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { parse } from 'yaml';
 import { testWebCa } from '../proxy/testing/web-certs.js';
+import { packageRoot } from '../util/paths.js';
 import type { TestWebCa } from '../proxy/testing/web-certs.js';
 import { ConfigError, parseMeshText } from './load.js';
 
@@ -129,4 +132,33 @@ describe('mesh file: spec.ingress[].tls', () => {
       'trellis.yaml:11:17: spec.ingress[0].tls.listen: address 127.0.0.1:8443 is already used by spec.ingress[0].listen',
     ]);
   });
+});
+
+// Every mesh file in the ingress docs loads, with certificates made for the files it names.
+it('docs/ingress.md and docs/configuration.md: the mesh-file examples with ingress TLS load', async () => {
+  let seen = 0;
+  for (const page of ['ingress.md', 'configuration.md']) {
+    const md = readFileSync(join(packageRoot, 'docs', page), 'utf8');
+    const blocks = [...md.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] ?? '').filter((b) => /^apiVersion: trellis\.dev\/v1alpha1\nkind: Mesh\n/.test(b) && b.includes('tls:'));
+    for (const b of blocks) {
+      const doc = parse(b) as { spec: { ingress: { tls?: { certificates: { cert: string; key: string; hosts?: string[] }[] } }[] } };
+      const folder = await mkdtemp(join(tmpdir(), 'trellis-doc-tls-'));
+      try {
+        for (const g of doc.spec.ingress) {
+          for (const c of g.tls?.certificates ?? []) {
+            const pair = await ca.issue(c.hosts ?? ['example.test']);
+            await mkdir(dirname(join(folder, c.cert)), { recursive: true });
+            await writeFile(join(folder, c.cert), pair.certPem);
+            await writeFile(join(folder, c.key), pair.keyPem, { mode: 0o600 });
+          }
+        }
+        const m = parseMeshText(b, join(folder, 'trellis.yaml'), `docs/${page}`);
+        assert.ok(m.ingress.some((g) => g.tls !== null));
+        seen++;
+      } finally {
+        await rm(folder, { recursive: true, force: true });
+      }
+    }
+  }
+  assert.ok(seen >= 2, `only ${seen} examples found`);
 });
