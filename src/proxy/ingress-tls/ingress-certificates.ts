@@ -116,7 +116,7 @@ export class IngressCertificates extends EventEmitter {
     }
     this.lastProblem = '';
     const old = this.current?.loaded ?? [];
-    const same = old.length === r.loaded.length && old.every((o, i) => o.pair.certPem === r.loaded[i]?.pair.certPem && o.pair.keyPem === r.loaded[i]?.pair.keyPem);
+    const same = old.length === r.loaded.length && old.every((o, i) => o === r.loaded[i]);
     if (same) return false;
     this.install(r.loaded);
     this.deps.onReloaded(describe(r.loaded));
@@ -153,6 +153,12 @@ export class IngressCertificates extends EventEmitter {
     for (const c of this.config.certificates) {
       const r = readServerPair(c.certFile, c.keyFile, now);
       if (!r.ok) return { problem: r.problem };
+      // Unchanged files (the periodic re-read): keep the context already built.
+      const same = this.current?.loaded[loaded.length];
+      if (same !== undefined && same.pair.certPem === r.pair.certPem && same.pair.keyPem === r.pair.keyPem) {
+        loaded.push(same);
+        continue;
+      }
       let context: tls.SecureContext;
       try {
         context = tls.createSecureContext(ingressSecureContextOptions(r.pair.certPem, r.pair.keyPem));
