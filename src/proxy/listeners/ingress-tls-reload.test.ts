@@ -122,4 +122,12 @@ test('a bad replacement is refused with the file named; the previous certificate
   await until('the good pair', async () => (await newConnectionSerial('b.test')) === fresh.serial);
   assert.equal(tlsStatus().lastError, null);
   assert.deepEqual(tlsStatus().certificates.map((c) => c.names), [['a.test'], ['b.test', '*.b.test']]);
+  const text = await f.ingress.metrics.text();
+  const value = (series: string): number => Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+  // At least: a reload may also catch a new certificate before its key is written (refused, then taken).
+  assert.ok(value('trellis_ingress_tls_reloads_total{listener="web-tls",result="refused"}') >= 3, 'three refusals: mismatched key, expired, garbage');
+  assert.ok(value('trellis_ingress_tls_reloads_total{listener="web-tls",result="ok"}') >= 2, 'a.test replaced, then b.test');
+  const expiry = new RegExp(`trellis_ingress_certificate_expiry_timestamp_seconds\\{listener="web-tls",cert_file="${f.files.b.cert}"\\} (\\d+)`).exec(text);
+  assert.ok(expiry !== null, text);
+  assert.equal(Number(expiry[1]), Math.floor(new Date(tlsStatus().certificates[1]?.notAfter ?? 0).getTime() / 1000));
 });

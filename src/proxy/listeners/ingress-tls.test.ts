@@ -183,6 +183,13 @@ describe('hostile input at the TLS port', () => {
     assert.equal(r.closedByServer, true, 'the ingress closed the stalled handshake');
     const silent = await sendRaw(f.port('grpc-tls'), null);
     assert.equal(silent.closedByServer, true, 'a client that connects and says nothing is closed too');
+    // Counted as the ingress's own TLS failures, apart from the mesh's mTLS ones.
+    const text = await f.ingress.metrics.text();
+    const value = (series: string): number => Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    assert.ok(value('trellis_ingress_tls_failures_total{listener="web-tls"}') >= 2, text);
+    assert.ok(value('trellis_ingress_tls_failures_total{listener="grpc-tls"}') >= 1, text);
+    assert.ok(value('trellis_ingress_tls_handshakes_total{listener="web-tls"}') >= 1, text);
+    assert.equal(value('trellis_tls_failures_total{direction="outbound"}'), 0, 'the mesh mTLS counters are not touched');
   });
 
   test('after the hostile clients, the listener serves a good client', async () => {

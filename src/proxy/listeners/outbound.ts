@@ -24,6 +24,7 @@ import { ConnectionSet } from './connections.js';
 import type { Listener, ListenerContext } from './context.js';
 import { listenerPipeline } from './stack.js';
 import { tcpObserver } from './tcp-observer.js';
+import type { IngressTlsMetrics } from '../../telemetry/metrics.js';
 import { destinationOfCluster } from '../../telemetry/request-metrics.js';
 
 /**
@@ -40,6 +41,7 @@ export class OutboundListener implements Listener {
   private readonly server: net.Server;
   /** Ingress TLS: the certificates (null: plain text). */
   private readonly certs: IngressCertificates | null = null;
+  private readonly tlsMetrics: IngressTlsMetrics | null = null;
   private readonly conns = new ConnectionSet();
   private readonly h2server: http2.Http2Server | null = null;
   /**
@@ -67,11 +69,19 @@ export class OutboundListener implements Listener {
     this.observeTcp = tcpObserver(ctx, 'outbound', config.name, destinationOfCluster(config.cluster).service);
     const isTcp = config.protocol === 'tcp';
     if (useTls) {
+      const m = ctx.metrics.ingressTls(config.name);
+      this.tlsMetrics = m;
       const certs = new IngressCertificates(config.tls as NonNullable<typeof config.tls>, {
         now: () => ctx.clock.epochMs(),
-        onReloaded: (certificates) => ctx.logger.info({ listener: config.name, certificates }, 'ingress TLS certificates reloaded'),
-        onRejected: (p) =>
-          ctx.logger.error({ listener: config.name, file: p.file, err: p.message }, `ingress TLS reload refused: ${p.file}: ${p.message}; the previous certificates stay in use`),
+        onReloaded: (certificates) => {
+          m.reload('ok');
+          m.setExpiry(certificates.map((c) => ({ certFile: c.certFile, notAfter: new Date(c.notAfter) })));
+          ctx.logger.info({ listener: config.name, certificates }, 'ingress TLS certificates reloaded');
+        },
+        onRejected: (p) => {
+          m.reload('refused');
+          ctx.logger.error({ listener: config.name, file: p.file, err: p.message }, `ingress TLS reload refused: ${p.file}: ${p.message}; the previous certificates stay in use`);
+        },
       });
       this.certs = certs;
       this.server = this.createTlsServer(certs, isTcp);
@@ -126,12 +136,12 @@ export class OutboundListener implements Listener {
       // Node leaves the socket open after a handshake error when this event has a listener (a
       // handshake timeout included): without destroy() a stalled client would hold it forever.
       socket.destroy();
-      ctx.metrics.tlsFailure('outbound');
+      this.tlsMetrics?.failure();
       ctx.logger.debug({ listener: name, err: err.message }, 'ingress TLS handshake failed');
     });
     server.on('secureConnection', (socket: tls.TLSSocket) => {
       socket.on('error', () => {});
-      ctx.metrics.tlsHandshake('outbound');
+      this.tlsMetrics?.handshake();
       // No ALPN from the client: the listener's own protocol.
       const h1 = socket.alpnProtocol === 'http/1.1' || (socket.alpnProtocol === false && this.config.protocol === 'http');
       this.serve(socket, h1);
@@ -179,6 +189,7 @@ export class OutboundListener implements Listener {
   async listen(): Promise<void> {
     if (this.certs !== null) {
       this.certs.load();
+      this.tlsMetrics?.setExpiry(this.certs.status().certificates.map((c) => ({ certFile: c.certFile, notAfter: new Date(c.notAfter) })));
       (this.server as tls.Server).setSecureContext(this.certs.defaultContextOptions());
       this.certs.watch();
     }
