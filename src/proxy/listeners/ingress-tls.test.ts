@@ -6,6 +6,9 @@ import net from 'node:net';
 import tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { Agent, request } from 'undici';
+import { TestHpackEncoder } from '../http2/field-guard/hpack-test-encoder.js';
+import { ErrorCode, errorCodeOf, FrameType, headersFrame, RawH2Client } from '../http2/raw-h2.js';
+import type { RawFrame } from '../http2/raw-h2.js';
 import { EchoClient, ingressTlsFixture } from '../testing/ingress-tls-fixture.js';
 import type { IngressTlsFixture, Msg } from '../testing/ingress-tls-fixture.js';
 
@@ -190,6 +193,30 @@ describe('hostile input at the TLS port', () => {
     assert.ok(value('trellis_ingress_tls_failures_total{listener="grpc-tls"}') >= 1, text);
     assert.ok(value('trellis_ingress_tls_handshakes_total{listener="web-tls"}') >= 1, text);
     assert.equal(value('trellis_tls_failures_total{direction="outbound"}'), 0, 'the mesh mTLS counters are not touched');
+  });
+
+  test('over TLS too, an HTTP/2 field with CR LF or NUL is reset by the field guard and never reaches the app', async () => {
+    const before = f.seen.length;
+    const c = await RawH2Client.connect(f.port('h2-tls'), { tls: true });
+    try {
+      const enc = new TestHpackEncoder();
+      const req = [
+        { name: ':method', value: 'GET' },
+        { name: ':scheme', value: 'https' },
+        { name: ':path', value: '/smuggle' },
+        { name: ':authority', value: 'a.test' },
+      ];
+      c.write(headersFrame(1, enc.encode([...req, { name: 'x-a', value: 'a\r\nx-injected: 1' }]), { endStream: true }));
+      c.write(headersFrame(3, enc.encode([...req, { name: 'x-a', value: 'a\0b', huffman: true }]), { endStream: true }));
+      for (const sid of [1, 3]) {
+        const answer = await c.waitFor((fr: RawFrame) => fr.streamId === sid && (fr.type === FrameType.RstStream || fr.type === FrameType.Headers));
+        assert.equal(answer.type, FrameType.RstStream);
+        assert.equal(errorCodeOf(answer), ErrorCode.ProtocolError);
+      }
+      assert.ok(!f.seen.slice(before).some((x) => x.path === '/smuggle'));
+    } finally {
+      c.destroy();
+    }
   });
 
   test('after the hostile clients, the listener serves a good client', async () => {
