@@ -79,6 +79,22 @@ describe('HTTPS through the ingress', () => {
   });
 });
 
+test('a TLS 1.2 client cannot renegotiate (the ingress refuses; TLS 1.3 has no renegotiation at all)', async () => {
+  const h = await handshake(f.port('web-tls'), { servername: 'a.test', maxVersion: 'TLSv1.2' });
+  try {
+    const outcome = await new Promise<string>((resolve) => {
+      h.socket.once('close', () => resolve('closed'));
+      const asked = h.socket.renegotiate({ rejectUnauthorized: false }, (err) => resolve(err === null ? 'renegotiated' : `refused: ${err.message}`));
+      if (!asked) resolve('refused locally');
+      // A read is needed for the server's answer to arrive.
+      h.socket.write('GET / HTTP/1.1\r\nHost: a.test\r\n\r\n');
+    });
+    assert.notEqual(outcome, 'renegotiated', outcome);
+  } finally {
+    h.socket.destroy();
+  }
+});
+
 describe('HTTP/2 and gRPC over TLS', () => {
   test('ALPN: an HTTP/2 port negotiates h2; an HTTP/1 port answers http/1.1 to a client that offers both', async () => {
     const h2 = await handshake(f.port('h2-tls'), { servername: 'a.test', ALPNProtocols: ['h2', 'http/1.1'] });
