@@ -7,7 +7,8 @@ import type { AgentReport, WorkloadReport } from '../api/registry.js';
 import type { MeshConfig } from '../config/types.js';
 import { RESTART_BACKOFF, type BackoffOptions } from '../util/backoff.js';
 import { systemClock, type Clock } from '../util/clock.js';
-import { httpUrl } from '../util/hostport.js';
+import { formatHostPort, httpUrl } from '../util/hostport.js';
+import { ingressListeners } from './bootstrap.js';
 import { agentTokenPath, RegistryClient } from './client.js';
 import { killLeftovers, PidRegistry } from './pids.js';
 import { describeFixed, PortAllocator } from './ports.js';
@@ -131,15 +132,26 @@ export class Agent {
       }
     }
     for (const g of mesh.ingress) {
-      const listen = await ports.claim(g.listen, describeFixed('ingress', g.name));
-      out.push(new ReplicaRunner(ctx, { kind: 'ingress', ingress: g }, 0, { admin: await ports.allocate(), app: new Map(), inbound: new Map(), outbound: [listen] }));
+      const outbound: { host: string; port: number }[] = [];
+      for (const l of ingressListeners(g)) outbound.push(await ports.claim(l.listen, describeFixed('ingress', g.name, 0, l.tls)));
+      out.push(new ReplicaRunner(ctx, { kind: 'ingress', ingress: g }, 0, { admin: await ports.allocate(), app: new Map(), inbound: new Map(), outbound }));
     }
     return out;
   }
 
-  /** `http://host:port` of every ingress, with the port actually bound. */
+  /**
+   * Every ingress listener with the port actually bound: `<name>` -> `http://host:port` for a
+   * plain one, `<name>.tls` -> `https://host:port` for a TLS one (docs/cli.md, the ready line).
+   */
   ingressUrls(): { name: string; url: string }[] {
-    return this.replicas.filter((r) => r.spec.kind === 'ingress').map((r) => ({ name: r.name, url: httpUrl(r.ports.outbound[0] as { host: string; port: number }) }));
+    return this.replicas.flatMap((r) =>
+      r.spec.kind !== 'ingress'
+        ? []
+        : ingressListeners(r.spec.ingress).map((l, i) => {
+            const at = r.ports.outbound[i] as { host: string; port: number };
+            return l.tls ? { name: `${r.name}.tls`, url: `https://${formatHostPort(at)}` } : { name: r.name, url: httpUrl(at) };
+          }),
+    );
   }
 
   /** The full report the control plane receives. */

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ProxyBootstrap } from '../api/bootstrap.js';
+import type { HostPort } from '../api/common.js';
 import { nodeId } from '../api/common.js';
 import type { IngressConfig, MeshConfig, WorkloadConfig } from '../config/types.js';
 import type { TokenResponse } from './client.js';
@@ -14,8 +15,20 @@ export interface ReplicaPorts {
   app: Map<string, number>;
   /** Proxy inbound (mTLS) port per declared port name. */
   inbound: Map<string, number>;
-  /** Outbound listener per upstream (for an ingress: its one listener). */
+  /** Outbound listener per upstream (for an ingress: its plain then its TLS listener, see ingressListeners). */
   outbound: { host: string; port: number }[];
+}
+
+/**
+ * An ingress's listeners, in the order their addresses sit in `ReplicaPorts.outbound`: the
+ * plain one (named after the ingress) if any, then the TLS one (`<name>-tls`) if any. A name
+ * cannot clash: ingress names are DNS labels, and `-tls` is only ever added here.
+ */
+export function ingressListeners(g: IngressConfig): { name: string; listen: HostPort; tls: boolean }[] {
+  const out: { name: string; listen: HostPort; tls: boolean }[] = [];
+  if (g.listen !== null) out.push({ name: g.name, listen: g.listen, tls: false });
+  if (g.tls !== null) out.push({ name: `${g.name}-tls`, listen: g.tls.listen, tls: true });
+  return out;
 }
 
 /** `spiffe://<td>/ns/<ns>/sa/<sa>` */
@@ -40,8 +53,8 @@ export function newAdminToken(): string {
 
 /**
  * The ProxyBootstrap (src/api/bootstrap.ts) of one replica: inbound listener per declared port
- * (forwarding to the app's port), outbound listener per upstream, or for an ingress one
- * outbound listener on its `listen` address and no inbound.
+ * (forwarding to the app's port), outbound listener per upstream, or for an ingress its
+ * plain and/or TLS listener (ingressListeners) and no inbound.
  */
 export function buildBootstrap(opts: {
   mesh: MeshConfig;
@@ -60,7 +73,14 @@ export function buildBootstrap(opts: {
   const outbound =
     spec.kind === 'workload'
       ? spec.workload.upstreams.map((u, i) => ({ name: `${u.service}-${u.port}`, protocol: u.protocol, listen: at(i), cluster: u.cluster }))
-      : [{ name: spec.ingress.name, protocol: spec.ingress.protocol, listen: at(0), cluster: spec.ingress.cluster, ingress: true }];
+      : ingressListeners(spec.ingress).map((l, i) => ({
+          name: l.name,
+          protocol: spec.ingress.protocol,
+          listen: at(i),
+          cluster: spec.ingress.cluster,
+          ingress: true,
+          ...(l.tls && spec.ingress.tls !== null ? { tls: { certificates: spec.ingress.tls.certificates.map((c) => ({ ...c, hosts: [...c.hosts] })) } } : {}),
+        }));
   return {
     node: {
       id: id.nodeId,

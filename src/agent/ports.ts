@@ -63,13 +63,17 @@ export class PortAllocator {
 }
 
 /** What a fixed address is, for messages: `ingress web listen`, `workload a upstreams[0].listen`. */
-export function describeFixed(kind: 'ingress' | 'upstream', name: string, index = 0): string {
-  return kind === 'ingress' ? `ingress ${name} listen` : `workload ${name} upstreams[${index}].listen`;
+export function describeFixed(kind: 'ingress' | 'upstream', name: string, index = 0, tls = false): string {
+  if (kind === 'ingress') return tls ? `ingress ${name} tls.listen` : `ingress ${name} listen`;
+  return `workload ${name} upstreams[${index}].listen`;
 }
 
 /** Fails with PORT_IN_USE if any fixed address of the mesh is taken (checked before anything starts). */
 export async function checkFixedAddresses(mesh: Pick<MeshConfig, 'ingress' | 'workloads'>): Promise<void> {
-  for (const g of mesh.ingress) if (g.listen.port !== 0) await probeFixed(g.listen, describeFixed('ingress', g.name));
+  for (const g of mesh.ingress) {
+    if (g.listen !== null && g.listen.port !== 0) await probeFixed(g.listen, describeFixed('ingress', g.name));
+    if (g.tls !== null && g.tls.listen.port !== 0) await probeFixed(g.tls.listen, describeFixed('ingress', g.name, 0, true));
+  }
   for (const w of mesh.workloads) {
     for (const [j, u] of w.upstreams.entries()) if (u.listen !== null && u.listen.port !== 0) await probeFixed(u.listen, describeFixed('upstream', w.name, j));
   }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseMeshText } from '../config/load.js';
 import type { TrellisError } from '../errors.js';
-import { buildBootstrap, newAdminToken } from './bootstrap.js';
+import { buildBootstrap, ingressListeners, newAdminToken } from './bootstrap.js';
 import { buildAppEnv, expandCommand, meshVariables } from './env.js';
 import { PortAllocator, probeBind } from './ports.js';
 import { resolveCommand, tailFile } from './process.js';
@@ -232,5 +232,22 @@ describe('proxy bootstrap', () => {
     assert.deepEqual(b.outbound, [{ name: 'gate', protocol: 'grpc', listen: { host: '127.0.0.1', port: 8080 }, cluster: 'default/catalog:grpc', ingress: true }]);
     assert.match(b.adminToken ?? '', /^[A-Za-z0-9_-]{43}$/);
     assert.notEqual(newAdminToken(), b.adminToken, 'a new token per proxy start');
+  });
+
+  it('an ingress with TLS: the plain listener, then `<name>-tls` with its certificate files; TLS only has just the one', () => {
+    const g = mesh.ingress[0];
+    assert.ok(g);
+    const certificates = [{ certFile: '/m/certs/shop.crt', keyFile: '/m/certs/shop.key', hosts: ['shop.example.com'] }];
+    const both = { ...g, tls: { listen: { host: '127.0.0.1', port: 8443 }, certificates } };
+    assert.deepEqual(ingressListeners(both).map((l) => [l.name, l.tls]), [['gate', false], ['gate-tls', true]]);
+    const ports = { admin: 9000, app: new Map(), inbound: new Map(), outbound: [{ host: '127.0.0.1', port: 8080 }, { host: '127.0.0.1', port: 8443 }] };
+    const b = buildBootstrap({ mesh, spec: { kind: 'ingress', ingress: both }, replica: 0, ports, token, adminToken: newAdminToken(), accessLogFile: 'x', logLevel: 'warn' });
+    assert.deepEqual(b.outbound, [
+      { name: 'gate', protocol: 'grpc', listen: { host: '127.0.0.1', port: 8080 }, cluster: 'default/catalog:grpc', ingress: true },
+      { name: 'gate-tls', protocol: 'grpc', listen: { host: '127.0.0.1', port: 8443 }, cluster: 'default/catalog:grpc', ingress: true, tls: { certificates } },
+    ]);
+    const tlsOnly = { ...both, listen: null };
+    const only = buildBootstrap({ mesh, spec: { kind: 'ingress', ingress: tlsOnly }, replica: 0, ports: { ...ports, outbound: [{ host: '127.0.0.1', port: 8443 }] }, token, adminToken: newAdminToken(), accessLogFile: 'x', logLevel: 'warn' });
+    assert.deepEqual(only.outbound.map((o) => [o.name, o.listen.port, o.tls !== undefined]), [['gate-tls', 8443, true]]);
   });
 });

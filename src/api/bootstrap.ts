@@ -79,4 +79,23 @@ export interface OutboundListenerConfig {
    * stripped or overwritten (docs/operations.md) rather than trusted.
    */
   ingress?: boolean;
+  /**
+   * An ingress only: terminate TLS with these certificates (docs/security.md, "Ingress TLS").
+   * Absent: the listener speaks plain text.
+   */
+  tls?: IngressTlsConfig;
+}
+
+/** The TLS an ingress listener terminates: operator-provided PEM files, reloaded when they change. */
+export interface IngressTlsConfig {
+  /** At least one. The first is the default: for a client that sends no SNI, or a name no pair serves. */
+  certificates: IngressCertificateConfig[];
+}
+
+export interface IngressCertificateConfig {
+  /** Absolute paths, read by the proxy (at start and whenever they change). */
+  certFile: string;
+  keyFile: string;
+  /** Host names this pair serves (exact, or `*.example.com` for one label); empty: the certificate's DNS names. */
+  hosts: string[];
 }

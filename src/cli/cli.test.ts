@@ -105,6 +105,11 @@ describe('cli: usage', () => {
     assert.equal(tryCommand('grpc', 'http://127.0.0.1:8082'), 'grpcurl -plaintext -proto <file>.proto 127.0.0.1:8082 <package.Service>/<Method>');
     assert.equal(tryCommand('tcp', 'http://127.0.0.1:8083'), 'nc 127.0.0.1 8083');
     assert.equal(tryCommand('tcp', 'http://[::1]:8083'), 'nc ::1 8083');
+    // A TLS listener: by a name its certificate serves, pinned to the listener's address.
+    assert.equal(tryCommand('http', 'https://127.0.0.1:8443', 'shop.example.com'), 'curl --resolve shop.example.com:8443:127.0.0.1 https://shop.example.com:8443/');
+    assert.equal(tryCommand('http2', 'https://127.0.0.1:8443', 'a.test'), 'curl --http2 --resolve a.test:8443:127.0.0.1 https://a.test:8443/');
+    assert.equal(tryCommand('grpc', 'https://127.0.0.1:8444', 'a.test'), 'grpcurl -servername a.test -proto <file>.proto 127.0.0.1:8444 <package.Service>/<Method>');
+    assert.equal(tryCommand('tcp', 'https://[::1]:8445', 'a.test'), 'openssl s_client -connect [::1]:8445 -servername a.test');
     const mesh = parseMeshText(
       'apiVersion: trellis.dev/v1alpha1\nkind: Mesh\nmetadata: { name: m }\nspec:\n  ingress:\n    - { name: web, service: front, port: http }\n    - { name: api, service: orders, port: grpc }\n  workloads:\n    - { name: front, command: [node, a.mjs], ports: [{ name: http }] }\n    - { name: orders, command: [node, b.mjs], ports: [{ name: grpc, protocol: grpc }] }\n',
       '/m/trellis.yaml',

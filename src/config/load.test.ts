@@ -91,7 +91,7 @@ describe('mesh file: valid', () => {
     assert.equal(front.loadBalancer, 'peak-ewma', 'peak-EWMA unless a service asks otherwise');
     assert.deepEqual(cat.upstreams[0]?.listen, { host: '127.0.0.1', port: 7001 });
     assert.deepEqual(m.ingress, [
-      { name: 'web', listen: { host: '127.0.0.1', port: 0 }, service: 'frontend', port: 'http', protocol: 'http', cluster: 'default/frontend:http' },
+      { name: 'web', listen: { host: '127.0.0.1', port: 0 }, tls: null, service: 'frontend', port: 'http', protocol: 'http', cluster: 'default/frontend:http' },
     ]);
   });
 });

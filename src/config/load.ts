@@ -3,6 +3,7 @@ import { dirname, join, relative, resolve, isAbsolute } from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { TrellisError } from '../errors.js';
+import { checkIngressTls } from './ingress-tls.js';
 import { ConfigError, type ConfigIssue } from './issues.js';
 import { normalize } from './normalize.js';
 import { checkRules } from './rules.js';
@@ -40,7 +41,7 @@ export async function loadMeshFile(path: string): Promise<MeshConfig> {
 }
 
 /** Parses mesh-file text; `shown` is the file name used in messages. */
-export function parseMeshText(text: string, file: string, shown: string = file): MeshConfig {
+export function parseMeshText(text: string, file: string, shown: string = file, opts: { now?: () => number } = {}): MeshConfig {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const at = (offset: number): { line: number; col: number } => lines.linePos(offset);
@@ -72,7 +73,9 @@ export function parseMeshText(text: string, file: string, shown: string = file):
     }
     throw new ConfigError(sortIssues(issues));
   }
+  // Files the mesh file names (ingress TLS) are checked once the fields themselves are sound.
   const ruleIssues = checkRules(parsed.data);
+  if (ruleIssues.length === 0) ruleIssues.push(...checkIngressTls(parsed.data, dirname(file), (opts.now ?? Date.now)()));
   if (ruleIssues.length > 0) throw new ConfigError(sortIssues(ruleIssues.map((i) => issueAt(i.path, i.message))));
   return normalize(parsed.data, file, dirname(file));
 }

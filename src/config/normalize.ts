@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { clusterName, type Protocol } from '../api/common.js';
 import { parseDuration } from '../util/duration.js';
 import { ACCESS_LOG_DEFAULTS } from '../telemetry/access-log/defaults.js';
@@ -15,6 +16,9 @@ export function envKey(name: string): string {
 export function defaultUpstreamEnv(service: string): string {
   return `${envKey(service)}_ADDR`;
 }
+
+/** An ingress's plain listener when the file names none (and sets no \`tls\`). */
+export const DEFAULT_INGRESS_LISTEN = '127.0.0.1:0';
 
 /** The label every workload carries implicitly: the service it serves. */
 export const APP_LABEL = 'app';
@@ -99,7 +103,18 @@ export function normalize(file: MeshFile, path: string, dir: string): MeshConfig
     tracing: file.spec.tracing.enabled ? { samplingRatio: file.spec.tracing.sampling, collector: file.spec.tracing.collector ?? null } : null,
     ingress: file.spec.ingress.map((i) => ({
       name: i.name,
-      listen: parseHostPort(i.listen) as MeshConfig['controlPlane']['api'],
+      listen: i.listen === undefined && i.tls !== undefined ? null : (parseHostPort(i.listen ?? DEFAULT_INGRESS_LISTEN) as MeshConfig['controlPlane']['api']),
+      tls:
+        i.tls === undefined
+          ? null
+          : {
+              listen: parseHostPort(i.tls.listen) as MeshConfig['controlPlane']['api'],
+              certificates: i.tls.certificates.map((c) => ({
+                certFile: resolve(dir, c.cert),
+                keyFile: resolve(dir, c.key),
+                hosts: (c.hosts ?? []).map((h) => h.toLowerCase()),
+              })),
+            },
       service: i.service,
       port: i.port,
       protocol: protocolOf(i.service, i.port),

@@ -116,7 +116,8 @@ export function checkRules(file: MeshFile): RuleIssue[] {
   });
   spec.ingress.forEach((g, i) => {
     reference(g.service, g.port, ['spec', 'ingress', i]);
-    claimAddress(g.listen, ['spec', 'ingress', i, 'listen']);
+    if (g.listen !== undefined) claimAddress(g.listen, ['spec', 'ingress', i, 'listen']);
+    if (g.tls !== undefined) claimAddress(g.tls.listen, ['spec', 'ingress', i, 'tls', 'listen']);
   });
   return issues;
 }

@@ -78,11 +78,31 @@ const workloadSchema = z.strictObject({
   labels: labels.default({}),
 });
 
+/** A host name a certificate serves: a DNS name, or `*.` and a DNS name (one label), any case. */
+const SERVER_NAME = /^(?=.{1,253}$)(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+const ingressCertificateSchema = z.strictObject({
+  /** PEM certificate (the leaf first, then any intermediates); relative to the mesh file's folder. */
+  cert: z.string().min(1, 'expected a file path'),
+  /** PEM private key, unencrypted. */
+  key: z.string().min(1, 'expected a file path'),
+  /** Host names this pair serves; absent: the certificate's DNS names. */
+  hosts: z.array(z.string().regex(SERVER_NAME, 'expected a host name such as shop.example.com or *.example.com')).optional(),
+});
+
+/** Ingress TLS (docs/security.md): its own listener, certificates chosen by SNI, the first the default. */
+const ingressTlsSchema = z.strictObject({
+  listen: hostPort.default('127.0.0.1:0'),
+  certificates: z.array(ingressCertificateSchema).min(1, 'expected at least one certificate'),
+});
+
 const ingressSchema = z.strictObject({
   name: label,
-  listen: hostPort.default('127.0.0.1:0'),
+  /** The plain-text listener. Absent: 127.0.0.1:0, or none when `tls` is set (TLS only). */
+  listen: hostPort.optional(),
   service: label,
   port: label,
+  tls: ingressTlsSchema.optional(),
 });
 
 /** OTLP/HTTP collectors are reached over plain http or https. */

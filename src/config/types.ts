@@ -92,10 +92,18 @@ export interface UpstreamConfig {
 
 export interface IngressConfig {
   name: string;
-  /** Port 0: the agent picks a free port. */
-  listen: HostPort;
+  /** The plain-text listener (port 0: the agent picks a free port); null: TLS only. */
+  listen: HostPort | null;
+  /** The TLS listener and its certificates (absolute paths); null: plain text only. */
+  tls: IngressTlsSettings | null;
   service: string;
   port: string;
   protocol: Protocol;
   cluster: string;
+}
+
+export interface IngressTlsSettings {
+  listen: HostPort;
+  /** The first is the default (no SNI, or a name no pair serves). */
+  certificates: { certFile: string; keyFile: string; hosts: string[] }[];
 }

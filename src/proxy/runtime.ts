@@ -197,7 +197,11 @@ export class ProxyRuntime {
       version: this.version,
       snapshot: this.snapshot,
       certificate: c === null ? null : { identity: this.bootstrap.node.identity, notAfter: c.notAfter.toISOString(), serial: c.serial },
-      listeners: this.listeners.map((l) => ({ name: l.name, direction: l.direction, port: l.port })),
+      listeners: this.listeners.map((l) => {
+        // Ingress TLS: which certificates are served, and the last refused reload.
+        const tls = l instanceof OutboundListener ? l.tlsStatus() : null;
+        return { name: l.name, direction: l.direction, port: l.port, ...(tls !== null ? { tls } : {}) };
+      }),
       draining: this.isDraining,
     };
   }

@@ -17,6 +17,35 @@ export interface TcpMetrics {
   closed(bytesIn: number, bytesOut: number): void;
 }
 
+/** Pre-bound metrics of one ingress TLS listener (labels: the listener, and a certificate file). */
+export interface IngressTlsMetrics {
+  handshake(): void;
+  failure(): void;
+  reload(result: 'ok' | 'refused'): void;
+  /** The served certificates' notAfter, by file (replaces the previous set). */
+  setExpiry(certs: readonly { certFile: string; notAfter: Date }[]): void;
+}
+
+class IngressTlsStats implements IngressTlsMetrics {
+  handshakes = 0;
+  failures = 0;
+  reloads = { ok: 0, refused: 0 };
+  expiry: { certFile: string; seconds: number }[] = [];
+  constructor(readonly listener: string) {}
+  handshake(): void {
+    this.handshakes++;
+  }
+  failure(): void {
+    this.failures++;
+  }
+  reload(result: 'ok' | 'refused'): void {
+    this.reloads[result]++;
+  }
+  setExpiry(certs: readonly { certFile: string; notAfter: Date }[]): void {
+    this.expiry = certs.map((c) => ({ certFile: c.certFile, seconds: c.notAfter.getTime() / 1000 }));
+  }
+}
+
 /** prom-client's Registry.PROMETHEUS_CONTENT_TYPE (text exposition 0.0.4). */
 const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 const BUCKET_LABELS = [...DURATION_BUCKETS.map(String), '+Inf'];
@@ -57,6 +86,7 @@ export class ProxyMetrics {
   private accessLogStats: () => AccessLogStats | null = () => null;
   private readonly tcp = new Map<string, TcpStats>();
   private readonly tls = { handshakes: { inbound: 0, outbound: 0 }, failures: { inbound: 0, outbound: 0 } };
+  private readonly ingressTlsStats = new Map<string, IngressTlsStats>();
   private certExpirySeconds = 0;
   private configVersion = 0;
   private endpoints: ReadonlyMap<string, number> = new Map();
@@ -87,6 +117,16 @@ export class ProxyMetrics {
     if (s === undefined) {
       s = new TcpStats({ direction, listener });
       this.tcp.set(key, s);
+    }
+    return s;
+  }
+
+  /** Metrics of an ingress's TLS listener (client TLS with the operator's certificates, not mesh mTLS). */
+  ingressTls(listener: string): IngressTlsMetrics {
+    let s = this.ingressTlsStats.get(listener);
+    if (s === undefined) {
+      s = new IngressTlsStats(listener);
+      this.ingressTlsStats.set(listener, s);
     }
     return s;
   }
@@ -135,6 +175,7 @@ export class ProxyMetrics {
     const self = {
       tcp: this.tcp,
       tls: this.tls,
+      ingressTls: this.ingressTlsStats,
       cert: (): number => this.certExpirySeconds,
       version: (): number => this.configVersion,
       endpoints: (): ReadonlyMap<string, number> => this.endpoints,
@@ -200,6 +241,49 @@ export class ProxyMetrics {
         this.reset();
         setCounter(this, { direction: 'inbound' }, self.tls.failures.inbound);
         setCounter(this, { direction: 'outbound' }, self.tls.failures.outbound);
+      },
+    });
+    new pc.Counter({
+      name: 'trellis_ingress_tls_handshakes_total',
+      help: 'TLS handshakes completed by clients at an ingress TLS listener',
+      labelNames: ['listener'],
+      registers,
+      collect(this: Counter<'listener'>) {
+        this.reset();
+        for (const s of self.ingressTls.values()) setCounter(this, { listener: s.listener }, s.handshakes);
+      },
+    });
+    new pc.Counter({
+      name: 'trellis_ingress_tls_failures_total',
+      help: 'TLS handshakes that failed or timed out at an ingress TLS listener (plaintext, old versions, no common ALPN, stalled)',
+      labelNames: ['listener'],
+      registers,
+      collect(this: Counter<'listener'>) {
+        this.reset();
+        for (const s of self.ingressTls.values()) setCounter(this, { listener: s.listener }, s.failures);
+      },
+    });
+    new pc.Counter({
+      name: 'trellis_ingress_tls_reloads_total',
+      help: 'Reloads of an ingress TLS listener\'s certificate files: ok (new certificates served) or refused (a bad file; the previous ones kept)',
+      labelNames: ['listener', 'result'],
+      registers,
+      collect(this: Counter<'listener' | 'result'>) {
+        this.reset();
+        for (const s of self.ingressTls.values()) {
+          setCounter(this, { listener: s.listener, result: 'ok' }, s.reloads.ok);
+          setCounter(this, { listener: s.listener, result: 'refused' }, s.reloads.refused);
+        }
+      },
+    });
+    new pc.Gauge({
+      name: 'trellis_ingress_certificate_expiry_timestamp_seconds',
+      help: 'notAfter of each certificate an ingress TLS listener serves (unix seconds)',
+      labelNames: ['listener', 'cert_file'],
+      registers,
+      collect(this: Gauge<'listener' | 'cert_file'>) {
+        this.reset();
+        for (const s of self.ingressTls.values()) for (const e of s.expiry) this.set({ listener: s.listener, cert_file: e.certFile }, e.seconds);
       },
     });
     new pc.Gauge({

@@ -8,6 +8,7 @@ import type { Protocol } from '../../api/common.js';
 import { loadMeshFile } from '../../config/load.js';
 import type { MeshConfig } from '../../config/types.js';
 import { loadResources, type LoadedResource } from '../../config/resources/load.js';
+import { readServerPair } from '../../identity/server-pair.js';
 import { createLogger, isLogLevel, type LogLevel } from '../../util/log.js';
 import { parse, str } from '../args.js';
 import { ControlPlaneProcess } from '../control-plane-process.js';
@@ -23,7 +24,7 @@ Validates the mesh file (<dir>/trellis.yaml, default ./trellis.yaml) and every *
 child process, applies those resources, then every workload with its proxy and every ingress, and prints
 one line on stdout once all are ready:
 
-  ready api=<apiUrl> dashboard=<apiUrl>/dashboard/ push=<pushUrl> ingress.<name>=http://<host>:<port> ...
+  ready api=<apiUrl> dashboard=<apiUrl>/dashboard/ push=<pushUrl> ingress.<name>=http://<host>:<port> ingress.<name>.tls=https://<host>:<port> ...
 
 Ctrl-C (SIGINT) or SIGTERM stops everything in order and exits 0; a second signal kills.
 
@@ -37,11 +38,28 @@ Options:
 /**
  * How to call an ingress from outside the mesh, by the protocol of the service port it serves:
  * HTTP/1.1 with curl, HTTP/2 with curl over h2c (the ingress speaks cleartext HTTP/2 with prior
- * knowledge, as gRPC clients do), gRPC with grpcurl, opaque TCP with nc.
+ * knowledge, as gRPC clients do), gRPC with grpcurl, opaque TCP with nc. A TLS listener
+ * (`https://`) is called by a host name its certificate serves (`serverName`), pinned to the
+ * listener's address with --resolve so no DNS is needed.
  */
-export function tryCommand(protocol: Protocol, url: string): string {
+export function tryCommand(protocol: Protocol, url: string, serverName = 'localhost'): string {
   const u = new URL(url);
   const hostPort = u.host;
+  const ip = u.hostname.replace(/^\[|\]$/g, '');
+  if (u.protocol === 'https:') {
+    const named = `https://${serverName}:${u.port}`;
+    const resolve = `--resolve ${serverName}:${u.port}:${ip}`;
+    switch (protocol) {
+      case 'http':
+        return `curl ${resolve} ${named}/`;
+      case 'http2':
+        return `curl --http2 ${resolve} ${named}/`;
+      case 'grpc':
+        return `grpcurl -servername ${serverName} -proto <file>.proto ${hostPort} <package.Service>/<Method>`;
+      case 'tcp':
+        return `openssl s_client -connect ${hostPort} -servername ${serverName}`;
+    }
+  }
   switch (protocol) {
     case 'http':
       return `curl ${url}/`;
@@ -50,15 +68,26 @@ export function tryCommand(protocol: Protocol, url: string): string {
     case 'grpc':
       return `grpcurl -plaintext -proto <file>.proto ${hostPort} <package.Service>/<Method>`;
     case 'tcp':
-      return `nc ${u.hostname.replace(/^\[|\]$/g, '')} ${u.port}`;
+      return `nc ${ip} ${u.port}`;
   }
+}
+
+/** A name the ingress's default certificate serves (for the hint): its first `hosts`, else the certificate's first DNS name. */
+function serverNameOf(g: MeshConfig['ingress'][number]): string {
+  const first = g.tls?.certificates[0];
+  if (first === undefined) return 'localhost';
+  const r = readServerPair(first.certFile, first.keyFile, Date.now());
+  const names = [...first.hosts, ...(r.ok ? r.pair.dnsNames : [])].filter((n) => !n.startsWith('*.'));
+  return names[0] ?? 'localhost';
 }
 
 /** The lines `up` prints on stderr once ready: where the logs are, one way to call each ingress, what next. */
 export function upBanner(mesh: MeshConfig, logDir: string, ingress: { name: string; url: string }[]): string {
   const tries = ingress.map((i) => {
-    const protocol = mesh.ingress.find((x) => x.name === i.name)?.protocol ?? 'http';
-    return `${tryCommand(protocol, i.url)}   (ingress ${i.name}, ${protocol})`;
+    const g = mesh.ingress.find((x) => x.name === i.name.replace(/\.tls$/, ''));
+    const protocol = g?.protocol ?? 'http';
+    const tls = i.url.startsWith('https:');
+    return `${tryCommand(protocol, i.url, g !== undefined && tls ? serverNameOf(g) : undefined)}   (ingress ${i.name}, ${protocol}${tls ? ' over TLS' : ''})`;
   });
   return (
     `trellis: mesh "${mesh.name}" is up (${mesh.workloads.length} workload(s)); logs in ${logDir}\n` +

@@ -31,13 +31,15 @@ export interface TcpTrafficTotals {
 /**
  * Outbound listener name -> cluster, for one workload. The agent names a workload's outbound
  * listeners `<service>-<port>` after the upstream's cluster `<ns>/<service>:<port>`, and an
- * ingress' single listener after the ingress (src/agent/bootstrap.ts).
+ * ingress' listeners after the ingress (`<name>`, and `<name>-tls`; src/agent/bootstrap.ts).
  */
 function listenerClusters(w: WorkloadView): Map<string, string> {
   const byListener = new Map<string, string>();
   for (const cluster of w.upstreams) {
     if (w.ingress) {
+      // Its plain listener, and its TLS one (`<name>-tls`) if it terminates TLS.
       byListener.set(w.name, cluster);
+      byListener.set(`${w.name}-tls`, cluster);
       continue;
     }
     const colon = cluster.lastIndexOf(':');

@@ -84,7 +84,10 @@ export class InboundListener implements Listener {
     new ConnectionLimiter(ctx.limits.maxConnections, (c) =>
       ctx.logger.warn({ listener: config.name, client: c.remoteAddress }, 'connection refused: the listener is at its connection limit'),
     ).attach(this.server);
-    this.server.on('tlsClientError', (err) => {
+    this.server.on('tlsClientError', (err, socket) => {
+      // Node leaves the socket open after a handshake error when this event has a listener (a
+      // handshake timeout included): without destroy() a stalled peer would hold it forever.
+      socket.destroy();
       ctx.tls.inboundHandshakeFailed();
       ctx.logger.debug({ listener: config.name, err: err.message }, 'inbound TLS handshake failed');
     });

@@ -1,5 +1,6 @@
 import http2 from 'node:http2';
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { OutboundListenerConfig } from '../../api/bootstrap.js';
 import { isHttp2 } from '../../api/common.js';
@@ -14,6 +15,8 @@ import type { ListenerSite } from '../pipeline/exchange.js';
 import type { Pipeline } from '../pipeline/stage.js';
 import { ClusterLeases } from '../pool/cluster-source.js';
 import { connectWithFailover } from '../pool/failover.js';
+import { IngressCertificates } from '../ingress-tls/ingress-certificates.js';
+import { ingressAlpn } from '../ingress-tls/tls-options.js';
 import { OUTBOUND_STACK } from '../stages/index.js';
 import { relay } from '../tcp/relay.js';
 import { boundPort, listenOn } from './bind.js';
@@ -21,6 +24,7 @@ import { ConnectionSet } from './connections.js';
 import type { Listener, ListenerContext } from './context.js';
 import { listenerPipeline } from './stack.js';
 import { tcpObserver } from './tcp-observer.js';
+import type { IngressTlsMetrics } from '../../telemetry/metrics.js';
 import { destinationOfCluster } from '../../telemetry/request-metrics.js';
 
 /**
@@ -28,11 +32,16 @@ import { destinationOfCluster } from '../../telemetry/request-metrics.js';
  * mesh) reaches one service. HTTP/1 and HTTP/2 (h2c) connections are framed by their codec and
  * every request goes through the outbound stack (stages/index.ts: routes, faults, timeouts,
  * retries, mirrors, the balancer's endpoint over mTLS); tcp is relayed to one endpoint (ALPN
- * trellis-tcp).
+ * trellis-tcp). An ingress may terminate TLS first (`config.tls`: operator certificates chosen
+ * by SNI, reloaded when their files change; ingress-tls/), then serves the decrypted
+ * connection the same way, HTTP/2 when ALPN chose `h2`.
  */
 export class OutboundListener implements Listener {
   readonly direction = 'outbound' as const;
   private readonly server: net.Server;
+  /** Ingress TLS: the certificates (null: plain text). */
+  private readonly certs: IngressCertificates | null = null;
+  private readonly tlsMetrics: IngressTlsMetrics | null = null;
   private readonly conns = new ConnectionSet();
   private readonly h2server: http2.Http2Server | null = null;
   /**
@@ -54,10 +63,31 @@ export class OutboundListener implements Listener {
     readonly config: OutboundListenerConfig,
     private readonly ctx: ListenerContext,
   ) {
-    this.site = { name: config.name, direction: 'outbound', ingress: config.ingress === true, cluster: config.cluster };
+    const isIngress = config.ingress === true;
+    const useTls = isIngress && config.tls !== undefined;
+    this.site = { name: config.name, direction: 'outbound', ingress: isIngress, cluster: config.cluster, tls: useTls };
     this.observeTcp = tcpObserver(ctx, 'outbound', config.name, destinationOfCluster(config.cluster).service);
     const isTcp = config.protocol === 'tcp';
-    this.server = net.createServer({ allowHalfOpen: isTcp, noDelay: true });
+    if (useTls) {
+      const m = ctx.metrics.ingressTls(config.name);
+      this.tlsMetrics = m;
+      const certs = new IngressCertificates(config.tls as NonNullable<typeof config.tls>, {
+        now: () => ctx.clock.epochMs(),
+        onReloaded: (certificates) => {
+          m.reload('ok');
+          m.setExpiry(certificates.map((c) => ({ certFile: c.certFile, notAfter: new Date(c.notAfter) })));
+          ctx.logger.info({ listener: config.name, certificates }, 'ingress TLS certificates reloaded');
+        },
+        onRejected: (p) => {
+          m.reload('refused');
+          ctx.logger.error({ listener: config.name, file: p.file, err: p.message }, `ingress TLS reload refused: ${p.file}: ${p.message}; the previous certificates stay in use`);
+        },
+      });
+      this.certs = certs;
+      this.server = this.createTlsServer(certs, isTcp);
+    } else {
+      this.server = net.createServer({ allowHalfOpen: isTcp, noDelay: true });
+    }
     new ConnectionLimiter(ctx.limits.maxConnections, (c) =>
       ctx.logger.warn({ listener: config.name, client: c.remoteAddress }, 'connection refused: the listener is at its connection limit'),
     ).attach(this.server);
@@ -73,34 +103,79 @@ export class OutboundListener implements Listener {
       }
       this.h2server = this.createH2Server();
     }
-    const h1 = config.protocol === 'http';
-    this.server.on('connection', (socket) => {
-      socket.on('error', () => {});
-      if (this.conns.isDraining) {
-        socket.destroy();
-        return;
-      }
-      if (h1) {
-        const t = this.conns.add(socket, true);
-        t.h1 = serveHttp1(socket, {
-          pipeline: this.pipeline!,
-          site: this.site,
-          peer: null,
-          limits: ctx.limits,
-          clock: ctx.clock,
-          isDraining: () => this.conns.isDraining,
-        });
-      } else if (this.h2server !== null) {
-        this.conns.add(socket, false);
-        // The session is made synchronously by the emit: it takes this client's address then.
-        this.pendingClient = socket.remoteAddress;
-        if (this.fieldGuard !== null) this.fieldGuard.serve(this.h2server, socket);
-        else this.h2server.emit('connection', socket);
-        this.pendingClient = undefined;
-      } else {
-        this.relayTcp(socket);
-      }
+    if (this.certs === null) {
+      const h1 = config.protocol === 'http';
+      this.server.on('connection', (socket: net.Socket) => {
+        socket.on('error', () => {});
+        this.serve(socket, h1);
+      });
+    }
+  }
+
+  /** A TLS server whose handshake picks the certificate by SNI and the protocol by ALPN. */
+  private createTlsServer(certs: IngressCertificates, isTcp: boolean): tls.Server {
+    const ctx = this.ctx;
+    const name = this.config.name;
+    const alpn = ingressAlpn(this.config.protocol);
+    const server = tls.createServer({
+      allowHalfOpen: isTcp,
+      noDelay: true,
+      // Set from the default pair at listen(); SNICallback serves the others.
+      SNICallback: (servername, cb) => {
+        try {
+          cb(null, certs.contextFor(servername));
+        } catch (err) {
+          cb(err as Error);
+        }
+      },
+      ...(alpn !== undefined ? { ALPNProtocols: alpn } : {}),
+      // Node's default is 120 s: a client that opens TCP and never finishes its handshake should not hold a connection that long.
+      handshakeTimeout: ctx.limits.tlsHandshakeTimeoutMs,
     });
+    server.on('tlsClientError', (err, socket) => {
+      // Node leaves the socket open after a handshake error when this event has a listener (a
+      // handshake timeout included): without destroy() a stalled client would hold it forever.
+      socket.destroy();
+      this.tlsMetrics?.failure();
+      ctx.logger.debug({ listener: name, err: err.message }, 'ingress TLS handshake failed');
+    });
+    server.on('secureConnection', (socket: tls.TLSSocket) => {
+      socket.on('error', () => {});
+      this.tlsMetrics?.handshake();
+      // No ALPN from the client: the listener's own protocol.
+      const h1 = socket.alpnProtocol === 'http/1.1' || (socket.alpnProtocol === false && this.config.protocol === 'http');
+      this.serve(socket, h1);
+    });
+    certs.on('changed', () => server.setSecureContext(certs.defaultContextOptions()));
+    return server;
+  }
+
+  /** One accepted client connection (plain, or decrypted TLS). */
+  private serve(socket: net.Socket, h1: boolean): void {
+    if (this.conns.isDraining) {
+      socket.destroy();
+      return;
+    }
+    if (h1) {
+      const t = this.conns.add(socket, true);
+      t.h1 = serveHttp1(socket, {
+        pipeline: this.pipeline!,
+        site: this.site,
+        peer: null,
+        limits: this.ctx.limits,
+        clock: this.ctx.clock,
+        isDraining: () => this.conns.isDraining,
+      });
+    } else if (this.h2server !== null) {
+      this.conns.add(socket, false);
+      // The session is made synchronously by the emit: it takes this client's address then.
+      this.pendingClient = socket.remoteAddress;
+      if (this.fieldGuard !== null) this.fieldGuard.serve(this.h2server, socket);
+      else this.h2server.emit('connection', socket);
+      this.pendingClient = undefined;
+    } else {
+      this.relayTcp(socket);
+    }
   }
 
   get name(): string {
@@ -111,8 +186,19 @@ export class OutboundListener implements Listener {
     return boundPort(this.server);
   }
 
-  listen(): Promise<void> {
-    return listenOn(this.server, this.config.listen);
+  async listen(): Promise<void> {
+    if (this.certs !== null) {
+      this.certs.load();
+      this.tlsMetrics?.setExpiry(this.certs.status().certificates.map((c) => ({ certFile: c.certFile, notAfter: new Date(c.notAfter) })));
+      (this.server as tls.Server).setSecureContext(this.certs.defaultContextOptions());
+      this.certs.watch();
+    }
+    await listenOn(this.server, this.config.listen);
+  }
+
+  /** Ingress TLS: the certificates served and the last refused reload (for /config). */
+  tlsStatus(): ReturnType<IngressCertificates['status']> | null {
+    return this.certs?.status() ?? null;
   }
 
   private createH2Server(): http2.Http2Server {
@@ -175,6 +261,7 @@ export class OutboundListener implements Listener {
   }
 
   close(): void {
+    this.certs?.close();
     this.server.close();
     this.conns.destroyAll();
   }

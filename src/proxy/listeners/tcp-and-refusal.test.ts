@@ -131,3 +131,22 @@ test('a correct mesh client with the wrong ALPN for the port is closed', async (
   const r = await closedWithoutData(s);
   assert.equal(r.data, 0);
 });
+
+test('inbound: a peer that opens TCP and never finishes its TLS handshake is closed by the handshake timeout', async () => {
+  // Node emits tlsClientError on the timeout but leaves the socket open when that event has a
+  // listener; the listener must close it itself. 10 s (the default) is waited for once here.
+  const closed = await new Promise<boolean>((resolve) => {
+    const s = net.connect(portOf(server, 'tcp', 'inbound'), '127.0.0.1');
+    const guard = setTimeout(() => {
+      s.destroy();
+      resolve(false);
+    }, 30_000);
+    s.on('error', () => {});
+    s.on('close', () => {
+      clearTimeout(guard);
+      resolve(true);
+    });
+    s.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]));
+  });
+  assert.equal(closed, true);
+});

@@ -17,6 +17,8 @@ export interface ListenerSite {
   readonly direction: 'inbound' | 'outbound';
   /** An ingress: an outbound listener that faces clients outside the mesh. */
   readonly ingress: boolean;
+  /** An ingress that terminates TLS: clients reached it over https (x-forwarded-proto). */
+  readonly tls?: boolean;
   /** Outbound: the cluster of the service this listener reaches (`<ns>/<service>:<port>`); inbound: ''. */
   readonly cluster: string;
 }

@@ -77,7 +77,7 @@ export interface MeshHeaderPolicy {
 export interface ConnectionFacts {
   /** Ingress: the client's address as the socket reports it (`remoteAddress`). */
   clientAddress?: string | undefined;
-  /** Ingress: the scheme the client used. Default `http` (the ingress listens in clear today). */
+  /** Ingress: the scheme the client used: `https` on a listener that terminates TLS. Default `http`. */
   proto?: 'http' | 'https';
   /** Inbound: the caller's verified SPIFFE ID ('' or undefined: not set). */
   peerIdentity?: string | undefined;

@@ -70,7 +70,7 @@ export class NormalizeStage implements Stage {
 
   private policyFor(ex: Exchange): MeshHeaderPolicy {
     const role = this.config.role;
-    if (role === 'ingress') return meshHeaderPolicy('ingress', { clientAddress: ex.clientAddress, proto: 'http' });
+    if (role === 'ingress') return meshHeaderPolicy('ingress', { clientAddress: ex.clientAddress, proto: ex.site.tls === true ? 'https' : 'http' });
     if (role !== 'inbound' || ex.peer === null) return this.plain;
     let p = this.byPeer.get(ex.peer);
     if (p === undefined) {
