@@ -62,8 +62,8 @@ export async function readListening(procRoot = '/proc', pid: number | null = nul
 }
 
 /** What the app started as `pid` (and its children) listens on beyond loopback; [] when it is gone. */
-export async function appExposures(pid: number, procRoot = '/proc'): Promise<Exposure[]> {
-  const tree = await pidTree(pid, procRoot);
+export async function appExposures(pid: number, procRoot = '/proc', children?: Map<number, number[]>): Promise<Exposure[]> {
+  const tree = await pidTree(pid, procRoot, children);
   if (tree.length === 0) return [];
   const [listening, inodes] = await Promise.all([readListening(procRoot, pid), socketInodes(tree, procRoot)]);
   return exposedBySockets(listening, inodes);

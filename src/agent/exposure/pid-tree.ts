@@ -24,10 +24,9 @@ async function numericEntries(dir: string): Promise<number[]> {
   }
 }
 
-/** `root` and every process whose ancestry leads to it (empty when `root` is gone). */
-export async function pidTree(root: number, procRoot = '/proc'): Promise<number[]> {
+/** Every live process's children, from each /proc/<pid>/stat (read once per scan, shared by all apps). */
+export async function processChildren(procRoot = '/proc'): Promise<Map<number, number[]>> {
   const children = new Map<number, number[]>();
-  let rootAlive = false;
   for (const pid of await numericEntries(procRoot)) {
     let stat: string;
     try {
@@ -35,14 +34,23 @@ export async function pidTree(root: number, procRoot = '/proc'): Promise<number[
     } catch {
       continue;
     }
-    if (pid === root) rootAlive = true;
     const ppid = parentPid(stat);
     if (ppid === null) continue;
     const list = children.get(ppid);
     if (list === undefined) children.set(ppid, [pid]);
     else list.push(pid);
   }
-  if (!rootAlive) return [];
+  return children;
+}
+
+/** `root` and every process whose ancestry leads to it (empty when `root` is gone). */
+export async function pidTree(root: number, procRoot = '/proc', children?: Map<number, number[]>): Promise<number[]> {
+  try {
+    await readFile(join(procRoot, String(root), 'stat'));
+  } catch {
+    return [];
+  }
+  const byParent = children ?? (await processChildren(procRoot));
   const out: number[] = [];
   const queue = [root];
   const seen = new Set<number>();
@@ -51,7 +59,7 @@ export async function pidTree(root: number, procRoot = '/proc'): Promise<number[
     if (seen.has(pid)) continue;
     seen.add(pid);
     out.push(pid);
-    queue.push(...(children.get(pid) ?? []));
+    queue.push(...(byParent.get(pid) ?? []));
   }
   return out;
 }

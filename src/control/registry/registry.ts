@@ -87,7 +87,8 @@ export class Registry extends EventEmitter<RegistryEvents> {
   workloads(): WorkloadView[] {
     const out: WorkloadView[] = [];
     for (const [agentId, e] of this.sortedAgents()) {
-      for (const w of e.report.workloads) out.push({ ...w, agentId, identity: this.identityOf(w) });
+      const lock = e.report.appPortLock;
+      for (const w of e.report.workloads) out.push({ ...w, agentId, identity: this.identityOf(w), ...(lock !== undefined ? { appPortLock: lock } : {}) });
     }
     return out;
   }
