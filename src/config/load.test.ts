@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { packageRoot } from '../util/paths.js';
 import { ConfigError, loadMeshFile, parseMeshText } from './load.js';
 
 const VALID = `apiVersion: trellis.dev/v1alpha1
@@ -285,6 +287,27 @@ describe('mesh file: mTLS modes and lockAppPorts', () => {
     assert.deepEqual(issuesOf(withMtls('\n    lockAppPorts: yes please')), ['9:19 spec.mtls.lockAppPorts: expected boolean, got string "yes please"']);
     assert.deepEqual(issuesOf(withMtls('\n    lockdown: true')), ['9:5 spec.mtls.lockdown: unknown field']);
     assert.deepEqual(issuesOf(withLine(22, '        - name: http\n          mtls: OFF')), ['23:17 spec.workloads[0].ports[0].mtls: expected STRICT or PERMISSIVE']);
+  });
+});
+
+describe('docs/mesh-file.md: the mTLS example', () => {
+  const md = readFileSync(join(packageRoot, 'docs', 'mesh-file.md'), 'utf8');
+  const section = md.slice(md.indexOf('## mTLS modes and the plaintext bypass'));
+  const example = /```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+  const documentedError = /```\n(trellis: .*)\n```/.exec(section)?.[1] ?? '';
+
+  it('parses, with the modes its comments say', () => {
+    const m = parseMeshText(example, '/x/trellis.yaml');
+    assert.equal(m.lockAppPorts, true);
+    assert.deepEqual(
+      m.workloads.map((w) => w.ports.map((p) => `${w.name}:${p.name}=${p.mtls}`)),
+      [['legacy-billing:http=PERMISSIVE', 'legacy-billing:admin=STRICT'], ['orders:grpc=STRICT']],
+    );
+  });
+  it('a bad mode gives the error the page shows', () => {
+    const bad = example.replace('mtls: PERMISSIVE ', 'mtls: permissive ');
+    assert.notEqual(bad, example);
+    assert.throws(() => parseMeshText(bad, 'trellis.yaml'), (err: ConfigError) => `trellis: ${err.describe()}` === documentedError);
   });
 });
 
