@@ -1,7 +1,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { AppPortLock, commandRunner, lockAvailability, lockTableName } from '../../src/agent/exposure/nft-lock.js';
+import type { CheckReport } from '../../src/api/registry.js';
+import { cliEntry } from '../../src/util/paths.js';
+import { killLeftovers, parseReadyLine, writeMeshDir } from '../helpers/mesh.js';
+import { waitFor } from '../helpers/proc.js';
 
 // The plaintext bypass closed in the kernel, inside two network namespaces this test makes
 // (the host's own ruleset is never touched): `app` runs a server on 0.0.0.0 in namespace A;
@@ -72,12 +78,12 @@ after(async () => {
 });
 
 /** 'hello' when a connection from `ns` to host:port got the app's greeting, else the error. */
-function dial(ns: string, host: string): string {
+function dial(ns: string, host: string, to = port): string {
   const client =
     "const s=require('net').connect({host:process.argv[1],port:+process.argv[2],timeout:1500});let d='';" +
     "s.on('data',(c)=>d+=c);s.on('end',()=>{console.log(d);process.exit(0)});" +
     "s.on('timeout',()=>{console.log('timeout');process.exit(0)});s.on('error',(e)=>{console.log(e.code);process.exit(0)})";
-  const [cmd, ...args] = inNs(ns, process.execPath, '-e', client, host, String(port)) as [string, ...string[]];
+  const [cmd, ...args] = inNs(ns, process.execPath, '-e', client, host, String(to)) as [string, ...string[]];
   return execFileSync(cmd, args, { encoding: 'utf8' }).trim();
 }
 
@@ -110,4 +116,61 @@ test('removing the rules (agent stop) deletes the table and opens the port again
   assert.doesNotMatch(tables(), new RegExp(TABLE));
   assert.equal(dial(NS_B, ADDR_A), 'hello');
   assert.deepEqual(lock.lockedPorts, []);
+});
+
+// The same through the product: `trellis up` runs in namespace A with lockAppPorts, and its app
+// listens on 0.0.0.0 (writing its port to a file). The agent locks the port before the app
+// starts, check passes naming the lock, and stopping the mesh removes the table.
+const WIDE_APP = `import net from 'node:net';
+import { writeFileSync } from 'node:fs';
+const server = net.createServer((s) => s.end('hello')).listen(Number(process.env.PORT), '0.0.0.0', () => writeFileSync('wide.port', String(server.address().port)));
+`;
+const LOCK_MESH = `apiVersion: trellis.dev/v1alpha1
+kind: Mesh
+metadata: { name: it-lock }
+spec:
+  controlPlane: { api: 127.0.0.1:0, push: 127.0.0.1:0 }
+  accessLog: "off"
+  mtls: { lockAppPorts: true }
+  workloads:
+    - { name: wide, command: [node, wide.mjs], ports: [{ name: tcp, protocol: tcp }] }
+`;
+
+test('trellis up with lockAppPorts in a namespace: the app on 0.0.0.0 is closed to the other namespace, open on loopback, check passes; stop removes the rules', { skip }, async () => {
+  const md = await writeMeshDir({ meshYaml: LOCK_MESH, files: { 'wide.mjs': WIDE_APP } });
+  const [cmd, ...args] = inNs(NS_A, process.execPath, cliEntry, 'up', md.dir, '--state-dir', md.stateDir) as [string, ...string[]];
+  // \`ip netns exec\` execs node in place: the signal below reaches \`up\` itself
+  const up = spawn(cmd, args, { cwd: md.dir, env: { ...process.env, XDG_CONFIG_HOME: join(md.dir, 'config') }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  up.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  up.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => up.once('exit', (code) => resolve(code)));
+  try {
+    const line = await waitFor('the ready line of trellis up', () => stdout.split('\n').find((l) => l.startsWith('ready ')) ?? (up.exitCode !== null ? Promise.reject(new Error(stderr)) : undefined), { timeoutMs: 90_000 });
+    const { apiUrl } = parseReadyLine(line);
+    const appPort = Number(await waitFor('the app to write its port', () => readFile(join(md.dir, 'wide.port'), 'utf8').catch(() => undefined)));
+    assert.equal(dial(NS_B, ADDR_A, appPort), 'timeout', 'the other namespace must not reach the app around its proxy');
+    assert.equal(dial(NS_A, '127.0.0.1', appPort), 'hello', 'loopback (the proxy) still reaches it');
+    assert.match(tables(), /table inet trellis_lock_[0-9a-f]{12}/);
+    const [ccmd, ...cargs] = inNs(NS_A, process.execPath, cliEntry, 'check', '-o', 'json', '--control-plane', apiUrl) as [string, ...string[]];
+    const bypass = await waitFor('check to see the app and its lock', () => {
+      let out = '';
+      try {
+        out = execFileSync(ccmd, cargs, { encoding: 'utf8' });
+      } catch (err) {
+        out = String((err as { stdout?: string }).stdout ?? '');
+      }
+      const c = (JSON.parse(out) as CheckReport).checks.find((x) => x.name === 'apps reachable only through their proxy');
+      return c !== undefined && /closed by the agent's nftables rules/.test(c.detail) ? c : undefined;
+    }, { timeoutMs: 30_000 });
+    assert.equal(bypass.ok, true);
+  } finally {
+    up.kill('SIGTERM');
+    const code = await exited;
+    await killLeftovers(md.dir);
+    assert.equal(code, 0, stderr.slice(-2000));
+  }
+  assert.doesNotMatch(tables(), /trellis_lock_/, 'the agent removed its table when it stopped');
+  await md.cleanup();
 });
