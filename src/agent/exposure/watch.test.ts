@@ -66,6 +66,17 @@ test('lockAppPorts: the handed-out ports are locked before apps start, found por
   assert.deepEqual(w.report().lockedPorts, []);
 });
 
+test('without lockAppPorts, a table left by an earlier run of this state directory is removed at start (root only)', async () => {
+  const nft = recordingNft();
+  const asRoot = new ExposureWatch({ ...base, apps: () => [], lockRequested: false, appPorts: [7001], onChange: () => {}, scan: () => Promise.resolve([]), nft: nft.run, uid: 0 });
+  await asRoot.prepare();
+  assert.equal(nft.scripts.length, 1);
+  assert.doesNotMatch(nft.scripts[0] ?? '', /chain input/);
+  const asUser = new ExposureWatch({ ...base, apps: () => [], lockRequested: false, appPorts: [7001], onChange: () => {}, scan: () => Promise.resolve([]), nft: nft.run, uid: 1000 });
+  await asUser.prepare();
+  assert.equal(nft.scripts.length, 1, 'no nft as an ordinary user');
+});
+
 test('lockAppPorts where the host refuses: nothing locked, the reason reported', async () => {
   const nft = recordingNft(1);
   const w = new ExposureWatch({ ...base, apps: () => [], lockRequested: true, appPorts: [7001], onChange: () => {}, scan: () => Promise.resolve([]), nft: nft.run, uid: 0 });

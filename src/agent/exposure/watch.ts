@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { AppPortLockReport } from '../../api/registry.js';
 import type { Clock } from '../../util/clock.js';
@@ -56,15 +57,33 @@ export class ExposureWatch {
     this.nft = o.nft ?? commandRunner();
   }
 
+  /**
+   * Without lockAppPorts, a table this state directory's agent left behind (it died, or the
+   * mesh file asked for the lock last time) must not keep dropping ports: removed, best effort,
+   * where nft can run at all (Linux, root); nothing is reported either way.
+   */
+  private async removeLeftover(): Promise<void> {
+    const uid = this.o.uid !== undefined ? this.o.uid : (process.getuid?.() ?? null);
+    if ((this.o.platform ?? process.platform) !== 'linux' || uid !== 0) return;
+    try {
+      await new AppPortLock(lockTableName(resolve(this.o.stateDir)), this.nft).remove();
+    } catch {
+      // no nft, or no table: nothing to remove
+    }
+  }
+
   /** With lockAppPorts: installs the rules for the handed-out ports (before apps start), else notes why not. */
   async prepare(): Promise<void> {
-    if (!this.o.lockRequested) return;
+    if (!this.o.lockRequested) {
+      await this.removeLeftover();
+      return;
+    }
     await this.learnAvailability();
     if (this.unavailable !== undefined) {
       this.o.logger.warn({ reason: this.unavailable }, 'spec.mtls.lockAppPorts: cannot close app ports with nftables on this host');
       return;
     }
-    this.lock = new AppPortLock(lockTableName(this.o.stateDir), this.nft);
+    this.lock = new AppPortLock(lockTableName(resolve(this.o.stateDir)), this.nft);
     await this.applyLock([]);
   }
 
