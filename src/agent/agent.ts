@@ -10,6 +10,7 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { formatHostPort, httpUrl } from '../util/hostport.js';
 import { ingressListeners } from './bootstrap.js';
 import { agentTokenPath, RegistryClient } from './client.js';
+import { ExposureWatch, type ExposureWatchOptions } from './exposure/watch.js';
 import { killLeftovers, PidRegistry } from './pids.js';
 import { describeFixed, PortAllocator } from './ports.js';
 import { PROXY_PROBE_PERIOD_MS } from './proxy-watch.js';
@@ -41,6 +42,11 @@ export interface AgentOptions {
   proxyReadyTimeoutMs?: number;
   /** How often each running proxy's /ready is probed. Default 1 s (PROXY_PROBE_PERIOD_MS). */
   proxyProbePeriodMs?: number;
+  /**
+   * The plaintext-bypass watch's knobs (scan interval; the nft runner, platform and uid that
+   * tests replace). Default: scan every 2 s, real /proc and `nft`.
+   */
+  exposure?: Partial<Pick<ExposureWatchOptions, 'intervalMs' | 'scan' | 'nft' | 'platform' | 'uid'>>;
   /** argv that runs a proxy from a bootstrap file. Default: `node <cliEntry> proxy --bootstrap <file> --exit-on-stdin-close`. */
   proxyCommand?: (bootstrapFile: string) => string[];
 }
@@ -58,6 +64,7 @@ export class Agent {
   private readonly pids: PidRegistry;
   private readonly reporter: Reporter;
   private replicas: ReplicaRunner[] = [];
+  private exposure: ExposureWatch | null = null;
   private started = false;
   private stopped: Promise<void> | null = null;
 
@@ -83,6 +90,19 @@ export class Agent {
     try {
       this.replicas = await this.plan();
       if (this.stopped !== null) throw new Error('agent stopped while starting');
+      this.exposure = new ExposureWatch({
+        apps: () => this.replicas,
+        lockRequested: this.opts.mesh.lockAppPorts,
+        appPorts: this.replicas.flatMap((r) => [...r.ports.app.values()]),
+        stateDir,
+        clock: this.clock,
+        logger: this.logger,
+        onChange: () => this.reporter.notify(),
+        ...this.opts.exposure,
+      });
+      // With lockAppPorts, the handed-out app ports are closed before any app can listen on them.
+      await this.exposure.prepare();
+      this.exposure.start();
       this.reporter.start();
       // The first failure stops everything (stop() aborts the replicas still starting).
       await Promise.all(this.replicas.map((r) => r.start()));
@@ -164,7 +184,7 @@ export class Agent {
         name: w.name,
         service: w.service,
         serviceAccount: w.serviceAccount,
-        ports: w.ports.map((p) => ({ name: p.name, protocol: p.protocol })),
+        ports: w.ports.map((p) => ({ name: p.name, protocol: p.protocol, mtls: p.mtls })),
         upstreams: w.upstreams.map((u) => u.cluster),
         ingress: false,
         loadBalancer: w.loadBalancer,
@@ -185,7 +205,14 @@ export class Agent {
       });
     }
     const services = mesh.services.map((s) => ({ namespace: mesh.namespace, name: s.name, selector: { ...s.selector } }));
-    return { agentId: this.agentId, hostname: hostname(), leaseMs: this.opts.leaseMs ?? 15_000, workloads, ...(services.length > 0 ? { services } : {}) };
+    return {
+      agentId: this.agentId,
+      hostname: hostname(),
+      leaseMs: this.opts.leaseMs ?? 15_000,
+      workloads,
+      ...(services.length > 0 ? { services } : {}),
+      ...(this.exposure !== null ? { appPortLock: this.exposure.report() } : {}),
+    };
   }
 
   /**
@@ -210,6 +237,8 @@ export class Agent {
     await Promise.all(this.replicas.map((r) => r.stopProxy()));
     this.logger.info('stopping apps');
     await Promise.all(this.replicas.map((r) => r.stopApp()));
+    // Apps are gone: their ports need no lock any more (the rules are removed with them).
+    await this.exposure?.stop();
     this.logger.info('agent stopped');
     try {
       await this.client.deleteAgent(this.agentId);

@@ -99,6 +99,8 @@ export function buildBootstrap(opts: {
       protocol: p.protocol,
       listen: { host: LOOPBACK, port: ports.inbound.get(p.name) as number },
       app: { host: LOOPBACK, port: ports.app.get(p.name) as number },
+      // STRICT is the bootstrap's default: only PERMISSIVE is written out.
+      ...(p.mtls === 'PERMISSIVE' ? { mtls: p.mtls } : {}),
     })),
     outbound,
     drainTimeoutMs: mesh.drainTimeoutMs,

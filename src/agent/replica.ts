@@ -14,6 +14,8 @@ import type { PidRegistry } from './pids.js';
 import { httpProbe, readinessProbe, type ProxyReadiness, type Readiness } from './probe.js';
 import { watchProxy } from './proxy-watch.js';
 import { buildBootstrap, LOOPBACK as HOST, newAdminToken, replicaIdentity, type ReplicaPorts, type ReplicaSpec } from './bootstrap.js';
+import type { Exposure } from './exposure/exposure.js';
+import type { WatchedApp } from './exposure/watch.js';
 import { describeLog, LOG_LINES_SCANNED } from './log-excerpt.js';
 import { Child, describeExit, resolveCommand, tailFile, type ExitInfo } from './process.js';
 
@@ -56,7 +58,7 @@ export function defaultProxyCommand(bootstrapFile: string): string[] {
  * start() resolves once the replica is ready, or rejects with a TrellisError saying why not;
  * cleaning up is the agent's job (it stops every replica).
  */
-export class ReplicaRunner {
+export class ReplicaRunner implements WatchedApp {
   readonly name: string;
   readonly nodeId: string;
   readonly identity: string;
@@ -77,6 +79,8 @@ export class ReplicaRunner {
   private watchingProxy = false;
   private readonly log: Logger;
   private readonly readiness: Readiness = { describe: () => 'none', run: () => Promise.resolve(true) };
+  /** App listeners beyond loopback, from the agent's last scan (exposure/watch.ts). */
+  private exposed: string[] = [];
 
   constructor(
     private readonly ctx: ReplicaContext,
@@ -110,6 +114,17 @@ export class ReplicaRunner {
     return join(this.ctx.stateDir, 'logs', `${this.name}-${this.replica}.${kind}.log`);
   }
 
+  appPid(): number | null {
+    return this.spec.kind === 'workload' && this.app?.running === true ? this.app.pid : null;
+  }
+
+  setExposed(found: Exposure[]): boolean {
+    const next = found.map((e) => e.address);
+    if (next.join(' ') === this.exposed.join(' ')) return false;
+    this.exposed = next;
+    return true;
+  }
+
   report(): ReplicaReport {
     const endpoints =
       this.spec.kind === 'workload'
@@ -124,6 +139,7 @@ export class ReplicaRunner {
       proxyPid: this.proxy?.running === true ? this.proxy.pid : null,
       adminUrl: this.adminUrl,
       endpoints,
+      ...(this.exposed.length > 0 ? { exposed: [...this.exposed] } : {}),
       lastExit: this.lastExit,
     };
   }

@@ -1,4 +1,4 @@
-import type { HostPort, Protocol } from './common.js';
+import type { HostPort, MtlsMode, Protocol } from './common.js';
 
 /**
  * What the agent hands a proxy at start, as a JSON file (`trellis proxy --bootstrap <file>`).
@@ -65,6 +65,8 @@ export interface InboundListenerConfig {
   protocol: Protocol;
   listen: HostPort;
   app: HostPort;
+  /** Absent: STRICT (mTLS only). PERMISSIVE also serves plaintext callers, without identity. */
+  mtls?: MtlsMode;
 }
 
 /** Local plain-text listener through which the app reaches one upstream service port. */

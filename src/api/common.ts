@@ -3,6 +3,12 @@ export type Protocol = 'http' | 'http2' | 'grpc' | 'tcp';
 
 export const PROTOCOLS: readonly Protocol[] = ['http', 'http2', 'grpc', 'tcp'];
 
+/**
+ * An inbound port's mTLS mode: STRICT accepts mTLS only; PERMISSIVE also accepts plaintext
+ * (told apart by the first byte), whose callers carry no identity.
+ */
+export type MtlsMode = 'STRICT' | 'PERMISSIVE';
+
 export interface HostPort {
   host: string;
   port: number;

@@ -46,6 +46,11 @@ export interface ProxyStatusReport {
   /** Number of peers whose SPIFFE ID this proxy verified since start. */
   peersVerified: number;
   adminUrl: string;
+  /**
+   * Plaintext connections accepted since start, per PERMISSIVE inbound port (absent: none is
+   * PERMISSIVE). The dashboard shows them, so an operator knows when STRICT is safe.
+   */
+  plaintextConnections?: Record<string, number>;
 }
 
 export type ProxyMessage =

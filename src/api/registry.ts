@@ -1,4 +1,4 @@
-import type { Protocol } from './common.js';
+import type { MtlsMode, Protocol } from './common.js';
 import type { LoadBalancerKind } from './snapshot.js';
 
 /**
@@ -33,6 +33,8 @@ export type ReplicaState = 'starting' | 'ready' | 'unhealthy' | 'crashed' | 'sto
 export interface PortSpec {
   name: string;
   protocol: Protocol;
+  /** The inbound port's mTLS mode (absent: STRICT). */
+  mtls?: MtlsMode;
 }
 
 export interface AgentReport {
@@ -46,6 +48,20 @@ export interface AgentReport {
    * canaries. Absent = none. Their endpoints are the replicas of every workload whose labels match.
    */
   services?: SelectorServiceReport[];
+  /**
+   * The agent's nftables lock of app ports (mesh file `spec.mtls.lockAppPorts`), which closes
+   * the plaintext bypass. Absent: an agent that predates it (nothing known).
+   */
+  appPortLock?: AppPortLockReport;
+}
+
+export interface AppPortLockReport {
+  /** The mesh file asks for it (`spec.mtls.lockAppPorts: true`). */
+  requested: boolean;
+  /** Ports whose TCP the agent's rules drop unless it comes over loopback (empty: no rules). */
+  lockedPorts: number[];
+  /** Why the agent cannot (or could not) install the rules on this host; absent when it can. */
+  unavailable?: string;
 }
 
 /** A service whose endpoints are the replicas of every (non-ingress) workload whose labels match `selector`. */
@@ -84,6 +100,12 @@ export interface ReplicaReport {
   adminUrl: string;
   /** One per port: the proxy's inbound mTLS listener for it. */
   endpoints: { port: string; protocol: Protocol; host: string; portNumber: number }[];
+  /**
+   * The plaintext bypass: addresses beyond loopback that the app (its process tree) listens
+   * on, such as `0.0.0.0:8080` or `[::]:8080`; there, it can be reached without its proxy,
+   * so without mTLS and without policy. Absent or empty: none found.
+   */
+  exposed?: string[];
   lastExit: { code: number | null; signal: string | null; at: string } | null;
 }
 
@@ -101,6 +123,8 @@ export interface ServiceView {
 export interface WorkloadView extends WorkloadReport {
   agentId: string;
   identity: string;
+  /** The reporting agent's nftables lock of app ports (its AgentReport.appPortLock). */
+  appPortLock?: AppPortLockReport;
 }
 
 export interface EndpointView {
@@ -130,6 +154,8 @@ export interface ProxyView {
   tlsHandshakes: number;
   tlsFailures: number;
   peersVerified: number;
+  /** Plaintext connections since the proxy started, per PERMISSIVE inbound port (absent: none is PERMISSIVE). */
+  plaintextConnections?: Record<string, number>;
   adminUrl: string | null;
   lastSeen: string | null;
 }

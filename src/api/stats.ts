@@ -148,4 +148,12 @@ export interface WorkloadStatusView {
   ackedVersion: number | null;
   nack: { version: number; error: string } | null;
   connected: boolean;
+  /**
+   * Each inbound port's mTLS mode and, for PERMISSIVE ports, the plaintext connections its
+   * proxy accepted since it started (null: not PERMISSIVE, or not reported yet). None for a
+   * while on every replica: the port can be made STRICT.
+   */
+  ports: { name: string; mtls: 'STRICT' | 'PERMISSIVE'; plaintextConnections: number | null }[];
+  /** The plaintext bypass: app listeners beyond loopback; `closed` when the agent's nftables rules drop them. */
+  exposed: { address: string; closed: boolean }[];
 }

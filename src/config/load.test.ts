@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { packageRoot } from '../util/paths.js';
 import { ConfigError, loadMeshFile, parseMeshText } from './load.js';
 
 const VALID = `apiVersion: trellis.dev/v1alpha1
@@ -80,7 +82,8 @@ describe('mesh file: valid', () => {
     assert.equal(front.service, 'frontend');
     assert.equal(front.serviceAccount, 'frontend');
     assert.deepEqual(front.env, { GREETING: 'hello', COUNT: '3' });
-    assert.deepEqual(front.ports, [{ name: 'http', protocol: 'http' }]);
+    assert.deepEqual(front.ports, [{ name: 'http', protocol: 'http', mtls: 'STRICT' }]);
+    assert.equal(m.lockAppPorts, false);
     assert.deepEqual(front.readiness, { httpGet: { path: '/healthz', port: 'http' }, periodMs: 2000, timeoutMs: 1000, failureThreshold: 3, startTimeoutMs: 30_000 });
     assert.deepEqual(front.upstreams, [
       { service: 'catalog-api', port: 'grpc', protocol: 'grpc', cluster: 'default/catalog-api:grpc', env: 'CATALOG_API_ADDR', listen: null },
@@ -258,6 +261,53 @@ describe('mesh file: spec.accessLog', () => {
   });
   it('an unknown short form lists what is accepted', () => {
     assert.deepEqual(issuesOf(withAccessLog(' syslog')), ['8:14 spec.accessLog: expected one of off, stdout, file, or {destination, maxSize, keep}']);
+  });
+});
+
+describe('mesh file: mTLS modes and lockAppPorts', () => {
+  /** VALID with a spec.mtls block after line 7 (certificateTTL): it starts on line 8. */
+  const withMtls = (text: string): string => withLine(7, `  certificateTTL: 10s\n  mtls:${text}`);
+  const modes = (text: string): string[][] => parseMeshText(text, '/x/trellis.yaml').workloads.map((w) => w.ports.map((p) => `${p.name}=${p.mtls}`));
+
+  it('a port takes its own mode, else its workload\'s, else the mesh\'s', () => {
+    assert.deepEqual(modes(VALID), [['http=STRICT'], ['grpc=STRICT', 'admin-http=STRICT']]);
+    assert.deepEqual(modes(withMtls('\n    mode: PERMISSIVE')), [['http=PERMISSIVE'], ['grpc=PERMISSIVE', 'admin-http=PERMISSIVE']]);
+    // line 31 is the catalog workload's `command`, line 34 its grpc port's protocol
+    const perWorkload = withLine(31, '      command: [node, catalog.mjs]\n      mtls: PERMISSIVE');
+    assert.deepEqual(modes(perWorkload), [['http=STRICT'], ['grpc=PERMISSIVE', 'admin-http=PERMISSIVE']]);
+    const perPort = withLine(34, '          protocol: grpc\n          mtls: STRICT').replace('catalog.mjs]\n', 'catalog.mjs]\n      mtls: PERMISSIVE\n');
+    assert.deepEqual(modes(perPort), [['http=STRICT'], ['grpc=STRICT', 'admin-http=PERMISSIVE']]);
+  });
+  it('lockAppPorts is off unless asked for', () => {
+    assert.equal(parseMeshText(withMtls('\n    lockAppPorts: true'), '/x/trellis.yaml').lockAppPorts, true);
+    assert.equal(parseMeshText(withMtls(' {}'), '/x/trellis.yaml').lockAppPorts, false);
+  });
+  it('bad values name file position and field', () => {
+    assert.deepEqual(issuesOf(withMtls('\n    mode: strict')), ['9:11 spec.mtls.mode: expected STRICT or PERMISSIVE']);
+    assert.deepEqual(issuesOf(withMtls('\n    lockAppPorts: yes please')), ['9:19 spec.mtls.lockAppPorts: expected boolean, got string "yes please"']);
+    assert.deepEqual(issuesOf(withMtls('\n    lockdown: true')), ['9:5 spec.mtls.lockdown: unknown field']);
+    assert.deepEqual(issuesOf(withLine(22, '        - name: http\n          mtls: OFF')), ['23:17 spec.workloads[0].ports[0].mtls: expected STRICT or PERMISSIVE']);
+  });
+});
+
+describe('docs/mesh-file.md: the mTLS example', () => {
+  const md = readFileSync(join(packageRoot, 'docs', 'mesh-file.md'), 'utf8');
+  const section = md.slice(md.indexOf('## mTLS modes and the plaintext bypass'));
+  const example = /```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+  const documentedError = /```\n(trellis: .*)\n```/.exec(section)?.[1] ?? '';
+
+  it('parses, with the modes its comments say', () => {
+    const m = parseMeshText(example, '/x/trellis.yaml');
+    assert.equal(m.lockAppPorts, true);
+    assert.deepEqual(
+      m.workloads.map((w) => w.ports.map((p) => `${w.name}:${p.name}=${p.mtls}`)),
+      [['legacy-billing:http=PERMISSIVE', 'legacy-billing:admin=STRICT'], ['orders:grpc=STRICT']],
+    );
+  });
+  it('a bad mode gives the error the page shows', () => {
+    const bad = example.replace('mtls: PERMISSIVE ', 'mtls: permissive ');
+    assert.notEqual(bad, example);
+    assert.throws(() => parseMeshText(bad, 'trellis.yaml'), (err: ConfigError) => `trellis: ${err.describe()}` === documentedError);
   });
 });
 

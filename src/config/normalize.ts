@@ -72,7 +72,7 @@ export function normalize(file: MeshFile, path: string, dir: string): MeshConfig
       command: [...w.command],
       replicas: w.replicas,
       env: Object.fromEntries(Object.entries(w.env).map(([k, v]) => [k, String(v)])),
-      ports: w.ports.map((p) => ({ name: p.name, protocol: p.protocol as Protocol })),
+      ports: w.ports.map((p) => ({ name: p.name, protocol: p.protocol as Protocol, mtls: p.mtls ?? w.mtls ?? file.spec.mtls.mode })),
       readiness,
       loadBalancer: w.loadBalancer,
       labels: workloadLabels(w),
@@ -100,6 +100,7 @@ export function normalize(file: MeshFile, path: string, dir: string): MeshConfig
     },
     accessLog: accessLogSettings(file.spec.accessLog),
     authorization: { defaultAction: file.spec.authorization.defaultAction },
+    lockAppPorts: file.spec.mtls.lockAppPorts,
     tracing: file.spec.tracing.enabled ? { samplingRatio: file.spec.tracing.sampling, collector: file.spec.tracing.collector ?? null } : null,
     ingress: file.spec.ingress.map((i) => ({
       name: i.name,

@@ -29,9 +29,19 @@ export const hostPort = z.string().refine((s) => parseHostPort(s) !== undefined,
 
 const envName = z.string().regex(ENV_NAME, 'expected an environment variable name ([A-Za-z_][A-Za-z0-9_]*)');
 
+/**
+ * How a workload's inbound port treats callers (Istio's PeerAuthentication modes): STRICT
+ * accepts mTLS only; PERMISSIVE also accepts plaintext from unmeshed clients, who then have
+ * no identity (docs/security.md, "mTLS modes").
+ */
+export const MTLS_MODES = ['STRICT', 'PERMISSIVE'] as const;
+const mtlsMode = z.enum(MTLS_MODES, { error: 'expected STRICT or PERMISSIVE' });
+
 const portSchema = z.strictObject({
   name: label,
   protocol: z.enum(PROTOCOLS as [string, ...string[]]).default('http'),
+  /** This port's mode; absent: the workload's `mtls`, else the mesh's `spec.mtls.mode`. */
+  mtls: mtlsMode.optional(),
 });
 
 const readinessSchema = z.strictObject({
@@ -70,6 +80,8 @@ const workloadSchema = z.strictObject({
   replicas: z.int().min(1).max(64).default(1),
   env: z.record(envName, z.union([z.string(), z.number(), z.boolean()])).default({}),
   ports: z.array(portSchema).min(1, 'expected at least one port'),
+  /** The mTLS mode of this workload's (its service's) ports; absent: `spec.mtls.mode`. */
+  mtls: mtlsMode.optional(),
   readiness: readinessSchema.optional(),
   upstreams: z.array(upstreamSchema).default([]),
   /** How callers spread requests over this service's endpoints. */
@@ -182,6 +194,17 @@ export const meshFileSchema = z.strictObject({
     authorization: z
       .strictObject({ defaultAction: z.enum(['allow', 'deny', 'authenticated']).default(DEFAULT_MESH_AUTHORIZATION) })
       .default({ defaultAction: DEFAULT_MESH_AUTHORIZATION }),
+    /**
+     * Mesh-wide mTLS: the default mode of every inbound port, and whether the agent closes the
+     * plaintext bypass (an app listening on a non-loopback address) with nftables rules that
+     * let only loopback reach the app's ports (docs/security.md, "The plaintext bypass").
+     */
+    mtls: z
+      .strictObject({
+        mode: mtlsMode.default('STRICT'),
+        lockAppPorts: z.boolean().default(false),
+      })
+      .default({ mode: 'STRICT', lockAppPorts: false }),
     ingress: z.array(ingressSchema).default([]),
     workloads: z.array(workloadSchema).min(1, 'expected at least one workload'),
     /** Services declared by label selector (e.g. one per version, for canaries). */

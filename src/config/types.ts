@@ -1,5 +1,5 @@
 import type { DefaultAction, LoadBalancerKind } from '../api/snapshot.js';
-import type { HostPort, Protocol } from '../api/common.js';
+import type { HostPort, MtlsMode, Protocol } from '../api/common.js';
 
 /** A validated mesh file with every default applied (docs/mesh-file.md). */
 export interface MeshConfig {
@@ -18,6 +18,8 @@ export interface MeshConfig {
   tracing: TracingSettings | null;
   /** `spec.authorization`: the mesh-wide default of services no policy gives a defaultAction. */
   authorization: { defaultAction: DefaultAction };
+  /** `spec.mtls.lockAppPorts`: close the plaintext bypass with nftables where the host allows it. */
+  lockAppPorts: boolean;
   ingress: IngressConfig[];
   workloads: WorkloadConfig[];
   /** Services declared by label selector (`spec.services`). */
@@ -51,6 +53,8 @@ export interface SelectorServiceConfig {
 export interface PortConfig {
   name: string;
   protocol: Protocol;
+  /** Resolved: the port's own `mtls`, else its workload's, else the mesh's `spec.mtls.mode`. */
+  mtls: MtlsMode;
 }
 
 export interface WorkloadConfig {

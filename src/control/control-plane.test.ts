@@ -172,6 +172,7 @@ test('check: replicas without proxies, sync, certificates and peers verified ove
         ['proxies in sync', true],
         ['certificates valid', true],
         ['peers verified', true],
+        ['apps reachable only through their proxy', true],
       ],
       JSON.stringify(r2.checks),
     );

@@ -360,6 +360,7 @@ export class ControlPlane implements ApiBackend {
     return runChecks({
       nodes: this.registry.nodes(),
       endpoints: this.registry.endpoints(),
+      workloads: this.registry.workloads(),
       tracker: this.tracker,
       snapshots: this.snapshots,
       certTtlMs: this.o.certTtlMs,

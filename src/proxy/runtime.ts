@@ -186,6 +186,7 @@ export class ProxyRuntime {
       certSerial: c?.serial ?? '',
       ...this.tls.counters,
       adminUrl: this.deps.adminUrl?.() ?? '',
+      ...(this.bootstrap.inbound.some((l) => l.mtls === 'PERMISSIVE') ? { plaintextConnections: this.metrics.plaintextConnections() } : {}),
     };
   }
 

@@ -46,6 +46,19 @@ class IngressTlsStats implements IngressTlsMetrics {
   }
 }
 
+/**
+ * Connections of one PERMISSIVE inbound listener by what their first byte said: how many
+ * callers still come in plaintext (the number an operator watches before switching to STRICT).
+ */
+export interface FirstByteCounts {
+  plaintext: number;
+  tls: number;
+  /** No first byte within the timeout (closed by the proxy). */
+  timeout: number;
+  /** Closed by the peer before its first byte. */
+  closed: number;
+}
+
 /** prom-client's Registry.PROMETHEUS_CONTENT_TYPE (text exposition 0.0.4). */
 const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 const BUCKET_LABELS = [...DURATION_BUCKETS.map(String), '+Inf'];
@@ -85,6 +98,8 @@ export class ProxyMetrics {
   private clusterGauges: ClusterGaugeReader = () => [];
   private accessLogStats: () => AccessLogStats | null = () => null;
   private readonly tcp = new Map<string, TcpStats>();
+  /** Per PERMISSIVE inbound listener (bounded: listener names come from the mesh file). */
+  private readonly firstBytes = new Map<string, FirstByteCounts>();
   private readonly tls = { handshakes: { inbound: 0, outbound: 0 }, failures: { inbound: 0, outbound: 0 } };
   private readonly ingressTlsStats = new Map<string, IngressTlsStats>();
   private certExpirySeconds = 0;
@@ -129,6 +144,23 @@ export class ProxyMetrics {
       this.ingressTlsStats.set(listener, s);
     }
     return s;
+}
+
+  /** The first-byte counts of one PERMISSIVE inbound listener (bind once per listener). */
+  firstByteCounts(listener: string): FirstByteCounts {
+    let c = this.firstBytes.get(listener);
+    if (c === undefined) {
+      c = { plaintext: 0, tls: 0, timeout: 0, closed: 0 };
+      this.firstBytes.set(listener, c);
+    }
+    return c;
+  }
+
+  /** Plaintext connections accepted so far, per PERMISSIVE inbound listener (the proxy's status report). */
+  plaintextConnections(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [listener, c] of this.firstBytes) out[listener] = c.plaintext;
+    return out;
   }
 
   tlsHandshake(direction: Direction): void {
@@ -188,6 +220,7 @@ export class ProxyMetrics {
     this.registerClusterGauges(registry);
     this.registerAccessLog(registry);
     this.registerPolicies(registry);
+    this.registerFirstBytes(registry);
     new pc.Counter({
       name: 'trellis_tcp_connections_opened_total',
       help: 'Opaque TCP connections relayed',
@@ -350,6 +383,30 @@ export class ProxyMetrics {
     registry.registerMetric(
       rawMetric(limits, 'Inbound rate-limit decisions by RateLimitPolicy and mode: admitted, limited (shadow mode: would have been limited)', 'counter', (out) => {
         for (const c of this.policies.rateLimitValues()) out.push({ metricName: limits, labels: c.labels, value: c.n });
+      }),
+    );
+  }
+
+  private registerFirstBytes(registry: Registry): void {
+    const plain = 'trellis_inbound_plaintext_connections_total';
+    registry.registerMetric(
+      rawMetric(plain, 'Plaintext connections accepted by a PERMISSIVE inbound port (callers without mTLS; none for a while: STRICT is safe)', 'counter', (out) => {
+        for (const [listener, c] of this.firstBytes) out.push({ metricName: plain, labels: { listener }, value: c.plaintext });
+      }),
+    );
+    const mtls = 'trellis_inbound_permissive_tls_connections_total';
+    registry.registerMetric(
+      rawMetric(mtls, 'Connections that began a TLS handshake on a PERMISSIVE inbound port', 'counter', (out) => {
+        for (const [listener, c] of this.firstBytes) out.push({ metricName: mtls, labels: { listener }, value: c.tls });
+      }),
+    );
+    const failed = 'trellis_inbound_first_byte_failures_total';
+    registry.registerMetric(
+      rawMetric(failed, 'Connections to a PERMISSIVE inbound port closed before their first byte: timeout (the proxy closed it) or closed (the peer did)', 'counter', (out) => {
+        for (const [listener, c] of this.firstBytes) {
+          out.push({ metricName: failed, labels: { listener, reason: 'timeout' }, value: c.timeout });
+          out.push({ metricName: failed, labels: { listener, reason: 'closed' }, value: c.closed });
+        }
       }),
     );
   }

@@ -4,18 +4,25 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
 import { packageRoot } from '../../util/paths.js';
+import { parseMeshText } from '../load.js';
 import { problemPath, validateResource } from './validate.js';
 
-// Every example in docs/configuration.md is valid: whole resources as they are, filter
-// snippets inside a minimal HTTPRoute.
+// Every example in docs/configuration.md is valid: whole resources as they are, a mesh file
+// (kind: Mesh, the mTLS modes) as a mesh file, filter snippets inside a minimal HTTPRoute.
 test('docs/configuration.md examples validate', () => {
   const md = readFileSync(join(packageRoot, 'docs', 'configuration.md'), 'utf8');
   const blocks = [...md.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
   let seen = 0;
+  let meshFiles = 0;
   for (const b of blocks) {
     // Mesh-file excerpts (ingress TLS) are loaded by src/config/ingress-tls.test.ts instead.
     if (/^kind: Mesh$/m.test(b)) continue;
     const data: unknown = parse(b);
+    if ((data as { kind?: unknown }).kind === 'Mesh') {
+      assert.doesNotThrow(() => parseMeshText(b, 'docs/configuration.md'), b.slice(0, 60));
+      meshFiles++;
+      continue;
+    }
     const resources = b.startsWith('apiVersion')
       ? [data]
       : (data as unknown[]).map((f) => ({
@@ -31,6 +38,7 @@ test('docs/configuration.md examples validate', () => {
     }
   }
   assert.ok(seen >= 9, `only ${seen} examples found`);
+  assert.ok(meshFiles >= 1, 'the mTLS modes example (a mesh file) is there');
 });
 
 // The demo's policies (README "Lock it down") validate: the walk-through applies them as they are.

@@ -21,6 +21,7 @@ const replicaSchema = z.object({
   proxyPid: z.number().int().nullable(),
   adminUrl: z.string(),
   endpoints: z.array(z.object({ port: z.string().min(1), protocol, host: z.string().min(1), portNumber: port })),
+  exposed: z.array(z.string().min(1).max(64)).max(64).optional(),
   lastExit: z.object({ code: z.number().int().nullable(), signal: z.string().nullable(), at: z.string() }).nullable(),
 });
 
@@ -29,7 +30,7 @@ const workloadSchema = z.object({
   name: z.string().min(1),
   service: z.string().min(1),
   serviceAccount: segment,
-  ports: z.array(z.object({ name: z.string().min(1), protocol })),
+  ports: z.array(z.object({ name: z.string().min(1), protocol, mtls: z.enum(['STRICT', 'PERMISSIVE']).optional() })),
   upstreams: z.array(z.string().regex(/^[^/]+\/[^:]+:.+$/, 'must be a cluster name <namespace>/<service>:<port>')),
   ingress: z.boolean(),
   loadBalancer: z.enum(['peak-ewma', 'round-robin']).optional(),
@@ -49,6 +50,13 @@ export const agentReportSchema = z.object({
   leaseMs: z.number().int().min(100).max(24 * 3600 * 1000),
   workloads: z.array(workloadSchema),
   services: z.array(selectorServiceSchema).optional(),
+  appPortLock: z
+    .object({
+      requested: z.boolean(),
+      lockedPorts: z.array(port).max(4096),
+      unavailable: z.string().max(512).optional(),
+    })
+    .optional(),
 });
 
 export const tokenRequestSchema = z.object({
@@ -82,6 +90,7 @@ export const statusSchema = z.object({
   tlsFailures: z.number(),
   peersVerified: z.number(),
   adminUrl: z.string(),
+  plaintextConnections: z.record(z.string().max(63), z.number().int().min(0)).optional(),
 });
 
 /** `workloads[0].ports[1].protocol` from a zod path. */

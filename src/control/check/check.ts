@@ -1,13 +1,16 @@
-import type { CheckReport, CheckResult, EndpointView } from '../../api/registry.js';
+import type { CheckReport, CheckResult, EndpointView, WorkloadView } from '../../api/registry.js';
 import type { TlsCredentials } from '../../identity/tls.js';
 import type { SnapshotCache } from '../compiler/snapshot-cache.js';
 import { ProxyTracker } from '../push/proxy-tracker.js';
 import type { ProxyNode } from '../registry/registry.js';
+import { bypassCheck } from './bypass.js';
 import { dialAndVerify } from './dial.js';
 
 export interface CheckInputs {
   nodes: ProxyNode[];
   endpoints: EndpointView[];
+  /** For the plaintext-bypass check (what each agent found its apps listening on). Default: none. */
+  workloads?: WorkloadView[];
   tracker: ProxyTracker;
   snapshots: SnapshotCache;
   certTtlMs: number;
@@ -83,5 +86,6 @@ export async function runChecks(i: CheckInputs): Promise<CheckReport> {
       `${ready.length} ready endpoint(s) presented their registered SPIFFE ID over mTLS`,
     ),
   );
+  checks.push(bypassCheck(i.workloads ?? []));
   return { ok: checks.every((c) => c.ok), checks };
 }

@@ -96,6 +96,7 @@ export class ProxyTracker {
       tlsHandshakes: s?.status?.tlsHandshakes ?? 0,
       tlsFailures: s?.status?.tlsFailures ?? 0,
       peersVerified: s?.status?.peersVerified ?? 0,
+      ...(s?.status?.plaintextConnections !== undefined ? { plaintextConnections: { ...s.status.plaintextConnections } } : {}),
       adminUrl: s?.status?.adminUrl ?? null,
       lastSeen: s?.lastSeen != null ? new Date(s.lastSeen).toISOString() : null,
     };

@@ -47,7 +47,9 @@ export class RegistryViews {
     if (this.w === null) {
       const out: WorkloadView[] = [];
       for (const [agentId, report] of this.agents) {
-        for (const w of report.workloads) out.push({ ...w, agentId, identity: this.identityOf(w) });
+        // The agent's app-port lock (the plaintext bypass closed or not) is shown per workload.
+        const lock = report.appPortLock;
+        for (const w of report.workloads) out.push({ ...w, agentId, identity: this.identityOf(w), ...(lock !== undefined ? { appPortLock: lock } : {}) });
       }
       this.w = out;
     }

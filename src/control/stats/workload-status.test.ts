@@ -62,7 +62,32 @@ describe('workloadStatusRows', () => {
       ackedVersion: 6,
       nack: { version: 7, error: 'bad route' },
       connected: true,
+      ports: [],
+      exposed: [],
     });
+  });
+
+  it('ports carry their mode and, when PERMISSIVE, the proxy\'s plaintext count; exposures are closed only for locked ports', () => {
+    const w: WorkloadView = {
+      ...b,
+      ports: [
+        { name: 'http', protocol: 'http', mtls: 'PERMISSIVE' },
+        { name: 'grpc', protocol: 'grpc' },
+        { name: 'admin', protocol: 'http', mtls: 'PERMISSIVE' },
+      ],
+      replicas: [{ ...replica(0, 'ready'), exposed: ['0.0.0.0:8080', '[::]:9090'] }],
+      appPortLock: { requested: true, lockedPorts: [8080] },
+    };
+    const [row] = workloadStatusRows([w], [{ ...proxy, plaintextConnections: { http: 3 } }], 0);
+    assert.deepEqual(row?.ports, [
+      { name: 'http', mtls: 'PERMISSIVE', plaintextConnections: 3 },
+      { name: 'grpc', mtls: 'STRICT', plaintextConnections: null },
+      { name: 'admin', mtls: 'PERMISSIVE', plaintextConnections: null },
+    ]);
+    assert.deepEqual(row?.exposed, [
+      { address: '0.0.0.0:8080', closed: true },
+      { address: '[::]:9090', closed: false },
+    ]);
   });
 
   it('a replica whose proxy never connected: workload identity, nulls, not connected; an expired certificate is negative', () => {

@@ -1,9 +1,11 @@
 import type { ProxyView, WorkloadView } from '../../api/registry.js';
 import type { WorkloadStatusView } from '../../api/stats.js';
+import { isClosed } from '../check/bypass.js';
 
 /**
  * One row per replica: the agent's report joined with what the push server knows of its
- * proxy (by node id): identity, certificate, config versions, connection. A replica whose
+ * proxy (by node id): identity, certificate, config versions, connection, each port's mTLS
+ * mode with its plaintext callers, and the plaintext bypass the agent found. A replica whose
  * proxy never connected shows its workload's identity and nulls.
  */
 export function workloadStatusRows(workloads: readonly WorkloadView[], proxies: readonly ProxyView[], now: number): WorkloadStatusView[] {
@@ -30,6 +32,11 @@ export function workloadStatusRows(workloads: readonly WorkloadView[], proxies: 
         ackedVersion: p?.ackedVersion ?? null,
         nack: p?.nack ?? null,
         connected: p?.connected ?? false,
+        ports: w.ports.map((port) => {
+          const mtls = port.mtls ?? 'STRICT';
+          return { name: port.name, mtls, plaintextConnections: mtls === 'PERMISSIVE' ? (p?.plaintextConnections?.[port.name] ?? null) : null };
+        }),
+        exposed: (r.exposed ?? []).map((address) => ({ address, closed: isClosed(address, w.appPortLock) })),
       });
     }
   }

@@ -1,4 +1,5 @@
 import http2 from 'node:http2';
+import net from 'node:net';
 import tls from 'node:tls';
 import type { InboundListenerConfig } from '../../api/bootstrap.js';
 import { ALPN_H2, ALPN_HTTP1, ALPN_TCP, isHttp2 } from '../../api/common.js';
@@ -10,6 +11,8 @@ import { serveHttp2Stream } from '../http2/server-stream.js';
 import type { Http2StreamOptions } from '../http2/server-stream.js';
 import type { ListenerSite } from '../pipeline/exchange.js';
 import type { Pipeline } from '../pipeline/stage.js';
+import { sniffFirstByte } from '../mtls/first-byte.js';
+import type { FirstByteCounts } from '../../telemetry/metrics.js';
 import { AppLeases } from '../pool/app-source.js';
 import { tcpConnector } from '../pool/connect.js';
 import { H2SessionPool } from '../pool/h2-session-pool.js';
@@ -36,10 +39,20 @@ function expectedAlpn(config: InboundListenerConfig): string {
  * serve each request through the inbound stack (stages/index.ts), whose stages all see the
  * caller's verified identity, to the local app on loopback: HTTP/1 over a keep-alive pool,
  * HTTP/2 stream by stream over an h2c session; tcp as a byte relay.
+ *
+ * STRICT (the default): the TLS server itself listens, so a plaintext byte never reaches a
+ * codec. PERMISSIVE: a plain TCP server listens and reads each connection's first byte
+ * (mtls/first-byte.ts): a TLS handshake goes to the TLS server as above; anything else is
+ * served in plaintext with no identity (peer null), so policy sees an unauthenticated caller.
  */
 export class InboundListener implements Listener {
   readonly direction = 'inbound' as const;
   private readonly server: tls.Server;
+  /** PERMISSIVE only: the listening server that tells TLS from plaintext by the first byte. */
+  private readonly sniffer: net.Server | null = null;
+  private readonly firstBytes: FirstByteCounts | null = null;
+  /** Connections still waiting for their first byte (closed on drain and close). */
+  private readonly sniffing = new Set<net.Socket>();
   private readonly conns = new ConnectionSet();
   private readonly app: AppLeases;
   private readonly pipeline: Pipeline;
@@ -81,15 +94,19 @@ export class InboundListener implements Listener {
       // Node's default is 120 s: a peer that opens TCP and never finishes its handshake should not hold a connection that long.
       handshakeTimeout: ctx.limits.tlsHandshakeTimeoutMs,
     });
+    if (config.mtls === 'PERMISSIVE') {
+      this.firstBytes = ctx.metrics.firstByteCounts(config.name);
+      this.sniffer = net.createServer({ allowHalfOpen: config.protocol === 'tcp' }, (socket) => this.onPermissiveConnection(socket));
+    }
     new ConnectionLimiter(ctx.limits.maxConnections, (c) =>
       ctx.logger.warn({ listener: config.name, client: c.remoteAddress }, 'connection refused: the listener is at its connection limit'),
-    ).attach(this.server);
+    ).attach(this.sniffer ?? this.server);
     this.server.on('tlsClientError', (err, socket) => {
-      // Node leaves the socket open after a handshake error when this event has a listener (a
-      // handshake timeout included): without destroy() a stalled peer would hold it forever.
-      socket.destroy();
       ctx.tls.inboundHandshakeFailed();
       ctx.logger.debug({ listener: config.name, err: err.message }, 'inbound TLS handshake failed');
+      // With a tlsClientError listener Node leaves the socket open: a handshake timeout (a
+      // partial ClientHello, then silence) would otherwise hold the connection forever.
+      socket.destroy();
     });
     this.server.on('secureConnection', (socket) => this.onSecureConnection(socket));
     ctx.tls.on('changed', this.onRotate);
@@ -100,11 +117,54 @@ export class InboundListener implements Listener {
   }
 
   get port(): number {
-    return boundPort(this.server);
+    return boundPort(this.sniffer ?? this.server);
   }
 
   listen(): Promise<void> {
-    return listenOn(this.server, this.config.listen);
+    return listenOn(this.sniffer ?? this.server, this.config.listen);
+  }
+
+  /**
+   * PERMISSIVE: TLS goes to the TLS server (handshake timeout, peer checks, ALPN as in STRICT);
+   * plaintext is served without identity. The first byte must come within the TLS handshake
+   * timeout, so a connection that sends nothing holds no more than a stalled handshake would.
+   */
+  private onPermissiveConnection(socket: net.Socket): void {
+    socket.on('error', () => {});
+    this.sniffing.add(socket);
+    sniffFirstByte(socket, this.ctx.limits.tlsHandshakeTimeoutMs, this.ctx.clock, (kind) => {
+      this.sniffing.delete(socket);
+      const counts = this.firstBytes as FirstByteCounts;
+      counts[kind]++;
+      if (kind === 'tls') {
+        this.server.emit('connection', socket);
+      } else if (kind === 'plaintext' && !this.conns.isDraining) {
+        this.servePlaintext(socket);
+      } else {
+        if (kind === 'timeout') this.ctx.logger.debug({ listener: this.name, client: socket.remoteAddress }, 'inbound connection sent nothing in time; closed');
+        socket.destroy();
+      }
+    });
+  }
+
+  /** A PERMISSIVE port's plaintext caller: the same codecs and stages, with no peer identity. */
+  private servePlaintext(socket: net.Socket): void {
+    if (this.config.protocol === 'http') {
+      const t = this.conns.add(socket, true);
+      t.h1 = serveHttp1(socket, {
+        pipeline: this.pipeline,
+        site: this.site,
+        peer: null,
+        limits: this.ctx.limits,
+        clock: this.ctx.clock,
+        isDraining: () => this.conns.isDraining,
+      });
+    } else if (this.h2server !== null) {
+      this.conns.add(socket, false);
+      this.h2server.emit('connection', socket);
+    } else {
+      this.relayTcp(socket, undefined);
+    }
   }
 
   private onSecureConnection(socket: tls.TLSSocket): void {
@@ -157,10 +217,10 @@ export class InboundListener implements Listener {
     return server;
   }
 
-  private relayTcp(socket: tls.TLSSocket, peer: string): void {
+  private relayTcp(socket: net.Socket, peer: string | undefined): void {
     this.conns.add(socket, false);
     const begin = this.observeTcp;
-    const d = this.tcpAuthz?.decide(peer) ?? null;
+    const d = this.tcpAuthz?.decide(peer ?? null) ?? null;
     if (d !== null && !d.allowed) {
       // After the handshake, so the caller's proxy sees a reset, not a TLS failure (docs/security.md).
       begin(peer, undefined)({ bytesIn: 0, bytesOut: 0, error: undefined }, { reason: ProxyReason.Unauthorized, policy: d.label });
@@ -176,7 +236,7 @@ export class InboundListener implements Listener {
       const finish = begin(peer, this.appLabel);
       let refused: TcpRefusal | undefined;
       const untrack =
-        this.tcpAuthz?.track(socket, peer, (denied) => {
+        this.tcpAuthz?.track(socket, peer ?? null, (denied) => {
           refused = { reason: ProxyReason.Unauthorized, policy: denied.label };
           app.destroy();
           resetConnection(socket);
@@ -189,7 +249,7 @@ export class InboundListener implements Listener {
   }
 
   async drain(timeoutMs: number): Promise<void> {
-    this.server.close();
+    this.stopListening();
     await this.conns.drain(timeoutMs);
     this.close();
   }
@@ -197,21 +257,32 @@ export class InboundListener implements Listener {
   close(): void {
     this.tcpAuthz?.close();
     this.ctx.tls.removeListener('changed', this.onRotate);
-    this.server.close();
+    this.stopListening();
     this.conns.destroyAll();
     this.app.close();
+  }
+
+  private stopListening(): void {
+    this.sniffer?.close();
+    this.server.close();
+    for (const s of this.sniffing) s.destroy();
+    this.sniffing.clear();
   }
 }
 
 /**
- * Ends a TLS connection with a TCP reset (RST), not a close_notify and FIN: the caller must
- * not read a refusal as a clean end of stream. A server-side TLSSocket's own handle is the TLS
+ * Ends a connection with a TCP reset (RST), not a close_notify and FIN: the caller must not
+ * read a refusal as a clean end of stream. A server-side TLSSocket's own handle is the TLS
  * wrap, so the reset goes to the TCP socket under it, and only there: destroying the TLS socket
  * too, after its TCP handle was reset, crashes Node 20 (SIGSEGV in the TLS wrap); the TLS socket
- * closes by itself once the TCP socket under it is gone. destroy() when there is no TCP socket.
+ * closes by itself once the TCP socket under it is gone. A PERMISSIVE port's plaintext caller
+ * is that TCP socket itself. destroy() when there is no TCP socket.
  */
-function resetConnection(socket: tls.TLSSocket): void {
-  const raw = (socket as unknown as { _parent?: { resetAndDestroy?: () => void; destroyed?: boolean } | null })._parent;
+function resetConnection(socket: net.Socket): void {
+  const raw =
+    socket instanceof tls.TLSSocket
+      ? (socket as unknown as { _parent?: { resetAndDestroy?: () => void; destroyed?: boolean } | null })._parent
+      : (socket as { resetAndDestroy?: () => void; destroyed?: boolean });
   if (raw?.resetAndDestroy !== undefined && raw.destroyed !== true) {
     try {
       raw.resetAndDestroy();

@@ -2,8 +2,11 @@ import type { Logger } from 'pino';
 import type { PolicyTable } from '../../policy/policy-table.js';
 import type { AuthzDecision, PolicyRequest } from '../../policy/types.js';
 
-/** A TCP connection as policies see it: a caller and a port, no request fields (authorizer.ts). */
-export function tcpConnectionRequest(peer: string): PolicyRequest {
+/**
+ * A TCP connection as policies see it: a caller and a port, no request fields (authorizer.ts).
+ * `peer` null: a PERMISSIVE port's plaintext caller, which has no identity (unauthenticated).
+ */
+export function tcpConnectionRequest(peer: string | null): PolicyRequest {
   return { peer, method: '', path: '', query: '', host: undefined, headers: [], grpc: false, tcp: true };
 }
 
@@ -20,7 +23,7 @@ export type ResetConnection = (decision: AuthzDecision) => void;
  * decision; the listener calls it because TCP bypasses the stages.
  */
 export class TcpAuthorization {
-  private readonly open = new Map<object, { peer: string; reset: ResetConnection }>();
+  private readonly open = new Map<object, { peer: string | null; reset: ResetConnection }>();
   private readonly unwatch: () => void;
 
   constructor(
@@ -31,8 +34,11 @@ export class TcpAuthorization {
     this.unwatch = table.onCommit(() => this.recheck());
   }
 
-  /** The decision for a new connection, counted (AUDIT matches logged and counted); null when the port has no policies. */
-  decide(peer: string): AuthzDecision | null {
+  /**
+   * The decision for a new connection, counted (AUDIT matches logged and counted); null when the
+   * port has no policies. `peer` null: a plaintext caller of a PERMISSIVE port (no identity).
+   */
+  decide(peer: string | null): AuthzDecision | null {
     const policy = this.table.get(this.port);
     if (policy === null) return null;
     const req = tcpConnectionRequest(peer);
@@ -47,7 +53,7 @@ export class TcpAuthorization {
   }
 
   /** Keeps an allowed connection under watch until the returned function is called (at close). */
-  track(key: object, peer: string, reset: ResetConnection): () => void {
+  track(key: object, peer: string | null, reset: ResetConnection): () => void {
     this.open.set(key, { peer, reset });
     return () => this.open.delete(key);
   }

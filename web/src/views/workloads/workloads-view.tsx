@@ -40,6 +40,7 @@ function WorkloadTable({ rows }: { rows: WorkloadStatusView[] }) {
           <th>Identity (SPIFFE ID)</th>
           <th>Certificate</th>
           <th>Config</th>
+          <th>mTLS</th>
           <th />
         </tr>
       </thead>
@@ -62,6 +63,9 @@ function WorkloadTable({ rows }: { rows: WorkloadStatusView[] }) {
             <td>
               <ConfigCell w={w} />
             </td>
+            <td data-testid="workload-mtls">
+              <MtlsCell w={w} />
+            </td>
             <td>
               <a href={href('tap', [], { workload: `${w.namespace}/${w.workload}` })}>tap</a>
             </td>
@@ -69,6 +73,41 @@ function WorkloadTable({ rows }: { rows: WorkloadStatusView[] }) {
         ))}
       </tbody>
     </table>
+  );
+}
+
+/**
+ * Each port's mode, with a PERMISSIVE port's plaintext callers (none on every replica for a
+ * while: STRICT is safe), and the plaintext bypass: an app listening beyond loopback is
+ * reachable without mTLS (red), unless the agent's nftables rules drop its port (amber).
+ */
+function MtlsCell({ w }: { w: WorkloadStatusView }) {
+  const ports = w.ports ?? [];
+  const exposed = w.exposed ?? [];
+  return (
+    <span>
+      {ports.map((p) => (
+        <div key={p.name} class="small" data-testid="workload-port-mode" data-port={p.name} data-mode={p.mtls}>
+          {p.name}: {p.mtls === 'STRICT' ? <span class="muted">STRICT</span> : <span class="text-warn">PERMISSIVE</span>}
+          {p.mtls === 'PERMISSIVE' ? (
+            <span class="muted" title="plaintext connections since the proxy started">
+              {' '}
+              · {p.plaintextConnections === null ? '–' : p.plaintextConnections} plaintext
+            </span>
+          ) : null}
+        </div>
+      ))}
+      {exposed.map((e) => (
+        <div
+          key={e.address}
+          class={`small ${e.closed ? 'text-warn' : 'text-bad'}`}
+          data-testid="workload-bypass"
+          title={e.closed ? "the agent's nftables rules let only loopback reach this port" : 'reachable without its proxy: no mTLS, no policy (see trellis check)'}
+        >
+          app on {e.address}: {e.closed ? 'closed by nftables' : 'reachable without mTLS'}
+        </div>
+      ))}
+    </span>
   );
 }
 
