@@ -18,6 +18,8 @@ export interface MeshConfig {
   tracing: TracingSettings | null;
   /** `spec.authorization`: the mesh-wide default of services no policy gives a defaultAction. */
   authorization: { defaultAction: DefaultAction };
+  /** `spec.outbound`: the outbound mode and the egress listeners of every workload's proxy. */
+  outbound: OutboundSettings;
   ingress: IngressConfig[];
   workloads: WorkloadConfig[];
   /** Services declared by label selector (`spec.services`). */
@@ -98,4 +100,23 @@ export interface IngressConfig {
   port: string;
   protocol: Protocol;
   cluster: string;
+}
+
+export type OutboundMode = 'allowAny' | 'registryOnly';
+
+/** `spec.outbound` with defaults applied. */
+export interface OutboundSettings {
+  /** allowAny: undeclared destinations are relayed too; registryOnly: only ExternalServices. */
+  mode: OutboundMode;
+  ports: EgressPortConfig[];
+}
+
+/** One egress listener each workload's proxy opens on loopback. */
+export interface EgressPortConfig {
+  name: string;
+  /** Destination port. */
+  port: number;
+  protocol: 'http' | 'tls';
+  /** Environment variable with the listener's `127.0.0.1:<port>`. */
+  env: string;
 }
