@@ -41,7 +41,8 @@ export class CompileContext {
 
   constructor(
     private readonly registry: Registry,
-    resources: readonly Resource[],
+    /** Every stored resource of this pass. */
+    readonly resources: readonly Resource[],
     private readonly onDroppedRoute: (d: DroppedRoute) => void = () => {},
   ) {
     for (const s of registry.services()) this.services.set(`${s.namespace}/${s.name}`, s.ports);

@@ -4,6 +4,7 @@ import type { Registry } from '../registry/registry.js';
 import type { Store, StoredSnapshotVersion } from '../store/store.js';
 import { compileNodeClusters, contentHash } from './compiler.js';
 import { CompileContext, type DroppedRoute } from './context.js';
+import { compileEgress } from './egress.js';
 
 export interface CompiledSnapshot {
   nodeId: string;
@@ -57,6 +58,8 @@ export class SnapshotCache {
     const fresh = new Map<string, { hash: string; content: Omit<ProxySnapshot, 'version'> }>();
     const ctx = new CompileContext(this.registry, this.resources(), this.onDroppedRoute);
     const tracing = this.tracing();
+    // The same for every proxy: each caller's proxy decides with its own identity.
+    const egress = compileEgress(ctx.resources);
     for (const node of this.registry.nodes()) {
       const content: Omit<ProxySnapshot, 'version'> = {
         trustDomain: this.registry.trustDomain,
@@ -64,6 +67,8 @@ export class SnapshotCache {
         clusters: compileNodeClusters(node, ctx),
       };
       if (tracing !== undefined) content.tracing = tracing;
+      // Left out when empty, so snapshots of meshes without ExternalServices hash as before.
+      if (egress.length > 0) content.egress = egress;
       fresh.set(node.nodeId, { hash: contentHash(content), content });
     }
     const changed: string[] = [];

@@ -156,7 +156,7 @@ function defaultFor(list: Targeted<AuthorizationPolicySpec>[], port: string, mes
   return best === null ? { action: mesh, from: 'mesh' } : { action: best.action, from: best.from };
 }
 
-function ruleConfig(r: NonNullable<AuthorizationPolicySpec['rules']>[number]): AuthorizationRuleConfig {
+export function ruleConfig(r: NonNullable<AuthorizationPolicySpec['rules']>[number]): AuthorizationRuleConfig {
   const out: AuthorizationRuleConfig = {};
   if (r.from !== undefined) out.from = r.from.map((f) => ({ source: { ...f.source } }));
   if (r.to !== undefined) out.to = r.to.map((t) => ({ operation: { ...t.operation } }));
