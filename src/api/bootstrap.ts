@@ -79,4 +79,18 @@ export interface OutboundListenerConfig {
    * stripped or overwritten (docs/operations.md) rather than trusted.
    */
   ingress?: boolean;
+  /**
+   * An egress listener (mesh file `spec.outbound.ports`): the app reaches destinations outside
+   * the mesh on `port` through it, by Host (http) or by the ClientHello's SNI (tls, relayed
+   * without decrypting). `cluster` is then only the metrics label of undeclared destinations.
+   */
+  egress?: EgressListenerConfig;
+}
+
+export interface EgressListenerConfig {
+  /** Destination port: ExternalServices of this port and protocol are served here. */
+  port: number;
+  protocol: 'http' | 'tls';
+  /** allowAny: undeclared destinations are relayed too; registryOnly: refused (403 egress-denied, or a reset). */
+  mode: 'allowAny' | 'registryOnly';
 }

@@ -56,6 +56,8 @@ export class ProxyMetrics {
   private clusterGauges: ClusterGaugeReader = () => [];
   private accessLogStats: () => AccessLogStats | null = () => null;
   private readonly tcp = new Map<string, TcpStats>();
+  /** TLS egress connections by listener, destination and decision (bounded: declared ExternalServices). */
+  private readonly egress = new Map<string, { labels: { listener: string; destination: string; decision: string }; count: number }>();
   private readonly tls = { handshakes: { inbound: 0, outbound: 0 }, failures: { inbound: 0, outbound: 0 } };
   private certExpirySeconds = 0;
   private configVersion = 0;
@@ -89,6 +91,18 @@ export class ProxyMetrics {
       this.tcp.set(key, s);
     }
     return s;
+  }
+
+  /**
+   * One TLS egress connection: `destination` is the ExternalService (`<ns>/<name>`), or
+   * `passthrough` / `unregistered` for undeclared names (never the name itself: labels stay
+   * bounded); `decision` allowed | denied | unauthorized.
+   */
+  egressConnection(listener: string, destination: string, decision: 'allowed' | 'denied' | 'unauthorized'): void {
+    const key = `${listener}\u0000${destination}\u0000${decision}`;
+    let s = this.egress.get(key);
+    if (s === undefined) this.egress.set(key, (s = { labels: { listener, destination, decision }, count: 0 }));
+    s.count++;
   }
 
   tlsHandshake(direction: Direction): void {
@@ -133,6 +147,7 @@ export class ProxyMetrics {
     const registers = [registry];
     // collect() runs with `this` = the prom-client metric, so the numbers are reached through these.
     const self = {
+      egress: this.egress,
       tcp: this.tcp,
       tls: this.tls,
       cert: (): number => this.certExpirySeconds,
@@ -147,6 +162,16 @@ export class ProxyMetrics {
     this.registerClusterGauges(registry);
     this.registerAccessLog(registry);
     this.registerPolicies(registry);
+    new pc.Counter({
+      name: 'trellis_egress_connections_total',
+      help: 'TLS egress connections by destination (ExternalService, passthrough or unregistered) and decision',
+      labelNames: ['listener', 'destination', 'decision'],
+      registers,
+      collect(this: Counter<'listener' | 'destination' | 'decision'>) {
+        this.reset();
+        for (const s of self.egress.values()) setCounter(this, s.labels, s.count);
+      },
+    });
     new pc.Counter({
       name: 'trellis_tcp_connections_opened_total',
       help: 'Opaque TCP connections relayed',

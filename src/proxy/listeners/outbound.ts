@@ -14,7 +14,8 @@ import type { ListenerSite } from '../pipeline/exchange.js';
 import type { Pipeline } from '../pipeline/stage.js';
 import { ClusterLeases } from '../pool/cluster-source.js';
 import { connectWithFailover } from '../pool/failover.js';
-import { OUTBOUND_STACK } from '../stages/index.js';
+import { EGRESS_HTTP_STACK, OUTBOUND_STACK } from '../stages/index.js';
+import { EgressLeases } from '../egress/egress-leases.js';
 import { relay } from '../tcp/relay.js';
 import { boundPort, listenOn } from './bind.js';
 import { ConnectionSet } from './connections.js';
@@ -49,12 +50,21 @@ export class OutboundListener implements Listener {
   /** Each h2 session's stream options (its client's address), bound once per session. */
   private readonly sessionOptions = new WeakMap<http2.Http2Session, Http2StreamOptions>();
   private readonly observeTcp;
+  /** Egress listeners: their pools to the outside, closed with the listener. */
+  private egressLeases: EgressLeases | null = null;
 
   constructor(
     readonly config: OutboundListenerConfig,
     private readonly ctx: ListenerContext,
   ) {
-    this.site = { name: config.name, direction: 'outbound', ingress: config.ingress === true, cluster: config.cluster };
+    const egress = config.egress;
+    this.site = {
+      name: config.name,
+      direction: 'outbound',
+      ingress: config.ingress === true,
+      cluster: config.cluster,
+      ...(egress !== undefined ? { egress: { port: egress.port, mode: egress.mode } } : {}),
+    };
     this.observeTcp = tcpObserver(ctx, 'outbound', config.name, destinationOfCluster(config.cluster).service);
     const isTcp = config.protocol === 'tcp';
     this.server = net.createServer({ allowHalfOpen: isTcp, noDelay: true });
@@ -62,7 +72,12 @@ export class OutboundListener implements Listener {
       ctx.logger.warn({ listener: config.name, client: c.remoteAddress }, 'connection refused: the listener is at its connection limit'),
     ).attach(this.server);
     if (!isTcp) {
-      this.pipeline = listenerPipeline(OUTBOUND_STACK, ctx, this.site, new ClusterLeases(ctx.clusters, ctx.clock), () => this.conns.isDraining);
+      if (egress !== undefined) {
+        this.egressLeases = new EgressLeases(ctx.appConnectTimeoutMs, ctx.appPool);
+        this.pipeline = listenerPipeline(EGRESS_HTTP_STACK, ctx, this.site, this.egressLeases, () => this.conns.isDraining);
+      } else {
+        this.pipeline = listenerPipeline(OUTBOUND_STACK, ctx, this.site, new ClusterLeases(ctx.clusters, ctx.clock), () => this.conns.isDraining);
+      }
     }
     if (isHttp2(config.protocol)) {
       if (this.site.ingress) {
@@ -177,5 +192,6 @@ export class OutboundListener implements Listener {
   close(): void {
     this.server.close();
     this.conns.destroyAll();
+    this.egressLeases?.close();
   }
 }
