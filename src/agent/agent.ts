@@ -127,6 +127,9 @@ export class Agent {
         for (const [j, u] of w.upstreams.entries()) {
           p.outbound.push(u.listen !== null ? await ports.claim(u.listen, describeFixed('upstream', w.name, j)) : { host: '127.0.0.1', port: await ports.allocate() });
         }
+        // One egress listener per mesh-file `spec.outbound.ports` entry, same order.
+        p.egress = [];
+        for (let j = 0; j < mesh.outbound.ports.length; j++) p.egress.push({ host: '127.0.0.1', port: await ports.allocate() });
         out.push(new ReplicaRunner(ctx, { kind: 'workload', workload: w }, i, p));
       }
     }

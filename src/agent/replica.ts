@@ -278,7 +278,11 @@ export class ReplicaRunner {
   private startApp(): void {
     const w = (this.spec as { workload: WorkloadConfig }).workload;
     if (this.stopping) throw new TrellisError('TRELLIS_E_TIMEOUT', `${this.label}: stopped while starting`);
-    const envInput = { base: this.ctx.baseEnv, workload: w, replica: this.replica, identity: this.identity, appPorts: this.ports.app, outbound: this.ports.outbound };
+    const egress = this.ctx.mesh.outbound.ports.flatMap((e, i) => {
+      const listen = this.ports.egress?.[i];
+      return listen === undefined ? [] : [{ env: e.env, listen }];
+    });
+    const envInput = { base: this.ctx.baseEnv, workload: w, replica: this.replica, identity: this.identity, appPorts: this.ports.app, outbound: this.ports.outbound, egress };
     const [program, ...args] = expandCommand(w.command, meshVariables(envInput)) as [string, ...string[]];
     const resolved = resolveCommand(program, this.ctx.mesh.dir, this.ctx.baseEnv.PATH);
     if (resolved === null) {
