@@ -42,7 +42,7 @@ export interface ExternalServiceConfig {
   endpoints?: { host: string; port: number }[];
   /**
    * AuthorizationPolicies that target it, evaluated by the caller's proxy with the caller's own
-   * identity as the source (`port` is `<namespace>/<name>`). Absent: every workload may use it.
+   * identity as the source (`port` is `egress`). Absent: every workload may use it.
    */
   policy?: InboundPolicyConfig;
 }

@@ -38,7 +38,7 @@ test('policies targeting an ExternalService of their namespace become its caller
     authz('other', 'elsewhere', { action: 'DENY', rules: [{}] }),
   ]);
   assert.deepEqual(e?.policy, {
-    port: 'shop/payments',
+    port: 'egress',
     defaultAction: 'deny',
     defaultFrom: 'shop/only-checkout',
     authorization: [

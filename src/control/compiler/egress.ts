@@ -35,7 +35,8 @@ export function compileEgress(resources: readonly Resource[]): ExternalServiceCo
       const t = (p.spec as AuthorizationPolicySpec).targetRef;
       return p.metadata.namespace === namespace && t.kind === 'ExternalService' && t.name === name;
     });
-    if (mine.length > 0) out.policy = egressPolicy(`${namespace}/${name}`, mine);
+    // `port` must be a port-name label for the shared validator: one fixed name, one policy per entry.
+    if (mine.length > 0) out.policy = egressPolicy('egress', mine);
     return out;
   });
 }
