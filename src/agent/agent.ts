@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { EgressLock } from './egress-lock/egress-lock.js';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -71,6 +73,9 @@ export class Agent {
   }
 
   /** Starts everything; resolves when every replica is ready. On failure, stops what started. */
+  /** registryOnly's kernel lock, while installed. */
+  private egressLock: EgressLock | null = null;
+
   async start(): Promise<void> {
     if (this.started) throw new Error('Agent.start() called twice');
     this.started = true;
@@ -80,6 +85,7 @@ export class Agent {
     await killLeftovers(stateDir, this.logger);
     await this.client.loadToken();
     try {
+      await this.lockEgress();
       this.replicas = await this.plan();
       if (this.stopped !== null) throw new Error('agent stopped while starting');
       this.reporter.start();
@@ -91,6 +97,24 @@ export class Agent {
     } catch (err) {
       await this.stop();
       throw err;
+    }
+  }
+
+  /**
+   * registryOnly: confine the apps in the kernel too (src/agent/egress-lock), before any app
+   * starts. Where the host does not allow it, say so and go on: the proxies still refuse
+   * undeclared destinations, but an app could dial past its proxy.
+   */
+  private async lockEgress(): Promise<void> {
+    if (this.opts.mesh.outbound.mode !== 'registryOnly') return;
+    const id = createHash('sha256').update(this.opts.stateDir).digest('hex').slice(0, 12);
+    const lock = new EgressLock({ id });
+    const r = await lock.install();
+    if (r.ok) {
+      this.egressLock = lock;
+      this.logger.info({ cgroup: r.cgroupProcs }, 'registryOnly enforced in the kernel: apps may reach loopback only');
+    } else {
+      this.logger.warn({ reason: r.reason }, `registryOnly is enforced by the proxies only, not in the kernel (${r.reason}): an app could dial past its proxy`);
     }
   }
 
@@ -115,6 +139,7 @@ export class Agent {
       proxyProbePeriodMs: this.opts.proxyProbePeriodMs ?? PROXY_PROBE_PERIOD_MS,
       onChange: () => this.reporter.notify(),
       proxyCommand: this.opts.proxyCommand ?? defaultProxyCommand,
+      appCgroupProcs: () => this.egressLock?.cgroupProcs ?? null,
     };
     const out: ReplicaRunner[] = [];
     for (const w of mesh.workloads) {
@@ -201,6 +226,11 @@ export class Agent {
     await Promise.all(this.replicas.map((r) => r.stopProxy()));
     this.logger.info('stopping apps');
     await Promise.all(this.replicas.map((r) => r.stopApp()));
+    if (this.egressLock !== null) {
+      const err = await this.egressLock.remove();
+      if (err !== null) this.logger.warn({ err }, 'could not remove the egress nftables table');
+      this.egressLock = null;
+    }
     this.logger.info('agent stopped');
     try {
       await this.client.deleteAgent(this.agentId);
