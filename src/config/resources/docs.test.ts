@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
 import { packageRoot } from '../../util/paths.js';
+import { parseMeshText } from '../load.js';
 import { problemPath, validateResource } from './validate.js';
 
 // Every example in docs/configuration.md is valid: whole resources as they are, filter
@@ -13,6 +14,8 @@ test('docs/configuration.md examples validate', () => {
   const blocks = [...md.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
   let seen = 0;
   for (const b of blocks) {
+    // Mesh-file excerpts are checked as mesh files (the next test).
+    if (b.startsWith('# mesh file')) continue;
     const data: unknown = parse(b);
     const resources = b.startsWith('apiVersion')
       ? [data]
@@ -29,6 +32,13 @@ test('docs/configuration.md examples validate', () => {
     }
   }
   assert.ok(seen >= 9, `only ${seen} examples found`);
+});
+
+test('docs/configuration.md mesh-file examples validate', () => {
+  const md = readFileSync(join(packageRoot, 'docs', 'configuration.md'), 'utf8');
+  const blocks = [...md.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] ?? '').filter((b) => b.startsWith('# mesh file'));
+  assert.ok(blocks.length >= 1);
+  for (const b of blocks) parseMeshText(b, 'configuration.md');
 });
 
 // Every resource in the worked examples of docs/traffic.md validates (blocks that are not
