@@ -95,3 +95,99 @@ describe('egress lock (nftables + cgroup) in a network namespace', { skip: skip 
     assert.deepEqual(noNft, { ok: false, reason: 'nft is not installed (Debian: apt-get install nftables)' });
   });
 });
+
+/**
+ * The same through the agent: `trellis up` runs inside the namespace (as root), with
+ * registryOnly. The app tries the outside address itself (refused by the kernel) and through
+ * its proxy's egress listener (served), and writes what happened to a file.
+ */
+const LAB_APP = `import { writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+const [host, port] = process.env.EGRESS_WEB_ADDR.split(':');
+const direct = await new Promise((resolve) => {
+  const c = net.connect(Number(process.env.OUTSIDE_PORT), process.env.OUTSIDE_ADDR);
+  c.on('connect', () => { c.destroy(); resolve('connected'); });
+  c.on('error', (e) => resolve(e.code));
+});
+let via = null;
+for (let i = 0; i < 100 && (via === null || via.status !== 200); i++) {
+  via = await new Promise((resolve) => {
+    http.get({ host, port: Number(port), path: '/through', headers: { host: 'outside.lab' } }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    }).on('error', (e) => resolve({ status: 0, body: e.code }));
+  });
+  if (via.status !== 200) await new Promise((r) => setTimeout(r, 200));
+}
+writeFileSync('lab-result.json', JSON.stringify({ direct, via }));
+http.createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT), '127.0.0.1');
+`;
+
+describe('registryOnly through the agent in a network namespace', { skip: skip ?? false }, () => {
+  const ns = `trellis-egm-${process.pid}`;
+  const nsenter = ['nsenter', `--net=/var/run/netns/${ns}`];
+  const addr = '10.203.1.1';
+  const port = 19000 + (process.pid % 1000);
+  let server: ReturnType<typeof spawn> | undefined;
+
+  before(async () => {
+    execFileSync('ip', ['netns', 'add', ns]);
+    execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    execFileSync('ip', ['-n', ns, 'addr', 'add', `${addr}/32`, 'dev', 'lo']);
+    server = spawn('nsenter', [`--net=/var/run/netns/${ns}`, process.execPath, '-e', `require('http').createServer((q,s)=>s.end('outside saw '+q.headers.host+q.url)).listen(${port},'${addr}',()=>console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve) => server?.stdout?.once('data', () => resolve()));
+  });
+
+  after(() => {
+    server?.kill();
+    execFileSync('ip', ['netns', 'del', ns]);
+  });
+
+  it('the app dialing past its proxy is refused; through the proxy it works; the table is gone after stop', async () => {
+    const { startMesh } = await import('../helpers/mesh.js');
+    const { readFile } = await import('node:fs/promises');
+    const mesh = await startMesh({
+      wrap: nsenter,
+      env: { ...process.env, OUTSIDE_ADDR: addr, OUTSIDE_PORT: String(port) },
+      meshYaml: `apiVersion: trellis.dev/v1alpha1
+kind: Mesh
+metadata: { name: it-egress-lab }
+spec:
+  controlPlane: { api: 127.0.0.1:0, push: 127.0.0.1:0 }
+  outbound:
+    mode: registryOnly
+    ports: [{ name: web, port: ${port}, protocol: http }]
+  workloads:
+    - name: app
+      command: [node, lab.mjs]
+      ports: [{ name: http }]
+`,
+      files: {
+        'lab.mjs': LAB_APP,
+        'resources/outside.yaml': `apiVersion: trellis.dev/v1alpha1
+kind: ExternalService
+metadata: { name: outside }
+spec: { hostname: outside.lab, port: ${port}, protocol: HTTP, endpoints: [{ address: ${addr} }] }
+`,
+      },
+    });
+    try {
+      let result: { direct: string; via: { status: number; body: string } } | null = null;
+      for (let i = 0; i < 300 && result === null; i++) {
+        result = await readFile(`${mesh.dir}/lab-result.json`, 'utf8').then((t) => JSON.parse(t) as NonNullable<typeof result>, () => null);
+        if (result === null) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(result !== null, 'the app wrote its result');
+      assert.equal(result.direct, 'ECONNREFUSED', 'the kernel refuses the app its own outside connection');
+      assert.deepEqual(result.via, { status: 200, body: 'outside saw outside.lab/through' });
+      const tables = execFileSync('nsenter', [...nsenter.slice(1), 'nft', 'list', 'tables']).toString();
+      assert.match(tables, /trellis_egress_/);
+    } finally {
+      await mesh.stop();
+    }
+    const tables = execFileSync('nsenter', [...nsenter.slice(1), 'nft', 'list', 'tables']).toString();
+    assert.doesNotMatch(tables, /trellis_egress_/, 'the agent removed its table when it stopped');
+  });
+});
