@@ -201,11 +201,47 @@ for (const mode of ['registryOnly', 'allowAny'] as const) {
       assert.ok(!outside.seen.includes('tls:forbidden-tls.outside.test'));
     });
 
+    it('tap shows egress requests with the ExternalService as destination, and the refusals with their reason', async () => {
+      const m = mesh as Mesh;
+      const res = await request(`${m.apiUrl}/api/v1/tap?workload=default/caller&max=2`, { headers: { accept: 'text/event-stream' }, bodyTimeout: 20_000 });
+      assert.equal(res.statusCode, 200);
+      res.body.setEncoding('utf8');
+      let text = '';
+      let sent: Promise<unknown> | undefined;
+      for await (const chunk of res.body as AsyncIterable<string>) {
+        text += chunk;
+        if (sent === undefined && text.includes('"kind":"attached"')) {
+          sent = (async () => {
+            await httpVia(addrs.http, 'docs.outside.test', '/tapped');
+            await httpVia(addrs.http, 'forbidden.outside.test', '/tapped-denied');
+          })();
+        }
+      }
+      await sent;
+      const events = text
+        .split('\n\n')
+        .filter((f) => f.startsWith('data: '))
+        .map((f) => JSON.parse(f.slice(6)) as { kind: string; event?: { path: string; status: number; reason?: string; dst: { service: string }; direction: string; policy?: string } })
+        .filter((e) => e.kind === 'request')
+        .map((e) => e.event);
+      assert.deepEqual(
+        events.map((e) => [e?.direction, e?.path, e?.status, e?.dst.service, e?.reason]),
+        [
+          ['outbound', '/tapped', 200, 'default/docs', undefined],
+          ['outbound', '/tapped-denied', 403, 'default/forbidden', 'unauthorized'],
+        ],
+      );
+      assert.equal(events[1]?.policy, 'default', 'the deciding rule: the default of the ExternalService (deny), since no ALLOW matched');
+    });
+
     it('metrics name the ExternalService as the destination, with the decisions', async () => {
       const text = await proxyMetrics(mesh as Mesh);
       const lines = text.split('\n');
       const has = (re: RegExp): boolean => lines.some((l) => re.test(l));
-      assert.ok(has(/^trellis_requests_total\{.*dst_service="docs".*status="200"/) || has(/^trellis_[a-z_]*requests[a-z_]*\{[^}]*dst_service="docs"/), lines.filter((l) => l.includes('docs')).join('\n') || 'no docs series');
+      const series = (...parts: string[]): boolean => lines.some((l) => l.startsWith('trellis_requests_total{') && parts.every((p) => l.includes(p)));
+      assert.ok(series('direction="outbound"', 'dst_service="docs"', 'status_code="200"'), lines.filter((l) => l.startsWith('trellis_requests_total')).join('\n'));
+      assert.ok(series('dst_service="forbidden"', 'status_code="403"', 'reason="unauthorized"'));
+      if (mode === 'registryOnly') assert.ok(series('dst_service="unregistered"', 'status_code="403"', 'reason="egress-denied"'));
       assert.ok(has(/^trellis_egress_connections_total\{listener="egress-secure",destination="default\/payments",decision="allowed"\} [1-9]/));
       assert.ok(has(/^trellis_egress_connections_total\{listener="egress-secure",destination="default\/forbidden-tls",decision="unauthorized"\} [1-9]/));
       if (mode === 'registryOnly') assert.ok(has(/^trellis_egress_connections_total\{listener="egress-secure",destination="unregistered",decision="denied"\} [1-9]/));
