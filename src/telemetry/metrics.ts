@@ -96,9 +96,9 @@ export class ProxyMetrics {
   /**
    * One TLS egress connection: `destination` is the ExternalService (`<ns>/<name>`), or
    * `passthrough` / `unregistered` for undeclared names (never the name itself: labels stay
-   * bounded); `decision` allowed | denied | unauthorized.
+   * bounded); `decision` allowed | denied | unauthorized | rate-limited.
    */
-  egressConnection(listener: string, destination: string, decision: 'allowed' | 'denied' | 'unauthorized'): void {
+  egressConnection(listener: string, destination: string, decision: 'allowed' | 'denied' | 'unauthorized' | 'rate-limited'): void {
     const key = `${listener}\u0000${destination}\u0000${decision}`;
     let s = this.egress.get(key);
     if (s === undefined) this.egress.set(key, (s = { labels: { listener, destination, decision }, count: 0 }));

@@ -52,4 +52,10 @@ spec:
     assert.deepEqual(messages(ap({ group: 'trellis.dev', kind: 'ExternalService', name: 'payments' })), []);
     assert.deepEqual(messages(ap({ kind: 'ExternalService', name: 'payments' })), ['spec.targetRef.group: expected trellis.dev for an ExternalService']);
   });
+
+  it('a RateLimitPolicy on an ExternalService may not be global (each caller limits its own calls)', () => {
+    const rl = (total: Record<string, unknown>): unknown => ({ apiVersion: TD, kind: 'RateLimitPolicy', metadata: { name: 'calm', namespace: 'shop' }, spec: { targetRef: { group: 'trellis.dev', kind: 'ExternalService', name: 'payments' }, total } });
+    assert.deepEqual(messages(rl({ requestsPerSecond: 5 })), []);
+    assert.deepEqual(messages(rl({ requestsPerSecond: 5, global: true })), ["spec.total.global: not supported for an ExternalService: each caller's proxy limits its own calls to it"]);
+  });
 });

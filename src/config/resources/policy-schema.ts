@@ -189,6 +189,9 @@ export const rateLimitPolicySpec = z
   })
   .superRefine((p, ctx) => {
     if (p.total === undefined && p.perIdentity === undefined && p.overrides === undefined) ctx.addIssue({ code: 'custom', message: 'needs total, perIdentity or overrides' });
+    if (p.targetRef.kind === 'ExternalService' && p.total?.global === true) {
+      ctx.addIssue({ code: 'custom', path: ['total', 'global'], message: "not supported for an ExternalService: each caller's proxy limits its own calls to it" });
+    }
     const seen = new Set<string>();
     p.overrides?.forEach((o, i) => {
       if (seen.has(o.principal)) ctx.addIssue({ code: 'custom', path: ['overrides', i, 'principal'], message: `duplicate principal ${o.principal}` });

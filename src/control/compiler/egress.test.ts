@@ -48,3 +48,12 @@ test('policies targeting an ExternalService of their namespace become its caller
     rateLimits: [],
   });
 });
+
+test('RateLimitPolicies on an ExternalService become its limits, per calling proxy', () => {
+  const [e] = compileEgress([
+    ext('payments', { hostname: 'api.payments.example', port: 443, protocol: 'TLS' }),
+    resource({ apiVersion: TD, kind: 'RateLimitPolicy', metadata: { name: 'calm', namespace: 'shop' }, spec: { targetRef: { group: 'trellis.dev', kind: 'ExternalService', name: 'payments' }, total: { requestsPerSecond: 5 } } }),
+  ]);
+  assert.deepEqual(e?.policy?.rateLimits, [{ namespace: 'shop', name: 'calm', mode: 'enforce', total: { requestsPerSecond: 5, burst: 5 } }]);
+  assert.equal(e?.policy?.defaultAction, 'allow');
+});

@@ -1,6 +1,7 @@
 import type { ExternalServiceConfig } from '../../api/snapshot.js';
 import { compileInboundPolicies } from '../policy/compile.js';
 import type { InboundPolicy } from '../policy/inbound-policy.js';
+import type { LimiterState } from '../policy/rate-limiter.js';
 import type { PolicyCounters } from '../policy/types.js';
 import { wildcardMatches } from '../routing/hosts.js';
 import { hostnameProblem } from '../../util/hostname.js';
@@ -34,6 +35,8 @@ interface PortIndex {
  */
 export class EgressTable {
   private byKey = new Map<string, PortIndex>();
+  /** Rate-limit buckets by policy, kept across snapshots for the policies that stay. */
+  private states = new Map<string, LimiterState>();
 
   constructor(private readonly counters?: PolicyCounters) {}
 
@@ -49,10 +52,19 @@ export class EgressTable {
 
   /** Validates and compiles a snapshot's `egress`; commit() then puts it in place. Never throws. */
   prepare(list: unknown): PreparedEgress {
-    if (list === undefined) return { ok: true, commit: () => (this.byKey = new Map()) };
+    if (list === undefined) {
+      return {
+        ok: true,
+        commit: () => {
+          this.byKey = new Map();
+          this.states = new Map();
+        },
+      };
+    }
     if (!Array.isArray(list)) return { ok: false, problems: ['egress: expected a list'] };
     const problems: string[] = [];
     const next = new Map<string, PortIndex>();
+    const states = new Map(this.states);
     list.forEach((raw: unknown, i) => {
       const at = `egress[${i}]`;
       const c = raw as ExternalServiceConfig;
@@ -63,7 +75,7 @@ export class EgressTable {
       }
       let policy: InboundPolicy | null = null;
       if (c.policy !== undefined) {
-        const r = compileInboundPolicies([c.policy], this.counters === undefined ? {} : { counters: this.counters }, `${at}.policy`);
+        const r = compileInboundPolicies([c.policy], { limiterStates: states, ...(this.counters !== undefined ? { counters: this.counters } : {}) }, `${at}.policy`);
         if (!r.ok) {
           for (const p of r.problems) problems.push(`${p.path}: ${p.message}`);
           return;
@@ -82,7 +94,13 @@ export class EgressTable {
     });
     if (problems.length > 0) return { ok: false, problems };
     for (const idx of next.values()) idx.wildcards.sort((a, b) => b.suffix.length - a.suffix.length);
-    return { ok: true, commit: () => (this.byKey = next) };
+    return {
+      ok: true,
+      commit: () => {
+        this.byKey = next;
+        this.states = states;
+      },
+    };
   }
 }
 

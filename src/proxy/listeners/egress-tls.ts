@@ -106,6 +106,14 @@ export class EgressTlsListener implements Listener {
         this.refuse(socket, entry.label, 'unauthorized', `refused by ${d.label}: ${d.reason}`);
         return;
       }
+      // Rate limits count connections here (one TLS session may carry many requests).
+      if (policy.enforce.length > 0) {
+        const over = policy.admit(req, this.ctx.clock.now());
+        if (over !== null) {
+          this.refuse(socket, entry.label, 'rate-limited', `over the rate limit of ${over.label}`);
+          return;
+        }
+      }
     }
     this.ctx.metrics.egressConnection(this.name, entry.label, 'allowed');
     this.connect(socket, entry.config.endpoints ?? [{ host: sni, port: this.destPort }], 0, hello, entry.label);
@@ -136,12 +144,12 @@ export class EgressTlsListener implements Listener {
   }
 
   /** A refused connection is reset (RST), logged and counted with its destination. */
-  private refuse(socket: net.Socket, destination: string, decision: 'denied' | 'unauthorized', why: string): void {
+  private refuse(socket: net.Socket, destination: string, decision: 'denied' | 'unauthorized' | 'rate-limited', why: string): void {
     this.ctx.metrics.egressConnection(this.name, destination, decision);
     this.ctx.logger.info({ listener: this.name, destination, decision, why }, 'TLS egress refused');
     const log = this.ctx.accessLog;
     if (log.enabled) {
-      log.write({ direction: 'outbound', listener: this.name, protocol: 'tcp', upstream: destination, reason: decision === 'denied' ? 'egress-denied' : 'unauthorized', bytesIn: 0, bytesOut: 0, durationMs: 0, startedAt: this.ctx.clock.epochMs() });
+      log.write({ direction: 'outbound', listener: this.name, protocol: 'tcp', upstream: destination, reason: decision === 'denied' ? 'egress-denied' : decision, bytesIn: 0, bytesOut: 0, durationMs: 0, startedAt: this.ctx.clock.epochMs() });
     }
     socket.resetAndDestroy();
   }

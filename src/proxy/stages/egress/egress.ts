@@ -7,7 +7,9 @@ import { localReply } from '../../pipeline/service.js';
 import type { ResponseHandler, Service } from '../../pipeline/service.js';
 import type { Stage } from '../../pipeline/stage.js';
 import { normalizeRequestHost } from '../../routing/hosts.js';
+import type { Clock } from '../../clock/clock.js';
 import { UNAUTHORIZED_REPLY } from '../authz/authz.js';
+import { tooManyRequests } from '../ratelimit/ratelimit.js';
 
 export interface EgressStageConfig {
   readonly table: EgressTable;
@@ -17,6 +19,7 @@ export interface EgressStageConfig {
   /** This proxy's SPIFFE ID: the source egress policies see. */
   readonly identity: string;
   readonly logger: Logger;
+  readonly clock: Clock;
 }
 
 /** registryOnly and an undeclared host (or none): one shared reply, refusing allocates nothing. */
@@ -67,6 +70,21 @@ export class EgressStage implements Stage {
         ex.backend = entry.destination;
         handler.onLocal(ex, UNAUTHORIZED_REPLY);
         return;
+      }
+      // Rate limits of the ExternalService: this caller's own calls (429 rate-limited, as inbound).
+      if (policy.hasRateLimits) {
+        const now = c.clock.now();
+        const over = policy.enforce.length > 0 ? policy.admit(req, now) : null;
+        if (over !== null) {
+          ex.backend = entry.destination;
+          ex.rateLimit = over.label;
+          handler.onLocal(ex, tooManyRequests(over, policy.waitMs, now, ex.grpc));
+          return;
+        }
+        if (policy.shadow.length > 0) {
+          const shadow = policy.shadowCheck(req, now);
+          if (shadow !== null) ex.rateLimit = shadow.label;
+        }
       }
     }
     ex.backend = entry.destination;

@@ -11,7 +11,7 @@ registerStage<StageContext, EgressStageConfig>({
   configure: (ctx) => {
     const e = ctx.site.egress;
     if (e === undefined || ctx.egress === undefined) return null;
-    return { table: ctx.egress, port: e.port, mode: e.mode, identity: ctx.node.identity, logger: ctx.logger };
+    return { table: ctx.egress, port: e.port, mode: e.mode, identity: ctx.node.identity, logger: ctx.logger, clock: ctx.clock };
   },
   create: (config, next) => new EgressStage(config, next),
 });
