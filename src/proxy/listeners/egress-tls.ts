@@ -75,6 +75,7 @@ export class EgressTlsListener implements Listener {
       if (r.kind === 'more' && buf.length <= MAX_CLIENT_HELLO) return;
       clearTimeout(timer);
       socket.removeListener('data', onData);
+      socket.removeListener('end', onEnd);
       socket.pause();
       if (r.kind !== 'sni') {
         this.refuse(socket, 'unregistered', 'denied', r.kind === 'invalid' ? r.reason : r.kind === 'none' ? 'ClientHello without a server name' : 'ClientHello too large');
@@ -82,7 +83,14 @@ export class EgressTlsListener implements Listener {
       }
       this.route(socket, r.name, buf);
     };
+    // A client that half-closes before its ClientHello is complete will never finish it.
+    const onEnd = (): void => {
+      clearTimeout(timer);
+      socket.removeListener('data', onData);
+      socket.destroy();
+    };
     socket.on('data', onData);
+    socket.once('end', onEnd);
     socket.once('close', () => clearTimeout(timer));
   }
 
