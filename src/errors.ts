@@ -67,6 +67,11 @@ export const ProxyReason = {
   Unauthorized: 'unauthorized',
   /** A RateLimitPolicy in enforce mode is over its limit: 429 with retry-after (gRPC RESOURCE_EXHAUSTED). */
   RateLimited: 'rate-limited',
+  /**
+   * An egress listener in `registryOnly` mode was asked for a destination no ExternalService
+   * declares (or a request named no host): 403. TLS egress resets the connection instead.
+   */
+  EgressDenied: 'egress-denied',
 } as const;
 export type ProxyReason = (typeof ProxyReason)[keyof typeof ProxyReason];
 

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { EgressLock } from './egress-lock/egress-lock.js';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -79,6 +81,9 @@ export class Agent {
   }
 
   /** Starts everything; resolves when every replica is ready. On failure, stops what started. */
+  /** registryOnly's kernel lock, while installed. */
+  private egressLock: EgressLock | null = null;
+
   async start(): Promise<void> {
     if (this.started) throw new Error('Agent.start() called twice');
     this.started = true;
@@ -88,6 +93,7 @@ export class Agent {
     await killLeftovers(stateDir, this.logger);
     await this.client.loadToken();
     try {
+      await this.lockEgress();
       this.replicas = await this.plan();
       if (this.stopped !== null) throw new Error('agent stopped while starting');
       this.exposure = new ExposureWatch({
@@ -115,6 +121,24 @@ export class Agent {
     }
   }
 
+  /**
+   * registryOnly: confine the apps in the kernel too (src/agent/egress-lock), before any app
+   * starts. Where the host does not allow it, say so and go on: the proxies still refuse
+   * undeclared destinations, but an app could dial past its proxy.
+   */
+  private async lockEgress(): Promise<void> {
+    if (this.opts.mesh.outbound.mode !== 'registryOnly') return;
+    const id = createHash('sha256').update(this.opts.stateDir).digest('hex').slice(0, 12);
+    const lock = new EgressLock({ id });
+    const r = await lock.install();
+    if (r.ok) {
+      this.egressLock = lock;
+      this.logger.info({ cgroup: r.cgroupProcs }, 'registryOnly enforced in the kernel: apps may reach loopback only');
+    } else {
+      this.logger.warn({ reason: r.reason }, `registryOnly is enforced by the proxies only, not in the kernel (${r.reason}): an app could dial past its proxy`);
+    }
+  }
+
   /** Allocates ports and builds a runner per replica (workloads first, then ingress). */
   private async plan(): Promise<ReplicaRunner[]> {
     const { mesh } = this.opts;
@@ -136,6 +160,7 @@ export class Agent {
       proxyProbePeriodMs: this.opts.proxyProbePeriodMs ?? PROXY_PROBE_PERIOD_MS,
       onChange: () => this.reporter.notify(),
       proxyCommand: this.opts.proxyCommand ?? defaultProxyCommand,
+      appCgroupProcs: () => this.egressLock?.cgroupProcs ?? null,
     };
     const out: ReplicaRunner[] = [];
     for (const w of mesh.workloads) {
@@ -148,6 +173,9 @@ export class Agent {
         for (const [j, u] of w.upstreams.entries()) {
           p.outbound.push(u.listen !== null ? await ports.claim(u.listen, describeFixed('upstream', w.name, j)) : { host: '127.0.0.1', port: await ports.allocate() });
         }
+        // One egress listener per mesh-file `spec.outbound.ports` entry, same order.
+        p.egress = [];
+        for (let j = 0; j < mesh.outbound.ports.length; j++) p.egress.push({ host: '127.0.0.1', port: await ports.allocate() });
         out.push(new ReplicaRunner(ctx, { kind: 'workload', workload: w }, i, p));
       }
     }
@@ -239,6 +267,11 @@ export class Agent {
     await Promise.all(this.replicas.map((r) => r.stopApp()));
     // Apps are gone: their ports need no lock any more (the rules are removed with them).
     await this.exposure?.stop();
+    if (this.egressLock !== null) {
+      const err = await this.egressLock.remove();
+      if (err !== null) this.logger.warn({ err }, 'could not remove the egress nftables table');
+      this.egressLock = null;
+    }
     this.logger.info('agent stopped');
     try {
       await this.client.deleteAgent(this.agentId);

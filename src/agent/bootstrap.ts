@@ -17,6 +17,8 @@ export interface ReplicaPorts {
   inbound: Map<string, number>;
   /** Outbound listener per upstream (for an ingress: its plain then its TLS listener, see ingressListeners). */
   outbound: { host: string; port: number }[];
+  /** Egress listener per mesh-file `spec.outbound.ports` entry (workloads only). */
+  egress?: { host: string; port: number }[];
 }
 
 /**
@@ -70,7 +72,7 @@ export function buildBootstrap(opts: {
   const id = replicaIdentity(mesh, spec, opts.replica);
   const at = (i: number): { host: string; port: number } => ports.outbound[i] as { host: string; port: number };
   const w = spec.kind === 'workload' ? spec.workload : null;
-  const outbound =
+  const outbound: ProxyBootstrap['outbound'] =
     spec.kind === 'workload'
       ? spec.workload.upstreams.map((u, i) => ({ name: `${u.service}-${u.port}`, protocol: u.protocol, listen: at(i), cluster: u.cluster }))
       : ingressListeners(spec.ingress).map((l, i) => ({
@@ -81,6 +83,21 @@ export function buildBootstrap(opts: {
           ingress: true,
           ...(l.tls && spec.ingress.tls !== null ? { tls: { certificates: spec.ingress.tls.certificates.map((c) => ({ ...c, hosts: [...c.hosts] })) } } : {}),
         }));
+  if (spec.kind === 'workload' && ports.egress !== undefined) {
+    mesh.outbound.ports.forEach((e, i) => {
+      const listen = ports.egress?.[i];
+      if (listen === undefined) return;
+      outbound.push({
+        name: `egress-${e.name}`,
+        // tls listeners relay bytes (after reading the SNI); http ones run the HTTP/1 pipeline.
+        protocol: e.protocol === 'http' ? 'http' : 'tcp',
+        listen,
+        // The metrics destination of requests to undeclared hosts (allowAny passthrough or refused).
+        cluster: `egress/unregistered:${e.port}`,
+        egress: { port: e.port, protocol: e.protocol, mode: mesh.outbound.mode },
+      });
+    });
+  }
   return {
     node: {
       id: id.nodeId,

@@ -14,6 +14,8 @@ export interface AppEnvInput {
   appPorts: Map<string, number>;
   /** Outbound listener per upstream, same order as workload.upstreams. */
   outbound: HostPort[];
+  /** Egress listeners: variable name and address, from mesh-file `spec.outbound.ports`. */
+  egress?: { env: string; listen: HostPort }[];
 }
 
 /** What the mesh assigns a replica: its ports, its upstreams' local addresses, who it is. */
@@ -26,6 +28,7 @@ export function assignedEnv(input: AppEnvInput): Record<string, string> {
     const hp = input.outbound[i];
     if (hp !== undefined) env[u.env] = formatHostPort(hp);
   });
+  for (const e of input.egress ?? []) env[e.env] = formatHostPort(e.listen);
   env.TRELLIS_WORKLOAD = input.workload.name;
   env.TRELLIS_REPLICA = String(input.replica);
   env.TRELLIS_IDENTITY = input.identity;

@@ -10,6 +10,7 @@ import type { Clock } from '../util/clock.js';
 import { cliEntry } from '../util/paths.js';
 import type { RegistryClient, TokenResponse } from './client.js';
 import { buildAppEnv, expandCommand, meshVariables } from './env.js';
+import { confinedArgv } from './egress-lock/egress-lock.js';
 import type { PidRegistry } from './pids.js';
 import { httpProbe, readinessProbe, type ProxyReadiness, type Readiness } from './probe.js';
 import { watchProxy } from './proxy-watch.js';
@@ -40,6 +41,8 @@ export interface ReplicaContext {
   proxyProbePeriodMs: number;
   onChange(): void;
   proxyCommand(bootstrapFile: string): string[];
+  /** registryOnly with the kernel lock installed: the apps' cgroup.procs, apps start inside it. */
+  appCgroupProcs?: () => string | null;
 }
 
 /**
@@ -294,14 +297,19 @@ export class ReplicaRunner implements WatchedApp {
   private startApp(): void {
     const w = (this.spec as { workload: WorkloadConfig }).workload;
     if (this.stopping) throw new TrellisError('TRELLIS_E_TIMEOUT', `${this.label}: stopped while starting`);
-    const envInput = { base: this.ctx.baseEnv, workload: w, replica: this.replica, identity: this.identity, appPorts: this.ports.app, outbound: this.ports.outbound };
+    const egress = this.ctx.mesh.outbound.ports.flatMap((e, i) => {
+      const listen = this.ports.egress?.[i];
+      return listen === undefined ? [] : [{ env: e.env, listen }];
+    });
+    const envInput = { base: this.ctx.baseEnv, workload: w, replica: this.replica, identity: this.identity, appPorts: this.ports.app, outbound: this.ports.outbound, egress };
     const [program, ...args] = expandCommand(w.command, meshVariables(envInput)) as [string, ...string[]];
     const resolved = resolveCommand(program, this.ctx.mesh.dir, this.ctx.baseEnv.PATH);
     if (resolved === null) {
       throw new TrellisError('TRELLIS_E_COMMAND_NOT_FOUND', `workload ${w.name}: command not found: ${program} (command: ${w.command.join(' ')}; run in ${this.ctx.mesh.dir})`);
     }
     const env = buildAppEnv(envInput);
-    const argv = [resolved, ...args];
+    const procs = this.ctx.appCgroupProcs?.() ?? null;
+    const argv = procs !== null ? confinedArgv(procs, [resolved, ...args]) : [resolved, ...args];
     const child = Child.spawn({ argv, cwd: this.ctx.mesh.dir, env, logFile: this.logPath('app'), stdinPipe: false });
     if (child.pid !== null) this.ctx.pids.add({ pid: child.pid, kind: 'app', name: this.nodeId, argv });
     this.app = child;

@@ -86,6 +86,12 @@ export interface OutboundListenerConfig {
    * Absent: the listener speaks plain text.
    */
   tls?: IngressTlsConfig;
+  /**
+   * An egress listener (mesh file `spec.outbound.ports`): the app reaches destinations outside
+   * the mesh on `port` through it, by Host (http) or by the ClientHello's SNI (tls, relayed
+   * without decrypting). `cluster` is then only the metrics label of undeclared destinations.
+   */
+  egress?: EgressListenerConfig;
 }
 
 /** The TLS an ingress listener terminates: operator-provided PEM files, reloaded when they change. */
@@ -100,4 +106,12 @@ export interface IngressCertificateConfig {
   keyFile: string;
   /** Host names this pair serves (exact, or `*.example.com` for one label); empty: the certificate's DNS names. */
   hosts: string[];
+}
+
+export interface EgressListenerConfig {
+  /** Destination port: ExternalServices of this port and protocol are served here. */
+  port: number;
+  protocol: 'http' | 'tls';
+  /** allowAny: undeclared destinations are relayed too; registryOnly: refused (403 egress-denied, or a reset). */
+  mode: 'allowAny' | 'registryOnly';
 }

@@ -11,7 +11,7 @@
  */
 export const RESOURCES_PATH = '/resources';
 
-export const RESOURCE_KINDS = ['HTTPRoute', 'GRPCRoute', 'DestinationPolicy', 'FaultInjection', 'AuthorizationPolicy', 'RateLimitPolicy'] as const;
+export const RESOURCE_KINDS = ['HTTPRoute', 'GRPCRoute', 'DestinationPolicy', 'FaultInjection', 'AuthorizationPolicy', 'RateLimitPolicy', 'ExternalService'] as const;
 export type ResourceKind = (typeof RESOURCE_KINDS)[number];
 
 export const GATEWAY_API_VERSION = 'gateway.networking.k8s.io/v1';
@@ -25,6 +25,7 @@ export const API_VERSION_OF: Record<ResourceKind, string> = {
   FaultInjection: TRELLIS_API_VERSION,
   AuthorizationPolicy: TRELLIS_API_VERSION,
   RateLimitPolicy: TRELLIS_API_VERSION,
+  ExternalService: TRELLIS_API_VERSION,
 };
 
 export interface ResourceRef {

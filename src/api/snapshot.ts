@@ -21,6 +21,30 @@ export interface ProxySnapshot {
    * before policies existed. Compiled by src/proxy/policy/.
    */
   inbound?: InboundPolicyConfig[];
+  /**
+   * Destinations outside the mesh (ExternalService resources) that this proxy's egress
+   * listeners serve (made by `compileEgress`, src/control/compiler/egress.ts). Absent or empty:
+   * none is declared; what an undeclared destination gets is the bootstrap's outbound mode.
+   */
+  egress?: ExternalServiceConfig[];
+}
+
+/** One ExternalService, as the egress listeners of its port use it. */
+export interface ExternalServiceConfig {
+  namespace: string;
+  name: string;
+  /** Lower-case name, or `*.`-prefixed wildcard (one or more labels), matched against Host / SNI. */
+  hostname: string;
+  /** Destination port: the egress listener of this port serves it. */
+  port: number;
+  protocol: 'http' | 'tls';
+  /** Addresses to connect to instead of resolving the hostname. Absent: resolve the name asked for. */
+  endpoints?: { host: string; port: number }[];
+  /**
+   * AuthorizationPolicies that target it, evaluated by the caller's proxy with the caller's own
+   * identity as the source (`port` is `egress`). Absent: every workload may use it.
+   */
+  policy?: InboundPolicyConfig;
 }
 
 /**

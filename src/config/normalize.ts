@@ -20,6 +20,11 @@ export function defaultUpstreamEnv(service: string): string {
 /** An ingress's plain listener when the file names none (and sets no \`tls\`). */
 export const DEFAULT_INGRESS_LISTEN = '127.0.0.1:0';
 
+/** Default variable for an egress port: `EGRESS_<NAME>_ADDR`. */
+export function defaultEgressEnv(name: string): string {
+  return `EGRESS_${envKey(name)}_ADDR`;
+}
+
 /** The label every workload carries implicitly: the service it serves. */
 export const APP_LABEL = 'app';
 
@@ -101,6 +106,10 @@ export function normalize(file: MeshFile, path: string, dir: string): MeshConfig
     accessLog: accessLogSettings(file.spec.accessLog),
     authorization: { defaultAction: file.spec.authorization.defaultAction },
     lockAppPorts: file.spec.mtls.lockAppPorts,
+    outbound: {
+      mode: file.spec.outbound.mode,
+      ports: file.spec.outbound.ports.map((p) => ({ name: p.name, port: p.port, protocol: p.protocol, env: p.env ?? defaultEgressEnv(p.name) })),
+    },
     tracing: file.spec.tracing.enabled ? { samplingRatio: file.spec.tracing.sampling, collector: file.spec.tracing.collector ?? null } : null,
     ingress: file.spec.ingress.map((i) => ({
       name: i.name,

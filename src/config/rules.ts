@@ -1,6 +1,6 @@
 import { parseDuration } from '../util/duration.js';
 import { parseHostPort } from '../util/hostport.js';
-import { APP_LABEL, defaultUpstreamEnv, envKey, selectorMatches } from './normalize.js';
+import { APP_LABEL, defaultEgressEnv, defaultUpstreamEnv, envKey, selectorMatches } from './normalize.js';
 import type { MeshFile } from './schema.js';
 
 /**
@@ -118,6 +118,35 @@ export function checkRules(file: MeshFile): RuleIssue[] {
     reference(g.service, g.port, ['spec', 'ingress', i]);
     if (g.listen !== undefined) claimAddress(g.listen, ['spec', 'ingress', i, 'listen']);
     if (g.tls !== undefined) claimAddress(g.tls.listen, ['spec', 'ingress', i, 'tls', 'listen']);
+  });
+  issues.push(...egressIssues(spec));
+  return issues;
+}
+
+/**
+ * Egress ports: one listener per destination port and protocol; names and variables unique.
+ * A variable must not shadow what the mesh already gives a workload (its ports and upstreams).
+ */
+function egressIssues(spec: MeshFile['spec']): RuleIssue[] {
+  const issues: RuleIssue[] = [];
+  const names = new Set<string>();
+  const ports = new Map<number, number>();
+  const envs = new Map<string, number>();
+  spec.outbound.ports.forEach((p, i) => {
+    const path = ['spec', 'outbound', 'ports', i];
+    if (names.has(p.name)) issues.push({ path: [...path, 'name'], message: `duplicate egress port name "${p.name}"` });
+    names.add(p.name);
+    const prev = ports.get(p.port);
+    if (prev !== undefined) issues.push({ path: [...path, 'port'], message: `port ${p.port} is already declared by spec.outbound.ports[${prev}]; one egress listener serves every ExternalService of a port` });
+    else ports.set(p.port, i);
+    const env = p.env ?? defaultEgressEnv(p.name);
+    const prevEnv = envs.get(env);
+    if (prevEnv !== undefined) issues.push({ path: [...path, p.env !== undefined ? 'env' : 'name'], message: `environment variable ${env} is already set by spec.outbound.ports[${prevEnv}]` });
+    else envs.set(env, i);
+    spec.workloads.forEach((w, j) => {
+      const taken = w.upstreams.some((u) => (u.env ?? defaultUpstreamEnv(u.service)) === env) || w.ports.some((q) => `PORT_${envKey(q.name)}` === env) || env === 'PORT';
+      if (taken) issues.push({ path: [...path, p.env !== undefined ? 'env' : 'name'], message: `environment variable ${env} is already set for spec.workloads[${j}]` });
+    });
   });
   return issues;
 }

@@ -117,6 +117,28 @@ const ingressSchema = z.strictObject({
   tls: ingressTlsSchema.optional(),
 });
 
+/**
+ * `spec.outbound`: how workloads reach services outside the mesh (docs/configuration.md,
+ * "Outbound mode"). Every workload's proxy opens one loopback egress listener per port below;
+ * `registryOnly` lets through only destinations declared as ExternalService resources.
+ */
+const egressPortSchema = z.strictObject({
+  name: label,
+  /** The destination port (443, 80...): ExternalServices of this port are reached through it. */
+  port: z.int().min(1).max(65535),
+  /** `tls`: passthrough, routed by the ClientHello's SNI; `http`: HTTP/1.1, routed by Host. */
+  protocol: z.enum(['http', 'tls']),
+  /** Variable that carries the listener's address to the app; default EGRESS_<NAME>_ADDR. */
+  env: envName.optional(),
+});
+
+export const DEFAULT_OUTBOUND_MODE = 'allowAny';
+
+const outboundSchema = z.strictObject({
+  mode: z.enum(['allowAny', 'registryOnly']).default(DEFAULT_OUTBOUND_MODE),
+  ports: z.array(egressPortSchema).max(32).default([]),
+});
+
 /** OTLP/HTTP collectors are reached over plain http or https. */
 export function isHttpUrl(s: string): boolean {
   try {
@@ -205,6 +227,8 @@ export const meshFileSchema = z.strictObject({
         lockAppPorts: z.boolean().default(false),
       })
       .default({ mode: 'STRICT', lockAppPorts: false }),
+    /** Egress: the outbound mode and the egress listeners every workload's proxy opens. */
+    outbound: outboundSchema.default({ mode: DEFAULT_OUTBOUND_MODE, ports: [] }),
     ingress: z.array(ingressSchema).default([]),
     workloads: z.array(workloadSchema).min(1, 'expected at least one workload'),
     /** Services declared by label selector (e.g. one per version, for canaries). */

@@ -20,6 +20,8 @@ export interface MeshConfig {
   authorization: { defaultAction: DefaultAction };
   /** `spec.mtls.lockAppPorts`: close the plaintext bypass with nftables where the host allows it. */
   lockAppPorts: boolean;
+  /** `spec.outbound`: the outbound mode and the egress listeners of every workload's proxy. */
+  outbound: OutboundSettings;
   ingress: IngressConfig[];
   workloads: WorkloadConfig[];
   /** Services declared by label selector (`spec.services`). */
@@ -110,4 +112,23 @@ export interface IngressTlsSettings {
   listen: HostPort;
   /** The first is the default (no SNI, or a name no pair serves). */
   certificates: { certFile: string; keyFile: string; hosts: string[] }[];
+}
+
+export type OutboundMode = 'allowAny' | 'registryOnly';
+
+/** `spec.outbound` with defaults applied. */
+export interface OutboundSettings {
+  /** allowAny: undeclared destinations are relayed too; registryOnly: only ExternalServices. */
+  mode: OutboundMode;
+  ports: EgressPortConfig[];
+}
+
+/** One egress listener each workload's proxy opens on loopback. */
+export interface EgressPortConfig {
+  name: string;
+  /** Destination port. */
+  port: number;
+  protocol: 'http' | 'tls';
+  /** Environment variable with the listener's `127.0.0.1:<port>`. */
+  env: string;
 }

@@ -56,6 +56,12 @@ export function checkBootstrap(v: unknown): string | null {
     if (!PROTOCOLS.includes(l.protocol)) return `outbound[${i}].protocol: expected one of ${PROTOCOLS.join(', ')}`;
     if (!isHostPort(l.listen)) return `outbound[${i}].listen: expected {host, port}`;
     if (typeof l.cluster !== 'string') return `outbound[${i}].cluster: expected a string`;
+    const e = l.egress as { port?: unknown; protocol?: unknown; mode?: unknown } | undefined;
+    if (e !== undefined) {
+      if (typeof e.port !== 'number' || !Number.isInteger(e.port) || e.port < 1 || e.port > 65535) return `outbound[${i}].egress.port: expected 1..65535`;
+      if (e.protocol !== 'http' && e.protocol !== 'tls') return `outbound[${i}].egress.protocol: expected http or tls`;
+      if (e.mode !== 'allowAny' && e.mode !== 'registryOnly') return `outbound[${i}].egress.mode: expected allowAny or registryOnly`;
+    }
   }
   if (typeof b.drainTimeoutMs !== 'number' || b.drainTimeoutMs < 0) return 'drainTimeoutMs: expected a number >= 0';
   const problem = checkAccessLog(b.accessLog);

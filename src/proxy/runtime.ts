@@ -19,7 +19,9 @@ import { DEFAULT_HTTP1_LIMITS } from './http1/types.js';
 import type { Http1Limits } from './http1/types.js';
 import type { Listener, ListenerContext } from './listeners/context.js';
 import { InboundListener } from './listeners/inbound.js';
+import { EgressTlsListener } from './listeners/egress-tls.js';
 import { OutboundListener } from './listeners/outbound.js';
+import { EgressTable } from './egress/egress-table.js';
 import { MeshTls } from './mtls/mesh-tls.js';
 import { PolicyTable } from './policy/policy-table.js';
 import { mtlsConnector } from './pool/connect.js';
@@ -57,6 +59,8 @@ export class ProxyRuntime {
   readonly clusters: ClusterTable;
   /** Inbound authorization and rate limits by port, rebuilt from each snapshot's `inbound`. */
   readonly policies: PolicyTable;
+  /** ExternalServices by port, rebuilt from each snapshot's `egress` (the egress listeners). */
+  readonly egress: EgressTable;
   readonly metrics: ProxyMetrics;
   readonly accessLog: AccessLog;
   /** Off until a snapshot carries `tracing`; reconfigured by every snapshot. */
@@ -96,12 +100,14 @@ export class ProxyRuntime {
     this.clusters = new ClusterTable(tableDeps);
     this.metrics.setClusterGauges(clusterGaugeReader(this.clusters));
     this.policies = new PolicyTable({ counters: this.metrics.policies });
+    this.egress = new EgressTable(this.metrics.policies);
     this.tap = deps.tap ?? new TapHub({ nodeId: bootstrap.node.id, now: () => clock.now() });
     this.ctx = {
       node: { nodeId: bootstrap.node.id, identity, namespace, workload, service, serviceAccount },
       tls: this.tls,
       clusters: this.clusters,
       policies: this.policies,
+      egress: this.egress,
       metrics: this.metrics,
       accessLog: this.accessLog,
       tracer: this.tracer,
@@ -142,6 +148,8 @@ export class ProxyRuntime {
     // whole snapshot (NACK) and the proxy keeps serving on the last good one.
     const policies = this.policies.prepare(snapshot.inbound);
     if (!policies.ok) return `snapshot rejected: ${policies.problems.map((e) => `${e.path}: ${e.message}`).join('; ')}`;
+    const egress = this.egress.prepare(snapshot.egress);
+    if (!egress.ok) return `snapshot rejected: ${egress.problems.join('; ')}`;
     try {
       this.clusters.apply(snapshot.clusters);
     } catch (err) {
@@ -150,6 +158,7 @@ export class ProxyRuntime {
     }
     // Read per request by the authz and ratelimit stages: the next request on every open connection sees it.
     policies.commit();
+    egress.commit();
     this.tls.setTrustDomain(snapshot.trustDomain);
     const bundle = this.deps.credentials.trustBundlePem;
     if (bundle.length !== snapshot.trustBundlePem.length || bundle.some((p, i) => p !== snapshot.trustBundlePem[i])) {
@@ -165,7 +174,9 @@ export class ProxyRuntime {
   /** Binds every inbound and outbound listener of the bootstrap (needs credentials). */
   async startListeners(): Promise<void> {
     for (const c of this.bootstrap.inbound) this.listeners.push(new InboundListener(c, this.ctx));
-    for (const c of this.bootstrap.outbound) this.listeners.push(new OutboundListener(c, this.ctx));
+    for (const c of this.bootstrap.outbound) {
+      this.listeners.push(c.egress?.protocol === 'tls' ? new EgressTlsListener(c, this.ctx, this.egress) : new OutboundListener(c, this.ctx));
+    }
     try {
       await Promise.all(this.listeners.map((l) => l.listen()));
     } catch (err) {

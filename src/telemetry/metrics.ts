@@ -100,6 +100,8 @@ export class ProxyMetrics {
   private readonly tcp = new Map<string, TcpStats>();
   /** Per PERMISSIVE inbound listener (bounded: listener names come from the mesh file). */
   private readonly firstBytes = new Map<string, FirstByteCounts>();
+  /** TLS egress connections by listener, destination and decision (bounded: declared ExternalServices). */
+  private readonly egress = new Map<string, { labels: { listener: string; destination: string; decision: string }; count: number }>();
   private readonly tls = { handshakes: { inbound: 0, outbound: 0 }, failures: { inbound: 0, outbound: 0 } };
   private readonly ingressTlsStats = new Map<string, IngressTlsStats>();
   private certExpirySeconds = 0;
@@ -144,7 +146,7 @@ export class ProxyMetrics {
       this.ingressTlsStats.set(listener, s);
     }
     return s;
-}
+  }
 
   /** The first-byte counts of one PERMISSIVE inbound listener (bind once per listener). */
   firstByteCounts(listener: string): FirstByteCounts {
@@ -161,6 +163,18 @@ export class ProxyMetrics {
     const out: Record<string, number> = {};
     for (const [listener, c] of this.firstBytes) out[listener] = c.plaintext;
     return out;
+  }
+
+  /**
+   * One TLS egress connection: `destination` is the ExternalService (`<ns>/<name>`), or
+   * `passthrough` / `unregistered` for undeclared names (never the name itself: labels stay
+   * bounded); `decision` allowed | denied | unauthorized | rate-limited.
+   */
+  egressConnection(listener: string, destination: string, decision: 'allowed' | 'denied' | 'unauthorized' | 'rate-limited'): void {
+    const key = `${listener}\u0000${destination}\u0000${decision}`;
+    let s = this.egress.get(key);
+    if (s === undefined) this.egress.set(key, (s = { labels: { listener, destination, decision }, count: 0 }));
+    s.count++;
   }
 
   tlsHandshake(direction: Direction): void {
@@ -205,6 +219,7 @@ export class ProxyMetrics {
     const registers = [registry];
     // collect() runs with `this` = the prom-client metric, so the numbers are reached through these.
     const self = {
+      egress: this.egress,
       tcp: this.tcp,
       tls: this.tls,
       ingressTls: this.ingressTlsStats,
@@ -221,6 +236,16 @@ export class ProxyMetrics {
     this.registerAccessLog(registry);
     this.registerPolicies(registry);
     this.registerFirstBytes(registry);
+    new pc.Counter({
+      name: 'trellis_egress_connections_total',
+      help: 'TLS egress connections by destination (ExternalService, passthrough or unregistered) and decision',
+      labelNames: ['listener', 'destination', 'decision'],
+      registers,
+      collect(this: Counter<'listener' | 'destination' | 'decision'>) {
+        this.reset();
+        for (const s of self.egress.values()) setCounter(this, s.labels, s.count);
+      },
+    });
     new pc.Counter({
       name: 'trellis_tcp_connections_opened_total',
       help: 'Opaque TCP connections relayed',

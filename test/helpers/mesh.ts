@@ -176,11 +176,13 @@ function tail(text: string, chars = 4000): string {
 }
 
 /** Writes the mesh folder, runs `trellis up`, waits for the ready line. */
-export async function startMesh(opts: MeshFolderOptions & { readyTimeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<Mesh> {
+export async function startMesh(opts: MeshFolderOptions & { readyTimeoutMs?: number; env?: NodeJS.ProcessEnv; wrap?: string[] }): Promise<Mesh> {
   const md = await writeMeshDir(opts);
   // `up` records itself in the per-user config: a folder of the test's own, never the user's.
   const configHome = join(md.dir, 'config');
-  const child = spawn(process.execPath, [cliEntry, 'up', md.dir, '--state-dir', md.stateDir], {
+  // `wrap`: a program that execs the rest (e.g. nsenter into a test's network namespace), so the child is still `up` itself.
+  const argv = [...(opts.wrap ?? []), process.execPath, cliEntry, 'up', md.dir, '--state-dir', md.stateDir];
+  const child = spawn(argv[0] as string, argv.slice(1), {
     cwd: md.dir,
     env: { ...(opts.env ?? process.env), XDG_CONFIG_HOME: configHome },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -20,6 +20,7 @@ export const KIND_NAMES: Readonly<Record<ResourceKind, KindNames>> = {
   FaultInjection: { singular: 'faultinjection', plural: 'faultinjections', short: ['fault', 'faults'] },
   AuthorizationPolicy: { singular: 'authorizationpolicy', plural: 'authorizationpolicies', short: ['authz', 'ap'] },
   RateLimitPolicy: { singular: 'ratelimitpolicy', plural: 'ratelimitpolicies', short: ['ratelimit', 'rlp'] },
+  ExternalService: { singular: 'externalservice', plural: 'externalservices', short: ['ext', 'egress'] },
 };
 
 /** Every accepted spelling (lower case) -> its kind. */

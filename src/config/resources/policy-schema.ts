@@ -15,6 +15,7 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const objectName = z.string().min(1).max(253).regex(DNS_SUBDOMAIN, { error: 'expected a lower-case DNS name (a-z, 0-9, -, .)' });
 const GATEWAY_GROUP = 'gateway.networking.k8s.io';
+const TRELLIS_GROUP = 'trellis.dev';
 
 /** A check as a zod refinement on a string. */
 function checked(problem: (s: string) => string | undefined, max = 1024): z.ZodType<string> {
@@ -111,19 +112,22 @@ const rule = z.strictObject({
 /**
  * What a policy applies to: a Service of the policy's namespace (all its ports, or the one
  * `sectionName` names), or an HTTPRoute / GRPCRoute there (the requests its rules select, on
- * the services they send to). Policy attachment (GEP-713): local references, no namespace.
+ * the services they send to), or an ExternalService there (group trellis.dev: enforced on the
+ * callers' side, by the egress listeners of every workload that uses it). Policy attachment
+ * (GEP-713): local references, no namespace.
  */
 export const policyTargetRef = z
   .strictObject({
     group: z.string().max(253).default(''),
-    kind: z.enum(['Service', 'HTTPRoute', 'GRPCRoute']).default('Service'),
+    kind: z.enum(['Service', 'HTTPRoute', 'GRPCRoute', 'ExternalService']).default('Service'),
     name: objectName,
     /** Service targets: the port's name in the mesh file. */
     sectionName: z.string().max(63).regex(DNS_LABEL, { error: 'expected a port name (a lower-case DNS label)' }).optional(),
   })
   .superRefine((t, ctx) => {
     if (t.kind === 'Service' && t.group !== '') ctx.addIssue({ code: 'custom', path: ['group'], message: 'expected "" (the core group) for a Service' });
-    if (t.kind !== 'Service' && t.group !== GATEWAY_GROUP) ctx.addIssue({ code: 'custom', path: ['group'], message: `expected ${GATEWAY_GROUP} for a ${t.kind}` });
+    if (t.kind === 'ExternalService' && t.group !== TRELLIS_GROUP) ctx.addIssue({ code: 'custom', path: ['group'], message: `expected ${TRELLIS_GROUP} for an ExternalService` });
+    if ((t.kind === 'HTTPRoute' || t.kind === 'GRPCRoute') && t.group !== GATEWAY_GROUP) ctx.addIssue({ code: 'custom', path: ['group'], message: `expected ${GATEWAY_GROUP} for a ${t.kind}` });
     if (t.kind !== 'Service' && t.sectionName !== undefined) ctx.addIssue({ code: 'custom', path: ['sectionName'], message: 'only a Service target names a port' });
   });
 
@@ -145,7 +149,9 @@ export const authorizationPolicySpec = z
     if (p.rules !== undefined && p.action === undefined) ctx.addIssue({ code: 'custom', path: ['action'], message: 'required with rules: ALLOW, DENY or AUDIT' });
     if (p.rules === undefined && p.defaultAction === undefined) ctx.addIssue({ code: 'custom', message: 'needs rules (with an action) or a defaultAction' });
     if (p.rules === undefined && p.action !== undefined) ctx.addIssue({ code: 'custom', path: ['rules'], message: `required with action ${p.action}: without rules the policy matches nothing (use rules: [{}] to match every request)` });
-    if (p.defaultAction !== undefined && p.targetRef.kind !== 'Service') ctx.addIssue({ code: 'custom', path: ['defaultAction'], message: 'only a policy that targets a Service sets its default' });
+    if (p.defaultAction !== undefined && p.targetRef.kind !== 'Service' && p.targetRef.kind !== 'ExternalService') {
+      ctx.addIssue({ code: 'custom', path: ['defaultAction'], message: 'only a policy that targets a Service or an ExternalService sets its default' });
+    }
   });
 
 /** Default burst: one second's worth of requests (at least 1). */
@@ -183,6 +189,9 @@ export const rateLimitPolicySpec = z
   })
   .superRefine((p, ctx) => {
     if (p.total === undefined && p.perIdentity === undefined && p.overrides === undefined) ctx.addIssue({ code: 'custom', message: 'needs total, perIdentity or overrides' });
+    if (p.targetRef.kind === 'ExternalService' && p.total?.global === true) {
+      ctx.addIssue({ code: 'custom', path: ['total', 'global'], message: "not supported for an ExternalService: each caller's proxy limits its own calls to it" });
+    }
     const seen = new Set<string>();
     p.overrides?.forEach((o, i) => {
       if (seen.has(o.principal)) ctx.addIssue({ code: 'custom', path: ['overrides', i, 'principal'], message: `duplicate principal ${o.principal}` });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { hostnameProblem } from '../../util/hostname.js';
 import { compileRouteRegex } from '../../util/route-regex.js';
+import { externalServiceSpec } from './external-service-schema.js';
 import { authorizationPolicySpec, rateLimitPolicySpec } from './policy-schema.js';
 
 /**
@@ -432,6 +433,7 @@ export const SPEC_SCHEMAS = {
   FaultInjection: faultInjectionSpec,
   AuthorizationPolicy: authorizationPolicySpec,
   RateLimitPolicy: rateLimitPolicySpec,
+  ExternalService: externalServiceSpec,
 } as const;
 
 export type HTTPRouteSpec = z.output<typeof httpRouteSpec>;
@@ -439,3 +441,4 @@ export type GRPCRouteSpec = z.output<typeof grpcRouteSpec>;
 export type DestinationPolicySpec = z.output<typeof destinationPolicySpec>;
 export type FaultInjectionSpec = z.output<typeof faultInjectionSpec>;
 export type { AuthorizationPolicySpec, RateLimitPolicySpec, PolicyTargetRef } from './policy-schema.js';
+export type { ExternalServiceSpec } from './external-service-schema.js';

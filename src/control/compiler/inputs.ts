@@ -1,10 +1,11 @@
 import type { Protocol } from '../../api/common.js';
 import type { PortSpec, WorkloadView } from '../../api/registry.js';
 import type { Resource } from '../../api/resources.js';
-import type { DefaultAction, EndpointConfig, LoadBalancerKind, TracingConfig } from '../../api/snapshot.js';
+import type { DefaultAction, EndpointConfig, ExternalServiceConfig, LoadBalancerKind, TracingConfig } from '../../api/snapshot.js';
 import type { DestinationPolicySpec, FaultInjectionSpec } from '../../config/resources/schema.js';
 import type { Registry } from '../registry/registry.js';
 import { policyWinners, serviceKey, type ParentRefLike } from '../resources/refs.js';
+import { compileEgress } from './egress.js';
 import { policyFields, type PolicyFields } from './policy.js';
 
 /**
@@ -146,6 +147,9 @@ class ResourceFacts {
   readonly sigs = new Map<string, string>();
   /** `namespace/service` -> the resources inboundPolicyFor reads for that service's workloads. */
   readonly inbound = new Map<string, Resource[]>();
+  /** Every ExternalService with its policies (the same in every snapshot), and its JSON (null: none). */
+  readonly egress: ExternalServiceConfig[];
+  readonly egressJson: string | null;
 
   constructor(readonly list: readonly Resource[]) {
     const routes = list.filter((r) => r.kind === 'HTTPRoute' || r.kind === 'GRPCRoute');
@@ -171,6 +175,8 @@ class ResourceFacts {
       this.sigs.set(inputKey.policy(target), JSON.stringify(fields));
     }
     this.indexInbound(list);
+    this.egress = compileEgress(list);
+    this.egressJson = this.egress.length > 0 ? JSON.stringify(this.egress) : null;
   }
 
   /**
@@ -252,6 +258,14 @@ export class CompileInputs {
   }
   get faults(): ReadonlyMap<string, FaultInjectionSpec> {
     return this.res.faults;
+  }
+  /** The snapshots' `egress`: every ExternalService with the policies that target it. */
+  get egress(): ExternalServiceConfig[] {
+    return this.res.egress;
+  }
+  /** JSON of `egress`, null when there are none (the key is then left out of snapshots). */
+  get egressJson(): string | null {
+    return this.res.egressJson;
   }
   policy(svc: string): PolicyFields | undefined {
     return this.res.policies.get(svc);

@@ -1,5 +1,5 @@
 import type { Resource } from '../../api/resources.js';
-import type { ClusterConfig, DefaultAction, InboundPolicyConfig, ProxySnapshot, TracingConfig } from '../../api/snapshot.js';
+import type { ClusterConfig, DefaultAction, ExternalServiceConfig, InboundPolicyConfig, ProxySnapshot, TracingConfig } from '../../api/snapshot.js';
 import type { Registry } from '../registry/registry.js';
 import type { Store, StoredSnapshotVersion } from '../store/store.js';
 import { compileUpstreams, jsonHash, upstreamsKey } from './compiler.js';
@@ -65,7 +65,9 @@ interface Content {
  * (authorization, rate limits) is per workload, not per upstream set: InboundCompiler keeps
  * one per workload with the inputs it read, and a node is recompiled when its group or its
  * workload's policy was. A change of the trust domain, trust bundle, tracing or the mesh's
- * default authorization action recompiles everything.
+ * default authorization action recompiles everything. Egress (every ExternalService with the
+ * policies that target it, compiler/egress.ts) is the same for every proxy: a change to it
+ * recompiles every node, without rebuilding clusters or inbound policies.
  */
 export class SnapshotCache {
   private readonly compiled = new Map<string, CompiledSnapshot>();
@@ -166,9 +168,12 @@ export class SnapshotCache {
       }
       for (const key of this.inbound.update(next, changed)) for (const nodeId of this.workloadNodes.get(key) ?? []) affected.add(nodeId);
       inputsChanged = changed.size;
+      // ExternalServices (with the policies that target them) are the same in every snapshot.
+      if (next.egressJson !== prev.egressJson) for (const nodeId of this.nodeWorkload.keys()) affected.add(nodeId);
     }
     this.inputs = next;
     const inbound = this.inbound;
+    const egress = next.egress;
 
     // Nodes that appeared, went, changed upstreams or workload (only when the registry changed at all).
     const removed: string[] = [];
@@ -229,7 +234,8 @@ export class SnapshotCache {
 
     // Byte for byte JSON.stringify(content): the hash is contentHash's, so stored versions stay valid.
     const prefix = `{"trustDomain":${JSON.stringify(global.trustDomain)},"trustBundlePem":${JSON.stringify(global.trustBundlePem)},"clusters":[`;
-    const tracing = `]${global.tracing !== undefined ? `,"tracing":${JSON.stringify(global.tracing)}` : ''}`;
+    // egress is left out when there are no ExternalServices, so such snapshots hash as before.
+    const tracing = `]${global.tracing !== undefined ? `,"tracing":${JSON.stringify(global.tracing)}` : ''}${next.egressJson !== null ? `,"egress":${next.egressJson}` : ''}`;
     /** Content per (group, workload policy) this pass: nodes without a policy share their group's. */
     const contents = new Map<string, Content>();
     const contentOf = (nodeId: string): [string, Content] => {
@@ -258,12 +264,12 @@ export class SnapshotCache {
       const prevVersion = cur ?? known.get(nodeId);
       if (prevVersion !== undefined && prevVersion.hash === content.hash) {
         if (cur === undefined) {
-          this.compiled.set(nodeId, this.entry(nodeId, prevVersion.version, content, global, shared, key));
+          this.compiled.set(nodeId, this.entry(nodeId, prevVersion.version, content, global, egress, shared, key));
         }
         continue;
       }
       version ??= await this.store.nextVersion();
-      this.compiled.set(nodeId, this.entry(nodeId, version, content, global, shared, key));
+      this.compiled.set(nodeId, this.entry(nodeId, version, content, global, egress, shared, key));
       put.set(nodeId, { version, hash: content.hash });
       changed.push(nodeId);
     }
@@ -277,12 +283,22 @@ export class SnapshotCache {
     return changed;
   }
 
-  private entry(nodeId: string, version: number, content: Content, global: GlobalInputs, shared: Map<string, ProxySnapshot>, key: string): CompiledSnapshot {
+  private entry(
+    nodeId: string,
+    version: number,
+    content: Content,
+    global: GlobalInputs,
+    egress: ExternalServiceConfig[],
+    shared: Map<string, ProxySnapshot>,
+    key: string,
+  ): CompiledSnapshot {
     const k = `${version}\n${key}`;
     let snapshot = shared.get(k);
     if (snapshot === undefined) {
       snapshot = { version, trustDomain: global.trustDomain, trustBundlePem: global.trustBundlePem, clusters: content.clusters };
       if (global.tracing !== undefined) snapshot.tracing = global.tracing;
+      // In the order of the content's JSON: tracing, egress, inbound.
+      if (egress.length > 0) snapshot.egress = egress;
       // Last: the content's JSON (and hash) has it last.
       if (content.inbound !== null) snapshot.inbound = content.inbound;
       shared.set(k, snapshot);

@@ -96,6 +96,7 @@ export function inboundPolicyFor(inp: InboundPolicyInputs): InboundPolicyResult 
       const on = ports.filter((p) => t.sectionName === undefined || p.name === t.sectionName).map((p) => p.name);
       return on.length === 0 ? null : { resource: r, spec, ports: new Set(on) };
     }
+    if (t.kind === 'ExternalService') return null;
     const route = routes.get(`${t.kind}/${ns}/${t.name}`);
     if (route === undefined) return null;
     const predicate = routePredicate(route, mine);
@@ -133,7 +134,8 @@ export function inboundPolicyFor(inp: InboundPolicyInputs): InboundPolicyResult 
   for (const r of inp.resources) {
     if ((r.kind !== 'AuthorizationPolicy' && r.kind !== 'RateLimitPolicy') || r.metadata.namespace !== ns) continue;
     const t = (r.spec as { targetRef: PolicyTargetRef }).targetRef;
-    if (t.kind !== 'Service' && !routes.has(`${t.kind}/${ns}/${t.name}`)) warnings.push(`${r.kind} ${ns}/${r.metadata.name}: ${t.kind} ${ns}/${t.name} not found`);
+    // ExternalService targets are egress policies (src/control/compiler/egress.ts), not inbound ones.
+    if (t.kind !== 'Service' && t.kind !== 'ExternalService' && !routes.has(`${t.kind}/${ns}/${t.name}`)) warnings.push(`${r.kind} ${ns}/${r.metadata.name}: ${t.kind} ${ns}/${t.name} not found`);
   }
   return { inbound, warnings: [...new Set(warnings)] };
 }
@@ -154,7 +156,7 @@ function defaultFor(list: Targeted<AuthorizationPolicySpec>[], port: string, mes
   return best === null ? { action: mesh, from: 'mesh' } : { action: best.action, from: best.from };
 }
 
-function ruleConfig(r: NonNullable<AuthorizationPolicySpec['rules']>[number]): AuthorizationRuleConfig {
+export function ruleConfig(r: NonNullable<AuthorizationPolicySpec['rules']>[number]): AuthorizationRuleConfig {
   const out: AuthorizationRuleConfig = {};
   if (r.from !== undefined) out.from = r.from.map((f) => ({ source: { ...f.source } }));
   if (r.to !== undefined) out.to = r.to.map((t) => ({ operation: { ...t.operation } }));

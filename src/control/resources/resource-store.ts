@@ -122,7 +122,8 @@ export class ResourceStore extends EventEmitter<ResourceStoreEvents> {
     const all = [...this.store.resources().values()];
     const faults = new Set(all.filter((r) => r.kind === 'FaultInjection').map((r) => `${r.metadata.namespace}/${r.metadata.name}`));
     const policyWinnersMap = policyWinners(all);
-    const routes = new Set(all.filter((r) => r.kind === 'HTTPRoute' || r.kind === 'GRPCRoute').map((r) => `${r.kind}/${r.metadata.namespace}/${r.metadata.name}`));
+    // Policy targets other than Services, by `<kind>/<ns>/<name>`: routes and ExternalServices.
+    const routes = new Set(all.filter((r) => r.kind === 'HTTPRoute' || r.kind === 'GRPCRoute' || r.kind === 'ExternalService').map((r) => `${r.kind}/${r.metadata.namespace}/${r.metadata.name}`));
     const now = new Date(this.clock()).toISOString();
     return list.map((r) => ({ ...r, status: statusOf(r, { services, faults, policyWinners: policyWinnersMap, routes, now }) }));
   }

@@ -14,7 +14,7 @@ export interface StatusInputs {
   policyWinners?: ReadonlyMap<string, Resource>;
   /** ISO time the status is computed at (status is computed on read, not stored). */
   now: string;
-  /** `<kind>/<namespace>/<name>` of every HTTPRoute and GRPCRoute (policies may target them). */
+  /** `<kind>/<namespace>/<name>` of every HTTPRoute, GRPCRoute and ExternalService (policies may target them). */
   routes?: ReadonlySet<string>;
 }
 
@@ -92,8 +92,13 @@ export function statusOf(r: Resource, inp: StatusInputs): ResourceStatus {
     const t = (r.spec as { targetRef: { kind: string; name: string; sectionName?: string } }).targetRef;
     const problem = policyTargetProblem(t, ns, inp);
     if (problem !== undefined) return { conditions: [cond('Accepted', false, 'TargetNotFound', `${problem}: the policy applies to nothing`)] };
+    if (t.kind === 'ExternalService') return { conditions: [cond('Accepted', true, 'Accepted', `applies to ExternalService ${ns}/${t.name}, on the egress side of its callers`)] };
     const what = t.kind === 'Service' ? `service ${ns}/${t.name}${t.sectionName !== undefined ? ` port ${t.sectionName}` : ''}` : `${t.kind} ${ns}/${t.name}`;
     return { conditions: [cond('Accepted', true, 'Accepted', `applies to ${what}, on the inbound side of its replicas`)] };
+  }
+  if (r.kind === 'ExternalService') {
+    const e = r.spec as { hostname: string; port: number; protocol: string };
+    return { conditions: [cond('Accepted', true, 'Accepted', `${e.protocol} ${e.hostname}:${e.port}, through the egress listeners of port ${e.port} (mesh file spec.outbound.ports)`)] };
   }
   return { conditions: [cond('Accepted', true, 'Accepted', 'valid; takes effect where an HTTPRoute filter references it')] };
 }

@@ -8,6 +8,7 @@ import type { MeshTls } from '../mtls/mesh-tls.js';
 import type { Http1PoolOptions } from '../pool/http1-pool.js';
 import type { PolicyTable } from '../policy/policy-table.js';
 import type { NodeLabels } from '../stages/context.js';
+import type { EgressTable } from '../egress/egress-table.js';
 import type { TapHub } from '../tap/tap-hub.js';
 import type { Tracer } from '../tracing/tracer.js';
 
@@ -20,6 +21,8 @@ export interface ListenerContext {
   clusters: ClusterTable;
   /** Inbound policies by port (the authz and ratelimit stages). */
   policies: PolicyTable;
+  /** ExternalServices of the running snapshot (egress listeners). */
+  egress?: EgressTable;
   metrics: ProxyMetrics;
   accessLog: AccessLog;
   /** Off (enabled = false) until a snapshot carries `tracing`. */

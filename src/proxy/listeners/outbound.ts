@@ -17,7 +17,8 @@ import { ClusterLeases } from '../pool/cluster-source.js';
 import { connectWithFailover } from '../pool/failover.js';
 import { IngressCertificates } from '../ingress-tls/ingress-certificates.js';
 import { ingressAlpn } from '../ingress-tls/tls-options.js';
-import { OUTBOUND_STACK } from '../stages/index.js';
+import { EGRESS_HTTP_STACK, OUTBOUND_STACK } from '../stages/index.js';
+import { EgressLeases } from '../egress/egress-leases.js';
 import { relay } from '../tcp/relay.js';
 import { boundPort, listenOn } from './bind.js';
 import { ConnectionSet } from './connections.js';
@@ -58,6 +59,8 @@ export class OutboundListener implements Listener {
   /** Each h2 session's stream options (its client's address), bound once per session. */
   private readonly sessionOptions = new WeakMap<http2.Http2Session, Http2StreamOptions>();
   private readonly observeTcp;
+  /** Egress listeners: their pools to the outside, closed with the listener. */
+  private egressLeases: EgressLeases | null = null;
 
   constructor(
     readonly config: OutboundListenerConfig,
@@ -65,7 +68,15 @@ export class OutboundListener implements Listener {
   ) {
     const isIngress = config.ingress === true;
     const useTls = isIngress && config.tls !== undefined;
-    this.site = { name: config.name, direction: 'outbound', ingress: isIngress, cluster: config.cluster, tls: useTls };
+    const egress = config.egress;
+    this.site = {
+      name: config.name,
+      direction: 'outbound',
+      ingress: isIngress,
+      cluster: config.cluster,
+      tls: useTls,
+      ...(egress !== undefined ? { egress: { port: egress.port, mode: egress.mode } } : {}),
+    };
     this.observeTcp = tcpObserver(ctx, 'outbound', config.name, destinationOfCluster(config.cluster).service);
     const isTcp = config.protocol === 'tcp';
     if (useTls) {
@@ -92,7 +103,12 @@ export class OutboundListener implements Listener {
       ctx.logger.warn({ listener: config.name, client: c.remoteAddress }, 'connection refused: the listener is at its connection limit'),
     ).attach(this.server);
     if (!isTcp) {
-      this.pipeline = listenerPipeline(OUTBOUND_STACK, ctx, this.site, new ClusterLeases(ctx.clusters, ctx.clock), () => this.conns.isDraining);
+      if (egress !== undefined) {
+        this.egressLeases = new EgressLeases(ctx.appConnectTimeoutMs, ctx.appPool);
+        this.pipeline = listenerPipeline(EGRESS_HTTP_STACK, ctx, this.site, this.egressLeases, () => this.conns.isDraining);
+      } else {
+        this.pipeline = listenerPipeline(OUTBOUND_STACK, ctx, this.site, new ClusterLeases(ctx.clusters, ctx.clock), () => this.conns.isDraining);
+      }
     }
     if (isHttp2(config.protocol)) {
       if (this.site.ingress) {
@@ -264,5 +280,6 @@ export class OutboundListener implements Listener {
     this.certs?.close();
     this.server.close();
     this.conns.destroyAll();
+    this.egressLeases?.close();
   }
 }

@@ -21,6 +21,7 @@ export function listenerPipeline(
     random: ctx.random,
     clusters: ctx.clusters,
     policies: ctx.policies,
+    ...(ctx.egress !== undefined ? { egress: ctx.egress } : {}),
     tracer: ctx.tracer,
     metrics: ctx.metrics,
     accessLog: ctx.accessLog,

@@ -21,6 +21,14 @@ export interface ListenerSite {
   readonly tls?: boolean;
   /** Outbound: the cluster of the service this listener reaches (`<ns>/<service>:<port>`); inbound: ''. */
   readonly cluster: string;
+  /** An egress listener: the destination port and the outbound mode (the egress stage). */
+  readonly egress?: { readonly port: number; readonly mode: 'allowAny' | 'registryOnly' };
+}
+
+/** egress: where a request to a destination outside the mesh is sent. */
+export interface EgressTarget {
+  /** Addresses to try in order (an ExternalService's endpoints, else the host asked for). */
+  readonly addresses: readonly { readonly host: string; readonly port: number }[];
 }
 
 /** What the downstream codec knows when a request head has arrived. */
@@ -108,6 +116,8 @@ export class Exchange implements ExchangeRecord {
   audit: AuthzDecision | null = null;
   /** ratelimit: `<ns>/<name>` of the RateLimitPolicy over its limit (enforce: answered 429; shadow: admitted). */
   rateLimit: string | undefined = undefined;
+  /** egress: the outside destination (egress listeners only; null elsewhere). */
+  egress: EgressTarget | null = null;
 
   // ---- outcome (the record) ---------------------------------------------------------------------
   status = 0;

@@ -7,6 +7,7 @@ import type { ListenerSite, Exchange } from '../pipeline/exchange.js';
 import type { Http1Lease, Http2Lease, LeaseSource } from '../pipeline/lease.js';
 import type { ResponseHandler, UpstreamAttempt } from '../pipeline/service.js';
 import type { PolicyTable } from '../policy/policy-table.js';
+import type { EgressTable } from '../egress/egress-table.js';
 import type { TapHub } from '../tap/tap-hub.js';
 import type { Tracer } from '../tracing/tracer.js';
 
@@ -50,6 +51,8 @@ export interface StageContext {
   readonly clusters: ClusterTable;
   /** Inbound authorization and rate limits by port, from the snapshot (authz, ratelimit). */
   readonly policies: PolicyTable;
+  /** Declared ExternalServices (the egress stage); absent in tests that build no egress listener. */
+  readonly egress?: EgressTable;
   readonly tracer: Tracer;
   readonly metrics: ProxyMetrics;
   readonly accessLog: AccessLog;

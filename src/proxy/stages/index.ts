@@ -10,6 +10,7 @@ import './observe/index.js';
 import './drain/index.js';
 import './authz/index.js';
 import './ratelimit/index.js';
+import './egress/index.js';
 import './route/index.js';
 import './fault/index.js';
 import './timeout/index.js';
@@ -21,6 +22,12 @@ import './endpoint/index.js';
 export const OUTBOUND_STACK: readonly string[] = [
   'normalize', 'trace', 'observe', 'drain', 'route', 'fault', 'request-timeout', 'retry', 'try-timeout', 'mirror', 'endpoint',
 ];
+
+/**
+ * HTTP egress listeners (an app calling a destination outside the mesh): the egress stage picks
+ * and authorizes the destination by host; no routes (routes attach to mesh Services).
+ */
+export const EGRESS_HTTP_STACK: readonly string[] = ['normalize', 'trace', 'observe', 'drain', 'egress', 'endpoint'];
 
 /** Inbound listeners (a peer's mTLS connection to the local app). */
 export const INBOUND_STACK: readonly string[] = ['normalize', 'trace', 'observe', 'drain', 'authz', 'ratelimit', 'request-timeout', 'endpoint'];
