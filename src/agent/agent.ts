@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
+import { chmod, mkdir } from 'node:fs/promises';
+import { hostname, userInfo } from 'node:os';
 import { EgressLock } from './egress-lock/egress-lock.js';
-import { mkdir } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { ProxyBootstrap } from '../api/bootstrap.js';
@@ -18,6 +18,7 @@ import { describeFixed, PortAllocator } from './ports.js';
 import { PROXY_PROBE_PERIOD_MS } from './proxy-watch.js';
 import { defaultProxyCommand, ReplicaRunner, type ReplicaContext, type ReplicaPorts } from './replica.js';
 import { Reporter } from './reporter.js';
+import { AppUsers, systemAccounts, type Accounts } from './run-as/index.js';
 
 export interface AgentOptions {
   mesh: MeshConfig;
@@ -51,6 +52,8 @@ export interface AgentOptions {
   exposure?: Partial<Pick<ExposureWatchOptions, 'intervalMs' | 'scan' | 'nft' | 'platform' | 'uid'>>;
   /** argv that runs a proxy from a bootstrap file. Default: `node <cliEntry> proxy --bootstrap <file> --exit-on-stdin-close`. */
   proxyCommand?: (bootstrapFile: string) => string[];
+  /** Users and groups (src/agent/run-as). Default: the system's, through getent. */
+  accounts?: Accounts;
 }
 
 /**
@@ -69,6 +72,8 @@ export class Agent {
   private exposure: ExposureWatch | null = null;
   private started = false;
   private stopped: Promise<void> | null = null;
+  private readonly appUsers: AppUsers;
+  private readonly appWarningLines = new Set<string>();
 
   constructor(opts: AgentOptions) {
     this.opts = opts;
@@ -77,6 +82,8 @@ export class Agent {
     this.clock = opts.clock ?? systemClock;
     this.client = new RegistryClient(opts.controlPlaneUrl, agentTokenPath(opts.stateDir));
     this.pids = new PidRegistry(opts.stateDir, this.logger);
+    const me = userInfo();
+    this.appUsers = new AppUsers(opts.accounts ?? systemAccounts, { uid: me.uid, name: me.username }, opts.stateDir);
     this.reporter = new Reporter(this.client, () => this.report(), this.clock, this.logger, opts.reportIntervalMs ?? 5000);
   }
 
@@ -90,6 +97,8 @@ export class Agent {
     const { stateDir } = this.opts;
     await mkdir(join(stateDir, 'run'), { recursive: true, mode: 0o700 });
     await mkdir(join(stateDir, 'logs'), { recursive: true });
+    // The state directory holds credentials: apps running as another user must not enter it.
+    await chmod(stateDir, 0o700);
     await killLeftovers(stateDir, this.logger);
     await this.client.loadToken();
     try {
@@ -109,6 +118,8 @@ export class Agent {
       // With lockAppPorts, the handed-out app ports are closed before any app can listen on them.
       await this.exposure.prepare();
       this.exposure.start();
+      // The control plane gives identities only to workloads an agent has reported: report first.
+      await this.reporter.sendNow();
       this.reporter.start();
       // The first failure stops everything (stop() aborts the replicas still starting).
       await Promise.all(this.replicas.map((r) => r.start()));
@@ -161,6 +172,12 @@ export class Agent {
       onChange: () => this.reporter.notify(),
       proxyCommand: this.opts.proxyCommand ?? defaultProxyCommand,
       appCgroupProcs: () => this.egressLock?.cgroupProcs ?? null,
+      appUsers: this.appUsers,
+      warnApp: (line) => {
+        if (this.appWarningLines.has(line)) return;
+        this.appWarningLines.add(line);
+        this.logger.warn(line);
+      },
     };
     const out: ReplicaRunner[] = [];
     for (const w of mesh.workloads) {
@@ -185,6 +202,11 @@ export class Agent {
       out.push(new ReplicaRunner(ctx, { kind: 'ingress', ingress: g }, 0, { admin: await ports.allocate(), app: new Map(), inbound: new Map(), outbound }));
     }
     return out;
+  }
+
+  /** Apps that can read the mesh's credentials, and why (one line each; `up` prints them). */
+  appWarnings(): string[] {
+    return [...this.appWarningLines];
   }
 
   /**

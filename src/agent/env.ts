@@ -52,12 +52,15 @@ export function expandCommand(command: readonly string[], vars: Readonly<Record<
   return command.map((arg) => expandReferences(arg, lookup));
 }
 
+/** The CLI's credentials in the shell that ran `up`: an app must not inherit the mesh's admin token. */
+const CREDENTIAL_VARIABLES: ReadonlySet<string> = new Set(['TRELLIS_TOKEN']);
+
 /**
  * Environment of a workload process (docs/mesh-file.md, "What a workload's process gets"):
  * inherited < the mesh file's `env` (references expanded) < what the mesh assigns (ports, upstreams, identity).
  */
 export function buildAppEnv(input: AppEnvInput): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(input.base)) if (v !== undefined) env[k] = v;
+  for (const [k, v] of Object.entries(input.base)) if (v !== undefined && !CREDENTIAL_VARIABLES.has(k)) env[k] = v;
   return Object.assign(env, meshVariables(input));
 }

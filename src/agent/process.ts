@@ -18,6 +18,8 @@ export interface SpawnLoggedOptions {
   logFile: string;
   /** A pipe the child can watch to notice the parent went away. */
   stdinPipe: boolean;
+  /** Another user to run as (the agent is root); libuv also drops root's supplementary groups. */
+  runAs?: { uid: number; gid: number } | null;
 }
 
 /**
@@ -55,6 +57,7 @@ export class Child {
         env: opts.env,
         stdio: [opts.stdinPipe ? 'pipe' : 'ignore', fd, fd],
         detached: true,
+        ...(opts.runAs != null ? { uid: opts.runAs.uid, gid: opts.runAs.gid } : {}),
       });
       proc.stdin?.on('error', () => {});
       return new Child(proc);

@@ -10,7 +10,7 @@ import type { Clock } from '../util/clock.js';
 import { cliEntry } from '../util/paths.js';
 import type { RegistryClient, TokenResponse } from './client.js';
 import { buildAppEnv, expandCommand, meshVariables } from './env.js';
-import { confinedArgv } from './egress-lock/egress-lock.js';
+import { admitToCgroup, confinedArgv } from './egress-lock/egress-lock.js';
 import type { PidRegistry } from './pids.js';
 import { httpProbe, readinessProbe, type ProxyReadiness, type Readiness } from './probe.js';
 import { watchProxy } from './proxy-watch.js';
@@ -19,6 +19,7 @@ import type { Exposure } from './exposure/exposure.js';
 import type { WatchedApp } from './exposure/watch.js';
 import { describeLog, LOG_LINES_SCANNED } from './log-excerpt.js';
 import { Child, describeExit, resolveCommand, tailFile, type ExitInfo } from './process.js';
+import type { AppUsers, RunAs } from './run-as/index.js';
 
 export type { ReplicaPorts, ReplicaSpec } from './bootstrap.js';
 
@@ -43,6 +44,10 @@ export interface ReplicaContext {
   proxyCommand(bootstrapFile: string): string[];
   /** registryOnly with the kernel lock installed: the apps' cgroup.procs, apps start inside it. */
   appCgroupProcs?: () => string | null;
+  /** Which user runs each app (src/agent/run-as). */
+  appUsers: AppUsers;
+  /** Said once per distinct line in `up`'s output: apps that can read the mesh's credentials. */
+  warnApp(line: string): void;
 }
 
 /**
@@ -69,6 +74,8 @@ export class ReplicaRunner implements WatchedApp {
   restarts = 0;
   lastExit: ReplicaReport['lastExit'] = null;
   private app: Child | null = null;
+  /** Who the app runs as (null: as the agent). */
+  private runAs: RunAs | null = null;
   private proxy: Child | null = null;
   private appStartedAt = 0;
   private stopping = false;
@@ -165,6 +172,7 @@ export class ReplicaRunner implements WatchedApp {
       return;
     }
     const workload = this.spec.workload;
+    this.runAs = await this.decideUser(workload);
     const ready = new Promise<void>((resolve, reject) => (this.startWaiter = { resolve, reject }));
     const timer = this.ctx.clock.setTimeout(() => {
       this.failStart(
@@ -294,6 +302,18 @@ export class ReplicaRunner implements WatchedApp {
 
   // ---- app ----
 
+  /** The user the app runs as, decided once per replica (the program and folder do not change). */
+  private async decideUser(w: WorkloadConfig): Promise<RunAs | null> {
+    const envInput = { base: this.ctx.baseEnv, workload: w, replica: this.replica, identity: this.identity, appPorts: this.ports.app, outbound: this.ports.outbound };
+    const [program] = expandCommand(w.command, meshVariables(envInput)) as [string, ...string[]];
+    const resolved = resolveCommand(program, this.ctx.mesh.dir, this.ctx.baseEnv.PATH);
+    // A program that cannot be found fails in startApp with its own message.
+    if (resolved === null) return null;
+    const decision = await this.ctx.appUsers.decide({ workload: w.name, user: w.user, group: w.group, cwd: this.ctx.mesh.dir, program: resolved });
+    if (decision.warning !== null) this.ctx.warnApp(decision.warning);
+    return decision.runAs;
+  }
+
   private startApp(): void {
     const w = (this.spec as { workload: WorkloadConfig }).workload;
     if (this.stopping) throw new TrellisError('TRELLIS_E_TIMEOUT', `${this.label}: stopped while starting`);
@@ -309,13 +329,15 @@ export class ReplicaRunner implements WatchedApp {
     }
     const env = buildAppEnv(envInput);
     const procs = this.ctx.appCgroupProcs?.() ?? null;
-    const argv = procs !== null ? confinedArgv(procs, [resolved, ...args]) : [resolved, ...args];
-    const child = Child.spawn({ argv, cwd: this.ctx.mesh.dir, env, logFile: this.logPath('app'), stdinPipe: false });
+    const argv = procs !== null ? confinedArgv([resolved, ...args]) : [resolved, ...args];
+    // Confined: the shell waits on stdin until the agent has put it in the cgroup (admitToCgroup).
+    const child = Child.spawn({ argv, cwd: this.ctx.mesh.dir, env, logFile: this.logPath('app'), stdinPipe: procs !== null, runAs: this.runAs });
+    if (procs !== null) admitToCgroup(child.proc, procs, (err) => this.log.error({ err: err.message, cgroupProcs: procs }, 'app not started: it could not be put in the egress cgroup'));
     if (child.pid !== null) this.ctx.pids.add({ pid: child.pid, kind: 'app', name: this.nodeId, argv });
     this.app = child;
     this.appStartedAt = this.ctx.clock.now();
     this.probeFailures = 0;
-    this.log.info({ pid: child.pid, command: argv }, 'app started');
+    this.log.info({ pid: child.pid, command: argv, user: this.runAs?.name ?? null }, 'app started');
     this.ctx.onChange();
     void child.exited.then((info) => this.onAppExit(child, info));
   }

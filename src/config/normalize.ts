@@ -81,6 +81,8 @@ export function normalize(file: MeshFile, path: string, dir: string): MeshConfig
       readiness,
       loadBalancer: w.loadBalancer,
       labels: workloadLabels(w),
+      user: w.user ?? null,
+      group: w.group ?? null,
       upstreams: w.upstreams.map((u) => ({
         service: u.service,
         port: u.port,

@@ -27,6 +27,9 @@ export const hostPort = z.string().refine((s) => parseHostPort(s) !== undefined,
   message: 'expected host:port (e.g. 127.0.0.1:8080; port 0 picks a free port)',
 });
 
+/** A user or group as `getent` takes it: a POSIX name or a numeric id. */
+const accountName = z.string().regex(/^(?:[a-z_][a-z0-9_-]{0,31}\$?|[0-9]{1,10})$/, 'expected a user or group name (e.g. trellis-app) or a numeric id');
+
 const envName = z.string().regex(ENV_NAME, 'expected an environment variable name ([A-Za-z_][A-Za-z0-9_]*)');
 
 /**
@@ -88,6 +91,9 @@ const workloadSchema = z.strictObject({
   loadBalancer: z.enum(['peak-ewma', 'round-robin']).default('peak-ewma'),
   /** For `spec.services` selectors; `app: <service>` is always added. */
   labels: labels.default({}),
+  /** Who the app runs as (a name or a number); src/agent/run-as. Only an agent running as root can switch. */
+  user: accountName.optional(),
+  group: accountName.optional(),
 });
 
 /** A host name a certificate serves: a DNS name, or `*.` and a DNS name (one label), any case. */

@@ -73,6 +73,9 @@ export interface WorkloadConfig {
   loadBalancer: LoadBalancerKind;
   /** Labels for service selectors, `app: <service>` included. */
   labels: Record<string, string>;
+  /** The user and group the app runs as; null = the default (src/agent/run-as/decide.ts). */
+  user: string | null;
+  group: string | null;
 }
 
 export interface ReadinessConfig {

@@ -6,7 +6,8 @@
  * Also start the control plane and the agent as separate processes (restart tests).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, realpath, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, realpath, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Agent, request } from 'undici';
@@ -32,11 +33,14 @@ export interface MeshFolderOptions {
   /** Extra files written next to trellis.yaml (name -> content). */
   files?: Record<string, string>;
   stateDir?: string;
+  /** chmod the folder 0755, so apps the agent runs as another user can enter it (mkdtemp makes it 0700). */
+  openToOthers?: boolean;
 }
 
 /** Writes a mesh folder: every file of test/fixtures/, `files`, trellis.yaml, node_modules link. */
 export async function writeMeshDir(opts: MeshFolderOptions): Promise<MeshDir> {
   const dir = await realpath(await mkdtemp(join(tmpdir(), 'trellis-it-')));
+  if (opts.openToOthers === true) await chmod(dir, 0o755);
   for (const name of await readdir(fixturesDir)) {
     if ((await stat(join(fixturesDir, name))).isFile()) await copyFile(join(fixturesDir, name), join(dir, name));
   }

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { confinedArgv, EgressLock } from '../../src/agent/egress-lock/egress-lock.js';
+import { admitToCgroup, confinedArgv, EgressLock } from '../../src/agent/egress-lock/egress-lock.js';
 
 const NS = `trellis-egl-${process.pid}`;
 const OUTSIDE = '10.203.0.1';
@@ -29,16 +29,22 @@ const skip = canRun();
 
 const inNs = ['nsenter', `--net=/var/run/netns/${NS}`];
 
-/** Runs `node -e` in the namespace (optionally confined to the lock's cgroup); resolves to what it printed. */
-function dial(port: number, cgroupProcs: string | null): Promise<string> {
+/**
+ * Runs `node -e` in the namespace (optionally confined to the lock's cgroup, as the agent starts
+ * apps: confinedArgv, then admitToCgroup), optionally as another user (an app with a user of its
+ * own, src/agent/run-as); resolves to what it printed.
+ */
+function dial(port: number, cgroupProcs: string | null, user?: number): Promise<string> {
   const script = `const c=require('net').connect(${port},'${OUTSIDE}');c.on('data',d=>{process.stdout.write(String(d));c.destroy()});c.on('error',e=>process.stdout.write(e.code))`;
   const argv = [process.execPath, '-e', script];
-  const full = [...inNs, ...(cgroupProcs !== null ? confinedArgv(cgroupProcs, argv) : argv)];
+  // nsenter execs what it runs (no fork for --net), so the child's pid is the app's.
+  const full = [...inNs, ...(user !== undefined ? ['-S', String(user), '-G', String(user)] : []), ...(cgroupProcs !== null ? confinedArgv(argv) : argv)];
   return new Promise((resolve) => {
-    const child = spawn(full[0] as string, full.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(full[0] as string, full.slice(1), { stdio: [cgroupProcs !== null ? 'pipe' : 'ignore', 'pipe', 'inherit'] });
     let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
     child.on('close', () => resolve(out.trim()));
+    if (cgroupProcs !== null) admitToCgroup(child, cgroupProcs, (err) => resolve(`not admitted: ${err.message}`));
   });
 }
 
@@ -74,6 +80,9 @@ describe('egress lock (nftables + cgroup) in a network namespace', { skip: skip 
     const tables = execFileSync(inNs[0] as string, [...inNs.slice(1), 'nft', 'list', 'tables']).toString();
     assert.equal(tables.split('\n').filter((l) => l.includes(`trellis_egress_test${process.pid}`)).length, 1, tables);
     assert.equal(await dial(port, lock.cgroupProcs), 'ECONNREFUSED', 'the app dialing past its proxy is refused');
+    // An app with a user of its own (the agent is root): it cannot write the root-owned
+    // cgroup.procs itself; the agent moves it before it execs, so it is confined all the same.
+    assert.equal(await dial(port, lock.cgroupProcs, 65534), 'ECONNREFUSED', 'an app running as nobody is confined too');
     assert.equal(await dial(port, null), 'outside', 'the proxy is not confined');
   });
 

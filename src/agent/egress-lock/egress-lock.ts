@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { cgroup2Mount, lockRuleset, lockTableName, unlockRuleset } from './nft-rules.js';
@@ -91,10 +92,40 @@ export class EgressLock {
 }
 
 /**
- * The argv that starts an app inside the lock's cgroup: a shell puts itself in the cgroup and
- * then execs the app, so the app's first instruction already runs confined (moving it after
- * spawn would leave a window in which it could connect out).
+ * The argv that starts an app inside the lock's cgroup without a window in which it could
+ * connect out unconfined: a shell waits for one line on stdin, and the agent sends it only once
+ * it has moved the shell into the cgroup (`admitToCgroup`); the shell then execs the app (same
+ * pid, already confined) with stdin from /dev/null. Without the line (stdin closed: the move
+ * failed) the shell exits and the app never runs.
+ *
+ * The agent does the move, not the shell itself: an app that runs as its own user (src/agent/
+ * run-as) may not write the root-owned cgroup.procs, and cgroup v2 also wants write access to
+ * the common ancestor's cgroup.procs to move a process between cgroups; the agent is root
+ * whenever the lock is installed.
  */
-export function confinedArgv(cgroupProcs: string, argv: readonly string[]): string[] {
-  return ['/bin/sh', '-c', 'echo $$ > "$0" && exec "$@"', cgroupProcs, ...argv];
+export function confinedArgv(argv: readonly string[]): string[] {
+  return ['/bin/sh', '-c', 'read -r _ && exec "$@" </dev/null', 'trellis-egress-gate', ...argv];
+}
+
+/** Where a process's pid is written to move it into a cgroup (tests write to a plain file). */
+export type CgroupWriter = (cgroupProcs: string, pid: number) => void;
+
+const writeCgroupProcs: CgroupWriter = (cgroupProcs, pid) => writeFileSync(cgroupProcs, `${pid}\n`);
+
+/**
+ * Moves a child started with `confinedArgv` into the cgroup, then lets it exec the app; on
+ * failure closes its stdin, so it exits without running the app (`onError` says why). Sync on
+ * purpose: one small write, and the child waits for it.
+ */
+export function admitToCgroup(child: ChildProcess, cgroupProcs: string, onError: (err: Error) => void, write: CgroupWriter = writeCgroupProcs): void {
+  const stdin = child.stdin;
+  if (child.pid === undefined || stdin === null) return;
+  try {
+    write(cgroupProcs, child.pid);
+  } catch (err) {
+    stdin.end();
+    onError(err as Error);
+    return;
+  }
+  stdin.end('go\n');
 }

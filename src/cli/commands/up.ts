@@ -216,6 +216,7 @@ async function runUp(
     io.out(readyLine(info.apiUrl, info.pushUrl, agent.ingressUrls()));
     recordUp(io, logger, { apiUrl: info.apiUrl, stateDir, meshFile: mesh.file, pid: process.pid, startedAt: new Date().toISOString() });
     io.err(upBanner(mesh, join(stateDir, 'logs'), agent.ingressUrls()));
+    for (const line of agent.appWarnings()) io.err(`trellis: warning: ${line}\n`);
   } catch (err) {
     if (shuttingDown !== null) return await finished;
     removeSignals();

@@ -47,6 +47,11 @@ export class Registry extends EventEmitter<RegistryEvents> {
     if (!same) this.changed();
   }
 
+  /** An agent's current report (leases aside: a lapsed one is gone after expire()). */
+  report(agentId: string): AgentReport | undefined {
+    return this.agents.get(agentId)?.report;
+  }
+
   remove(agentId: string): boolean {
     const had = this.agents.delete(agentId);
     if (had) this.changed();
