@@ -23,7 +23,7 @@ export interface ControlPlaneInfo {
 }
 
 /** The control plane's own options (what `trellis control-plane` takes), plus how to watch the child. */
-export interface ControlPlaneProcessOptions extends Pick<ControlPlaneOptions, 'stateDir' | 'api' | 'push' | 'trustDomain' | 'certTtlMs' | 'logLevel' | 'tracing'> {
+export interface ControlPlaneProcessOptions extends Pick<ControlPlaneOptions, 'stateDir' | 'api' | 'push' | 'trustDomain' | 'certTtlMs' | 'logLevel' | 'tracing' | 'defaultAction'> {
   logger: Logger;
   startTimeoutMs?: number;
 }
@@ -97,6 +97,7 @@ export class ControlPlaneProcess {
       '--cert-ttl', formatDuration(o.certTtlMs),
       '--log-level', o.logLevel,
       ...tracingFlags(o.tracing),
+      ...(o.defaultAction !== undefined ? ['--default-action', o.defaultAction] : []),
       '--exit-on-stdin-close',
     ];
     const child = Child.spawn({ argv, cwd: o.stateDir, env: stringEnv(process.env), logFile: this.logFile, stdinPipe: true });

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { HostPort } from '../api/common.js';
 import type { AgentReport, CheckReport, EndpointView, ProxyView, ServiceView, WorkloadView } from '../api/registry.js';
 import type { ApplyResult, ResourceKind, ResourceView } from '../api/resources.js';
-import type { ProxySnapshot, TracingConfig } from '../api/snapshot.js';
+import type { DefaultAction, ProxySnapshot, TracingConfig } from '../api/snapshot.js';
 import type { TraceSummaryView, TraceView } from '../api/traces.js';
 import type { TracingSettings } from '../config/types.js';
 import { TrellisError } from '../errors.js';
@@ -51,6 +51,8 @@ export interface ControlPlaneOptions {
   maxTraceSpans?: number;
   /** Dashboard stats: proxy scrape interval while watched (tests shorten it). Default 2 s. */
   statsIntervalMs?: number;
+  /** The mesh file's `spec.authorization.defaultAction` (services no policy gives one). Default allow. */
+  defaultAction?: DefaultAction;
 }
 
 /** Lifetime of the control plane's own server/client certificate (rotated at two thirds). */
@@ -98,6 +100,7 @@ export class ControlPlane implements ApiBackend {
       () => this.resources.resources(),
       (d) => this.logger.warn(d, 'route left out of the snapshot: the proxy would refuse it'),
       () => this.tracingConfig,
+      () => o.defaultAction ?? 'allow',
     );
     this.traces = new TraceCollector(o.maxTraceSpans, undefined, (r) => {
       if (!r.ok) this.metrics.traceRequestsRefused.inc();
@@ -167,6 +170,7 @@ export class ControlPlane implements ApiBackend {
     this.api = await ApiServer.start(this.o.api, this.agentToken, this, this.logger, ready);
     this.tracingConfig = snapshotTracing(this.o.tracing === undefined ? DEFAULT_TRACING : this.o.tracing, this.api.url);
     await this.snapshots.recompile();
+    this.snapshots.onCompiled = (changed) => this.push?.push(changed);
     this.registry.on('changed', () => this.recompileAndPush());
     this.resources.on('changed', () => this.recompileAndPush());
     this.scheduleExpiry();
@@ -229,14 +233,15 @@ export class ControlPlane implements ApiBackend {
     }
   }
 
-  /** After a registry or resource change: recompile every node; push only to those whose content changed. */
+  /**
+   * After a registry or resource change: recompile the nodes it can affect; every pass pushes
+   * to those whose content changed (snapshots.onCompiled, set in boot). Changes that arrive
+   * while a pass waits to start join it.
+   */
   private recompileAndPush(): void {
     if (this.closing) return;
     this.metrics.recompiles.inc();
-    this.snapshots.recompile().then(
-      (changed) => this.push?.push(changed),
-      (err: unknown) => this.logger.error({ err }, 'compiling snapshots failed'),
-    );
+    this.snapshots.recompile().catch((err: unknown) => this.logger.error({ err }, 'compiling snapshots failed'));
   }
 
   private scheduleExpiry(): void {

@@ -9,7 +9,8 @@ import { UsageError, type Command } from '../io.js';
 import { onSignals, onStdinClose } from '../lifecycle.js';
 
 const usage = `Usage: trellis control-plane --state-dir D --api HOST:PORT --push HOST:PORT --trust-domain TD --cert-ttl DUR [--log-level L]
-       [--trace-sampling R] [--trace-collector URL | --no-tracing] [--stats-interval DUR] [--exit-on-stdin-close]
+       [--trace-sampling R] [--trace-collector URL | --no-tracing] [--default-action A] [--stats-interval DUR]
+       [--exit-on-stdin-close]
 
 Runs the control plane in the foreground (\`trellis up\` starts it as a child process).
 Writes <state-dir>/agent-token and <state-dir>/control-plane.json on start.
@@ -26,6 +27,9 @@ Options:
   --trace-collector URL    OTLP/HTTP traces URL proxies export to (default: this control
                            plane's own /v1/traces, shown by GET /api/v1/traces)
   --no-tracing             proxies record no spans (snapshots carry no tracing)
+  --default-action A       allow|deny|authenticated: what a service's inbound port does with a
+                           request no ALLOW policy matched, unless a policy sets its own
+                           defaultAction (the mesh file's spec.authorization; default allow)
   --stats-interval DUR     how often the dashboard's stats scrape every proxy while someone
                            watches (default 2s, at least 100ms)
   --exit-on-stdin-close    exit when stdin closes (used by \`trellis up\`)
@@ -48,6 +52,7 @@ export const controlPlaneCommand: Command = {
         'trace-sampling': { type: 'string' },
         'trace-collector': { type: 'string' },
         'no-tracing': { type: 'boolean' },
+        'default-action': { type: 'string' },
         'stats-interval': { type: 'string' },
         'exit-on-stdin-close': { type: 'boolean' },
       },
@@ -72,13 +77,15 @@ export const controlPlaneCommand: Command = {
     const stateDir = resolve(io.cwd, need('state-dir'));
     const trustDomain = need('trust-domain');
     const tracing = tracingOptions(p);
+    const defaultAction = str(p, 'default-action') ?? 'allow';
+    if (defaultAction !== 'allow' && defaultAction !== 'deny' && defaultAction !== 'authenticated') throw new UsageError(`--default-action must be allow, deny or authenticated, got "${defaultAction}"`, usage);
     const statsIntervalText = str(p, 'stats-interval');
     // Not a duration reads as -1: refused below like one that is too short.
     const statsIntervalMs = statsIntervalText === undefined ? undefined : (parseDuration(statsIntervalText) ?? -1);
     if (statsIntervalMs !== undefined && statsIntervalMs < 100) throw new UsageError(`--stats-interval must be a duration of at least 100ms such as 2s, got "${statsIntervalText}"`, usage);
 
     const { runControlPlane } = await import('../../control/main.js');
-    const cp = await runControlPlane({ stateDir, api, push, trustDomain, certTtlMs, logLevel, tracing, statsIntervalMs });
+    const cp = await runControlPlane({ stateDir, api, push, trustDomain, certTtlMs, logLevel, tracing, statsIntervalMs, defaultAction });
     io.err(`trellis: control plane api=${cp.apiUrl} push=${cp.pushUrl}\n`);
     return new Promise<number>((done) => {
       let closing = false;

@@ -144,7 +144,7 @@ async function runUp(
   const push = await ports.claim(mesh.controlPlane.push, 'spec.controlPlane.push');
   await checkFixedAddresses(mesh);
 
-  const cp = new ControlPlaneProcess({ stateDir, api, push, trustDomain: mesh.trustDomain, certTtlMs: mesh.certificateTtlMs, logLevel: s.level === 'silent' ? 'error' : s.level, tracing: mesh.tracing, logger });
+  const cp = new ControlPlaneProcess({ stateDir, api, push, trustDomain: mesh.trustDomain, certTtlMs: mesh.certificateTtlMs, logLevel: s.level === 'silent' ? 'error' : s.level, tracing: mesh.tracing, defaultAction: mesh.authorization.defaultAction, logger });
   let agent: Agent | null = null;
   let shuttingDown: Promise<number> | null = null;
   let finish: (code: number) => void = () => {};

@@ -1,25 +1,91 @@
 import type { Resource } from '../../api/resources.js';
-import type { ProxySnapshot, TracingConfig } from '../../api/snapshot.js';
+import type { ClusterConfig, DefaultAction, InboundPolicyConfig, ProxySnapshot, TracingConfig } from '../../api/snapshot.js';
 import type { Registry } from '../registry/registry.js';
 import type { Store, StoredSnapshotVersion } from '../store/store.js';
-import { compileNodeClusters, contentHash } from './compiler.js';
+import { compileUpstreams, jsonHash, upstreamsKey } from './compiler.js';
 import { CompileContext, type DroppedRoute } from './context.js';
+import { DependencyIndex } from './dependency-index.js';
+import { InboundCompiler, type BuiltInbound } from './inbound.js';
+import { CompileInputs, workloadKey, type GlobalInputs } from './inputs.js';
 
 export interface CompiledSnapshot {
   nodeId: string;
   version: number;
   hash: string;
   snapshot: ProxySnapshot;
+  /**
+   * JSON.stringify of the snapshot without its version (what `hash` is the sha256 of), shared
+   * by every node with this content: the push server builds each message from it once per
+   * content instead of serialising the snapshot once per proxy.
+   */
+  contentJson?: string;
+}
+
+/** What a pass did, for metrics and the push-scale benchmark. */
+export interface PassStats {
+  /** Nodes whose content was compiled (hashed and compared) this pass. */
+  nodesCompiled: number;
+  /** Distinct upstream sets compiled (nodes with equal upstreams share one compile). */
+  groupsCompiled: number;
+  /** Workloads whose inbound policy was compiled (their replicas share it). */
+  workloadsCompiled: number;
+  /** Input keys that changed, or 'all' when a global (trust bundle, tracing) did. */
+  inputsChanged: number | 'all';
+  nodes: number;
+}
+
+/** Nodes with the same upstreams get the same clusters: compiled once per group. */
+interface Group {
+  upstreams: readonly string[];
+  members: Set<string>;
+  /** null: an input it read changed since it was compiled. `json`: the clusters' JSON, comma-joined. */
+  content: { json: string; clusters: ClusterConfig[] } | null;
+}
+
+/** A node's whole content: its group's clusters and its workload's inbound policy. */
+interface Content {
+  json: string;
+  hash: string;
+  clusters: ClusterConfig[];
+  inbound: InboundPolicyConfig[] | null;
 }
 
 /**
- * The last snapshot compiled for every proxy node. recompile() rebuilds all of them and
- * gives a new version (one per pass, from the store's durable counter) only to the nodes
- * whose content changed; versions of unchanged content survive restarts through the store.
+ * The last snapshot compiled for every proxy node, kept up to date incrementally: a pass
+ * compiles only the nodes whose snapshot a change can affect, and gives a new version (one per
+ * pass, from the store's durable counter) only to those whose content changed; versions of
+ * unchanged content survive restarts through the store.
+ *
+ * How a pass finds the affected nodes: CompileInputs diffs the new state of the registry and
+ * resources against the last one as input keys (a service, a cluster's endpoints, the routes
+ * or policy of a service, a fault). CompileContext keeps every cluster it built with the input
+ * keys it read and drops those that read a changed key. Nodes are grouped by upstream set, and
+ * a DependencyIndex maps each input key to the groups whose clusters read it; only those
+ * groups, new nodes and nodes whose upstreams changed are compiled. The inbound policy
+ * (authorization, rate limits) is per workload, not per upstream set: InboundCompiler keeps
+ * one per workload with the inputs it read, and a node is recompiled when its group or its
+ * workload's policy was. A change of the trust domain, trust bundle, tracing or the mesh's
+ * default authorization action recompiles everything.
  */
 export class SnapshotCache {
   private readonly compiled = new Map<string, CompiledSnapshot>();
   private running: Promise<string[]> = Promise.resolve([]);
+  /** A pass that was asked for and has not started: later requests join it. */
+  private queued: Promise<string[]> | null = null;
+  private inputs: CompileInputs | undefined;
+  private ctx: CompileContext | undefined;
+  private inbound: InboundCompiler | undefined;
+  /** nodeId -> workload key (inputs.ts workloadKey), and back. */
+  private readonly nodeWorkload = new Map<string, string>();
+  private readonly workloadNodes = new Map<string, Set<string>>();
+  private readonly groups = new Map<string, Group>();
+  private readonly groupIndex = new DependencyIndex();
+  private readonly nodeGroup = new Map<string, string>();
+  /** Registry generation whose nodes were last sorted into groups (-1: never). */
+  private nodesSeen = -1;
+  /** Called at the end of every pass with the nodes whose snapshot changed (the control plane pushes them). */
+  onCompiled: ((changed: string[]) => void) | null = null;
+  lastPass: PassStats | null = null;
 
   constructor(
     private readonly registry: Registry,
@@ -30,6 +96,8 @@ export class SnapshotCache {
     private readonly onDroppedRoute?: (d: DroppedRoute) => void,
     /** The `tracing` block for every snapshot; undefined = tracing off (the key is left out, so hashes stay as before). */
     private readonly tracing: () => TracingConfig | undefined = () => undefined,
+    /** The mesh file's `spec.authorization.defaultAction` (for services no policy gives one). */
+    private readonly meshDefaultAction: () => DefaultAction = () => 'allow',
   ) {}
 
   get(nodeId: string): CompiledSnapshot | undefined {
@@ -40,51 +108,212 @@ export class SnapshotCache {
     return [...this.compiled.values()];
   }
 
-  /** Recompiles (serialised with any pass already running); resolves to the nodeIds that changed. */
+  /** The inbound policy compiled for a node's workload (with its warnings), for `trellis why`. */
+  inboundOf(nodeId: string): BuiltInbound | undefined {
+    const key = this.nodeWorkload.get(nodeId);
+    return key === undefined || this.inbound === undefined ? undefined : this.inbound.get(key);
+  }
+
+  /**
+   * Recompiles (serialised with any pass already running); resolves to the nodeIds that changed.
+   * Requests made while a pass waits to start share it: it reads the state when it starts, so
+   * it covers them all (a burst of changes costs one pass and one push per proxy).
+   */
   recompile(): Promise<string[]> {
-    const next = this.running.catch(() => []).then(() => this.pass());
+    if (this.queued !== null) return this.queued.then(() => []);
+    const next = this.running
+      .catch(() => [])
+      .then(() => {
+        this.queued = null;
+        return this.pass();
+      });
+    this.queued = next;
     this.running = next;
     return next;
   }
 
   /** Resolves when no pass is running. */
   async idle(): Promise<void> {
-    await this.running.catch(() => []);
+    for (;;) {
+      const r = this.running;
+      await r.catch(() => []);
+      if (r === this.running) return;
+    }
   }
 
   private async pass(): Promise<string[]> {
-    const known: ReadonlyMap<string, StoredSnapshotVersion> = this.store.snapshotVersions();
-    const fresh = new Map<string, { hash: string; content: Omit<ProxySnapshot, 'version'> }>();
-    const ctx = new CompileContext(this.registry, this.resources(), this.onDroppedRoute);
-    const tracing = this.tracing();
-    for (const node of this.registry.nodes()) {
-      const content: Omit<ProxySnapshot, 'version'> = {
-        trustDomain: this.registry.trustDomain,
-        trustBundlePem: this.trustBundlePem(),
-        clusters: compileNodeClusters(node, ctx),
-      };
-      if (tracing !== undefined) content.tracing = tracing;
-      fresh.set(node.nodeId, { hash: contentHash(content), content });
+    const global: GlobalInputs = { trustDomain: this.registry.trustDomain, trustBundlePem: this.trustBundlePem(), tracing: this.tracing(), meshDefaultAction: this.meshDefaultAction() };
+    const prev = this.inputs;
+    const next = CompileInputs.build(this.registry, this.resources(), global, prev);
+    let inputsChanged: number | 'all';
+    const affected = new Set<string>();
+    if (prev === undefined || this.ctx === undefined || this.inbound === undefined || next.globalSig !== prev.globalSig) {
+      this.ctx = new CompileContext(next, this.onDroppedRoute);
+      this.inbound = new InboundCompiler(next);
+      this.groupIndex.clear();
+      for (const g of this.groups.values()) g.content = null;
+      for (const nodeId of this.nodeWorkload.keys()) affected.add(nodeId);
+      inputsChanged = 'all';
+    } else {
+      const changed = next.changedSince(prev);
+      this.ctx.update(next, changed);
+      for (const key of this.groupIndex.dependents(changed)) {
+        const g = this.groups.get(key);
+        if (g !== undefined) g.content = null;
+        this.groupIndex.remove(key);
+      }
+      for (const key of this.inbound.update(next, changed)) for (const nodeId of this.workloadNodes.get(key) ?? []) affected.add(nodeId);
+      inputsChanged = changed.size;
     }
+    this.inputs = next;
+    const inbound = this.inbound;
+
+    // Nodes that appeared, went, changed upstreams or workload (only when the registry changed at all).
+    const removed: string[] = [];
+    if (this.nodesSeen !== this.registry.generation || this.compiled.size === 0) {
+      this.nodesSeen = this.registry.generation;
+      // As a full pass did: a nodeId reported twice takes the last report's upstreams.
+      const present = new Map(this.registry.nodes().map((n) => [n.nodeId, n]));
+      for (const node of present.values()) {
+        const key = upstreamsKey(node.upstreams);
+        const wkey = workloadKey(node.agentId, node.namespace, node.workload);
+        const was = this.nodeGroup.get(node.nodeId);
+        const wasWorkload = this.nodeWorkload.get(node.nodeId);
+        if (was === key && wasWorkload === wkey) continue;
+        if (was !== key) {
+          if (was !== undefined) this.leave(node.nodeId, was);
+          let g = this.groups.get(key);
+          if (g === undefined) this.groups.set(key, (g = { upstreams: [...node.upstreams], members: new Set(), content: null }));
+          g.members.add(node.nodeId);
+          this.nodeGroup.set(node.nodeId, key);
+        }
+        if (wasWorkload !== wkey) {
+          if (wasWorkload !== undefined) this.leaveWorkload(node.nodeId, wasWorkload);
+          let nodes = this.workloadNodes.get(wkey);
+          if (nodes === undefined) this.workloadNodes.set(wkey, (nodes = new Set()));
+          nodes.add(node.nodeId);
+          this.nodeWorkload.set(node.nodeId, wkey);
+        }
+        affected.add(node.nodeId);
+      }
+      for (const [nodeId, key] of this.nodeGroup) {
+        if (present.has(nodeId)) continue;
+        this.leave(nodeId, key);
+        this.nodeGroup.delete(nodeId);
+        const wkey = this.nodeWorkload.get(nodeId);
+        if (wkey !== undefined) this.leaveWorkload(nodeId, wkey);
+        this.compiled.delete(nodeId);
+        affected.delete(nodeId);
+        removed.push(nodeId);
+      }
+    }
+
+    // Compile the groups whose inputs changed (each once), then compare each affected node's hash.
+    let groupsCompiled = 0;
+    for (const [key, g] of this.groups) {
+      if (g.content !== null) continue;
+      const u = compileUpstreams(g.upstreams, this.ctx);
+      g.content = { json: u.json.join(','), clusters: u.clusters };
+      this.groupIndex.set(key, u.inputs);
+      for (const m of g.members) affected.add(m);
+      groupsCompiled++;
+    }
+    let workloadsCompiled = 0;
+    for (const wkey of this.workloadNodes.keys()) {
+      if (!inbound.stale(wkey)) continue;
+      inbound.get(wkey);
+      workloadsCompiled++;
+    }
+
+    // Byte for byte JSON.stringify(content): the hash is contentHash's, so stored versions stay valid.
+    const prefix = `{"trustDomain":${JSON.stringify(global.trustDomain)},"trustBundlePem":${JSON.stringify(global.trustBundlePem)},"clusters":[`;
+    const tracing = `]${global.tracing !== undefined ? `,"tracing":${JSON.stringify(global.tracing)}` : ''}`;
+    /** Content per (group, workload policy) this pass: nodes without a policy share their group's. */
+    const contents = new Map<string, Content>();
+    const contentOf = (nodeId: string): [string, Content] => {
+      const key = this.nodeGroup.get(nodeId) as string;
+      const wkey = this.nodeWorkload.get(nodeId) as string;
+      const ib = inbound.get(wkey);
+      const ckey = ib.json === null ? key : `${key}\0${wkey}`;
+      let c = contents.get(ckey);
+      if (c === undefined) {
+        const g = (this.groups.get(key) as Group).content as NonNullable<Group['content']>;
+        const json = `${prefix}${g.json}${tracing}${ib.json !== null ? `,"inbound":${ib.json}` : ''}}`;
+        contents.set(ckey, (c = { json, hash: jsonHash(json), clusters: g.clusters, inbound: ib.config }));
+      }
+      return [ckey, c];
+    };
+
+    const known: ReadonlyMap<string, StoredSnapshotVersion> = this.store.snapshotVersions();
     const changed: string[] = [];
+    const put = new Map<string, StoredSnapshotVersion>();
     let version: number | null = null;
-    const versions = new Map<string, StoredSnapshotVersion>();
-    for (const [nodeId, f] of fresh) {
-      const prev = this.compiled.get(nodeId) ?? known.get(nodeId);
-      if (prev !== undefined && prev.hash === f.hash) {
-        versions.set(nodeId, { version: prev.version, hash: f.hash });
-        if (!this.compiled.has(nodeId)) {
-          this.compiled.set(nodeId, { nodeId, version: prev.version, hash: f.hash, snapshot: { version: prev.version, ...f.content } });
+    /** One snapshot object per content and version: shared by its nodes, so it is serialised once. */
+    const shared = new Map<string, ProxySnapshot>();
+    for (const nodeId of affected) {
+      const [key, content] = contentOf(nodeId);
+      const cur = this.compiled.get(nodeId);
+      const prevVersion = cur ?? known.get(nodeId);
+      if (prevVersion !== undefined && prevVersion.hash === content.hash) {
+        if (cur === undefined) {
+          this.compiled.set(nodeId, this.entry(nodeId, prevVersion.version, content, global, shared, key));
         }
         continue;
       }
       version ??= await this.store.nextVersion();
-      versions.set(nodeId, { version, hash: f.hash });
-      this.compiled.set(nodeId, { nodeId, version, hash: f.hash, snapshot: { version, ...f.content } });
+      this.compiled.set(nodeId, this.entry(nodeId, version, content, global, shared, key));
+      put.set(nodeId, { version, hash: content.hash });
       changed.push(nodeId);
     }
-    for (const nodeId of [...this.compiled.keys()]) if (!fresh.has(nodeId)) this.compiled.delete(nodeId);
-    if (changed.length > 0 || versions.size !== known.size) await this.store.putSnapshotVersions(versions);
+    // A restart forgets nodes that left while the control plane was away.
+    const stale = prev === undefined ? [...known.keys()].filter((k) => !this.compiled.has(k)) : removed.filter((k) => known.has(k));
+    this.lastPass = { nodesCompiled: affected.size, groupsCompiled, workloadsCompiled, inputsChanged, nodes: this.compiled.size };
+    // Pushed before the versions are saved: the counter is already durable (nextVersion), and
+    // the saved map only lets a restart keep versions; a crash in between costs one re-push.
+    this.onCompiled?.(changed);
+    if (put.size > 0 || stale.length > 0) await this.saveVersions(put, stale);
     return changed;
+  }
+
+  private entry(nodeId: string, version: number, content: Content, global: GlobalInputs, shared: Map<string, ProxySnapshot>, key: string): CompiledSnapshot {
+    const k = `${version}\n${key}`;
+    let snapshot = shared.get(k);
+    if (snapshot === undefined) {
+      snapshot = { version, trustDomain: global.trustDomain, trustBundlePem: global.trustBundlePem, clusters: content.clusters };
+      if (global.tracing !== undefined) snapshot.tracing = global.tracing;
+      // Last: the content's JSON (and hash) has it last.
+      if (content.inbound !== null) snapshot.inbound = content.inbound;
+      shared.set(k, snapshot);
+    }
+    return { nodeId, version, hash: content.hash, snapshot, contentJson: content.json };
+  }
+
+  private leave(nodeId: string, key: string): void {
+    const g = this.groups.get(key);
+    if (g === undefined) return;
+    g.members.delete(nodeId);
+    if (g.members.size > 0) return;
+    this.groups.delete(key);
+    this.groupIndex.remove(key);
+  }
+
+  private leaveWorkload(nodeId: string, wkey: string): void {
+    const nodes = this.workloadNodes.get(wkey);
+    this.nodeWorkload.delete(nodeId);
+    if (nodes === undefined) return;
+    nodes.delete(nodeId);
+    if (nodes.size > 0) return;
+    this.workloadNodes.delete(wkey);
+    this.inbound?.forget(wkey);
+  }
+
+  private async saveVersions(put: ReadonlyMap<string, StoredSnapshotVersion>, remove: readonly string[]): Promise<void> {
+    if (this.store.updateSnapshotVersions !== undefined) {
+      await this.store.updateSnapshotVersions({ put, remove });
+      return;
+    }
+    const all = new Map<string, StoredSnapshotVersion>();
+    for (const c of this.compiled.values()) all.set(c.nodeId, { version: c.version, hash: c.hash });
+    await this.store.putSnapshotVersions(all);
   }
 }

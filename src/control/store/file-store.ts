@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TrellisError } from '../../errors.js';
 import type { Resource } from '../../api/resources.js';
@@ -10,13 +10,17 @@ interface Meta {
 }
 
 /**
- * The embedded store: a few JSON documents in `<dir>` (0700), each replaced atomically
- * (write a 0600 temp file, then rename), writes serialised so a later state never loses to
- * an earlier one.
+ * The embedded store: a few JSON documents in `<dir>` (0700) and one per agent in
+ * `<dir>/agents/`, each replaced atomically (write a 0600 temp file, then rename), writes
+ * serialised so a later state never loses to an earlier one.
  */
 export class FileStore implements Store {
   readonly kind = 'file';
   private readonly agentMap = new Map<string, StoredAgent>();
+  /** JSON of each agent's stored report, to tell a renewal from a change. */
+  private readonly agentJson = new Map<string, string>();
+  /** Writes queued and not started, by document: a later write of the same document joins it. */
+  private readonly pending = new Map<string, { state: (() => unknown) | null; done: Promise<void> }>();
   private snapshots = new Map<string, StoredSnapshotVersion>();
   private readonly identities = new Map<string, string>();
   private meta: Meta = { version: 0 };
@@ -38,7 +42,22 @@ export class FileStore implements Store {
       }
       s.meta = meta;
     }
-    for (const a of (await s.read<StoredAgent[]>('agents.json')) ?? []) s.agentMap.set(a.report.agentId, a);
+    await mkdir(join(dir, AGENTS_DIR), { recursive: true, mode: 0o700 });
+    await chmod(join(dir, AGENTS_DIR), 0o700);
+    for (const f of (await readdir(join(dir, AGENTS_DIR))).sort()) {
+      if (!f.endsWith('.json')) continue;
+      const a = await s.read<StoredAgent>(`${AGENTS_DIR}/${f}`);
+      if (a === null) continue;
+      s.agentMap.set(a.report.agentId, a);
+      s.agentJson.set(a.report.agentId, JSON.stringify(a.report));
+    }
+    // Before one file per agent, every agent was in agents.json: move them over once.
+    const legacy = await s.read<StoredAgent[]>('agents.json');
+    if (legacy !== null) {
+      for (const a of legacy) if (!s.agentMap.has(a.report.agentId)) await s.putAgent(a);
+      await s.queue;
+      await rm(join(dir, 'agents.json'), { force: true });
+    }
     for (const [k, v] of Object.entries((await s.read<Record<string, StoredSnapshotVersion>>('snapshots.json')) ?? {})) {
       s.snapshots.set(k, v);
     }
@@ -80,13 +99,22 @@ export class FileStore implements Store {
   }
 
   putAgent(agent: StoredAgent): Promise<void> {
+    const json = JSON.stringify(agent.report);
+    const same = this.agentJson.get(agent.report.agentId) === json;
     this.agentMap.set(agent.report.agentId, agent);
-    return this.write('agents.json', () => this.agents());
+    this.agentJson.set(agent.report.agentId, json);
+    // A renewal with the same report changes only receivedAt, which is for display (leases
+    // restart on load): agents renew every few seconds, and writing each renewal was most of a
+    // big mesh's control-plane CPU. Each agent has its own file, so a change writes one report,
+    // not the whole mesh's.
+    if (same) return this.queue;
+    return this.write(agentFile(agent.report.agentId), () => agent);
   }
 
   async deleteAgent(agentId: string): Promise<boolean> {
+    this.agentJson.delete(agentId);
     if (!this.agentMap.delete(agentId)) return false;
-    await this.write('agents.json', () => this.agents());
+    await this.write(agentFile(agentId), null);
     return true;
   }
 
@@ -107,6 +135,13 @@ export class FileStore implements Store {
 
   putSnapshotVersions(entries: ReadonlyMap<string, StoredSnapshotVersion>): Promise<void> {
     this.snapshots = new Map(entries);
+    return this.write('snapshots.json', () => Object.fromEntries(this.snapshots));
+  }
+
+  updateSnapshotVersions(changes: { put: ReadonlyMap<string, StoredSnapshotVersion>; remove: readonly string[] }): Promise<void> {
+    // One document holds them all here: change the map, write the document.
+    for (const k of changes.remove) this.snapshots.delete(k);
+    for (const [k, v] of changes.put) this.snapshots.set(k, v);
     return this.write('snapshots.json', () => Object.fromEntries(this.snapshots));
   }
 
@@ -141,17 +176,41 @@ export class FileStore implements Store {
     }
   }
 
-  /** Queues a write of the document's state at the time the write runs (coalesces naturally). */
-  private write(name: string, state: () => unknown): Promise<void> {
+  /**
+   * Queues a write of a document (`state` null: its removal). A write of a document that already
+   * has one queued and not started joins it and gives it its (newer) state: each document's last
+   * state wins, so a burst of changes costs one write, not one per change, and every caller's
+   * state (or a newer one) is on disk when its promise resolves.
+   */
+  private write(name: string, state: (() => unknown) | null): Promise<void> {
     if (this.closed) return Promise.reject(new Error('store is closed'));
+    const queued = this.pending.get(name);
+    if (queued !== undefined) {
+      queued.state = state;
+      return queued.done;
+    }
+    const entry: { state: (() => unknown) | null; done: Promise<void> } = { state, done: Promise.resolve() };
     const run = async (): Promise<void> => {
+      this.pending.delete(name);
       const path = join(this.dir, name);
+      if (entry.state === null) {
+        await rm(path, { force: true });
+        return;
+      }
       const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-      await writeFile(tmp, JSON.stringify(state()), { mode: 0o600, flag: 'wx' });
+      await writeFile(tmp, JSON.stringify(entry.state()), { mode: 0o600, flag: 'wx' });
       await rename(tmp, path);
     };
-    const p = this.queue.then(run);
-    this.queue = p.catch(() => {});
-    return p;
+    entry.done = this.queue.then(run);
+    this.pending.set(name, entry);
+    this.queue = entry.done.catch(() => {});
+    return entry.done;
   }
+}
+
+const AGENTS_DIR = 'agents';
+
+/** One file per agent; the id encoded so any id is one safe file name. */
+function agentFile(agentId: string): string {
+  return `${AGENTS_DIR}/${encodeURIComponent(agentId)}.json`;
 }

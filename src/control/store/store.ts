@@ -32,7 +32,15 @@ export interface Store {
   nextVersion(): Promise<number>;
 
   snapshotVersions(): ReadonlyMap<string, StoredSnapshotVersion>;
+  /** Replaces every node's entry. */
   putSnapshotVersions(entries: ReadonlyMap<string, StoredSnapshotVersion>): Promise<void>;
+  /**
+   * Sets the entries in `put` and deletes those in `remove`, leaving the others: the compiler
+   * recompiles only the nodes a change affects, so a pass writes only theirs (one key per node in
+   * a store that has keys, instead of every node's). Optional: without it the compiler writes
+   * every entry with putSnapshotVersions.
+   */
+  updateSnapshotVersions?(changes: { put: ReadonlyMap<string, StoredSnapshotVersion>; remove: readonly string[] }): Promise<void>;
 
   /** SPIFFE ID each proxy node was issued a certificate for (the key /stream and /rotate check). */
   nodeIdentities(): ReadonlyMap<string, string>;
