@@ -30,7 +30,7 @@ function inputs(resources: Resource[], over: Partial<InboundPolicyInputs> = {}):
     services: new Map([['shop/api', PORTS], ['shop/api-v2', PORTS], ['shop/web', [{ name: 'http', protocol: 'http' }]]]),
     workload: { namespace: 'shop', services: ['api', 'api-v2'], ports: PORTS },
     meshDefaultAction: 'allow',
-    readyReplicas: () => ['n1', 'n2', 'n3'],
+    readyReplicas: () => 3,
     ...over,
   };
 }
@@ -114,28 +114,27 @@ describe('inboundPolicyFor', () => {
     const r = inboundPolicyFor(inputs([
       res('RateLimitPolicy', 'global', { targetRef: { name: 'api' }, total: { requestsPerSecond: 60, burst: 30, global: true } }),
       res('RateLimitPolicy', 'fair', { targetRef: { name: 'api', sectionName: 'http' }, mode: 'shadow', perIdentity: { requestsPerSecond: 2.5 }, overrides: [{ principal: WEB, requestsPerSecond: 10, burst: 20 }] }),
-    ], { readyReplicas: (s) => (s === 'shop/api' ? ['n1', 'n2', 'n3'] : []) }));
+    ], { readyReplicas: (s) => (s === 'shop/api' ? 3 : 0) }));
     assert.deepEqual(port(r, 'http').rateLimits, [
       { namespace: 'shop', name: 'fair', mode: 'shadow', perIdentity: { requestsPerSecond: 2.5, burst: 3 }, overrides: [{ principal: WEB, requestsPerSecond: 10, burst: 20 }] },
       { namespace: 'shop', name: 'global', mode: 'enforce', total: { requestsPerSecond: 20, burst: 10, global: { requestsPerSecond: 60, burst: 30, replicas: 3 } } },
     ]);
     const asked: string[] = [];
     const mine = inboundPolicyFor(inputs([res('RateLimitPolicy', 'global', { targetRef: { name: 'api' }, total: { requestsPerSecond: 60, burst: 10, global: true } })], {
-      workload: { namespace: 'shop', services: ['api', 'api-v2'], ports: PORTS, nodeId: 'n1' },
       readyReplicas: (s) => {
         asked.push(s);
-        return ['n3', 'n1', 'n2'];
+        return 3;
       },
     }));
     assert.deepEqual([...new Set(asked)], ['shop/api'], 'asked for the target only');
-    assert.deepEqual(port(mine, 'http').rateLimits[0]?.total, { requestsPerSecond: 20, burst: 4, global: { requestsPerSecond: 60, burst: 10, replicas: 3 } }, 'n1 sorts first: it takes the odd burst');
+    assert.deepEqual(port(mine, 'http').rateLimits[0]?.total, { requestsPerSecond: 20, burst: 3, global: { requestsPerSecond: 60, burst: 10, replicas: 3 } });
     const noGlobal = inboundPolicyFor(inputs([res('RateLimitPolicy', 'local', { targetRef: { name: 'api' }, total: { requestsPerSecond: 60 } })], {
       readyReplicas: () => assert.fail('only global limits read readiness'),
     }));
     assert.deepEqual(port(noGlobal, 'http').rateLimits[0]?.total, { requestsPerSecond: 60, burst: 60 });
-    const alone = inboundPolicyFor(inputs([res('RateLimitPolicy', 'global', { targetRef: { name: 'api' }, total: { requestsPerSecond: 60, burst: 2, global: true } })], { readyReplicas: () => [] }));
+    const alone = inboundPolicyFor(inputs([res('RateLimitPolicy', 'global', { targetRef: { name: 'api' }, total: { requestsPerSecond: 60, burst: 2, global: true } })], { readyReplicas: () => 0 }));
     assert.deepEqual(port(alone, 'grpc').rateLimits[0]?.total, { requestsPerSecond: 60, burst: 2, global: { requestsPerSecond: 60, burst: 2, replicas: 1 } }, 'no ready replica yet: this one takes the whole');
-    const many = inboundPolicyFor(inputs([res('RateLimitPolicy', 'global', { targetRef: { name: 'api' }, total: { requestsPerSecond: 6, burst: 2, global: true } })], { readyReplicas: () => ['a', 'b', 'c', 'd'] }));
+    const many = inboundPolicyFor(inputs([res('RateLimitPolicy', 'global', { targetRef: { name: 'api' }, total: { requestsPerSecond: 6, burst: 2, global: true } })], { readyReplicas: () => 4 }));
     assert.equal(port(many, 'http').rateLimits[0]?.total?.burst, 1, 'a share of the burst is at least 1');
   });
 

@@ -37,17 +37,15 @@ export interface InboundPolicyInputs {
     services: readonly string[];
     /** Its ports: the proxy's inbound listeners. */
     ports: readonly PortSpec[];
-    /** The proxy's node id (its replica), for its share of global limits; absent: not a replica (`trellis why`). */
-    nodeId?: string;
   };
   /** The mesh file's `spec.authorization.defaultAction`. */
   meshDefaultAction: DefaultAction;
   /**
-   * Node ids of the ready replicas of a service (`namespace/name`) now: global rate limits are
-   * split over them (global-split.ts). The compiler must recompile a proxy when this answer
-   * changes for a service one of its global limits targets.
+   * Ready replicas of a service (`namespace/name`) now: global rate limits are split over them
+   * (global-split.ts). Called only for the targets of global limits that apply here; the
+   * compiler records the calls, so a change of the count recompiles exactly these proxies.
    */
-  readyReplicas(service: string): readonly string[];
+  readyReplicas(service: string): number;
 }
 
 export interface InboundPolicyResult {
@@ -81,10 +79,9 @@ interface Targeted<S> {
  *   port beats one for the whole service; among equals the most restrictive wins (deny,
  *   then authenticated, then allow). Otherwise the mesh file's.
  * - Global rate limits: this replica's share of the rate and burst (`globalShare`): the whole
- *   split over the target service's ready replicas, this one counted even before it is ready.
- *   `readyReplicas` is called only for the targets of global limits
- *   that apply here: the compiler records those calls as the proxy's inputs, so a replica
- *   coming or going recompiles exactly the proxies that share with it.
+ *   split over the target service's ready replicas. `readyReplicas` is called only for the
+ *   targets of global limits that apply here: the compiler records those calls as the
+ *   proxy's inputs, so a replica coming or going recompiles exactly the proxies that share.
  * - Health checks: the DestinationPolicy health checks of the workload's services, exempt
  *   from every policy on the proxy.
  */
@@ -185,7 +182,7 @@ function rateLimitConfig(t: Targeted<RateLimitPolicySpec>, inp: InboundPolicyInp
   if (s.total !== undefined) {
     const whole = rate(s.total);
     if (s.total.global) {
-      out.total = globalShare(whole, inp.readyReplicas(globalTarget(t.spec.targetRef, inp.workload)), inp.workload.nodeId ?? null);
+      out.total = globalShare(whole, inp.readyReplicas(globalTarget(t.spec.targetRef, inp.workload)));
     } else {
       out.total = whole;
     }
