@@ -6,7 +6,11 @@
  * script (`node <outDir>/bench/pipeline-cpu.js`, alternating) without the 2-core machine's
  * scheduling between separate processes in the way. Not a throughput figure: that is run.ts.
  *
- *   node dist/bench/pipeline-cpu.js [--requests 40000] [--connections 16] [--rounds 3]
+ *   node dist/bench/pipeline-cpu.js [--requests 40000] [--connections 16] [--rounds 3] [--policy]
+ *
+ * --policy: the inbound proxy enforces what `npm run bench -- --policy` applies (bench/policy.ts:
+ * 20 ALLOW rules under defaultAction deny, the caller matched by the last, and a never-hit
+ * total + per-identity rate limit); run with and without, alternating, for their CPU cost.
  */
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -15,6 +19,7 @@ import tls from 'node:tls';
 import { clientTlsOptions, serverTlsOptions } from '../src/identity/tls.js';
 import { bootstrap, cluster, endpoint, id, portOf, runtime, snapshot, testPki } from '../src/proxy/testing/fixtures.js';
 import type { TestPki } from '../src/proxy/testing/fixtures.js';
+import { policyInbound } from './policy.js';
 
 const { values } = parseArgs({
   options: {
@@ -23,6 +28,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     /** The same topology with the two proxies replaced by byte pipes (net + tls): the limit. */
     pipe: { type: 'boolean', default: false },
+    policy: { type: 'boolean', default: false },
   },
 });
 const REQUESTS = Number(values.requests);
@@ -138,13 +144,20 @@ async function main(): Promise<void> {
     return;
   }
   const backend = await runtime(pki, bootstrap(id('backend'), [{ name: 'http', protocol: 'http', listen: { host: '127.0.0.1', port: 0 }, app: { host: '127.0.0.1', port: appPort } }], []));
-  backend.applySnapshot(snapshot(1, pki, []));
+  const backendSnapshot = snapshot(1, pki, []);
+  if (values.policy === true) backendSnapshot.inbound = policyInbound(pki.ca.trustDomain, id('frontend'));
+  backend.applySnapshot(backendSnapshot);
   await backend.startListeners();
   const CLUSTER = 'default/backend:http';
   const front = await runtime(pki, bootstrap(id('frontend'), [], [{ name: 'backend', protocol: 'http', listen: { host: '127.0.0.1', port: 0 }, cluster: CLUSTER }]));
   front.applySnapshot(snapshot(1, pki, [cluster(CLUSTER, 'http', [endpoint(portOf(backend, 'http', 'inbound'), id('backend'))])]));
   await front.startListeners();
   await measure(portOf(front, 'backend', 'outbound'));
+  if (values.policy === true) {
+    // The policies must have allowed every request (a refusal is cheaper and would flatter them).
+    const m = await backend.metrics.text();
+    process.stdout.write(`policy decisions: ${m.split('\n').filter((l) => l.startsWith('trellis_authz_decisions_total') || l.startsWith('trellis_rate_limit_decisions_total')).join('; ')}\n`);
+  }
   front.close();
   backend.close();
   server.close();
@@ -165,7 +178,7 @@ async function measure(port: number): Promise<void> {
     process.stdout.write(`round ${r + 1}: ${usPerReq.toFixed(1)} us CPU per request (user ${(cpu.user / REQUESTS).toFixed(1)}, system ${(cpu.system / REQUESTS).toFixed(1)}), ${Math.round(REQUESTS / (wall / 1000))} req/s\n`);
   }
   results.sort((a, b) => a - b);
-  process.stdout.write(`pipeline-cpu${values.pipe === true ? ' (pipe)' : ''} us_per_request_median=${results[Math.floor(results.length / 2)]!.toFixed(1)} min=${results[0]!.toFixed(1)}\n`);
+  process.stdout.write(`pipeline-cpu${values.pipe === true ? ' (pipe)' : values.policy === true ? ' (policy)' : ''} us_per_request_median=${results[Math.floor(results.length / 2)]!.toFixed(1)} min=${results[0]!.toFixed(1)}\n`);
 }
 
 void main().then(() => process.exit(0));

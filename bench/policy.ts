@@ -14,6 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { request } from 'node:http';
+import type { InboundPolicyConfig } from '../src/api/snapshot.js';
 import { cliEntry } from '../src/util/paths.js';
 import { sleep } from './net-util.js';
 
@@ -47,6 +48,28 @@ spec:
   total: { requestsPerSecond: 1000000, burst: 1000000 }
   perIdentity: { requestsPerSecond: 1000000, burst: 1000000 }
 `;
+}
+
+/**
+ * The same policies as a proxy's snapshot carries them (`ProxySnapshot.inbound`, port `http`),
+ * for the in-process measure (pipeline-cpu.ts --policy): `caller` is the bench's caller.
+ */
+export function policyInbound(trustDomain: string, caller: string): InboundPolicyConfig[] {
+  const rules: InboundPolicyConfig['authorization'][number]['rules'] = [];
+  for (let i = 1; i < POLICY_RULES; i++) {
+    rules.push({ from: [{ source: { principals: [`spiffe://${trustDomain}/ns/default/sa/caller-${i}`] } }], to: [{ operation: { methods: ['GET', 'POST'], paths: [`/api/v${i}/*`, `/admin/${i}`] } }] });
+  }
+  rules.push({ from: [{ source: { principals: [caller] } }], to: [{ operation: { methods: ['GET'], paths: ['/', '/1k*'] } }] });
+  const never = { requestsPerSecond: 1_000_000, burst: 1_000_000 };
+  return [
+    {
+      port: 'http',
+      defaultAction: 'deny',
+      defaultFrom: 'default/bench-allow',
+      authorization: [{ namespace: 'default', name: 'bench-allow', action: 'ALLOW', rules }],
+      rateLimits: [{ namespace: 'default', name: 'bench-limit', mode: 'enforce', total: never, perIdentity: never }],
+    },
+  ];
 }
 
 function get(url: string): Promise<string> {
