@@ -31,6 +31,19 @@ test('docs/configuration.md examples validate', () => {
   assert.ok(seen >= 9, `only ${seen} examples found`);
 });
 
+// The rate-limit examples of docs/security.md validate (blocks that are resources).
+test('docs/security.md resource examples validate', () => {
+  const md = readFileSync(join(packageRoot, 'docs', 'security.md'), 'utf8');
+  const blocks = [...md.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] ?? '').filter((b) => b.startsWith('apiVersion'));
+  for (const b of blocks) {
+    for (const doc of parseAllDocuments(b)) {
+      const v = validateResource(doc.toJS());
+      assert.ok(v.ok, v.ok ? '' : `${b.slice(0, 60)}...: ${v.problems.map((p) => `${problemPath(p)}: ${p.message}`).join('; ')}`);
+    }
+  }
+  assert.ok(blocks.length >= 1, 'no resource examples found');
+});
+
 // Every resource in the worked examples of docs/traffic.md validates (blocks that are not
 // resources, such as mesh-file excerpts, start with a comment and are skipped).
 test('docs/traffic.md examples validate', () => {
