@@ -10,7 +10,11 @@
  *
  * --policy: the inbound proxy enforces what `npm run bench -- --policy` applies (bench/policy.ts:
  * 20 ALLOW rules under defaultAction deny, the caller matched by the last, and a never-hit
- * total + per-identity rate limit); run with and without, alternating, for their CPU cost.
+ * total + per-identity rate limit).
+ * --policy-ab: one process, the same connections and JIT state; the server proxy's snapshot
+ * alternates without and with those policies every `--requests`, `--rounds` times each, so the
+ * machine's drift falls on both sides: the policies' CPU cost per request, with the least noise
+ * a shared machine allows.
  */
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -29,6 +33,7 @@ const { values } = parseArgs({
     /** The same topology with the two proxies replaced by byte pipes (net + tls): the limit. */
     pipe: { type: 'boolean', default: false },
     policy: { type: 'boolean', default: false },
+    'policy-ab': { type: 'boolean', default: false },
   },
 });
 const REQUESTS = Number(values.requests);
@@ -152,7 +157,16 @@ async function main(): Promise<void> {
   const front = await runtime(pki, bootstrap(id('frontend'), [], [{ name: 'backend', protocol: 'http', listen: { host: '127.0.0.1', port: 0 }, cluster: CLUSTER }]));
   front.applySnapshot(snapshot(1, pki, [cluster(CLUSTER, 'http', [endpoint(portOf(backend, 'http', 'inbound'), id('backend'))])]));
   await front.startListeners();
-  await measure(portOf(front, 'backend', 'outbound'));
+  if (values['policy-ab'] === true) await measureAb(portOf(front, 'backend', 'outbound'), (on, version) => {
+    const snap = snapshot(version, pki, []);
+    if (on) snap.inbound = policyInbound(pki.ca.trustDomain, id('frontend'));
+    const err = backend.applySnapshot(snap);
+    if (err !== null) throw new Error(err);
+  });
+  else await measure(portOf(front, 'backend', 'outbound'));
+  // Connections are reused: a handshake count near CONNECTIONS says every request rode one.
+  const handshakes = (await backend.metrics.text()).split('\n').filter((l) => l.startsWith('trellis_tls_handshakes_total'));
+  process.stdout.write(`server proxy TLS handshakes: ${handshakes.join('; ')}\n`);
   if (values.policy === true) {
     // The policies must have allowed every request (a refusal is cheaper and would flatter them).
     const m = await backend.metrics.text();
@@ -179,6 +193,31 @@ async function measure(port: number): Promise<void> {
   }
   results.sort((a, b) => a - b);
   process.stdout.write(`pipeline-cpu${values.pipe === true ? ' (pipe)' : values.policy === true ? ' (policy)' : ''} us_per_request_median=${results[Math.floor(results.length / 2)]!.toFixed(1)} min=${results[0]!.toFixed(1)}\n`);
+}
+
+/** CPU per request of `REQUESTS` requests, the server proxy switched by `set` before each run (A B, B A, ...). */
+async function measureAb(port: number, set: (on: boolean, version: number) => void): Promise<void> {
+  let version = 1;
+  await load(port, 2_000, CONNECTIONS);
+  set(true, ++version);
+  await load(port, 2_000, CONNECTIONS); // warm the policy path too
+  const side: Record<'off' | 'on', number[]> = { off: [], on: [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const on of r % 2 === 0 ? [false, true] : [true, false]) {
+      set(on, ++version);
+      const before = process.cpuUsage();
+      await load(port, REQUESTS, CONNECTIONS);
+      const cpu = process.cpuUsage(before);
+      const us = (cpu.user + cpu.system) / REQUESTS;
+      side[on ? 'on' : 'off'].push(us);
+      process.stdout.write(`round ${r + 1} ${on ? 'policies' : 'none    '}: ${us.toFixed(1)} us CPU per request\n`);
+    }
+  }
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const diffs = side.on.map((v, i) => v - side.off[i]!);
+  process.stdout.write(
+    `pipeline-cpu policy-ab none_median=${median(side.off).toFixed(1)} policies_median=${median(side.on).toFixed(1)} us_added_median=${median(diffs).toFixed(2)} (per round: ${diffs.map((d) => d.toFixed(1)).join(', ')})\n`,
+  );
 }
 
 void main().then(() => process.exit(0));
