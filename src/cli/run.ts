@@ -18,6 +18,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'proxy-config', summary: "show a proxy's running configuration", load: async () => (await import('./commands/proxy-config.js')).proxyConfigCommand },
   { name: 'stat', summary: 'success rate, RPS and latency per service, workload or route over a window', load: async () => (await import('./commands/stat.js')).statCommand },
   { name: 'edges', summary: 'who calls whom, with which identity (from the proxies\' metrics)', load: async () => (await import('./commands/edges.js')).edgesCommand },
+  { name: 'why', summary: 'which route, backend and authorization decision a request would get, and why', load: async () => (await import('./commands/why.js')).whyCommand },
   { name: 'tap', summary: 'stream the requests proxies see, live (filter by direction, method, path, status)', load: async () => (await import('./commands/tap.js')).tapCommand },
   { name: 'top', summary: 'the busiest paths right now, from a live tap', load: async () => (await import('./commands/top.js')).topCommand },
   { name: 'prometheus-config', summary: 'print a prometheus.yml that scrapes every proxy', load: async () => (await import('./commands/prometheus-config.js')).prometheusConfigCommand },

@@ -9,6 +9,8 @@ import type { AgentReport, CheckReport, EndpointView, ProxyView, ServiceView, Wo
 import type { ApplyResult, ResourceKind, ResourceView } from '../api/resources.js';
 import type { DefaultAction, ProxySnapshot, TracingConfig } from '../api/snapshot.js';
 import type { TraceSummaryView, TraceView } from '../api/traces.js';
+import type { WhyAnswer, WhyQuery } from '../api/why.js';
+import { explainRequest } from './why/why.js';
 import type { TracingSettings } from '../config/types.js';
 import { TrellisError } from '../errors.js';
 import { CertificateAuthority } from '../identity/ca.js';
@@ -101,6 +103,7 @@ export class ControlPlane implements ApiBackend {
       (d) => this.logger.warn(d, 'route left out of the snapshot: the proxy would refuse it'),
       () => this.tracingConfig,
       () => o.defaultAction ?? 'allow',
+      (workload, warnings) => this.logger.warn({ workload, warnings }, 'inbound policy: see `trellis why`'),
     );
     this.traces = new TraceCollector(o.maxTraceSpans, undefined, (r) => {
       if (!r.ok) this.metrics.traceRequestsRefused.inc();
@@ -338,6 +341,19 @@ export class ControlPlane implements ApiBackend {
   snapshot(nodeId: string): { nodeId: string; version: number; snapshot: ProxySnapshot } | undefined {
     const c = this.snapshots.get(nodeId);
     return c === undefined ? undefined : { nodeId, version: c.version, snapshot: c.snapshot };
+  }
+
+  /** `trellis why`: from the snapshots as compiled now (src/control/why). */
+  why(q: WhyQuery): WhyAnswer {
+    return explainRequest(
+      {
+        nodes: () => this.registry.nodes(),
+        servingWorkloads: (ns, svc) => this.registry.servingWorkloads(ns, svc),
+        snapshot: (nodeId) => this.snapshots.get(nodeId)?.snapshot,
+        warnings: (nodeId) => this.snapshots.inboundOf(nodeId)?.warnings ?? [],
+      },
+      q,
+    );
   }
 
   check(): Promise<CheckReport> {

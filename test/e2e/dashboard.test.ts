@@ -170,6 +170,25 @@ describe('dashboard in headless Chromium', () => {
     });
   });
 
+  it('the catalog page answers "would a request get through?" as trellis why does', async () => {
+    await onView('service-catalog-why', '#/services/default/catalog', async () => {
+      await page.locator('[data-testid="why-panel"]').waitFor({ timeout: UI_TIMEOUT_MS });
+      await page.locator('[data-testid="why-source"]').selectOption('default/frontend');
+      await page.locator('[data-testid="why-path"]').fill('/products');
+      await page.locator('[data-testid="why-ask"]').click();
+      const answer = page.locator('[data-testid="why-answer"]');
+      await answer.waitFor({ timeout: UI_TIMEOUT_MS });
+      assert.equal(await answer.getAttribute('data-outcome'), 'allowed');
+      const text = await answer.innerText();
+      assert.match(text, /HTTPRoute default\/catalog-canary rule 0 matches/);
+      assert.match(text, /default\/catalog-v1:http/);
+      const cli = await mesh!.cli(['why', 'frontend', 'catalog', '--path', '/products', '-o', 'json']);
+      assert.equal(cli.code, 0, cli.stderr);
+      const steps = (JSON.parse(cli.stdout) as { explanation: string[] }).explanation;
+      for (const s of steps.slice(1)) assert.ok(text.includes(s), `the page shows the CLI's step: ${s}`);
+    });
+  });
+
   it('the routes view lists the canary route with its backend, and its charts fill under traffic', async () => {
     await onView('routes', '#/routes', async () => {
       const row = page.locator('[data-testid="route-row"][data-route="default/catalog-canary"]').first();

@@ -111,7 +111,7 @@ export function parseReadyLine(line: string): ReadyLine {
 }
 
 /** Commands that talk to the control plane: cli() adds `--control-plane <apiUrl>` to them. */
-const CONTROL_PLANE_COMMANDS = new Set(['get', 'proxy-config', 'check', 'stat', 'edges', 'tap', 'top']);
+const CONTROL_PLANE_COMMANDS = new Set(['get', 'proxy-config', 'check', 'stat', 'edges', 'tap', 'top', 'why']);
 
 export interface ControlPlaneClient {
   apiUrl: string;

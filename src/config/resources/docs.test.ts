@@ -44,6 +44,17 @@ test('docs/security.md resource examples validate', () => {
   assert.ok(blocks.length >= 1, 'no resource examples found');
 });
 
+// The demo's policies (README "Lock it down") validate: the walk-through applies them as they are.
+test('examples/shop/policies validate', () => {
+  let seen = 0;
+  for (const name of ['catalog-lockdown.yaml', 'frontend-rate-limit.yaml']) {
+    const v = validateResource(parse(readFileSync(join(packageRoot, 'examples', 'shop', 'policies', name), 'utf8')));
+    assert.ok(v.ok, v.ok ? '' : `${name}: ${v.problems.map((p) => `${problemPath(p)}: ${p.message}`).join('; ')}`);
+    seen++;
+  }
+  assert.equal(seen, 2);
+});
+
 // Every resource in the worked examples of docs/traffic.md validates (blocks that are not
 // resources, such as mesh-file excerpts, start with a comment and are skipped).
 test('docs/traffic.md examples validate', () => {

@@ -8,6 +8,7 @@ import type { AgentReport, CheckReport, EndpointView, ProxyView, ServiceView, Wo
 import type { ApplyResult, ResourceKind, ResourceView } from '../../api/resources.js';
 import type { ProxySnapshot } from '../../api/snapshot.js';
 import type { TraceSummaryView, TraceView } from '../../api/traces.js';
+import type { WhyAnswer, WhyQuery } from '../../api/why.js';
 import { kindFromName } from '../../config/resources/validate.js';
 import { ResourceValidationError } from '../resources/resource-store.js';
 import { TrellisError } from '../../errors.js';
@@ -46,6 +47,8 @@ export interface ApiBackend {
   trace(traceId: string): TraceView | undefined;
   /** Golden metrics for the dashboard (src/api/stats.ts). */
   stats: StatsService;
+  /** `trellis why` (src/api/why.ts): throws TrellisError for a source or target it cannot resolve. */
+  why(q: WhyQuery): WhyAnswer;
 }
 
 const MAX_BODY = 4 * 1024 * 1024;
@@ -158,6 +161,7 @@ async function route(
       }
     }
     if (a === 'tap' && parts.length === 1) return serveTap(req, res, url, b.workloads());
+    if (a === 'why' && parts.length === 1) return json(res, 200, why(b, url.searchParams));
     if (a === 'stats' && parts.length === 1) return json(res, 200, b.stats.view(url.searchParams.get('window')));
     if (a === 'stats' && b1 === 'series' && parts.length === 2) return json(res, 200, b.stats.series(url.searchParams));
     if (a === 'workloads' && b1 === 'status' && parts.length === 2) return json(res, 200, b.stats.workloadStatus());
@@ -179,6 +183,33 @@ async function route(
     }
   }
   throw new HttpError(404, 'TRELLIS_E_NOT_FOUND', `no route ${method} ${path}`);
+}
+
+/**
+ * GET /api/v1/why?source=S&target=T[&method=M][&path=P][&header=name:value ...] (src/api/why.ts).
+ * A source or target nobody knows is 404; a malformed query 400.
+ */
+function why(b: ApiBackend, p: URLSearchParams): WhyAnswer {
+  const source = p.get('source');
+  const target = p.get('target');
+  if (source === null || source === '' || target === null || target === '') throw new HttpError(400, 'TRELLIS_E_USAGE', 'source and target are required (?source=<service>&target=<service>[:<port>])');
+  const headers: [string, string][] = [];
+  for (const h of p.getAll('header')) {
+    const colon = h.indexOf(':');
+    if (colon <= 0) throw new HttpError(400, 'TRELLIS_E_USAGE', `header: expected name:value, got "${h.slice(0, 100)}"`);
+    headers.push([h.slice(0, colon).trim(), h.slice(colon + 1).trim()]);
+  }
+  const q: WhyQuery = { source, target, headers };
+  const method = p.get('method');
+  const path = p.get('path');
+  if (method !== null && method !== '') q.method = method;
+  if (path !== null && path !== '') q.path = path;
+  try {
+    return b.why(q);
+  } catch (err) {
+    if (err instanceof TrellisError && err.code === 'TRELLIS_E_NOT_FOUND') throw new HttpError(404, err.code, err.message);
+    throw err;
+  }
 }
 
 /** /api/v1/resources[/:kind[/:namespace/:name]] (src/api/resources.ts). */

@@ -34,7 +34,11 @@ export class InboundCompiler {
   /** Items are workload keys. */
   private readonly index = new DependencyIndex();
 
-  constructor(private inputs: CompileInputs) {}
+  constructor(
+    private inputs: CompileInputs,
+    /** Called when a workload's policy is (re)built with warnings (the control plane logs them). */
+    private readonly onWarnings: (workloadKey: string, warnings: readonly string[]) => void = () => {},
+  ) {}
 
   /** Moves to the next state of the inputs; returns the workload keys whose policy must be rebuilt. */
   update(inputs: CompileInputs, changed: Iterable<string>): Set<string> {
@@ -64,6 +68,7 @@ export class InboundCompiler {
       const read = new Set<string>();
       b = this.build(key, read);
       this.built.set(key, b);
+      if (b.warnings.length > 0) this.onWarnings(key, b.warnings);
       this.index.set(key, read);
     }
     return b;

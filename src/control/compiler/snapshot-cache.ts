@@ -98,6 +98,8 @@ export class SnapshotCache {
     private readonly tracing: () => TracingConfig | undefined = () => undefined,
     /** The mesh file's `spec.authorization.defaultAction` (for services no policy gives one). */
     private readonly meshDefaultAction: () => DefaultAction = () => 'allow',
+    /** A workload's inbound policy was compiled with warnings (an ALLOW that changes nothing...). */
+    private readonly onInboundWarnings?: (workloadKey: string, warnings: readonly string[]) => void,
   ) {}
 
   get(nodeId: string): CompiledSnapshot | undefined {
@@ -149,7 +151,7 @@ export class SnapshotCache {
     const affected = new Set<string>();
     if (prev === undefined || this.ctx === undefined || this.inbound === undefined || next.globalSig !== prev.globalSig) {
       this.ctx = new CompileContext(next, this.onDroppedRoute);
-      this.inbound = new InboundCompiler(next);
+      this.inbound = new InboundCompiler(next, this.onInboundWarnings);
       this.groupIndex.clear();
       for (const g of this.groups.values()) g.content = null;
       for (const nodeId of this.nodeWorkload.keys()) affected.add(nodeId);

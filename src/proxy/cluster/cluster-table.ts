@@ -95,6 +95,15 @@ export class ClusterTable {
   }
 }
 
+/**
+ * Every cluster's route table as the proxy compiles it when it applies a snapshot (null for a
+ * cluster without routes), same order; throws SnapshotError listing every problem. Exported
+ * for `trellis why` (src/control/why), which must route exactly as the proxy does.
+ */
+export function compileClusterRoutes(configs: readonly ClusterConfig[]): (RouteTable | null)[] {
+  return compileAll(configs);
+}
+
 /** Compiles every cluster's routes and checks its policy; throws SnapshotError listing all problems. */
 function compileAll(configs: readonly ClusterConfig[]): (RouteTable | null)[] {
   const problems: SnapshotProblem[] = [];

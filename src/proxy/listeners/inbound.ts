@@ -14,13 +14,15 @@ import { AppLeases } from '../pool/app-source.js';
 import { tcpConnector } from '../pool/connect.js';
 import { H2SessionPool } from '../pool/h2-session-pool.js';
 import { Http1Pool } from '../pool/http1-pool.js';
+import { ProxyReason } from '../../errors.js';
+import { TcpAuthorization } from '../stages/authz/index.js';
 import { INBOUND_STACK } from '../stages/index.js';
 import { relay } from '../tcp/relay.js';
 import { boundPort, listenOn } from './bind.js';
 import { ConnectionSet } from './connections.js';
 import type { Listener, ListenerContext } from './context.js';
 import { listenerPipeline } from './stack.js';
-import { tcpObserver } from './tcp-observer.js';
+import { tcpObserver, type TcpRefusal } from './tcp-observer.js';
 
 const INBOUND_ALPN = [ALPN_H2, ALPN_HTTP1, ALPN_TCP];
 
@@ -46,6 +48,8 @@ export class InboundListener implements Listener {
   private readonly alpn: string;
   private readonly appLabel: string;
   private readonly observeTcp;
+  /** tcp ports: connections authorized at accept and re-checked when policies change. */
+  private readonly tcpAuthz: TcpAuthorization | null;
   private pendingPeer: string | null = null;
   /** The caller of each h2 session, bound once per session (not per stream). */
   private readonly sessionOptions = new WeakMap<http2.Http2Session, Http2StreamOptions>();
@@ -62,6 +66,7 @@ export class InboundListener implements Listener {
     this.appLabel = `${app.host}:${app.port}`;
     this.site = { name: config.name, direction: 'inbound', ingress: false, cluster: '' };
     this.observeTcp = tcpObserver(ctx, 'inbound', config.name, ctx.node.service);
+    this.tcpAuthz = config.protocol === 'tcp' ? new TcpAuthorization(ctx.policies, config.name, ctx.logger) : null;
     const connect = tcpConnector(app.host, app.port, ctx.appConnectTimeoutMs);
     this.app = new AppLeases(
       this.appLabel,
@@ -152,13 +157,31 @@ export class InboundListener implements Listener {
   private relayTcp(socket: tls.TLSSocket, peer: string): void {
     this.conns.add(socket, false);
     const begin = this.observeTcp;
+    const d = this.tcpAuthz?.decide(peer) ?? null;
+    if (d !== null && !d.allowed) {
+      // After the handshake, so the caller's proxy sees a reset, not a TLS failure (docs/security.md).
+      begin(peer, undefined)({ bytesIn: 0, bytesOut: 0, error: undefined }, { reason: ProxyReason.Unauthorized, policy: d.label });
+      resetConnection(socket);
+      return;
+    }
     tcpConnector(this.config.app.host, this.config.app.port, this.ctx.appConnectTimeoutMs, true)((f, app) => {
       if (f !== null || app === null) {
         this.ctx.logger.warn({ listener: this.name, err: f?.message }, 'app unavailable for TCP relay');
         socket.destroy();
         return;
       }
-      relay(socket, app, begin(peer, this.appLabel));
+      const finish = begin(peer, this.appLabel);
+      let refused: TcpRefusal | undefined;
+      const untrack =
+        this.tcpAuthz?.track(socket, peer, (denied) => {
+          refused = { reason: ProxyReason.Unauthorized, policy: denied.label };
+          app.destroy();
+          resetConnection(socket);
+        }) ?? (() => {});
+      relay(socket, app, (r) => {
+        untrack();
+        finish(refused !== undefined ? { ...r, error: undefined } : r, refused);
+      });
     });
   }
 
@@ -169,9 +192,30 @@ export class InboundListener implements Listener {
   }
 
   close(): void {
+    this.tcpAuthz?.close();
     this.ctx.tls.removeListener('changed', this.onRotate);
     this.server.close();
     this.conns.destroyAll();
     this.app.close();
   }
+}
+
+/**
+ * Ends a TLS connection with a TCP reset (RST), not a close_notify and FIN: the caller must
+ * not read a refusal as a clean end of stream. A server-side TLSSocket's own handle is the TLS
+ * wrap, so the reset goes to the TCP socket under it, and only there: destroying the TLS socket
+ * too, after its TCP handle was reset, crashes Node 20 (SIGSEGV in the TLS wrap); the TLS socket
+ * closes by itself once the TCP socket under it is gone. destroy() when there is no TCP socket.
+ */
+function resetConnection(socket: tls.TLSSocket): void {
+  const raw = (socket as unknown as { _parent?: { resetAndDestroy?: () => void; destroyed?: boolean } | null })._parent;
+  if (raw?.resetAndDestroy !== undefined && raw.destroyed !== true) {
+    try {
+      raw.resetAndDestroy();
+      return;
+    } catch {
+      // Not a TCP handle: the destroy below ends it.
+    }
+  }
+  socket.destroy();
 }

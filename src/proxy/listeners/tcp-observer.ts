@@ -2,6 +2,13 @@ import type { Direction } from '../../telemetry/request-metrics.js';
 import type { RelayResult } from '../tcp/relay.js';
 import type { ListenerContext } from './context.js';
 
+/** A connection authorization refused (at accept, or reset later by a new policy). */
+export interface TcpRefusal {
+  reason: string;
+  /** What decided: `<ns>/<name>` or `default`. */
+  policy: string;
+}
+
 /**
  * Connection metrics, spans and access-log lines of a listener's opaque TCP relays (HTTP
  * exchanges are observed by the pipeline's observe and trace stages). A relay makes one root
@@ -12,14 +19,14 @@ export function tcpObserver(
   direction: Direction,
   listener: string,
   service: string,
-): (peerIdentity: string | undefined, upstream: string | undefined) => (r: RelayResult) => void {
+): (peerIdentity: string | undefined, upstream: string | undefined) => (r: RelayResult, refused?: TcpRefusal) => void {
   const tcpM = ctx.metrics.tcpMetrics(direction, listener);
   const kind = direction === 'outbound' ? 'client' : 'server';
   return (peerIdentity, upstream) => {
     const started = ctx.clock.now();
     const startedAt = ctx.clock.epochMs();
     tcpM.opened();
-    return (r) => {
+    return (r, refused) => {
       tcpM.closed(r.bytesIn, r.bytesOut);
       const durationMs = ctx.clock.now() - started;
       const tracer = ctx.tracer;
@@ -34,11 +41,12 @@ export function tcpObserver(
         protocol: 'tcp',
         peerIdentity,
         upstream,
-        reason: r.error?.message,
+        reason: refused?.reason ?? r.error?.message,
         bytesIn: r.bytesIn,
         bytesOut: r.bytesOut,
         durationMs,
         startedAt,
+        ...(refused !== undefined ? { policy: refused.policy } : {}),
       });
     };
   };

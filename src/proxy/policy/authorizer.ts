@@ -137,11 +137,24 @@ export function ruleMatches(r: CompiledRule, req: PolicyRequest, known: boolean)
   }
   if (r.to !== null) {
     let any = false;
-    for (let i = 0; i < r.to.length && !any; i++) any = operationMatches(r.to[i] as CompiledOperation, req);
+    for (let i = 0; i < r.to.length && !any; i++) any = req.tcp === true ? tcpOperationMatches(r.to[i] as CompiledOperation, r.unknownMatchesNot) : operationMatches(r.to[i] as CompiledOperation, req);
     if (!any) return false;
   }
+  // Headers are HTTP-only: a TCP connection meets a DENY's conditions and never an ALLOW's.
+  if (req.tcp === true) return r.when.length === 0 || r.unknownMatchesNot;
   for (let i = 0; i < r.when.length; i++) if (!conditionHolds(r.when[i] as CompiledCondition, req.headers)) return false;
   return true;
+}
+
+/**
+ * An operation against a TCP connection: one without HTTP-only fields holds (its ports were
+ * decided at compile time); one with them holds in DENY and AUDIT rules (`broaden`: the fields
+ * are ignored, so the rule denies more) and never in ALLOW rules (a connection cannot prove a
+ * path or method).
+ */
+function tcpOperationMatches(o: CompiledOperation, broaden: boolean): boolean {
+  const httpOnly = o.methods !== null || o.notMethods !== null || o.paths !== null || o.notPaths !== null || o.grpcServices !== null || o.grpcMethods !== null;
+  return !httpOnly || broaden;
 }
 
 function sourceMatches(s: CompiledSource, peer: string | null, known: boolean, unknownMatchesNot: boolean): boolean {

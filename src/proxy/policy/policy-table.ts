@@ -25,6 +25,7 @@ export type PreparedPolicies = { ok: true; commit(): void } | { ok: false; probl
 export class PolicyTable {
   private readonly slots = new Map<string, { current: InboundPolicy | null }>();
   private states = new Map<string, LimiterState>();
+  private readonly watchers = new Set<() => void>();
 
   constructor(private readonly deps: PolicyTableDeps = {}) {}
 
@@ -40,6 +41,16 @@ export class PolicyTable {
       this.slots.set(port, s);
     }
     return s;
+  }
+
+  /**
+   * Calls `f` after every commit (new policies in place). The TCP listeners re-check their open
+   * connections with it: a connection has no next request to apply a new policy to.
+   * Returns the function that stops the calls.
+   */
+  onCommit(f: () => void): () => void {
+    this.watchers.add(f);
+    return () => this.watchers.delete(f);
   }
 
   get(port: string): InboundPolicy | null {
@@ -63,6 +74,7 @@ export class PolicyTable {
         this.states = states;
         for (const [port, s] of this.slots) s.current = r.byPort.get(port) ?? null;
         for (const [port, p] of r.byPort) this.mutableSlot(port).current = p;
+        for (const f of this.watchers) f();
       },
     };
   }

@@ -18,6 +18,13 @@ export interface PolicyRequest {
   readonly headers: readonly string[];
   /** content-type application/grpc* */
   readonly grpc: boolean;
+  /**
+   * An opaque TCP connection, not a request: it has no method, path, gRPC method or headers.
+   * Rules naming any of those are decided as Istio does: in a DENY (or AUDIT) rule they are
+   * left out, so the rule covers the connection (denying more, never less); an ALLOW rule
+   * with them never matches a connection. Absent on HTTP exchanges.
+   */
+  readonly tcp?: boolean;
 }
 
 /** A counter bound once (per policy and decision) and bumped per request. */

@@ -6,6 +6,7 @@ import type { ServiceView, WorkloadView, ProxyView } from '../../../src/api/regi
 import type { ResourceView } from '../../../src/api/resources.js';
 import type { SeriesView, StatsView, WorkloadStatusView } from '../../../src/api/stats.js';
 import type { TraceSummaryView, TraceView } from '../../../src/api/traces.js';
+import type { WhyAnswer } from '../../../src/api/why.js';
 
 export const API_BASE = '/api/v1';
 
@@ -63,6 +64,8 @@ export const api = {
   resources: (signal?: AbortSignal) => getJson<ResourceView[]>('/resources', signal),
   traces: (limit: number, signal?: AbortSignal) => getJson<TraceSummaryView[]>(`/traces?limit=${limit}`, signal),
   trace: (traceId: string, signal?: AbortSignal) => getJson<TraceView>(`/traces/${enc(traceId)}`, signal),
+  /** `query`: whyQuery's (views/why/why-query.ts). */
+  why: (query: string, signal?: AbortSignal) => getJson<WhyAnswer>(`/why?${query}`, signal),
   version: (signal?: AbortSignal) => getJson<{ version: string; trustDomain: string }>('/version', signal),
 };
 

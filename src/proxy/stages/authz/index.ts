@@ -5,6 +5,8 @@ import type { AuthzConfig } from './authz.js';
 
 export { AuthzStage, UNAUTHORIZED_REPLY } from './authz.js';
 export type { AuthzConfig } from './authz.js';
+export { TcpAuthorization, tcpConnectionRequest } from './tcp.js';
+export type { ResetConnection } from './tcp.js';
 
 registerStage<StageContext, AuthzConfig>({
   name: 'authz',

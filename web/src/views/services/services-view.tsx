@@ -11,6 +11,7 @@ import { HealthPill } from '../../components/health.js';
 import { Empty, ErrorNotice } from '../../components/notice.js';
 import { GoldenCharts, SERIES_WINDOW } from '../charts/golden-charts.js';
 import { GRAPH_WINDOW } from '../graph/graph-view.js';
+import { WhyPanel } from '../why/why-panel.js';
 
 interface Listed {
   namespace: string;
@@ -56,6 +57,7 @@ export function ServicesView({ args }: { args: string[] }) {
               <a href={href('tap', [], { workload: `${selected.namespace}/${selected.name}` })}>tap its requests →</a>
             </header>
             <GoldenCharts kind="service" namespace={selected.namespace} name={selected.name} />
+            <WhyPanel key={`${selected.namespace}/${selected.name}`} namespace={selected.namespace} name={selected.name} services={services.data ?? []} />
           </>
         )}
       </div>
