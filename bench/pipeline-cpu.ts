@@ -6,7 +6,15 @@
  * script (`node <outDir>/bench/pipeline-cpu.js`, alternating) without the 2-core machine's
  * scheduling between separate processes in the way. Not a throughput figure: that is run.ts.
  *
- *   node dist/bench/pipeline-cpu.js [--requests 40000] [--connections 16] [--rounds 3]
+ *   node dist/bench/pipeline-cpu.js [--requests 40000] [--connections 16] [--rounds 3] [--policy]
+ *
+ * --policy: the inbound proxy enforces what `npm run bench -- --policy` applies (bench/policy.ts:
+ * 20 ALLOW rules under defaultAction deny, the caller matched by the last, and a never-hit
+ * total + per-identity rate limit).
+ * --policy-ab: one process, the same connections and JIT state; the server proxy's snapshot
+ * alternates without and with those policies every `--requests`, `--rounds` times each, so the
+ * machine's drift falls on both sides: the policies' CPU cost per request, with the least noise
+ * a shared machine allows.
  */
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -15,6 +23,7 @@ import tls from 'node:tls';
 import { clientTlsOptions, serverTlsOptions } from '../src/identity/tls.js';
 import { bootstrap, cluster, endpoint, id, portOf, runtime, snapshot, testPki } from '../src/proxy/testing/fixtures.js';
 import type { TestPki } from '../src/proxy/testing/fixtures.js';
+import { policyInbound } from './policy.js';
 
 const { values } = parseArgs({
   options: {
@@ -23,6 +32,8 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     /** The same topology with the two proxies replaced by byte pipes (net + tls): the limit. */
     pipe: { type: 'boolean', default: false },
+    policy: { type: 'boolean', default: false },
+    'policy-ab': { type: 'boolean', default: false },
   },
 });
 const REQUESTS = Number(values.requests);
@@ -138,13 +149,29 @@ async function main(): Promise<void> {
     return;
   }
   const backend = await runtime(pki, bootstrap(id('backend'), [{ name: 'http', protocol: 'http', listen: { host: '127.0.0.1', port: 0 }, app: { host: '127.0.0.1', port: appPort } }], []));
-  backend.applySnapshot(snapshot(1, pki, []));
+  const backendSnapshot = snapshot(1, pki, []);
+  if (values.policy === true) backendSnapshot.inbound = policyInbound(pki.ca.trustDomain, id('frontend'));
+  backend.applySnapshot(backendSnapshot);
   await backend.startListeners();
   const CLUSTER = 'default/backend:http';
   const front = await runtime(pki, bootstrap(id('frontend'), [], [{ name: 'backend', protocol: 'http', listen: { host: '127.0.0.1', port: 0 }, cluster: CLUSTER }]));
   front.applySnapshot(snapshot(1, pki, [cluster(CLUSTER, 'http', [endpoint(portOf(backend, 'http', 'inbound'), id('backend'))])]));
   await front.startListeners();
-  await measure(portOf(front, 'backend', 'outbound'));
+  if (values['policy-ab'] === true) await measureAb(portOf(front, 'backend', 'outbound'), (on, version) => {
+    const snap = snapshot(version, pki, []);
+    if (on) snap.inbound = policyInbound(pki.ca.trustDomain, id('frontend'));
+    const err = backend.applySnapshot(snap);
+    if (err !== null) throw new Error(err);
+  });
+  else await measure(portOf(front, 'backend', 'outbound'));
+  // Connections are reused: a handshake count near CONNECTIONS says every request rode one.
+  const handshakes = (await backend.metrics.text()).split('\n').filter((l) => l.startsWith('trellis_tls_handshakes_total'));
+  process.stdout.write(`server proxy TLS handshakes: ${handshakes.join('; ')}\n`);
+  if (values.policy === true) {
+    // The policies must have allowed every request (a refusal is cheaper and would flatter them).
+    const m = await backend.metrics.text();
+    process.stdout.write(`policy decisions: ${m.split('\n').filter((l) => l.startsWith('trellis_authz_decisions_total') || l.startsWith('trellis_rate_limit_decisions_total')).join('; ')}\n`);
+  }
   front.close();
   backend.close();
   server.close();
@@ -165,7 +192,32 @@ async function measure(port: number): Promise<void> {
     process.stdout.write(`round ${r + 1}: ${usPerReq.toFixed(1)} us CPU per request (user ${(cpu.user / REQUESTS).toFixed(1)}, system ${(cpu.system / REQUESTS).toFixed(1)}), ${Math.round(REQUESTS / (wall / 1000))} req/s\n`);
   }
   results.sort((a, b) => a - b);
-  process.stdout.write(`pipeline-cpu${values.pipe === true ? ' (pipe)' : ''} us_per_request_median=${results[Math.floor(results.length / 2)]!.toFixed(1)} min=${results[0]!.toFixed(1)}\n`);
+  process.stdout.write(`pipeline-cpu${values.pipe === true ? ' (pipe)' : values.policy === true ? ' (policy)' : ''} us_per_request_median=${results[Math.floor(results.length / 2)]!.toFixed(1)} min=${results[0]!.toFixed(1)}\n`);
+}
+
+/** CPU per request of `REQUESTS` requests, the server proxy switched by `set` before each run (A B, B A, ...). */
+async function measureAb(port: number, set: (on: boolean, version: number) => void): Promise<void> {
+  let version = 1;
+  await load(port, 2_000, CONNECTIONS);
+  set(true, ++version);
+  await load(port, 2_000, CONNECTIONS); // warm the policy path too
+  const side: Record<'off' | 'on', number[]> = { off: [], on: [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const on of r % 2 === 0 ? [false, true] : [true, false]) {
+      set(on, ++version);
+      const before = process.cpuUsage();
+      await load(port, REQUESTS, CONNECTIONS);
+      const cpu = process.cpuUsage(before);
+      const us = (cpu.user + cpu.system) / REQUESTS;
+      side[on ? 'on' : 'off'].push(us);
+      process.stdout.write(`round ${r + 1} ${on ? 'policies' : 'none    '}: ${us.toFixed(1)} us CPU per request\n`);
+    }
+  }
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const diffs = side.on.map((v, i) => v - side.off[i]!);
+  process.stdout.write(
+    `pipeline-cpu policy-ab none_median=${median(side.off).toFixed(1)} policies_median=${median(side.on).toFixed(1)} us_added_median=${median(diffs).toFixed(2)} (per round: ${diffs.map((d) => d.toFixed(1)).join(', ')})\n`,
+  );
 }
 
 void main().then(() => process.exit(0));

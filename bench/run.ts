@@ -15,6 +15,9 @@
  *        --rate <rps>  --only direct,haproxy,pipe,trellis  --cpu-prof (profile the Trellis processes)
  *        --telemetry off|default|log|full (tracing and access log of the Trellis pair; metrics always on)
  *        --tap (a live tap, matching every request, open on both Trellis proxies throughout)
+ *        --policy [--rounds n]: direct, then the Trellis pair alternately without and with 20 ALLOW
+ *        rules and a never-hit rate limit, n rounds (default 3) of each (bench/policy.ts); the
+ *        last line is then `policy throughput_loss=.. p99_added_ms=.. goal=met|missed`
  * The last stdout line is always `ratio throughput=<x> p99=<y> rss=<z> vs_pipe=<w>` (Trellis /
  * HAProxy, and Trellis / pipe requests/s).
  */
@@ -30,7 +33,8 @@ import { RssSampler, cpuSeconds, waitForQuiet, machineCpuSeconds } from './proc.
 import { makePki, type BenchPki } from './certs.js';
 import { startHaproxyPair } from './haproxy.js';
 import { startPipePair } from './pipe-pair.js';
-import { startTrellisPair, type TelemetryMode } from './trellis.js';
+import { BENCH_TRUST_DOMAIN, startTrellisPair, type TelemetryMode } from './trellis.js';
+import { POLICY_RULES, policyCounts, policySummary, setPolicies, type PolicyCounts, type PolicyRun } from './policy.js';
 import { openTaps, type OpenTaps } from './tap-reader.js';
 import { freePort, sleep } from './net-util.js';
 import { packageRoot } from '../src/util/paths.js';
@@ -53,10 +57,14 @@ interface Options {
   tap: boolean;
   /** Longest wait for a quiet machine before each measured phase, seconds. */
   quietWaitS: number;
+  /** --policy: the cost of inbound authorization and rate limits (bench/policy.ts). */
+  policy: boolean;
+  /** --policy: runs of each side. */
+  rounds: number;
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { quick: false, durationS: 10, openDurationS: 10, warmupS: 3, connections: 32, rate: 1000, only: [...SCENARIOS], cpuProf: false, telemetry: 'default', tap: false, quietWaitS: 15 };
+  const o: Options = { quick: false, durationS: 10, openDurationS: 10, warmupS: 3, connections: 32, rate: 1000, only: [...SCENARIOS], cpuProf: false, telemetry: 'default', tap: false, quietWaitS: 15, policy: false, rounds: 3 };
   let duration: number | null = null;
   let openDuration: number | null = null;
   let warmup: number | null = null;
@@ -104,6 +112,12 @@ function parseOptions(argv: string[]): Options {
       case '--tap':
         o.tap = true;
         break;
+      case '--policy':
+        o.policy = true;
+        break;
+      case '--rounds':
+        o.rounds = Math.min(20, Math.round(num(flag, value())));
+        break;
       case '--telemetry': {
         const t = value();
         if (t !== 'off' && t !== 'default' && t !== 'log' && t !== 'full') throw new Error('--telemetry needs off, default, log or full');
@@ -112,7 +126,7 @@ function parseOptions(argv: string[]): Options {
       }
       case '--help':
       case '-h':
-        process.stdout.write('usage: node dist/bench/run.js [--quick] [--duration s] [--open-duration s] [--warmup s] [--connections n] [--rate rps] [--only direct,haproxy,pipe,trellis] [--cpu-prof] [--quiet-wait s] [--telemetry off|default|log|full] [--tap]\n');
+        process.stdout.write('usage: node dist/bench/run.js [--quick] [--duration s] [--open-duration s] [--warmup s] [--connections n] [--rate rps] [--only direct,haproxy,pipe,trellis] [--cpu-prof] [--quiet-wait s] [--telemetry off|default|log|full] [--tap] [--policy [--rounds n]]\n');
         process.exit(0);
         break;
       default:
@@ -150,7 +164,8 @@ interface ProxyFigures {
 }
 
 interface ScenarioResult {
-  name: ScenarioName;
+  /** A scenario, or for --policy `trellis#<round>` / `trellis+policy#<round>`. */
+  name: string;
   description: string;
   fullLoad: WrkResult;
   openLoop: {
@@ -200,7 +215,7 @@ function cpuOf(pids: number[]): Map<number, number | null> {
   return new Map(pids.map((p) => [p, cpuSeconds(p)]));
 }
 
-async function measure(name: ScenarioName, description: string, t: Target, o: Options, log: (s: string) => void): Promise<ScenarioResult> {
+async function measure(name: string, description: string, t: Target, o: Options, log: (s: string) => void): Promise<ScenarioResult> {
   const url = `http://127.0.0.1:${t.port}/`;
   const pids = t.proxies.map((p) => p.pid);
   log(`[${name}] warm-up ${o.warmupS}s`);
@@ -421,6 +436,72 @@ function report(results: ScenarioResult[], o: Options): { text: string; ratio: s
   };
 }
 
+// ---------- --policy ----------
+/**
+ * direct once (for the added-over-direct columns), then one Trellis pair measured `rounds`
+ * times without and with the policies of bench/policy.ts, alternating A B, B A, ...
+ */
+async function policyBench(o: Options, machine: Record<string, string | number>, log: (s: string) => void): Promise<number> {
+  const results: ScenarioResult[] = [];
+  const runs: PolicyRun[] = [];
+  const srv = await startServer();
+  try {
+    results.push(await measure('direct', 'load -> bench server', { port: srv.port, proxies: [], serverPid: srv.pid }, o, log));
+  } finally {
+    await srv.stop();
+  }
+  log('[trellis] starting the mesh with `trellis up`');
+  log(`[trellis] telemetry: ${o.telemetry}`);
+  const pair = await startTrellisPair(tmp!, await freePort(), {}, o.telemetry);
+  const policyPair = { apiUrl: pair.apiUrl, stateDir: pair.stateDir, cwd: pair.cwd, serverAdminUrl: pair.serverAdminUrl, trustDomain: BENCH_TRUST_DOMAIN };
+  let failed: string | null = null;
+  try {
+    for (let round = 1; round <= o.rounds; round++) {
+      const order = round % 2 === 1 ? [false, true] : [true, false];
+      for (const on of order) {
+        await setPolicies(policyPair, on);
+        const name = `trellis${on ? '+policy' : ''}#${round}`;
+        const before = on ? await policyCounts(pair.serverAdminUrl) : null;
+        const r = await measure(
+          name,
+          on ? `the Trellis pair with ${POLICY_RULES} ALLOW rules and a never-hit rate limit on the server` : 'the Trellis pair, no policies',
+          {
+            port: pair.port,
+            proxies: [{ label: 'trellis client proxy', pid: pair.clientProxyPid }, { label: 'trellis server proxy', pid: pair.serverProxyPid }],
+            serverPid: pair.serverAppPid,
+          },
+          o,
+          log,
+        );
+        results.push(r);
+        let decisions: PolicyCounts | null = null;
+        if (before !== null) {
+          const after = await policyCounts(pair.serverAdminUrl);
+          decisions = { allowed: after.allowed - before.allowed, denied: after.denied - before.denied, admitted: after.admitted - before.admitted, limited: after.limited - before.limited };
+          if (decisions.denied > 0 || decisions.limited > 0 || decisions.allowed === 0) failed ??= `${name}: the policies did not just allow and admit every request: ${JSON.stringify(decisions)}`;
+        }
+        runs.push({ round, policy: on, fullLoadRps: r.fullLoad.rps, openLoopP99Ms: r.openLoop.latencyMs.p99, decisions });
+      }
+    }
+  } catch (e) {
+    failed = (e as Error).stack ?? String(e);
+    log(`[trellis] FAILED: ${(e as Error).message}`);
+  } finally {
+    await stopChild(pair.cli, 15000);
+  }
+  const rep = report(results, o);
+  const summary = policySummary(runs, o.rate);
+  process.stdout.write(`${rep.text}\n${summary.text}\n`);
+  if (failed !== null) process.stdout.write(`\nFAILED: ${failed.split('\n')[0]}\n`);
+  const resultsDir = join(packageRoot, 'bench', 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  const file = join(resultsDir, `policy-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  const forJson = results.map((r) => ({ ...r, fullLoad: { ...r.fullLoad, raw: r.fullLoad.raw.split('\n') } }));
+  writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), machine, options: o, results: forJson, runs, summary: summary.figures, failed, summaryLine: summary.line }, null, 2) + '\n');
+  process.stdout.write(`\nresults: ${file}\n${summary.line}\n`);
+  return failed === null ? 0 : 1;
+}
+
 // ---------- main ----------
 let tmp: string | null = null;
 let cleaning: Promise<void> | null = null;
@@ -461,6 +542,8 @@ async function main(): Promise<number> {
     }
     return pki;
   };
+
+  if (o.policy) return policyBench(o, machine, log);
 
   for (const name of o.only) {
     try {

@@ -24,7 +24,12 @@ export interface TrellisPair {
   /** Admin listeners of the two proxies (GET /tap, /metrics). */
   clientAdminUrl: string;
   serverAdminUrl: string;
+  /** For the CLI (`trellis apply --state-dir`), and the folder it runs in. */
+  stateDir: string;
+  cwd: string;
 }
+
+export const BENCH_TRUST_DOMAIN = 'bench.trellis.local';
 
 const serverScript = fileURLToPath(new URL('./server.js', import.meta.url));
 
@@ -55,7 +60,7 @@ kind: Mesh
 metadata:
   name: bench
 spec:
-  trustDomain: bench.trellis.local
+  trustDomain: ${BENCH_TRUST_DOMAIN}
   controlPlane:
     api: 127.0.0.1:0
     push: 127.0.0.1:0
@@ -174,5 +179,5 @@ export async function startTrellisPair(dir: string, outboundPort: number, extraE
   if (clientProxyPid === null || serverProxyPid === null || (await httpStatus(outboundPort)) !== 200) {
     throw new Error(`Trellis pair not serving after 30 s: ${lastErr}\n${outputTail(cli)}\n${logTails(stateDir)}`);
   }
-  return { cli, apiUrl, port: outboundPort, clientProxyPid, serverProxyPid, serverAppPid, clientAdminUrl, serverAdminUrl };
+  return { cli, apiUrl, port: outboundPort, clientProxyPid, serverProxyPid, serverAppPid, clientAdminUrl, serverAdminUrl, stateDir, cwd: dir };
 }

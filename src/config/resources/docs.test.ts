@@ -41,6 +41,19 @@ test('docs/configuration.md examples validate', () => {
   assert.ok(meshFiles >= 1, 'the mTLS modes example (a mesh file) is there');
 });
 
+// The rate-limit examples of docs/security.md validate (blocks that are resources).
+test('docs/security.md resource examples validate', () => {
+  const md = readFileSync(join(packageRoot, 'docs', 'security.md'), 'utf8');
+  const blocks = [...md.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] ?? '').filter((b) => b.startsWith('apiVersion'));
+  for (const b of blocks) {
+    for (const doc of parseAllDocuments(b)) {
+      const v = validateResource(doc.toJS());
+      assert.ok(v.ok, v.ok ? '' : `${b.slice(0, 60)}...: ${v.problems.map((p) => `${problemPath(p)}: ${p.message}`).join('; ')}`);
+    }
+  }
+  assert.ok(blocks.length >= 1, 'no resource examples found');
+});
+
 // The demo's policies (README "Lock it down") validate: the walk-through applies them as they are.
 test('examples/shop/policies validate', () => {
   let seen = 0;

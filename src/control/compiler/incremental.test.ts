@@ -475,6 +475,30 @@ describe('inbound policy in snapshots', () => {
     assert.equal(cache.get('default/cat/0')?.snapshot.inbound?.[0]?.rateLimits[0]?.total?.requestsPerSecond, 30);
   });
 
+  it('a global limit re-splits as replicas stop being ready and come back; the ready shares sum to the rate; other proxies keep their inbound', async () => {
+    const { r, cache, set } = await setup();
+    set([res({ apiVersion: TD, kind: 'RateLimitPolicy', metadata: { name: 'db-global' }, spec: { targetRef: { name: 'db' }, total: { requestsPerSecond: 60, burst: 6, global: true } } })]);
+    await cache.recompile();
+    /** db with three replicas, those in `unready` failing their checks. */
+    const db = (unready: number[]) => {
+      const w = workload('db', { readyPorts: [7002, 7003, 7004] });
+      for (const i of unready) (w.replicas[i] as { state: string }).state = 'unhealthy';
+      return w;
+    };
+    const upsert = (unready: number[]) => r.upsert(agentReport('h2', [workload('back', { upstreams: ['default/db:http'], readyPorts: [4, 5] }), db(unready)]), 1);
+    const shares = () => [0, 1, 2].map((i) => cache.get(`default/db/${i}`)?.snapshot.inbound?.[0]?.rateLimits[0]?.total);
+    const steps: [number[], number][] = [[[], 3], [[2], 2], [[1, 2], 1], [[0, 1, 2], 0], [[0], 2], [[], 3]];
+    for (const [unready, ready] of steps) {
+      upsert(unready);
+      const changed = await cache.recompile();
+      assert.ok(!changed.some((n) => n.startsWith('default/cat/') || n.startsWith('default/front/')), `cat and front untouched (${changed.join(', ')})`);
+      const all = shares();
+      const n = Math.max(1, ready);
+      for (const t of all) assert.deepEqual(t, { requestsPerSecond: 60 / n, burst: Math.round(6 / n), global: { requestsPerSecond: 60, burst: 6, replicas: n } }, `unready ${unready.join(',')}`);
+      if (ready > 0) assert.ok(Math.abs((all[0]?.requestsPerSecond ?? 0) * ready - 60) < 1e-9, 'the ready replicas together: the configured rate');
+    }
+  });
+
   it('the mesh default recompiles every proxy with ports; a service default only that service', async () => {
     const { cache, set, setDefault } = await setup();
     setDefault('deny');

@@ -119,6 +119,19 @@ describe('inboundPolicyFor', () => {
       { namespace: 'shop', name: 'fair', mode: 'shadow', perIdentity: { requestsPerSecond: 2.5, burst: 3 }, overrides: [{ principal: WEB, requestsPerSecond: 10, burst: 20 }] },
       { namespace: 'shop', name: 'global', mode: 'enforce', total: { requestsPerSecond: 20, burst: 10, global: { requestsPerSecond: 60, burst: 30, replicas: 3 } } },
     ]);
+    const asked: string[] = [];
+    const mine = inboundPolicyFor(inputs([res('RateLimitPolicy', 'global', { targetRef: { name: 'api' }, total: { requestsPerSecond: 60, burst: 10, global: true } })], {
+      readyReplicas: (s) => {
+        asked.push(s);
+        return 3;
+      },
+    }));
+    assert.deepEqual([...new Set(asked)], ['shop/api'], 'asked for the target only');
+    assert.deepEqual(port(mine, 'http').rateLimits[0]?.total, { requestsPerSecond: 20, burst: 3, global: { requestsPerSecond: 60, burst: 10, replicas: 3 } });
+    const noGlobal = inboundPolicyFor(inputs([res('RateLimitPolicy', 'local', { targetRef: { name: 'api' }, total: { requestsPerSecond: 60 } })], {
+      readyReplicas: () => assert.fail('only global limits read readiness'),
+    }));
+    assert.deepEqual(port(noGlobal, 'http').rateLimits[0]?.total, { requestsPerSecond: 60, burst: 60 });
     const alone = inboundPolicyFor(inputs([res('RateLimitPolicy', 'global', { targetRef: { name: 'api' }, total: { requestsPerSecond: 60, burst: 2, global: true } })], { readyReplicas: () => 0 }));
     assert.deepEqual(port(alone, 'grpc').rateLimits[0]?.total, { requestsPerSecond: 60, burst: 2, global: { requestsPerSecond: 60, burst: 2, replicas: 1 } }, 'no ready replica yet: this one takes the whole');
     const many = inboundPolicyFor(inputs([res('RateLimitPolicy', 'global', { targetRef: { name: 'api' }, total: { requestsPerSecond: 6, burst: 2, global: true } })], { readyReplicas: () => 4 }));

@@ -13,6 +13,7 @@ import type {
 } from '../../api/snapshot.js';
 import { defaultBurst, headerOfKey } from '../../config/resources/policy-schema.js';
 import type { AuthorizationPolicySpec, DestinationPolicySpec, GRPCRouteSpec, HTTPRouteSpec, PolicyTargetRef, RateLimitPolicySpec } from '../../config/resources/schema.js';
+import { globalShare } from './global-split.js';
 import { createdAt, policyWinners, serviceKey } from '../resources/refs.js';
 import type { ServicePorts } from '../resources/refs.js';
 
@@ -39,7 +40,11 @@ export interface InboundPolicyInputs {
   };
   /** The mesh file's `spec.authorization.defaultAction`. */
   meshDefaultAction: DefaultAction;
-  /** Ready replicas of a service (`namespace/name`) now: global rate limits are split over them. */
+  /**
+   * Ready replicas of a service (`namespace/name`) now: global rate limits are split over them
+   * (global-split.ts). Called only for the targets of global limits that apply here; the
+   * compiler records the calls, so a change of the count recompiles exactly these proxies.
+   */
   readyReplicas(service: string): number;
 }
 
@@ -73,9 +78,10 @@ interface Targeted<S> {
  * - `defaultAction`: from AuthorizationPolicies that set one on these services; one for the
  *   port beats one for the whole service; among equals the most restrictive wins (deny,
  *   then authenticated, then allow). Otherwise the mesh file's.
- * - Global rate limits: this replica's share of the rate and burst is the whole divided by
- *   the target service's ready replicas (at least 1; burst at least 1). The compiler must
- *   recompile when readiness changes (it does: the registry changes).
+ * - Global rate limits: this replica's share of the rate and burst (`globalShare`): the whole
+ *   split over the target service's ready replicas. `readyReplicas` is called only for the
+ *   targets of global limits that apply here: the compiler records those calls as the
+ *   proxy's inputs, so a replica coming or going recompiles exactly the proxies that share.
  * - Health checks: the DestinationPolicy health checks of the workload's services, exempt
  *   from every policy on the proxy.
  */
@@ -178,13 +184,7 @@ function rateLimitConfig(t: Targeted<RateLimitPolicySpec>, inp: InboundPolicyInp
   if (s.total !== undefined) {
     const whole = rate(s.total);
     if (s.total.global) {
-      const service = t.spec.targetRef.kind === 'Service' ? `${inp.workload.namespace}/${t.spec.targetRef.name}` : `${inp.workload.namespace}/${inp.workload.services[0] ?? ''}`;
-      const replicas = Math.max(1, Math.floor(inp.readyReplicas(service)));
-      out.total = {
-        requestsPerSecond: whole.requestsPerSecond / replicas,
-        burst: Math.max(1, Math.round(whole.burst / replicas)),
-        global: { ...whole, replicas },
-      };
+      out.total = globalShare(whole, inp.readyReplicas(globalTarget(t.spec.targetRef, inp.workload)));
     } else {
       out.total = whole;
     }
@@ -192,6 +192,14 @@ function rateLimitConfig(t: Targeted<RateLimitPolicySpec>, inp: InboundPolicyInp
   if (s.perIdentity !== undefined) out.perIdentity = rate(s.perIdentity);
   if (s.overrides !== undefined) out.overrides = s.overrides.map((o) => ({ principal: o.principal, ...rate(o) }));
   return out;
+}
+
+/**
+ * The service whose ready replicas share a global limit: the targeted Service, or for a route
+ * target this workload's own service (the replicas that route's requests arrive at).
+ */
+function globalTarget(t: PolicyTargetRef, w: InboundPolicyInputs['workload']): string {
+  return `${w.namespace}/${t.kind === 'Service' ? t.name : (w.services[0] ?? '')}`;
 }
 
 /**

@@ -2,6 +2,7 @@ import type { RouteTable } from '../routing/table.js';
 import { anyMatches, anyMatchesRange } from './glob.js';
 import type { Glob } from './glob.js';
 import { locatePeer, nsEnd, nsStart, saEnd, saStart } from './peer.js';
+import { RuleIndex } from './rule-index.js';
 import type { AuthzDecision, PolicyRequest } from './types.js';
 
 /** One `from[].source`, compiled. null lists are absent (hold for every caller). */
@@ -74,6 +75,11 @@ export interface DefaultDecisions {
  * object made at compile time, so `authorize` and `audit` allocate nothing.
  */
 export class Authorizer {
+  /** Per list, the rules that can match a caller, by its SPIFFE ID (rule-index.ts). */
+  private readonly denyIndex: RuleIndex;
+  private readonly allowIndex: RuleIndex;
+  private readonly auditIndex: RuleIndex;
+
   constructor(
     readonly deny: readonly CompiledRule[],
     readonly allow: readonly CompiledRule[],
@@ -81,7 +87,11 @@ export class Authorizer {
     readonly defaults: DefaultDecisions,
     readonly healthCheck: HealthCheckExemption | null,
     readonly healthDecision: AuthzDecision,
-  ) {}
+  ) {
+    this.denyIndex = new RuleIndex(deny);
+    this.allowIndex = new RuleIndex(allow);
+    this.auditIndex = new RuleIndex(audits);
+  }
 
   get hasAudit(): boolean {
     return this.audits.length > 0;
@@ -96,9 +106,9 @@ export class Authorizer {
   authorize(req: PolicyRequest): AuthzDecision {
     if (this.isHealthCheck(req)) return this.healthDecision;
     const known = locatePeer(req.peer);
-    const d = firstMatch(this.deny, req, known);
+    const d = firstMatch(this.denyIndex.candidates(req.peer), req, known);
     if (d !== null) return d;
-    const a = firstMatch(this.allow, req, known);
+    const a = firstMatch(this.allowIndex.candidates(req.peer), req, known);
     if (a !== null) return a;
     return req.peer !== null ? this.defaults.authenticated : this.defaults.anonymous;
   }
@@ -106,7 +116,7 @@ export class Authorizer {
   /** The first AUDIT rule that matches, or null. */
   audit(req: PolicyRequest): AuthzDecision | null {
     if (this.audits.length === 0) return null;
-    return firstMatch(this.audits, req, locatePeer(req.peer));
+    return firstMatch(this.auditIndex.candidates(req.peer), req, locatePeer(req.peer));
   }
 }
 

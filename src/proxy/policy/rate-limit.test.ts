@@ -168,6 +168,35 @@ describe('PolicyTable', () => {
     assert.equal(slot.current?.admit(req(), 0), null, 'removed, then added: a new full bucket');
   });
 
+  test('a global share that changes keeps the bucket\'s level: no fresh burst when a replica leaves, and it keeps admitting when one joins', () => {
+    // 60 rps, burst 60 split over 3 replicas (20/20), then 2 (30/30), then 4 (15/15), as the
+    // control plane's globalShare gives them; the same PolicyTable, as a proxy across pushes.
+    const share = (n: number) => [inbound({ rateLimits: [limit('global', { total: { requestsPerSecond: 60 / n, burst: 60 / n, global: { requestsPerSecond: 60, burst: 60, replicas: n } } })] })];
+    const t = new PolicyTable();
+    const push = (n: number): void => {
+      const p = t.prepare(share(n));
+      assert.ok(p.ok);
+      p.commit();
+    };
+    /** Requests admitted at `now` until the first refusal. */
+    const drain = (now: number): number => {
+      let n = 0;
+      while (t.get('http')?.admit(req(), now) === null) n++;
+      return n;
+    };
+    push(3);
+    assert.equal(drain(1_000), 20, 'a full share at first');
+    push(2);
+    assert.ok(drain(1_000) <= 1, 'the share grew, but the spent bucket did not refill');
+    // Half a second later: half the bucket's depth at the new share (30 rps): about 15, not 30.
+    const half = drain(1_500);
+    assert.ok(half >= 14 && half <= 16, `admitted ${half} after 0.5 s at 30 rps`);
+    push(4);
+    assert.ok(drain(1_500) <= 1, 'the share shrank: still spent');
+    const later = drain(2_500);
+    assert.ok(later >= 14 && later <= 15, `a full bucket at the new share after 1 s: ${later}`);
+  });
+
   test('a refused config changes nothing; a port left out of a snapshot has no policy', () => {
     const t = new PolicyTable();
     const ok = t.prepare([inbound({ defaultAction: 'deny' })]);
