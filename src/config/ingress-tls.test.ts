@@ -139,7 +139,7 @@ it('docs/ingress.md and docs/configuration.md: the mesh-file examples with ingre
   let seen = 0;
   for (const page of ['ingress.md', 'configuration.md']) {
     const md = readFileSync(join(packageRoot, 'docs', page), 'utf8');
-    const blocks = [...md.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] ?? '').filter((b) => /^apiVersion: trellis\.dev\/v1alpha1\nkind: Mesh\n/.test(b) && b.includes('tls:'));
+    const blocks = [...md.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] ?? '').filter((b) => /^apiVersion: trellis\.dev\/v1alpha1\nkind: Mesh\n/.test(b) && /^\s+tls:/m.test(b));
     for (const b of blocks) {
       const doc = parse(b) as { spec: { ingress: { tls?: { certificates: { cert: string; key: string; hosts?: string[] }[] } }[] } };
       const folder = await mkdtemp(join(tmpdir(), 'trellis-doc-tls-'));
