@@ -63,12 +63,14 @@ before(async () => {
     bootstrap(id('web'), [], [
       { name: 'api', protocol: 'http', listen: at(0), cluster: 'default/api:http' },
       { name: 'api-strict', protocol: 'http', listen: at(0), cluster: 'default/api:strict' },
+      { name: 'api-tcp', protocol: 'tcp', listen: at(0), cluster: 'default/api:tcp' },
     ]),
   );
   client.applySnapshot(
     snapshot(1, pki, [
       cluster('default/api:http', 'http', [endpoint(portOf(server, 'http', 'inbound'), id('api'))]),
       cluster('default/api:strict', 'http', [endpoint(portOf(server, 'strict', 'inbound'), id('api'))]),
+      cluster('default/api:tcp', 'tcp', [endpoint(portOf(server, 'tcp', 'inbound'), id('api'))]),
     ]),
   );
   await client.startListeners();
@@ -201,4 +203,46 @@ test('policy: defaultAction authenticated denies the plaintext caller (403 unaut
   const meshed = await get(portOf(client, 'api', 'outbound'));
   assert.equal(meshed.status, 200);
   assert.deepEqual(JSON.parse(meshed.body), { peer: id('web') });
+});
+
+/** Opens a TCP connection, writes `ping`; resolves with the first reply, or the error/close that came instead. */
+function tcpPing(port: number): Promise<{ reply: string | null; error: string | undefined; socket: net.Socket }> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port }, () => s.write('ping'));
+    let error: string | undefined;
+    s.on('data', (d: Buffer) => resolve({ reply: d.toString(), error, socket: s }));
+    s.on('error', (e: NodeJS.ErrnoException) => (error = e.code ?? e.message));
+    s.on('close', () => resolve({ reply: null, error, socket: s }));
+  });
+}
+
+/** Resolves with the error code (or 'closed') once an open socket ends. */
+function ended(s: net.Socket): Promise<string> {
+  return new Promise((resolve) => {
+    if (s.destroyed) return resolve('closed');
+    let code = 'closed';
+    s.on('error', (e: NodeJS.ErrnoException) => (code = e.code ?? e.message));
+    s.on('close', () => resolve(code));
+  });
+}
+
+// PERMISSIVE and TCP authorization on one inbound listener: a plaintext TCP caller is decided
+// like any other connection, as a caller without identity, and reset (RST) when refused.
+test('PERMISSIVE TCP port with a policy: the plaintext caller is unauthenticated (reset), the mTLS caller relayed; a new policy resets an open plaintext connection', async () => {
+  const tcpPolicy = (defaultAction: InboundPolicyConfig['defaultAction']): InboundPolicyConfig => ({ port: 'tcp', defaultAction, defaultFrom: 'mesh', authorization: [], rateLimits: [] });
+  server.applySnapshot({ ...snapshot(3, pki, []), inbound: [tcpPolicy('allow')] });
+  const open = await tcpPing(portOf(server, 'tcp', 'inbound'));
+  assert.equal(open.reply, 'ping', 'allowed: the plaintext caller is relayed');
+  const gone = ended(open.socket);
+
+  server.applySnapshot({ ...snapshot(4, pki, []), inbound: [tcpPolicy('authenticated')] });
+  assert.equal(await gone, 'ECONNRESET', 'the open plaintext connection is reset by the new policy');
+  const plain = await tcpPing(portOf(server, 'tcp', 'inbound'));
+  assert.equal(plain.reply, null, 'nothing relayed to a refused plaintext caller');
+  assert.equal(plain.error, 'ECONNRESET', 'refused with a reset, not a clean close');
+  const meshed = await tcpPing(portOf(client, 'api-tcp', 'outbound'));
+  assert.equal(meshed.reply, 'ping', 'the mTLS caller has an identity: relayed');
+  meshed.socket.destroy();
+  assert.match(await server.metrics.text(), /trellis_inbound_plaintext_connections_total\{listener="tcp"\} [2-9]/);
+  server.applySnapshot({ ...snapshot(5, pki, []), inbound: [] });
 });
