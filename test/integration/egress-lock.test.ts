@@ -107,8 +107,10 @@ describe('egress lock (nftables + cgroup) in a network namespace', { skip: skip 
 
 /**
  * The same through the agent: `trellis up` runs inside the namespace (as root), with
- * registryOnly. The app tries the outside address itself (refused by the kernel) and through
- * its proxy's egress listener (served), and writes what happened to a file.
+ * registryOnly. The app runs as a user of its own (trellis-app: the mesh folder is open to
+ * others), so the agent, not the app, puts it in the cgroup. It tries the outside address
+ * itself (refused by the kernel) and through its proxy's egress listener (served), and writes
+ * what happened to a file.
  */
 const LAB_APP = `import { writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -130,7 +132,7 @@ for (let i = 0; i < 100 && (via === null || via.status !== 200); i++) {
   });
   if (via.status !== 200) await new Promise((r) => setTimeout(r, 200));
 }
-writeFileSync('lab-result.json', JSON.stringify({ direct, via }));
+writeFileSync(process.env.RESULT_FILE, JSON.stringify({ direct, via, uid: process.getuid() }));
 http.createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT), '127.0.0.1');
 `;
 
@@ -157,9 +159,15 @@ describe('registryOnly through the agent in a network namespace', { skip: skip ?
   it('the app dialing past its proxy is refused; through the proxy it works; the table is gone after stop', async () => {
     const { startMesh } = await import('../helpers/mesh.js');
     const { readFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { rm } = await import('node:fs/promises');
+    // Outside the mesh folder: the app's user may enter that folder but not write in it.
+    const resultFile = `${tmpdir()}/trellis-egress-lab-${process.pid}.json`;
+    await rm(resultFile, { force: true });
     const mesh = await startMesh({
       wrap: nsenter,
-      env: { ...process.env, OUTSIDE_ADDR: addr, OUTSIDE_PORT: String(port) },
+      openToOthers: true,
+      env: { ...process.env, OUTSIDE_ADDR: addr, OUTSIDE_PORT: String(port), RESULT_FILE: resultFile },
       meshYaml: `apiVersion: trellis.dev/v1alpha1
 kind: Mesh
 metadata: { name: it-egress-lab }
@@ -183,18 +191,20 @@ spec: { hostname: outside.lab, port: ${port}, protocol: HTTP, endpoints: [{ addr
       },
     });
     try {
-      let result: { direct: string; via: { status: number; body: string } } | null = null;
+      let result: { direct: string; via: { status: number; body: string }; uid: number } | null = null;
       for (let i = 0; i < 300 && result === null; i++) {
-        result = await readFile(`${mesh.dir}/lab-result.json`, 'utf8').then((t) => JSON.parse(t) as NonNullable<typeof result>, () => null);
+        result = await readFile(resultFile, 'utf8').then((t) => JSON.parse(t) as NonNullable<typeof result>, () => null);
         if (result === null) await new Promise((r) => setTimeout(r, 100));
       }
       assert.ok(result !== null, 'the app wrote its result');
+      assert.notEqual(result.uid, 0, 'the app runs as a user of its own (trellis-app), not as the agent');
       assert.equal(result.direct, 'ECONNREFUSED', 'the kernel refuses the app its own outside connection');
       assert.deepEqual(result.via, { status: 200, body: 'outside saw outside.lab/through' });
       const tables = execFileSync('nsenter', [...nsenter.slice(1), 'nft', 'list', 'tables']).toString();
       assert.match(tables, /trellis_egress_/);
     } finally {
       await mesh.stop();
+      await rm(resultFile, { force: true });
     }
     const tables = execFileSync('nsenter', [...nsenter.slice(1), 'nft', 'list', 'tables']).toString();
     assert.doesNotMatch(tables, /trellis_egress_/, 'the agent removed its table when it stopped');
