@@ -64,10 +64,7 @@ export class CertificateAuthority {
   ) {}
 
   static async loadOrCreate(dir: string, trustDomain: string, clock: () => number = Date.now): Promise<CertificateAuthority> {
-    if (!isValidTrustDomain(trustDomain)) {
-      throw new TrellisError('TRELLIS_E_IDENTITY', `invalid trust domain "${trustDomain}" (lower-case letters, digits, '.', '-', '_')`);
-    }
-    const x509 = await loadX509();
+    checkTrustDomain(trustDomain);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await chmod(dir, 0o700);
     const keyPath = join(dir, 'root.key');
@@ -83,28 +80,48 @@ export class CertificateAuthority {
         throw new TrellisError('TRELLIS_E_IDENTITY', `CA key ${keyPath} exists but ${certPath} is missing; refusing to replace the root`);
       }
     }
-    if (keyPem !== null && certPem !== null) {
-      let cert: InstanceType<X509Module['X509Certificate']>;
-      let key: CryptoKey;
-      try {
-        cert = new x509.X509Certificate(certPem);
-        key = await importP256PrivateKey(keyPem);
-      } catch (err) {
-        throw new TrellisError('TRELLIS_E_IDENTITY', `cannot read the CA in ${dir}: ${(err as Error).message}`, { cause: err });
-      }
-      const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
-      const uri = san?.names.items.find((n) => n.type === 'url')?.value;
-      const td = uri !== undefined ? parseSpiffeUri(uri)?.trustDomain : undefined;
-      if (td !== trustDomain) {
-        throw new TrellisError(
-          'TRELLIS_E_IDENTITY',
-          `the CA in ${dir} belongs to trust domain "${td ?? 'unknown'}", not "${trustDomain}"; use another state directory or the same trust domain`,
-        );
-      }
-      return new CertificateAuthority(trustDomain, key, cert.toString('pem'), cert.subject, clock);
-    }
+    if (keyPem !== null && certPem !== null) return CertificateAuthority.fromPem(keyPem, certPem, trustDomain, clock, dir);
 
-    // First start: a new root.
+    // First start: a new root. Key first, created with 0600 (never world-readable, not even
+    // briefly), then the cert.
+    const made = await CertificateAuthority.generate(trustDomain, clock);
+    await writeAtomic(keyPath, made.keyPem, 0o600);
+    await writeAtomic(certPath, made.certPem, 0o644);
+    return made.ca;
+  }
+
+  /**
+   * A CA from its PEM key and certificate, wherever they were kept (files, or sealed in etcd:
+   * src/control/store/etcd/ca-vault.ts). The certificate's URI SAN must name `trustDomain`;
+   * `where` names the source in errors.
+   */
+  static async fromPem(keyPem: string, certPem: string, trustDomain: string, clock: () => number = Date.now, where = 'the CA'): Promise<CertificateAuthority> {
+    checkTrustDomain(trustDomain);
+    const x509 = await loadX509();
+    let cert: InstanceType<X509Module['X509Certificate']>;
+    let key: CryptoKey;
+    try {
+      cert = new x509.X509Certificate(certPem);
+      key = await importP256PrivateKey(keyPem);
+    } catch (err) {
+      throw new TrellisError('TRELLIS_E_IDENTITY', `cannot read the CA in ${where}: ${(err as Error).message}`, { cause: err });
+    }
+    const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
+    const uri = san?.names.items.find((n) => n.type === 'url')?.value;
+    const td = uri !== undefined ? parseSpiffeUri(uri)?.trustDomain : undefined;
+    if (td !== trustDomain) {
+      throw new TrellisError(
+        'TRELLIS_E_IDENTITY',
+        `the CA in ${where} belongs to trust domain "${td ?? 'unknown'}", not "${trustDomain}"; use another state directory or the same trust domain`,
+      );
+    }
+    return new CertificateAuthority(trustDomain, key, cert.toString('pem'), cert.subject, clock);
+  }
+
+  /** A new self-signed root for `trustDomain`, with its key and certificate as PEM for the caller to keep. */
+  static async generate(trustDomain: string, clock: () => number = Date.now): Promise<{ ca: CertificateAuthority; keyPem: string; certPem: string }> {
+    checkTrustDomain(trustDomain);
+    const x509 = await loadX509();
     const keys = await generateP256();
     const now = clock();
     const subject = `CN=Trellis root CA ${trustDomain}, O=Trellis`;
@@ -123,13 +140,10 @@ export class CertificateAuthority {
         new x509.Extension(NAME_CONSTRAINTS_OID, true, uriNameConstraint(trustDomain)),
       ],
     });
-    const newKeyPem = await privateKeyToPem(keys.privateKey);
-    const newCertPem = cert.toString('pem');
-    // Key first, created with 0600 (never world-readable, not even briefly), then the cert.
-    await writeAtomic(keyPath, newKeyPem, 0o600);
-    await writeAtomic(certPath, newCertPem, 0o644);
-    const key = await importP256PrivateKey(newKeyPem);
-    return new CertificateAuthority(trustDomain, key, newCertPem, cert.subject, clock);
+    const keyPem = await privateKeyToPem(keys.privateKey);
+    const certPem = cert.toString('pem');
+    const key = await importP256PrivateKey(keyPem);
+    return { ca: new CertificateAuthority(trustDomain, key, certPem, cert.subject, clock), keyPem, certPem };
   }
 
   /** PEM roots peers' chains must end in. */
@@ -226,6 +240,12 @@ export class CertificateAuthority {
 }
 
 const NAME_CONSTRAINTS_OID = '2.5.29.30';
+
+function checkTrustDomain(trustDomain: string): void {
+  if (!isValidTrustDomain(trustDomain)) {
+    throw new TrellisError('TRELLIS_E_IDENTITY', `invalid trust domain "${trustDomain}" (lower-case letters, digits, '.', '-', '_')`);
+  }
+}
 
 /** DER TLV with a definite length (short or long form). */
 function tlv(tag: number, content: Uint8Array): Uint8Array {

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { agentReport, tempDir, workload } from '../test-support.js';
 import { FileStore } from './file-store.js';
+import { storeConformance } from './store-conformance.js';
+import type { Store } from './store.js';
 
 test('agents, snapshot versions and node identities persist across a reopen; files are 0600', async () => {
   const { dir, cleanup } = await tempDir();
@@ -64,4 +66,23 @@ test('a corrupt store file is reported, not ignored', async () => {
   } finally {
     await cleanup();
   }
+});
+
+storeConformance('FileStore', async () => {
+  const t = await tempDir();
+  let store: Store = await FileStore.open(join(t.dir, 'store'));
+  return {
+    get store() {
+      return store;
+    },
+    async reopen() {
+      await store.close();
+      store = await FileStore.open(join(t.dir, 'store'));
+      return store;
+    },
+    async cleanup() {
+      await store.close();
+      await t.cleanup();
+    },
+  };
 });
