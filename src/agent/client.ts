@@ -7,6 +7,8 @@ import { TrellisError } from '../errors.js';
 export interface TokenResponse {
   token: string;
   pushUrl: string;
+  /** Every control-plane replica's push API, the answering one first (absent from older control planes). */
+  pushUrls?: string[];
   trustBundlePem: string[];
   controlPlaneIdentity: string;
 }

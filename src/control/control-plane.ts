@@ -1,7 +1,9 @@
 import { StatsService } from './stats/stats-service.js';
 import { prometheusTargets } from './api/prometheus-sd.js';
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { HostPort } from '../api/common.js';
@@ -11,7 +13,7 @@ import type { ProxySnapshot, TracingConfig } from '../api/snapshot.js';
 import type { TraceSummaryView, TraceView } from '../api/traces.js';
 import type { TracingSettings } from '../config/types.js';
 import { TrellisError } from '../errors.js';
-import { CertificateAuthority } from '../identity/ca.js';
+import type { CertificateAuthority } from '../identity/ca.js';
 import { isInTrustDomain, spiffeId } from '../identity/spiffe.js';
 import type { TlsCredentials } from '../identity/tls.js';
 import { packageRoot } from '../util/paths.js';
@@ -28,9 +30,9 @@ import { PushServer } from './push/push-server.js';
 import { BootstrapTokens } from './push/tokens.js';
 import { Registry } from './registry/registry.js';
 import { ResourceStore } from './resources/resource-store.js';
-import { ensurePrivateDir, loadOrCreateToken, removeInfo, writeInfo } from './state-files.js';
-import { FileStore } from './store/file-store.js';
-import type { Store } from './store/store.js';
+import { openBackend, type EtcdSettings } from './backend.js';
+import { ensurePrivateDir, removeInfo, writeInfo } from './state-files.js';
+import type { Store, StoreChange } from './store/store.js';
 
 export interface ControlPlaneOptions {
   stateDir: string;
@@ -51,6 +53,13 @@ export interface ControlPlaneOptions {
   maxTraceSpans?: number;
   /** Dashboard stats: proxy scrape interval while watched (tests shorten it). Default 2 s. */
   statsIntervalMs?: number;
+  /**
+   * Keep the state in etcd (`--store etcd://...`) so several replicas can serve one mesh.
+   * Absent: the file store in `<stateDir>/store` (what `trellis up` uses).
+   */
+  etcd?: EtcdSettings;
+  /** How often the leader's garbage collection runs (expired tokens, versions of gone nodes). Default 60 s. */
+  gcIntervalMs?: number;
 }
 
 /** Lifetime of the control plane's own server/client certificate (rotated at two thirds). */
@@ -59,7 +68,9 @@ const MIN_SERVER_CERT_TTL_MS = 3600_000;
 /** The control plane: store, registry, compiler, CA, push server and REST API wired together. */
 export class ControlPlane implements ApiBackend {
   readonly identity: string;
-  readonly tokens = new BootstrapTokens();
+  /** This process among the replicas (announced in the store). */
+  readonly replicaId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  readonly tokens: BootstrapTokens;
   readonly tracker = new ProxyTracker();
   readonly registry: Registry;
   readonly snapshots: SnapshotCache;
@@ -78,6 +89,10 @@ export class ControlPlane implements ApiBackend {
   private creds: TlsCredentials | null = null;
   private leaseTimer: NodeJS.Timeout | null = null;
   private rotateTimer: NodeJS.Timeout | null = null;
+  private gcTimer: NodeJS.Timeout | null = null;
+  /** Nodes whose stored snapshot version the last GC found without a registered node (forgotten if still gone next time). */
+  private gcSuspects = new Set<string>();
+  private unsubscribeStore: (() => void) | null = null;
   private closing = false;
 
   private constructor(
@@ -89,6 +104,7 @@ export class ControlPlane implements ApiBackend {
     readonly clock: () => number,
   ) {
     this.identity = spiffeId(o.trustDomain, 'trellis-system', 'control-plane');
+    this.tokens = new BootstrapTokens(store);
     this.registry = new Registry(o.trustDomain);
     this.resources = new ResourceStore(store, () => this.registry.services(), clock);
     this.snapshots = new SnapshotCache(
@@ -141,10 +157,8 @@ export class ControlPlane implements ApiBackend {
     const clock = o.clock ?? Date.now;
     const logger = createLogger(o.logLevel);
     await ensurePrivateDir(o.stateDir);
-    const ca = await CertificateAuthority.loadOrCreate(join(o.stateDir, 'ca'), o.trustDomain, clock);
-    const token = await loadOrCreateToken(join(o.stateDir, 'agent-token'));
-    const store = await FileStore.open(join(o.stateDir, 'store'));
-    const cp = new ControlPlane(o, ca, store, token, logger, clock);
+    const { store, ca, agentToken } = await openBackend({ stateDir: o.stateDir, trustDomain: o.trustDomain, etcd: o.etcd, logger }, clock);
+    const cp = new ControlPlane(o, ca, store, agentToken, logger, clock);
     try {
       await cp.boot();
     } catch (err) {
@@ -165,11 +179,15 @@ export class ControlPlane implements ApiBackend {
     let opened = (): void => {};
     const ready = new Promise<void>((r) => (opened = r));
     this.api = await ApiServer.start(this.o.api, this.agentToken, this, this.logger, ready);
-    this.tracingConfig = snapshotTracing(this.o.tracing === undefined ? DEFAULT_TRACING : this.o.tracing, this.api.url);
+    this.tracingConfig = snapshotTracing(this.defaultTracing(), this.api.url);
     await this.snapshots.recompile();
     this.registry.on('changed', () => this.recompileAndPush());
-    this.resources.on('changed', () => this.recompileAndPush());
+    // Every change reaches this process through the store, whichever replica wrote it: agents
+    // update the registry (whose 'changed' recompiles), resources recompile.
+    this.unsubscribeStore = this.store.onChange((c) => this.onStoreChange(c));
     this.scheduleExpiry();
+    this.gcTimer = setInterval(() => void this.collectGarbage(), this.o.gcIntervalMs ?? 60_000);
+    this.gcTimer.unref();
 
     this.creds = await this.issueOwnCredentials();
     this.push = await PushServer.start(this.o.push, this.creds, {
@@ -186,6 +204,7 @@ export class ControlPlane implements ApiBackend {
       pingIntervalMs: this.o.pingIntervalMs,
       onEvent: (e) => (e === 'certificate-issued' ? this.metrics.certificatesIssued.inc() : this.metrics.snapshotsPushed.inc()),
     });
+    await this.store.announceReplica({ id: this.replicaId, apiUrl: this.api.url, pushUrl: this.push.url, startedAt: this.clock() });
     opened();
     await writeInfo(join(this.o.stateDir, 'control-plane.json'), {
       pid: process.pid,
@@ -193,7 +212,69 @@ export class ControlPlane implements ApiBackend {
       pushUrl: this.push.url,
       trustDomain: this.o.trustDomain,
     });
-    this.logger.info({ apiUrl: this.api.url, pushUrl: this.push.url, trustDomain: this.o.trustDomain, tracing: this.tracingConfig ?? 'off' }, 'control plane started');
+    this.logger.info(
+      { apiUrl: this.api.url, pushUrl: this.push.url, trustDomain: this.o.trustDomain, store: this.store.kind, replica: this.replicaId, tracing: this.tracingConfig ?? 'off' },
+      'control plane started',
+    );
+  }
+
+  /**
+   * Unset tracing means "to this control plane" on the file store. Replicas over etcd must all
+   * put the same tracing block in the same snapshot (its hash decides the version), and no
+   * replica's own address is common to all: there, tracing is off unless a collector is given.
+   */
+  private defaultTracing(): TracingSettings | null {
+    if (this.o.tracing !== undefined) return this.o.tracing;
+    if (this.store.kind === 'file') return DEFAULT_TRACING;
+    this.logger.info('tracing is off by default with the etcd store: give --trace-collector (the same on every replica) to turn it on');
+    return null;
+  }
+
+  private onStoreChange(c: StoreChange): void {
+    if (this.closing) return;
+    switch (c.kind) {
+      case 'agent':
+        if (c.agent !== null) this.registry.upsert(c.agent.report, this.clock());
+        else this.registry.remove(c.agentId);
+        this.scheduleExpiry();
+        return;
+      case 'resources':
+        this.recompileAndPush();
+        return;
+      case 'resync': {
+        this.logger.warn('store view reloaded (its watch fell behind etcd compaction): rebuilding the registry');
+        const now = this.clock();
+        const present = new Set<string>();
+        for (const a of this.store.agents()) {
+          present.add(a.report.agentId);
+          this.registry.upsert(a.report, now);
+        }
+        for (const id of this.registry.agentIds()) if (!present.has(id)) this.registry.remove(id);
+        this.recompileAndPush();
+        return;
+      }
+    }
+  }
+
+  /**
+   * Work that must happen once however many replicas run, done by the leader only (the file
+   * store's only process always is): sweep expired bootstrap tokens, and forget the stored
+   * snapshot versions of nodes that were gone at two GCs in a row (a node briefly away, e.g.
+   * restarting, keeps its version).
+   */
+  private async collectGarbage(): Promise<void> {
+    if (this.closing || !this.store.isLeader()) return;
+    try {
+      const swept = await this.tokens.sweep(this.clock());
+      const nodes = new Set(this.registry.nodes().map((n) => n.nodeId));
+      const gone = [...this.store.snapshotVersions().keys()].filter((id) => !nodes.has(id));
+      const forget = gone.filter((id) => this.gcSuspects.has(id));
+      this.gcSuspects = new Set(gone.filter((id) => !this.gcSuspects.has(id)));
+      if (forget.length > 0) await this.store.forgetSnapshotVersions(forget);
+      if (swept > 0 || forget.length > 0) this.logger.info({ tokens: swept, snapshotVersions: forget.length }, 'garbage collected');
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'garbage collection failed; trying again next interval');
+    }
   }
 
   private serverCertTtl(): number {
@@ -239,7 +320,9 @@ export class ControlPlane implements ApiBackend {
     );
   }
 
+  /** File store only: leases end here. Over etcd, etcd ends them (agents' reports are on etcd leases). */
   private scheduleExpiry(): void {
+    if (this.store.expiresAgents) return;
     if (this.leaseTimer !== null) clearTimeout(this.leaseTimer);
     this.leaseTimer = null;
     const next = this.registry.nextExpiry();
@@ -261,9 +344,8 @@ export class ControlPlane implements ApiBackend {
 
   async reportAgent(agentId: string, report: AgentReport): Promise<void> {
     const now = this.clock();
+    // The store's change event updates the registry (and, on the file store, restarts the lease).
     await this.store.putAgent({ report, receivedAt: now });
-    this.registry.upsert(report, now);
-    this.scheduleExpiry();
     // Answer once the change is compiled (and pushed), so a reader after the PUT sees it.
     await this.snapshots.idle();
     this.logger.debug({ agentId, workloads: report.workloads.length }, 'agent report');
@@ -277,7 +359,7 @@ export class ControlPlane implements ApiBackend {
     this.logger.info({ agentId }, 'agent removed');
   }
 
-  issueToken(nodeId: string, identity: string): { token: string; pushUrl: string; trustBundlePem: string[]; controlPlaneIdentity: string } {
+  async issueToken(nodeId: string, identity: string): Promise<{ token: string; pushUrl: string; pushUrls: string[]; trustBundlePem: string[]; controlPlaneIdentity: string }> {
     if (!isInTrustDomain(identity, this.o.trustDomain)) {
       throw new TrellisError('TRELLIS_E_IDENTITY', `identity: ${identity} is outside trust domain "${this.o.trustDomain}"`);
     }
@@ -285,9 +367,12 @@ export class ControlPlane implements ApiBackend {
     if (known !== undefined && known !== identity) {
       throw new TrellisError('TRELLIS_E_IDENTITY', `identity: node ${nodeId} is registered as ${known}, not ${identity}`);
     }
+    // This replica first, then the others: a proxy fails over down the list.
+    const others = this.store.replicas().filter((r) => r.id !== this.replicaId).map((r) => r.pushUrl);
     return {
-      token: this.tokens.issue(nodeId, identity, this.clock()),
+      token: await this.tokens.issue(nodeId, identity, this.clock()),
       pushUrl: this.pushUrl,
+      pushUrls: [this.pushUrl, ...others.filter((u) => u !== this.pushUrl)],
       trustBundlePem: this.ca.trustBundlePem(),
       controlPlaneIdentity: this.identity,
     };
@@ -364,6 +449,8 @@ export class ControlPlane implements ApiBackend {
     this.closing = true;
     if (this.leaseTimer !== null) clearTimeout(this.leaseTimer);
     if (this.rotateTimer !== null) clearTimeout(this.rotateTimer);
+    if (this.gcTimer !== null) clearInterval(this.gcTimer);
+    this.unsubscribeStore?.();
     this.registry.removeAllListeners();
     this.resources.removeAllListeners();
     this.stats.close();

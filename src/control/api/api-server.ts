@@ -27,7 +27,8 @@ export interface ApiBackend {
   version: string;
   reportAgent(agentId: string, report: AgentReport): Promise<void>;
   removeAgent(agentId: string): Promise<void>;
-  issueToken(nodeId: string, identity: string): { token: string; pushUrl: string; trustBundlePem: string[]; controlPlaneIdentity: string };
+  /** A one-time bootstrap token; `pushUrls` lists every replica's push API (this one first). */
+  issueToken(nodeId: string, identity: string): Promise<{ token: string; pushUrl: string; pushUrls: string[]; trustBundlePem: string[]; controlPlaneIdentity: string }>;
   services(): ServiceView[];
   workloads(): WorkloadView[];
   endpoints(): EndpointView[];
@@ -76,7 +77,8 @@ export class ApiServer {
         } else if (err instanceof HttpError) {
           json(res, err.status, { error: { code: err.code, message: err.message } });
         } else if (err instanceof TrellisError) {
-          json(res, 400, { error: { code: err.code, message: err.message } });
+          // The store (etcd) being away is this replica's trouble, not the caller's: 503, so agents try another replica.
+          json(res, err.code === 'TRELLIS_E_STORE' ? 503 : 400, { error: { code: err.code, message: err.message } });
         } else {
           logger.error({ err, method: req.method, url: req.url }, 'api: request failed');
           json(res, 500, { error: { code: 'TRELLIS_E_INTERNAL', message: 'internal error' } });
@@ -136,7 +138,7 @@ async function route(
     if (parts.length === 3 && c === 'tokens' && method === 'POST') {
       const r = parseJson(tokenRequestSchema, await body(req));
       if (!r.ok) throw new HttpError(400, 'TRELLIS_E_CONFIG', r.message);
-      return json(res, 200, b.issueToken(r.value.nodeId, r.value.identity));
+      return json(res, 200, await b.issueToken(r.value.nodeId, r.value.identity));
     }
   }
   if (a === 'resources') return resources(req, res, b, authorized, parts.slice(1), url, method);
