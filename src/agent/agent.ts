@@ -18,8 +18,8 @@ import { Reporter } from './reporter.js';
 export interface AgentOptions {
   mesh: MeshConfig;
   stateDir: string;
-  /** Control plane REST API, e.g. http://127.0.0.1:15000 */
-  controlPlaneUrl: string;
+  /** Control plane REST API, e.g. http://127.0.0.1:15000; several (a list, or comma-separated) for replicas. */
+  controlPlaneUrl: string | string[];
   /** Default: the host name. */
   agentId?: string;
   logger?: Logger;

@@ -71,7 +71,13 @@ export function buildBootstrap(opts: {
       replica: opts.replica,
       identity: id.identity,
     },
-    controlPlane: { pushUrl: token.pushUrl, trustBundlePem: token.trustBundlePem, identity: token.controlPlaneIdentity, token: token.token },
+    controlPlane: {
+      pushUrl: token.pushUrl,
+      ...(token.pushUrls !== undefined && token.pushUrls.length > 1 ? { pushUrls: token.pushUrls } : {}),
+      trustBundlePem: token.trustBundlePem,
+      identity: token.controlPlaneIdentity,
+      token: token.token,
+    },
     admin: { host: LOOPBACK, port: ports.admin },
     adminToken: opts.adminToken,
     inbound: (w?.ports ?? []).map((p) => ({

@@ -17,19 +17,37 @@ export function agentTokenPath(stateDir: string): string {
   return join(stateDir, 'agent-token');
 }
 
+/** `http://a:1,http://b:2` or a list: the control-plane replicas' REST API URLs, without trailing slashes. */
+export function apiUrlList(urls: string | readonly string[]): string[] {
+  const list = (typeof urls === 'string' ? urls.split(',') : [...urls]).map((u) => u.trim().replace(/\/+$/, '')).filter((u) => u !== '');
+  if (list.length === 0) throw new TrellisError('TRELLIS_E_USAGE', 'no control-plane URL given');
+  return [...new Set(list)];
+}
+
 /**
  * The agent's calls to the control plane's REST API (src/api/registry.ts). Failures are
  * TrellisErrors: CONTROL_PLANE_UNREACHABLE for transport errors and 5xx, UNAUTHORIZED for 401/403.
  * On 401 the token file is read again once (a restarted control plane may have written a new one).
+ * Given several replicas, a call that finds one unreachable (or answering 5xx) is made again at
+ * the next; the one that answered is used first from then on.
  */
 export class RegistryClient {
   private token: string | null = null;
+  readonly apiUrls: string[];
+  private current = 0;
 
   constructor(
-    readonly apiUrl: string,
+    apiUrls: string | readonly string[],
     private readonly tokenFile: string,
     private readonly timeoutMs = 5000,
-  ) {}
+  ) {
+    this.apiUrls = apiUrlList(apiUrls);
+  }
+
+  /** The replica calls go to first. */
+  get apiUrl(): string {
+    return this.apiUrls[this.current] as string;
+  }
 
   async loadToken(): Promise<string> {
     try {
@@ -52,9 +70,25 @@ export class RegistryClient {
     return (await this.call('POST', `/agents/${encodeURIComponent(agentId)}/tokens`, { nodeId, identity })) as TokenResponse;
   }
 
-  private async call(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown, retried = false): Promise<unknown> {
+  private async call(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<unknown> {
+    let last: unknown;
+    for (let i = 0; i < this.apiUrls.length; i++) {
+      const at = (this.current + i) % this.apiUrls.length;
+      try {
+        const r = await this.callOne(this.apiUrls[at] as string, method, path, body);
+        this.current = at;
+        return r;
+      } catch (err) {
+        if (!(err instanceof TrellisError) || err.code !== 'TRELLIS_E_CONTROL_PLANE_UNREACHABLE') throw err;
+        last = err;
+      }
+    }
+    throw last;
+  }
+
+  private async callOne(apiUrl: string, method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown, retried = false): Promise<unknown> {
     const token = this.token ?? (await this.loadToken());
-    const url = `${this.apiUrl}${API_PREFIX}${path}`;
+    const url = `${apiUrl}${API_PREFIX}${path}`;
     let res;
     try {
       res = await request(url, {
@@ -65,12 +99,12 @@ export class RegistryClient {
         bodyTimeout: this.timeoutMs,
       });
     } catch (err) {
-      throw new TrellisError('TRELLIS_E_CONTROL_PLANE_UNREACHABLE', `control plane at ${this.apiUrl} is unreachable (${(err as Error).message})`, { cause: err });
+      throw new TrellisError('TRELLIS_E_CONTROL_PLANE_UNREACHABLE', `control plane at ${apiUrl} is unreachable (${(err as Error).message})`, { cause: err });
     }
     const text = await res.body.text();
     if ((res.statusCode === 401 || res.statusCode === 403) && !retried) {
       await this.loadToken();
-      return this.call(method, path, body, true);
+      return this.callOne(apiUrl, method, path, body, true);
     }
     if (res.statusCode >= 200 && res.statusCode < 300) return text === '' ? {} : (JSON.parse(text) as unknown);
     const detail = errorMessage(text);

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Agent } from '../../agent/agent.js';
+import { apiUrlList } from '../../agent/client.js';
 import { loadMeshFile } from '../../config/load.js';
 import { createLogger } from '../../util/log.js';
 import { controlPlaneUrl } from '../api.js';
@@ -9,7 +10,7 @@ import type { Command } from '../io.js';
 import { onSignals } from '../lifecycle.js';
 import { parseLogLevel, proxyLevel } from './up.js';
 
-const usage = `Usage: trellis agent [dir|file] [--control-plane URL] [--state-dir D] [--log-level L]
+const usage = `Usage: trellis agent [dir|file] [--control-plane URL[,URL...]] [--state-dir D] [--log-level L]
 
 Runs the host agent alone against a running control plane: starts every workload of the
 mesh file with its proxy and every ingress, reports them, restarts what crashes. Prints
@@ -17,7 +18,8 @@ mesh file with its proxy and every ingress, reports them, restarts what crashes.
 order, exit 0.
 
 Options:
-  --control-plane URL   REST API (default: $TRELLIS_CONTROL_PLANE, else ./.trellis/control-plane.json, else the last "trellis up" (~/.config/trellis/context.json), else http://127.0.0.1:15000)
+  --control-plane URL   REST API (default: $TRELLIS_CONTROL_PLANE, else ./.trellis/control-plane.json, else the last "trellis up" (~/.config/trellis/context.json), else http://127.0.0.1:15000).
+                        Several control-plane replicas: URLs separated by commas; the agent moves to the next when one is unreachable
   --state-dir D         state directory holding agent-token (default ./.trellis)
   --log-level L         trace|debug|info|warn|error (default info)
   -h, --help            this text
@@ -34,7 +36,7 @@ export const agentCommand: Command = {
     const stateDir = resolve(io.cwd, str(p, 'state-dir') ?? '.trellis');
     await mkdir(join(stateDir, 'logs'), { recursive: true });
     const logger = createLogger({ level, file: join(stateDir, 'logs', 'agent.log') });
-    const agent = new Agent({ mesh, stateDir, controlPlaneUrl: controlPlaneUrl(str(p, 'control-plane'), io), logger, proxyLogLevel: proxyLevel(level) });
+    const agent = new Agent({ mesh, stateDir, controlPlaneUrl: apiUrlList(controlPlaneUrl(str(p, 'control-plane'), io)), logger, proxyLogLevel: proxyLevel(level) });
     let finish: (code: number) => void = () => {};
     const finished = new Promise<number>((r) => (finish = r));
     let stopping = false;

@@ -220,6 +220,10 @@ export class PushServer {
       tracker: this.deps.tracker,
       authorize: (nodeId) => this.expectedIdentity(nodeId) === peer,
       current: (nodeId) => this.deps.snapshots.get(nodeId)?.snapshot,
+      catchUp: async () => {
+        await this.deps.store.sync();
+        await this.deps.snapshots.idle();
+      },
       onPushed: () => this.deps.onEvent?.('snapshot-pushed'),
       onOpen: (nodeId, s) => {
         const old = this.streams.get(nodeId);
