@@ -319,11 +319,13 @@ export async function startControlPlane(opts: {
   pushPort: number;
   trustDomain?: string;
   certTtl?: string;
+  /** More flags (e.g. `--store etcd://...`). */
+  args?: string[];
 }): Promise<ControlPlaneProcess> {
   const api = `127.0.0.1:${opts.apiPort}`;
   const push = `127.0.0.1:${opts.pushPort}`;
   const proc = spawnCli(
-    ['control-plane', '--state-dir', opts.stateDir, '--api', api, '--push', push, '--trust-domain', opts.trustDomain ?? 'trellis.local', '--cert-ttl', opts.certTtl ?? '1h'],
+    ['control-plane', '--state-dir', opts.stateDir, '--api', api, '--push', push, '--trust-domain', opts.trustDomain ?? 'trellis.local', '--cert-ttl', opts.certTtl ?? '1h', ...(opts.args ?? [])],
     opts.cwd,
   );
   const apiUrl = `http://${api}`;
@@ -341,10 +343,13 @@ export async function startControlPlane(opts: {
   return { ...proc, ...controlPlaneClient(apiUrl, opts.cwd), pushUrl: `https://${push}` };
 }
 
-/** `trellis agent <meshFile>`; resolves when every replica of `expectWorkloads` workloads is ready. */
+/**
+ * `trellis agent <meshFile>`; resolves when every replica of `expectWorkloads` workloads is ready.
+ * `apiUrl` may list several control-plane replicas (comma-separated); readiness is asked of the first.
+ */
 export async function startAgent(opts: { cwd: string; meshFile: string; stateDir: string; apiUrl: string; expectWorkloads: number }): Promise<SpawnedProcess> {
   const proc = spawnCli(['agent', opts.meshFile, '--control-plane', opts.apiUrl, '--state-dir', opts.stateDir], opts.cwd);
-  const client = controlPlaneClient(opts.apiUrl);
+  const client = controlPlaneClient(opts.apiUrl.split(',')[0] as string);
   try {
     await waitFor(
       `agent: ${opts.expectWorkloads} workloads with every replica ready and every proxy connected`,
