@@ -170,9 +170,6 @@ export class ControlPlane implements ApiBackend {
 
   private async boot(): Promise<void> {
     this.version = await readPackageVersion();
-    // Every lease restarts now: the control plane being down never expires an endpoint.
-    const now = this.clock();
-    for (const a of this.store.agents()) this.registry.upsert(a.report, now);
     // The API listens first, answering only once start-up is done: the snapshots' default
     // trace endpoint is its bound address, so the first compile already has it (and a restart
     // with the same content keeps every version).
@@ -180,11 +177,16 @@ export class ControlPlane implements ApiBackend {
     const ready = new Promise<void>((r) => (opened = r));
     this.api = await ApiServer.start(this.o.api, this.agentToken, this, this.logger, ready);
     this.tracingConfig = snapshotTracing(this.defaultTracing(), this.api.url);
-    await this.snapshots.recompile();
+    // Load the stored agents and subscribe to the store's changes with no await in between, so
+    // no change another replica writes meanwhile is missed. Every lease restarts now: the
+    // control plane being down never expires an endpoint.
+    const now = this.clock();
+    for (const a of this.store.agents()) this.registry.upsert(a.report, now);
     this.registry.on('changed', () => this.recompileAndPush());
     // Every change reaches this process through the store, whichever replica wrote it: agents
     // update the registry (whose 'changed' recompiles), resources recompile.
     this.unsubscribeStore = this.store.onChange((c) => this.onStoreChange(c));
+    await this.snapshots.recompile();
     this.scheduleExpiry();
     this.gcTimer = setInterval(() => void this.collectGarbage(), this.o.gcIntervalMs ?? 60_000);
     this.gcTimer.unref();
