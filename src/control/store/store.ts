@@ -1,5 +1,8 @@
 import type { AgentReport } from '../../api/registry.js';
 import type { Resource } from '../../api/resources.js';
+import type { CredentialStore } from './credential-store.js';
+
+export type { ApiRole, CredentialStore, SpendResult, StoredApiToken, StoredHostPolicy, StoredJoinToken } from './credential-store.js';
 
 /** An agent's last full report as the store keeps it. */
 export interface StoredAgent {
@@ -17,9 +20,10 @@ export interface StoredSnapshotVersion {
 /**
  * The control plane's persistent state behind one interface, so an etcd-backed store can
  * replace the embedded one. Reads come from memory after open(); every write is durable
- * when its promise resolves.
+ * when its promise resolves. Credentials (API tokens, join tokens, host policies) are in
+ * CredentialStore (./credential-store.ts).
  */
-export interface Store {
+export interface Store extends CredentialStore {
   readonly kind: string;
   agents(): StoredAgent[];
   putAgent(agent: StoredAgent): Promise<void>;
