@@ -1,8 +1,9 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { request } from 'undici';
 import { API_PREFIX, type AgentReport } from '../api/registry.js';
 import { TrellisError } from '../errors.js';
+import type { ControlPlaneCredential } from './credentials/credential.js';
+
+export { agentTokenPath } from './credentials/local-token.js';
 
 export interface TokenResponse {
   token: string;
@@ -11,31 +12,21 @@ export interface TokenResponse {
   controlPlaneIdentity: string;
 }
 
-export function agentTokenPath(stateDir: string): string {
-  return join(stateDir, 'agent-token');
-}
-
 /**
- * The agent's calls to the control plane's REST API (src/api/registry.ts). Failures are
- * TrellisErrors: CONTROL_PLANE_UNREACHABLE for transport errors and 5xx, UNAUTHORIZED for 401/403.
- * On 401 the token file is read again once (a restarted control plane may have written a new one).
+ * The agent's calls to the control plane's REST API (src/api/registry.ts), with its credential
+ * (./credentials/). Failures are TrellisErrors: CONTROL_PLANE_UNREACHABLE for transport errors
+ * and 5xx, UNAUTHORIZED for 401/403. On 401/403 the credential may reload once (a restarted
+ * control plane may have written a new agent token).
  */
 export class RegistryClient {
-  private token: string | null = null;
-
   constructor(
     readonly apiUrl: string,
-    private readonly tokenFile: string,
+    private readonly credential: ControlPlaneCredential,
     private readonly timeoutMs = 5000,
   ) {}
 
-  async loadToken(): Promise<string> {
-    try {
-      this.token = (await readFile(this.tokenFile, 'utf8')).trim();
-    } catch (err) {
-      throw new TrellisError('TRELLIS_E_UNAUTHORIZED', `no agent token at ${this.tokenFile} (does the control plane use this state directory?)`, { cause: err });
-    }
-    return this.token;
+  prepare(): Promise<void> {
+    return this.credential.prepare();
   }
 
   putReport(report: AgentReport): Promise<unknown> {
@@ -50,29 +41,33 @@ export class RegistryClient {
     return (await this.call('POST', `/agents/${encodeURIComponent(agentId)}/tokens`, { nodeId, identity })) as TokenResponse;
   }
 
+  close(): Promise<void> {
+    return this.credential.close();
+  }
+
   private async call(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown, retried = false): Promise<unknown> {
-    const token = this.token ?? (await this.loadToken());
     const url = `${this.apiUrl}${API_PREFIX}${path}`;
+    const dispatcher = this.credential.dispatcher();
     let res;
     try {
       res = await request(url, {
         method,
-        headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: { ...this.credential.headers(), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
         body: body !== undefined ? JSON.stringify(body) : undefined,
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,
+        ...(dispatcher !== undefined ? { dispatcher } : {}),
       });
     } catch (err) {
       throw new TrellisError('TRELLIS_E_CONTROL_PLANE_UNREACHABLE', `control plane at ${this.apiUrl} is unreachable (${(err as Error).message})`, { cause: err });
     }
     const text = await res.body.text();
-    if ((res.statusCode === 401 || res.statusCode === 403) && !retried) {
-      await this.loadToken();
+    if ((res.statusCode === 401 || res.statusCode === 403) && !retried && (await this.credential.refresh())) {
       return this.call(method, path, body, true);
     }
     if (res.statusCode >= 200 && res.statusCode < 300) return text === '' ? {} : (JSON.parse(text) as unknown);
     const detail = errorMessage(text);
-    if (res.statusCode === 401 || res.statusCode === 403) throw new TrellisError('TRELLIS_E_UNAUTHORIZED', `control plane refused the agent token: ${detail}`);
+    if (res.statusCode === 401 || res.statusCode === 403) throw new TrellisError('TRELLIS_E_UNAUTHORIZED', `control plane refused the agent: ${detail}`);
     const code = res.statusCode >= 500 ? 'TRELLIS_E_CONTROL_PLANE_UNREACHABLE' : res.statusCode === 404 ? 'TRELLIS_E_NOT_FOUND' : 'TRELLIS_E_CONFIG';
     throw new TrellisError(code, `${method} ${path}: ${res.statusCode} ${detail}`);
   }

@@ -75,6 +75,13 @@ function stateDirFor(r: ResolvedControlPlane, stateDirFlag: string | undefined, 
   return stateDirServing(r.url, io);
 }
 
+/** The control plane's URL for this invocation and the state directory whose credentials go with it, if found. */
+export function controlPlaneAndStateDir(flag: string | undefined, io: Io): { url: string; stateDir: string | undefined } {
+  const r = resolveControlPlane(flag, io);
+  rememberResolution(io, r);
+  return { url: r.url, stateDir: stateDirFor(r, undefined, io) };
+}
+
 /**
  * The control plane for this invocation (resolveControlPlane) with its credentials. `stateDir`
  * is a command's `--state-dir`, when it has one.

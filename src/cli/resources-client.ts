@@ -44,6 +44,6 @@ export async function resourceCall<T>(conn: ControlPlaneConnection, method: 'GET
   const message = e?.message ?? `the control plane answered ${res.statusCode}: ${text.slice(0, 200)}`;
   if (res.statusCode === 404) throw new ResourceApiError('TRELLIS_E_NOT_FOUND', message);
   if (res.statusCode === 401 || res.statusCode === 403) throw new ResourceApiError('TRELLIS_E_UNAUTHORIZED', `${message} (${unauthorizedHint(conn, res.statusCode)})`);
-  if (res.statusCode === 400) throw new ResourceApiError('TRELLIS_E_CONFIG', message, e?.issues ?? []);
+  if (res.statusCode === 400 || res.statusCode === 409) throw new ResourceApiError('TRELLIS_E_CONFIG', message, e?.issues ?? []);
   throw new ResourceApiError('TRELLIS_E_CONTROL_PLANE_UNREACHABLE', message);
 }

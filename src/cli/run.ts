@@ -22,6 +22,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'tap', summary: 'stream the requests proxies see, live (filter by direction, method, path, status)', load: async () => (await import('./commands/tap.js')).tapCommand },
   { name: 'top', summary: 'the busiest paths right now, from a live tap', load: async () => (await import('./commands/top.js')).topCommand },
   { name: 'prometheus-config', summary: 'print a prometheus.yml that scrapes every proxy', load: async () => (await import('./commands/prometheus-config.js')).prometheusConfigCommand },
+  { name: 'token', summary: 'create, list and delete API tokens and join tokens for new hosts', load: async () => (await import('./commands/token.js')).tokenCommand },
   { name: 'check', summary: 'run the mesh health checks', load: async () => (await import('./commands/check.js')).checkCommand },
   { name: 'version', summary: 'print versions', load: async () => (await import('./commands/version.js')).versionCommand },
   { name: 'agent', summary: 'run the host agent against a running control plane', load: async () => (await import('./commands/agent.js')).agentCommand },

@@ -6,6 +6,7 @@
  * Also start the control plane and the agent as separate processes (restart tests).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, realpath, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -115,21 +116,47 @@ const CONTROL_PLANE_COMMANDS = new Set(['get', 'proxy-config', 'check', 'stat', 
 
 export interface ControlPlaneClient {
   apiUrl: string;
-  /** Runs the CLI; adds `--control-plane <apiUrl>` to get/proxy-config/check. */
+  /** Runs the CLI (with cliEnv()); adds `--control-plane <apiUrl>` to get/proxy-config/check. */
   cli(args: string[], opts?: { timeoutMs?: number }): Promise<CliResult>;
   /** `trellis get <kind> -o json`, parsed; throws with stderr unless it exits 0. */
   getJson<T>(kind: 'services' | 'workloads' | 'endpoints' | 'proxies'): Promise<T>;
-  /** GET <apiUrl><path> on the REST API, parsed JSON; throws unless 200. */
+  /** GET <apiUrl><path> on the REST API with the admin token, parsed JSON; throws unless 200. */
   api<T>(path: string): Promise<T>;
+  /** `authorization: Bearer <the state directory's admin token>` for a test's own requests to the API. */
+  authHeaders(): Record<string, string>;
+  /** The environment a CLI run needs to find this control plane's credentials as a user's shell would. */
+  cliEnv(): NodeJS.ProcessEnv;
 }
 
-export function controlPlaneClient(apiUrl: string, cwd?: string): ControlPlaneClient {
+/**
+ * A client of one control plane. Its credentials are the state directory's, found the way a
+ * user's CLI finds them: through `env` (a mesh started by `up` recorded itself in
+ * XDG_CONFIG_HOME) or, without it, $TRELLIS_TOKEN set to `<stateDir>/admin-token`.
+ */
+export function controlPlaneClient(apiUrl: string, cwd?: string, creds: { stateDir?: string; env?: NodeJS.ProcessEnv } = {}): ControlPlaneClient {
+  const adminToken = (): string | undefined => {
+    if (creds.stateDir === undefined) return undefined;
+    try {
+      return readFileSync(join(creds.stateDir, 'admin-token'), 'utf8').trim();
+    } catch {
+      return undefined;
+    }
+  };
   const client: ControlPlaneClient = {
     apiUrl,
+    authHeaders(): Record<string, string> {
+      const t = adminToken();
+      return t === undefined ? {} : { authorization: `Bearer ${t}` };
+    },
+    cliEnv() {
+      if (creds.env !== undefined) return creds.env;
+      const t = adminToken();
+      return t === undefined ? process.env : { ...process.env, TRELLIS_TOKEN: t };
+    },
     cli(args, opts) {
       const full = [...args];
       if (CONTROL_PLANE_COMMANDS.has(args[0] ?? '') && !args.includes('--control-plane')) full.push('--control-plane', apiUrl);
-      return runCli(full, { ...(opts?.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}), ...(cwd !== undefined ? { cwd } : {}) });
+      return runCli(full, { env: client.cliEnv(), ...(opts?.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}), ...(cwd !== undefined ? { cwd } : {}) });
     },
     async getJson<T>(kind: string): Promise<T> {
       const r = await client.cli(['get', kind, '-o', 'json']);
@@ -137,7 +164,7 @@ export function controlPlaneClient(apiUrl: string, cwd?: string): ControlPlaneCl
       return JSON.parse(r.stdout) as T;
     },
     async api<T>(path: string): Promise<T> {
-      const res = await request(`${apiUrl}${path}`, { headersTimeout: 10_000, bodyTimeout: 10_000 });
+      const res = await request(`${apiUrl}${path}`, { headers: client.authHeaders(), headersTimeout: 10_000, bodyTimeout: 10_000 });
       const text = await res.body.text();
       if (res.statusCode !== 200) throw new Error(`GET ${path} -> ${res.statusCode}: ${text.slice(0, 300)}`);
       return JSON.parse(text) as T;
@@ -239,7 +266,7 @@ export async function startMesh(opts: MeshFolderOptions & { readyTimeoutMs?: num
   };
 
   return {
-    ...controlPlaneClient(ready.apiUrl, md.dir),
+    ...controlPlaneClient(ready.apiUrl, md.dir, { stateDir: md.stateDir, env: { ...process.env, XDG_CONFIG_HOME: configHome } }),
     ...ready,
     dir: md.dir,
     meshFile: md.meshFile,
@@ -338,13 +365,13 @@ export async function startControlPlane(opts: {
     await proc.kill('SIGKILL').catch(() => undefined);
     throw err;
   }
-  return { ...proc, ...controlPlaneClient(apiUrl, opts.cwd), pushUrl: `https://${push}` };
+  return { ...proc, ...controlPlaneClient(apiUrl, opts.cwd, { stateDir: opts.stateDir }), pushUrl: `https://${push}` };
 }
 
 /** `trellis agent <meshFile>`; resolves when every replica of `expectWorkloads` workloads is ready. */
 export async function startAgent(opts: { cwd: string; meshFile: string; stateDir: string; apiUrl: string; expectWorkloads: number }): Promise<SpawnedProcess> {
   const proc = spawnCli(['agent', opts.meshFile, '--control-plane', opts.apiUrl, '--state-dir', opts.stateDir], opts.cwd);
-  const client = controlPlaneClient(opts.apiUrl);
+  const client = controlPlaneClient(opts.apiUrl, undefined, { stateDir: opts.stateDir });
   try {
     await waitFor(
       `agent: ${opts.expectWorkloads} workloads with every replica ready and every proxy connected`,
