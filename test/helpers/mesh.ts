@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { Agent, request } from 'undici';
 import YAML from 'yaml';
 import type { WorkloadView, ProxyView } from '../../src/api/registry.js';
+import { controlPlaneTlsOptions } from '../../src/identity/control-plane-tls.js';
 import { cliEntry, packageRoot } from '../../src/util/paths.js';
 import { processesMentioning, runCli, sleep, waitFor, type CliResult, type ProcInfo } from './proc.js';
 
@@ -126,6 +127,8 @@ export interface ControlPlaneClient {
   authHeaders(): Record<string, string>;
   /** The environment a CLI run needs to find this control plane's credentials as a user's shell would. */
   cliEnv(): NodeJS.ProcessEnv;
+  /** For an https:// API: an undici Agent verifying it against the state directory's CA. */
+  dispatcher(): Agent | undefined;
 }
 
 /**
@@ -142,6 +145,7 @@ export function controlPlaneClient(apiUrl: string, cwd?: string, creds: { stateD
       return undefined;
     }
   };
+  let tls: Agent | undefined;
   const client: ControlPlaneClient = {
     apiUrl,
     authHeaders(): Record<string, string> {
@@ -151,7 +155,13 @@ export function controlPlaneClient(apiUrl: string, cwd?: string, creds: { stateD
     cliEnv() {
       if (creds.env !== undefined) return creds.env;
       const t = adminToken();
-      return t === undefined ? process.env : { ...process.env, TRELLIS_TOKEN: t };
+      const ca = apiUrl.startsWith('https:') && creds.stateDir !== undefined ? { TRELLIS_CA_FILE: join(creds.stateDir, 'ca', 'root.crt') } : {};
+      return { ...process.env, ...(t === undefined ? {} : { TRELLIS_TOKEN: t }), ...ca };
+    },
+    dispatcher() {
+      if (!apiUrl.startsWith('https:') || creds.stateDir === undefined) return undefined;
+      tls ??= new Agent({ connect: controlPlaneTlsOptions([readFileSync(join(creds.stateDir, 'ca', 'root.crt'), 'utf8')]) });
+      return tls;
     },
     cli(args, opts) {
       const full = [...args];
@@ -164,7 +174,8 @@ export function controlPlaneClient(apiUrl: string, cwd?: string, creds: { stateD
       return JSON.parse(r.stdout) as T;
     },
     async api<T>(path: string): Promise<T> {
-      const res = await request(`${apiUrl}${path}`, { headers: client.authHeaders(), headersTimeout: 10_000, bodyTimeout: 10_000 });
+      const dispatcher = client.dispatcher();
+      const res = await request(`${apiUrl}${path}`, { headers: client.authHeaders(), headersTimeout: 10_000, bodyTimeout: 10_000, ...(dispatcher !== undefined ? { dispatcher } : {}) });
       const text = await res.body.text();
       if (res.statusCode !== 200) throw new Error(`GET ${path} -> ${res.statusCode}: ${text.slice(0, 300)}`);
       return JSON.parse(text) as T;
@@ -346,24 +357,33 @@ export async function startControlPlane(opts: {
   pushPort: number;
   trustDomain?: string;
   certTtl?: string;
+  /** `--api-tls`: HTTPS on loopback, as it is off loopback. */
+  apiTls?: boolean;
 }): Promise<ControlPlaneProcess> {
   const api = `127.0.0.1:${opts.apiPort}`;
   const push = `127.0.0.1:${opts.pushPort}`;
   const proc = spawnCli(
-    ['control-plane', '--state-dir', opts.stateDir, '--api', api, '--push', push, '--trust-domain', opts.trustDomain ?? 'trellis.local', '--cert-ttl', opts.certTtl ?? '1h'],
+    [
+      'control-plane', '--state-dir', opts.stateDir, '--api', api, '--push', push, '--trust-domain', opts.trustDomain ?? 'trellis.local', '--cert-ttl', opts.certTtl ?? '1h',
+      ...(opts.apiTls === true ? ['--api-tls'] : []),
+    ],
     opts.cwd,
   );
-  const apiUrl = `http://${api}`;
+  const apiUrl = `${opts.apiTls === true ? 'https' : 'http'}://${api}`;
+  // /healthz only says it is up: no need to verify who answers yet.
+  const probe = new Agent({ connect: { rejectUnauthorized: false } });
   try {
     await waitFor(`control plane /healthz on ${api}`, async () => {
       if (proc.child.exitCode !== null) throw new Error(`control plane exited with ${proc.child.exitCode}: ${proc.output().stderr}`);
-      const res = await request(`${apiUrl}/healthz`, { headersTimeout: 2000 });
+      const res = await request(`${apiUrl}/healthz`, { headersTimeout: 2000, dispatcher: probe });
       await res.body.text();
       return res.statusCode === 200;
     });
   } catch (err) {
     await proc.kill('SIGKILL').catch(() => undefined);
     throw err;
+  } finally {
+    await probe.close();
   }
   return { ...proc, ...controlPlaneClient(apiUrl, opts.cwd, { stateDir: opts.stateDir }), pushUrl: `https://${push}` };
 }

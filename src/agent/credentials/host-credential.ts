@@ -44,6 +44,10 @@ export class HostCredential implements ControlPlaneCredential {
     return this.files.host;
   }
 
+  get trustDomain(): string {
+    return this.files.trustDomain;
+  }
+
   get apiUrls(): readonly string[] {
     return this.files.apiUrls;
   }

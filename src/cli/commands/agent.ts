@@ -4,6 +4,7 @@ import { Agent } from '../../agent/agent.js';
 import { loadMeshFile } from '../../config/load.js';
 import type { ControlPlaneCredential } from '../../agent/credentials/credential.js';
 import { joinOrResume, readJoinToken, resumeHost } from '../../agent/credentials/join.js';
+import { TrellisError } from '../../errors.js';
 import { systemClock } from '../../util/clock.js';
 import { createLogger } from '../../util/log.js';
 import { controlPlaneUrl } from '../api.js';
@@ -48,6 +49,10 @@ export const agentCommand: Command = {
     const joinArg = str(p, 'join');
     const ctx = { clock: systemClock, logger };
     const host = joinArg !== undefined ? await joinOrResume(stateDir, await readJoinToken(joinArg, io.cwd), ctx) : await resumeHost(stateDir, ctx);
+    if (host !== null && host.trustDomain !== mesh.trustDomain) {
+      await host.close();
+      throw new TrellisError('TRELLIS_E_CONFIG', `the mesh file's trust domain "${mesh.trustDomain}" is not the control plane's "${host.trustDomain}" (set spec.trustDomain in ${mesh.file})`);
+    }
     const flag = str(p, 'control-plane');
     const url = host !== null && flag === undefined ? (host.apiUrls[0] as string) : controlPlaneUrl(flag, io);
     const credential: ControlPlaneCredential | undefined = host ?? undefined;
