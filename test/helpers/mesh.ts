@@ -323,7 +323,8 @@ export interface SpawnedProcess {
   kill(signal: NodeJS.Signals, timeoutMs?: number): Promise<void>;
 }
 
-function spawnCli(args: string[], cwd: string): SpawnedProcess {
+/** `trellis <args>` as a child process (stdout and stderr kept). */
+export function spawnCli(args: string[], cwd: string): SpawnedProcess {
   const child = spawn(process.execPath, [cliEntry, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
