@@ -109,7 +109,7 @@ export class Enrolment {
    * certificate of `host`, and have expired within the grace period (as for proxies,
    * src/control/push/renewal.ts). Past that, the host joins again with a new token.
    */
-  renewExpired(host: string, der: Buffer, csrPem: string): Promise<AgentCertificate> {
+  async renewExpired(host: string, der: Buffer, csrPem: string): Promise<AgentCertificate> {
     const leaf = checkExpiredLeaf(der, this.d.ca.trustBundlePem(), this.d.clock(), this.d.renewalGraceMs);
     if (!leaf.ok) throw new HttpError(401, 'TRELLIS_E_UNAUTHORIZED', `renewal refused: ${leaf.reason}; join the host again with a new token`);
     if (leaf.identity !== agentSpiffeId(this.d.trustDomain, host)) throw new HttpError(403, 'TRELLIS_E_UNAUTHORIZED', `certificate ${leaf.identity} may not renew host ${host}`);
