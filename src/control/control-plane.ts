@@ -185,14 +185,16 @@ export class ControlPlane implements ApiBackend {
     // Every lease restarts now: the control plane being down never expires an endpoint.
     const now = this.clock();
     for (const a of this.store.agents()) this.registry.upsert(a.report, now);
-    // The API listens first, answering only once start-up is done: the snapshots' default
-    // trace endpoint is its bound address, so the first compile already has it (and a restart
-    // with the same content keeps every version).
+    // Local credentials and this control plane's certificate first: the API needs both (HTTPS
+    // off loopback), and the local tokens must be in the store before anyone calls.
     this.adminToken = await ensureLocalToken(this.store, this.o.stateDir, 'admin', this.clock);
     this.readToken = await ensureLocalToken(this.store, this.o.stateDir, 'read', this.clock);
     this.creds = await this.issueOwnCredentials();
     const tls = apiUsesTls(this.o.api, this.o.apiTls === true);
     this.auth = this.buildAuth(tls);
+    // The API listens first, answering only once start-up is done: the snapshots' default
+    // trace endpoint is its bound address, so the first compile already has it (and a restart
+    // with the same content keeps every version).
     let opened = (): void => {};
     const ready = new Promise<void>((r) => (opened = r));
     this.api = await ApiServer.start(this.o.api, {
