@@ -8,7 +8,9 @@ import type { MeshConfig } from '../config/types.js';
 import { RESTART_BACKOFF, type BackoffOptions } from '../util/backoff.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { httpUrl } from '../util/hostport.js';
-import { agentTokenPath, RegistryClient } from './client.js';
+import { RegistryClient } from './client.js';
+import type { ControlPlaneCredential } from './credentials/credential.js';
+import { LocalAgentToken } from './credentials/local-token.js';
 import { killLeftovers, PidRegistry } from './pids.js';
 import { describeFixed, PortAllocator } from './ports.js';
 import { PROXY_PROBE_PERIOD_MS } from './proxy-watch.js';
@@ -20,8 +22,10 @@ export interface AgentOptions {
   stateDir: string;
   /** Control plane REST API, e.g. http://127.0.0.1:15000; several (a list, or comma-separated) for replicas. */
   controlPlaneUrl: string | string[];
-  /** Default: the host name. */
+  /** Default: the credential's host (a joined host), else the host name. */
   agentId?: string;
+  /** What the agent presents to the control plane. Default: `<stateDir>/agent-token` (LocalAgentToken). */
+  credential?: ControlPlaneCredential;
   logger?: Logger;
   /** Log level handed to proxies. Default 'info'. */
   proxyLogLevel?: ProxyBootstrap['logLevel'];
@@ -62,10 +66,12 @@ export class Agent {
 
   constructor(opts: AgentOptions) {
     this.opts = opts;
-    this.agentId = opts.agentId ?? hostname();
+    const credential: ControlPlaneCredential = opts.credential ?? new LocalAgentToken(opts.stateDir, opts.controlPlaneUrl);
+    // A joined host's certificate names its host: the control plane accepts no other agent id from it.
+    this.agentId = credential.boundAgentId ?? opts.agentId ?? hostname();
     this.logger = (opts.logger ?? pino({ level: 'warn' }, pino.destination(2))).child({ agent: this.agentId });
     this.clock = opts.clock ?? systemClock;
-    this.client = new RegistryClient(opts.controlPlaneUrl, agentTokenPath(opts.stateDir));
+    this.client = new RegistryClient(opts.controlPlaneUrl, credential);
     this.pids = new PidRegistry(opts.stateDir, this.logger);
     this.reporter = new Reporter(this.client, () => this.report(), this.clock, this.logger, opts.reportIntervalMs ?? 5000);
   }
@@ -78,7 +84,7 @@ export class Agent {
     await mkdir(join(stateDir, 'run'), { recursive: true, mode: 0o700 });
     await mkdir(join(stateDir, 'logs'), { recursive: true });
     await killLeftovers(stateDir, this.logger);
-    await this.client.loadToken();
+    await this.client.prepare();
     try {
       this.replicas = await this.plan();
       if (this.stopped !== null) throw new Error('agent stopped while starting');
@@ -205,6 +211,7 @@ export class Agent {
       this.logger.debug({ err: (err as Error).message }, 'could not deregister the agent');
     }
     await this.pids.clear();
+    await this.client.close().catch(() => undefined);
   }
 
   /** Second Ctrl-C: SIGKILL every child now. */

@@ -2,8 +2,8 @@ import { StatsService } from './stats/stats-service.js';
 import { prometheusTargets } from './api/prometheus-sd.js';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { isIP } from 'node:net';
-import { hostname } from 'node:os';
+import type { IncomingMessage } from 'node:http';
+import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { HostPort } from '../api/common.js';
@@ -18,7 +18,15 @@ import { isInTrustDomain, spiffeId } from '../identity/spiffe.js';
 import type { TlsCredentials } from '../identity/tls.js';
 import { packageRoot } from '../util/paths.js';
 import { ApiServer } from './api/api-server.js';
-import type { ApiBackend } from './api/api-server.js';
+import type { ApiAuth, ApiBackend } from './api/api-server.js';
+import { advertisedApiUrls, apiUsesTls, serverCertificateNames } from './api/api-tls.js';
+import { ApiTokens } from './auth/api-tokens.js';
+import { apiTokenPrincipal, authenticate } from './auth/authenticate.js';
+import { loginCookieName } from './auth/dashboard-login.js';
+import { Enrolment } from './auth/enrolment.js';
+import { ensureLocalToken } from './auth/local-credentials.js';
+import type { Principal } from './auth/principal.js';
+import { renewalGraceMs } from './push/renewal.js';
 import { runChecks } from './check/check.js';
 import { SnapshotCache } from './compiler/snapshot-cache.js';
 import { DEFAULT_TRACING, snapshotTracing } from './compiler/tracing.js';
@@ -60,6 +68,12 @@ export interface ControlPlaneOptions {
   etcd?: EtcdSettings;
   /** How often the leader's garbage collection runs (expired tokens, versions of gone nodes). Default 60 s. */
   gcIntervalMs?: number;
+   * Serve the REST API over HTTPS even on loopback (`--api-tls`). Off loopback it always is
+   * (src/control/api/api-tls.ts).
+   */
+  apiTls?: boolean;
+  /** Names and addresses hosts reach this control plane at: put in its certificate and in join tokens. */
+  advertise?: string[];
 }
 
 /** Lifetime of the control plane's own server/client certificate (rotated at two thirds). */
@@ -82,11 +96,17 @@ export class ControlPlane implements ApiBackend {
   /** Golden metrics for the dashboard, scraped from the proxies while someone watches. */
   readonly stats: StatsService;
   version = '0.0.0';
+  /** `<stateDir>/admin-token` and `<stateDir>/read-token` (src/control/auth/local-credentials.ts). */
+  adminToken = '';
+  readToken = '';
   /** The snapshots' tracing block; known once the API address is bound. */
   private tracingConfig: TracingConfig | undefined;
   private push: PushServer | null = null;
   private api: ApiServer | null = null;
   private creds: TlsCredentials | null = null;
+  /** Credentials and who may do what on the REST API (set in boot()). */
+  auth!: ApiAuth;
+  private readonly interfaceAddresses: string[];
   private leaseTimer: NodeJS.Timeout | null = null;
   private rotateTimer: NodeJS.Timeout | null = null;
   private gcTimer: NodeJS.Timeout | null = null;
@@ -105,6 +125,10 @@ export class ControlPlane implements ApiBackend {
   ) {
     this.identity = spiffeId(o.trustDomain, 'trellis-system', 'control-plane');
     this.tokens = new BootstrapTokens(store);
+    this.interfaceAddresses = Object.values(networkInterfaces())
+      .flatMap((list) => list ?? [])
+      .filter((a) => !a.internal)
+      .map((a) => a.address);
     this.registry = new Registry(o.trustDomain);
     this.resources = new ResourceStore(store, () => this.registry.services(), clock);
     this.snapshots = new SnapshotCache(
@@ -170,12 +194,26 @@ export class ControlPlane implements ApiBackend {
 
   private async boot(): Promise<void> {
     this.version = await readPackageVersion();
+    // Local credentials and this control plane's certificate first: the API needs both (HTTPS
+    // off loopback), and the local tokens must be in the store before anyone calls.
+    this.adminToken = await ensureLocalToken(this.store, this.o.stateDir, 'admin', this.clock);
+    this.readToken = await ensureLocalToken(this.store, this.o.stateDir, 'read', this.clock);
+    this.creds = await this.issueOwnCredentials();
+    const tls = apiUsesTls(this.o.api, this.o.apiTls === true);
+    this.auth = this.buildAuth(tls);
     // The API listens first, answering only once start-up is done: the snapshots' default
     // trace endpoint is its bound address, so the first compile already has it (and a restart
     // with the same content keeps every version).
     let opened = (): void => {};
     const ready = new Promise<void>((r) => (opened = r));
-    this.api = await ApiServer.start(this.o.api, this.agentToken, this, this.logger, ready);
+    this.api = await ApiServer.start(this.o.api, {
+      backend: this,
+      logger: this.logger,
+      authenticate: (req) => this.authenticate(req),
+      tls: tls ? { creds: this.creds, trustBundlePem: this.ca.trustBundlePem() } : null,
+      ready,
+    });
+    this.auth.login.cookieName = loginCookieName(Number(new URL(this.api.url).port));
     this.tracingConfig = snapshotTracing(this.defaultTracing(), this.api.url);
     // Load the stored agents and subscribe to the store's changes with no await in between, so
     // no change another replica writes meanwhile is missed. Every lease restarts now: the
@@ -191,7 +229,6 @@ export class ControlPlane implements ApiBackend {
     this.gcTimer = setInterval(() => void this.collectGarbage(), this.o.gcIntervalMs ?? 60_000);
     this.gcTimer.unref();
 
-    this.creds = await this.issueOwnCredentials();
     this.push = await PushServer.start(this.o.push, this.creds, {
       trustDomain: this.o.trustDomain,
       ca: this.ca,
@@ -285,14 +322,9 @@ export class ControlPlane implements ApiBackend {
 
   /** The control plane's certificate: push server and client for "peers verified"; rotated at 2/3 of its life. */
   private async issueOwnCredentials(): Promise<TlsCredentials> {
-    const host = this.o.push.host;
-    const ips = new Set(['127.0.0.1', '::1']);
-    const dns = new Set(['localhost']);
-    if (isIP(host) !== 0) {
-      if (host !== '0.0.0.0' && host !== '::') ips.add(host);
-    } else if (host !== '') dns.add(host);
+    const { dns, ips } = serverCertificateNames({ listen: [this.o.api, this.o.push], advertise: this.o.advertise ?? [], hostname: hostname(), interfaceAddresses: this.interfaceAddresses });
     const ttl = this.serverCertTtl();
-    const issued = await this.ca.issueServerCertificate(this.identity, [...dns], [...ips], ttl);
+    const issued = await this.ca.issueServerCertificate(this.identity, dns, ips, ttl);
     if (this.rotateTimer !== null) clearTimeout(this.rotateTimer);
     this.rotateTimer = setTimeout(() => void this.rotateOwnCredentials(), Math.floor((ttl * 2) / 3));
     this.rotateTimer.unref();
@@ -304,12 +336,45 @@ export class ControlPlane implements ApiBackend {
     try {
       this.creds = await this.issueOwnCredentials();
       this.push?.setCredentials(this.creds);
+      this.api?.setCredentials(this.creds);
       this.logger.info('rotated the control plane certificate');
     } catch (err) {
       this.logger.error({ err }, 'rotating the control plane certificate failed; retrying in 10s');
       this.rotateTimer = setTimeout(() => void this.rotateOwnCredentials(), 10_000);
       this.rotateTimer.unref();
     }
+  }
+
+  private buildAuth(tls: boolean): ApiAuth {
+    const apiTokens = new ApiTokens(this.store, this.clock);
+    const enrolment = new Enrolment({
+      store: this.store,
+      ca: this.ca,
+      certTtlMs: this.o.certTtlMs,
+      clock: this.clock,
+      controlPlaneIdentity: this.identity,
+      trustDomain: this.o.trustDomain,
+      renewalGraceMs: renewalGraceMs(this.o.certTtlMs),
+      addresses: () => (this.api?.tls === true ? advertisedApiUrls({ host: this.o.api.host, port: Number(new URL(this.api.url).port) }, this.o.advertise ?? [], this.interfaceAddresses) : []),
+    });
+    return {
+      apiTokens,
+      enrolment,
+      scope: { policy: (host) => this.store.hostPolicies().get(host), nodeOwner: (nodeId) => this.registry.node(nodeId)?.agentId },
+      login: {
+        cookieName: '',
+        secure: tls,
+        valid: (token) => apiTokenPrincipal(token, 'cookie', this.authOptions()).kind === 'token',
+      },
+    };
+  }
+
+  private authOptions(): Parameters<typeof authenticate>[1] {
+    return { trustDomain: this.o.trustDomain, store: this.store, localAgentToken: this.agentToken, clock: this.clock, cookieName: this.auth.login.cookieName };
+  }
+
+  private authenticate(req: IncomingMessage): Principal {
+    return authenticate(req, this.authOptions());
   }
 
   /** After a registry or resource change: recompile every node; push only to those whose content changed. */
@@ -343,6 +408,10 @@ export class ControlPlane implements ApiBackend {
   }
 
   // ---- ApiBackend ----
+
+  trustBundlePem(): string[] {
+    return this.ca.trustBundlePem();
+  }
 
   async reportAgent(agentId: string, report: AgentReport): Promise<void> {
     const now = this.clock();

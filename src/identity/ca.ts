@@ -11,7 +11,7 @@ import {
   privateKeyToPem,
   loadX509,
 } from './crypto-provider.js';
-import { parseSpiffeId, parseSpiffeUri, trustDomainId, isValidTrustDomain } from './spiffe.js';
+import { agentSpiffeId, parseSpiffeId, parseSpiffeUri, trustDomainId, isValidTrustDomain } from './spiffe.js';
 
 const ROOT_LIFETIME_MS = 10 * 365 * 24 * 3600 * 1000;
 /**
@@ -157,26 +157,26 @@ export class CertificateAuthority {
    * which identity this requester may hold.
    */
   async signCsr(csrPem: string, identity: string, ttlMs: number): Promise<IssuedCertificate> {
-    const x509 = await loadX509();
     this.checkIdentity(identity);
-    let csr: InstanceType<X509Module['Pkcs10CertificateRequest']>;
+    const parts = parseSpiffeId(identity) as NonNullable<ReturnType<typeof parseSpiffeId>>;
+    const publicKey = await verifiedCsrKey(csrPem);
+    return this.issueLeaf(publicKey, identity, `CN=${parts.serviceAccount}, OU=${parts.namespace}, O=${parts.trustDomain}`, [], [], ttlMs);
+  }
+
+  /**
+   * Signs a host agent's certificate, `spiffe://<td>/agent/<host>` (its only SAN), with the CSR's
+   * key; as for signCsr, nothing else the CSR asks for is used. The caller has checked that the
+   * requester may act for that host (a join token, or its current certificate).
+   */
+  async signAgentCsr(csrPem: string, host: string, ttlMs: number): Promise<IssuedCertificate & { identity: string }> {
+    let identity: string;
     try {
-      csr = new x509.Pkcs10CertificateRequest(csrPem);
+      identity = agentSpiffeId(this.trustDomain, host);
     } catch (err) {
-      throw new TrellisError('TRELLIS_E_IDENTITY', `malformed CSR: ${(err as Error).message}`, { cause: err });
+      throw new TrellisError('TRELLIS_E_IDENTITY', (err as Error).message);
     }
-    let ok = false;
-    try {
-      ok = await csr.verify();
-    } catch {
-      ok = false;
-    }
-    if (!ok) throw new TrellisError('TRELLIS_E_IDENTITY', 'CSR signature does not verify');
-    const alg = csr.publicKey.algorithm as { name: string; namedCurve?: string };
-    if (alg.name !== 'ECDSA' || alg.namedCurve !== 'P-256') {
-      throw new TrellisError('TRELLIS_E_IDENTITY', `CSR key must be ECDSA P-256, got ${alg.name} ${alg.namedCurve ?? ''}`.trim());
-    }
-    return this.issueLeaf(csr.publicKey, identity, [], [], ttlMs);
+    const publicKey = await verifiedCsrKey(csrPem);
+    return { ...(await this.issueLeaf(publicKey, identity, `CN=${host}, OU=agents, O=${this.trustDomain}`, [], [], ttlMs)), identity };
   }
 
   /** Key and certificate for a server of the mesh itself (the control plane's push listener). */
@@ -189,7 +189,8 @@ export class CertificateAuthority {
     this.checkIdentity(identity);
     for (const ip of ips) if (isIP(ip) === 0) throw new TrellisError('TRELLIS_E_IDENTITY', `not an IP address: "${ip}"`);
     const keys = await generateP256();
-    const issued = await this.issueLeaf(keys.publicKey, identity, dnsNames, ips, ttlMs);
+    const parts = parseSpiffeId(identity) as NonNullable<ReturnType<typeof parseSpiffeId>>;
+    const issued = await this.issueLeaf(keys.publicKey, identity, `CN=${parts.serviceAccount}, OU=${parts.namespace}, O=${parts.trustDomain}`, dnsNames, ips, ttlMs);
     return { keyPem: await privateKeyToPem(keys.privateKey), certChainPem: issued.certChainPem, notAfter: issued.notAfter };
   }
 
@@ -204,19 +205,19 @@ export class CertificateAuthority {
   private async issueLeaf(
     publicKey: CryptoKey | InstanceType<X509Module['PublicKey']>,
     identity: string,
+    subject: string,
     dnsNames: string[],
     ips: string[],
     ttlMs: number,
   ): Promise<IssuedCertificate> {
     if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new TrellisError('TRELLIS_E_IDENTITY', `certificate TTL must be positive, got ${ttlMs}`);
     const x509 = await loadX509();
-    const parts = parseSpiffeId(identity) as NonNullable<ReturnType<typeof parseSpiffeId>>;
     const { notBefore, notAfter } = leafValidity(this.clock(), ttlMs);
     const serial = randomSerial();
     const root = new x509.X509Certificate(this.rootCertPem);
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: serial,
-      subject: `CN=${parts.serviceAccount}, OU=${parts.namespace}, O=${parts.trustDomain}`,
+      subject,
       issuer: this.rootSubject,
       notBefore,
       notAfter,
@@ -237,6 +238,29 @@ export class CertificateAuthority {
     });
     return { certChainPem: [cert.toString('pem')], notAfter, serial };
   }
+}
+
+/** The CSR's public key once its signature verifies and it is ECDSA P-256; TRELLIS_E_IDENTITY otherwise. */
+async function verifiedCsrKey(csrPem: string): Promise<InstanceType<X509Module['PublicKey']>> {
+  const x509 = await loadX509();
+  let csr: InstanceType<X509Module['Pkcs10CertificateRequest']>;
+  try {
+    csr = new x509.Pkcs10CertificateRequest(csrPem);
+  } catch (err) {
+    throw new TrellisError('TRELLIS_E_IDENTITY', `malformed CSR: ${(err as Error).message}`, { cause: err });
+  }
+  let ok = false;
+  try {
+    ok = await csr.verify();
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new TrellisError('TRELLIS_E_IDENTITY', 'CSR signature does not verify');
+  const alg = csr.publicKey.algorithm as { name: string; namedCurve?: string };
+  if (alg.name !== 'ECDSA' || alg.namedCurve !== 'P-256') {
+    throw new TrellisError('TRELLIS_E_IDENTITY', `CSR key must be ECDSA P-256, got ${alg.name} ${alg.namedCurve ?? ''}`.trim());
+  }
+  return csr.publicKey;
 }
 
 const NAME_CONSTRAINTS_OID = '2.5.29.30';

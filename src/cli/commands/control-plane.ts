@@ -12,10 +12,12 @@ import { onSignals, onStdinClose } from '../lifecycle.js';
 
 const usage = `Usage: trellis control-plane --state-dir D --api HOST:PORT --push HOST:PORT --trust-domain TD --cert-ttl DUR [--log-level L]
        [--trace-sampling R] [--trace-collector URL | --no-tracing] [--stats-interval DUR] [--exit-on-stdin-close]
+       [--api-tls] [--advertise-address A[,A...]]
        [--store etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (--ca-seal-key-file F | --ca-dir D)]
 
 Runs the control plane in the foreground (\`trellis up\` starts it as a child process).
-Writes <state-dir>/agent-token and <state-dir>/control-plane.json on start.
+Writes <state-dir>/agent-token, admin-token, read-token (0600) and control-plane.json on start.
+The REST API is HTTPS (certificate from the mesh CA) when --api is not a loopback address.
 SIGTERM or SIGINT: close and exit 0.
 
 Options:
@@ -32,6 +34,10 @@ Options:
   --no-tracing             proxies record no spans (snapshots carry no tracing)
   --stats-interval DUR     how often the dashboard's stats scrape every proxy while someone
                            watches (default 2s, at least 100ms)
+  --api-tls                serve the REST API over HTTPS on loopback too (it always is off loopback)
+  --advertise-address A    names or addresses hosts reach this control plane at, comma-separated:
+                           put in its certificate and in join tokens (default: the --api host,
+                           or every address of this machine when that is 0.0.0.0 or ::)
   --exit-on-stdin-close    exit when stdin closes (used by \`trellis up\`)
   --store URL              keep the state in etcd instead of <state-dir>/store, so several
                            control planes (replicas) serve one mesh: etcd://host:2379[,...]
@@ -65,6 +71,8 @@ export const controlPlaneCommand: Command = {
         store: { type: 'string' },
         'ca-seal-key-file': { type: 'string' },
         'ca-dir': { type: 'string' },
+        'api-tls': { type: 'boolean' },
+        'advertise-address': { type: 'string' },
       },
       usage,
       io.out,
@@ -95,7 +103,11 @@ export const controlPlaneCommand: Command = {
     const etcd = etcdOptions(p, io.cwd);
 
     const { runControlPlane } = await import('../../control/main.js');
-    const cp = await runControlPlane({ stateDir, api, push, trustDomain, certTtlMs, logLevel, tracing: tracing ?? undefined, statsIntervalMs, etcd });
+    const advertise = (str(p, 'advertise-address') ?? '').split(',').map((a) => a.trim()).filter((a) => a !== '');
+    for (const a of advertise) {
+      if (!/^(\[[0-9a-fA-F:.]+\]|[0-9a-fA-F:.]+|[A-Za-z0-9.-]+)$/.test(a)) throw new UsageError(`--advertise-address: "${a}" is not a host name or an IP address`, usage);
+    }
+    const cp = await runControlPlane({ stateDir, api, push, trustDomain, certTtlMs, logLevel, tracing: tracing ?? undefined, statsIntervalMs, etcd, apiTls: p.values['api-tls'] === true, advertise });
     io.err(`trellis: control plane api=${cp.apiUrl} push=${cp.pushUrl}\n`);
     return new Promise<number>((done) => {
       let closing = false;

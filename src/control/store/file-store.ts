@@ -14,6 +14,14 @@ import {
   type StoredGrant,
   type StoredSnapshotVersion,
 } from './store.js';
+import type { SpendResult, StoredApiToken, StoredHostPolicy, StoredJoinToken } from './credential-store.js';
+
+/** `credentials.json`: API tokens, join tokens and host policies (hashes only, never a secret). */
+interface Credentials {
+  apiTokens: StoredApiToken[];
+  joinTokens: StoredJoinToken[];
+  hosts: StoredHostPolicy[];
+}
 
 interface Meta {
   version: number;
@@ -39,6 +47,9 @@ export class FileStore implements Store {
   private meta: Meta = { version: 0 };
   private resourceMap = new Map<string, Resource>();
   private resVersion = 0;
+  private readonly apiTokenMap = new Map<string, StoredApiToken>();
+  private readonly joinTokenMap = new Map<string, StoredJoinToken>();
+  private readonly hostMap = new Map<string, StoredHostPolicy>();
   private queue: Promise<void> = Promise.resolve();
   private closed = false;
 
@@ -69,7 +80,84 @@ export class FileStore implements Store {
       s.resVersion = res.version;
       for (const r of res.items) s.resourceMap.set(resourceKey(r.kind, r.metadata.namespace, r.metadata.name), r);
     }
+    const creds = await s.read<Partial<Credentials>>('credentials.json');
+    if (creds !== null) {
+      if (typeof creds !== 'object' || ![creds.apiTokens, creds.joinTokens, creds.hosts].every((l) => l === undefined || Array.isArray(l))) {
+        throw new TrellisError('TRELLIS_E_CONFIG', `corrupt credentials in ${join(dir, 'credentials.json')}`);
+      }
+      for (const t of creds.apiTokens ?? []) s.apiTokenMap.set(t.id, t);
+      for (const t of creds.joinTokens ?? []) s.joinTokenMap.set(t.id, t);
+      for (const h of creds.hosts ?? []) s.hostMap.set(h.host, h);
+    }
     return s;
+  }
+
+  // ---- credentials (one document, written whole) ----
+
+  apiTokens(): ReadonlyMap<string, StoredApiToken> {
+    return this.apiTokenMap;
+  }
+
+  putApiToken(token: StoredApiToken): Promise<void> {
+    this.apiTokenMap.set(token.id, { ...token });
+    return this.writeCredentials();
+  }
+
+  async deleteApiToken(id: string): Promise<boolean> {
+    if (!this.apiTokenMap.delete(id)) return false;
+    await this.writeCredentials();
+    return true;
+  }
+
+  joinTokens(): ReadonlyMap<string, StoredJoinToken> {
+    return this.joinTokenMap;
+  }
+
+  putJoinToken(token: StoredJoinToken): Promise<void> {
+    this.joinTokenMap.set(token.id, { ...token });
+    return this.writeCredentials();
+  }
+
+  async deleteJoinToken(id: string): Promise<boolean> {
+    if (!this.joinTokenMap.delete(id)) return false;
+    await this.writeCredentials();
+    return true;
+  }
+
+  async spendJoinToken(id: string, now: number): Promise<SpendResult> {
+    // One process owns a file store and this check-and-set runs without an await in between,
+    // so two calls cannot both see the token unused.
+    const t = this.joinTokenMap.get(id);
+    if (t === undefined) return { ok: false, reason: 'unknown' };
+    if (t.usedAt !== null) return { ok: false, reason: 'used' };
+    if (t.expiresAt <= now) return { ok: false, reason: 'expired' };
+    const spent = { ...t, usedAt: now };
+    this.joinTokenMap.set(id, spent);
+    await this.writeCredentials();
+    return { ok: true, token: spent };
+  }
+
+  hostPolicies(): ReadonlyMap<string, StoredHostPolicy> {
+    return this.hostMap;
+  }
+
+  putHostPolicy(policy: StoredHostPolicy): Promise<void> {
+    this.hostMap.set(policy.host, { ...policy, serviceAccounts: [...policy.serviceAccounts] });
+    return this.writeCredentials();
+  }
+
+  async deleteHostPolicy(host: string): Promise<boolean> {
+    if (!this.hostMap.delete(host)) return false;
+    await this.writeCredentials();
+    return true;
+  }
+
+  private writeCredentials(): Promise<void> {
+    return this.write('credentials.json', (): Credentials => ({
+      apiTokens: [...this.apiTokenMap.values()],
+      joinTokens: [...this.joinTokenMap.values()],
+      hosts: [...this.hostMap.values()],
+    }));
   }
 
   resources(): ReadonlyMap<string, Resource> {

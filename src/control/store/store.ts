@@ -1,6 +1,9 @@
 import type { AgentReport } from '../../api/registry.js';
 import type { Resource } from '../../api/resources.js';
 import { TrellisError } from '../../errors.js';
+import type { CredentialStore } from './credential-store.js';
+
+export type { ApiRole, CredentialStore, SpendResult, StoredApiToken, StoredHostPolicy, StoredJoinToken } from './credential-store.js';
 
 /** An agent's last full report as the store keeps it. */
 export interface StoredAgent {
@@ -58,9 +61,10 @@ export class StoreConflictError extends TrellisError {
  * The control plane's persistent state behind one interface: FileStore (one process, JSON
  * files) and EtcdStore (any number of replicas over one etcd). Reads come from memory after
  * open(); every write is durable, and visible to this process's reads, when its promise
- * resolves. Changes made by other replicas arrive through onChange().
+ * resolves. Changes made by other replicas arrive through onChange(). Credentials (API
+ * tokens, join tokens, host policies) are in CredentialStore (./credential-store.ts).
  */
-export interface Store {
+export interface Store extends CredentialStore {
   readonly kind: string;
   /**
    * True when the store ends agents' leases itself (etcd leases: the report is deleted on every
