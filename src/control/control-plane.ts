@@ -68,6 +68,7 @@ export interface ControlPlaneOptions {
   etcd?: EtcdSettings;
   /** How often the leader's garbage collection runs (expired tokens, versions of gone nodes). Default 60 s. */
   gcIntervalMs?: number;
+  /**
    * Serve the REST API over HTTPS even on loopback (`--api-tls`). Off loopback it always is
    * (src/control/api/api-tls.ts).
    */
@@ -355,7 +356,7 @@ export class ControlPlane implements ApiBackend {
       controlPlaneIdentity: this.identity,
       trustDomain: this.o.trustDomain,
       renewalGraceMs: renewalGraceMs(this.o.certTtlMs),
-      addresses: () => (this.api?.tls === true ? advertisedApiUrls({ host: this.o.api.host, port: Number(new URL(this.api.url).port) }, this.o.advertise ?? [], this.interfaceAddresses) : []),
+      addresses: () => this.joinAddresses(),
     });
     return {
       apiTokens,
@@ -367,6 +368,22 @@ export class ControlPlane implements ApiBackend {
         valid: (token) => apiTokenPrincipal(token, 'cookie', this.authOptions()).kind === 'token',
       },
     };
+  }
+
+  /**
+   * Where a joining host finds the control plane (in its join token): this replica's advertised
+   * HTTPS URLs, then every other replica's (over etcd), so a host can join, and its agent call,
+   * whichever replica is up. Only over HTTPS: a join verifies the server against the pinned CA.
+   */
+  private joinAddresses(): string[] {
+    if (this.api?.tls !== true) return [];
+    const own = advertisedApiUrls({ host: this.o.api.host, port: Number(new URL(this.api.url).port) }, this.o.advertise ?? [], this.interfaceAddresses);
+    const others = this.store
+      .replicas()
+      .filter((r) => r.id !== this.replicaId && r.apiUrl.startsWith('https://'))
+      .map((r) => r.apiUrl)
+      .filter((u) => !/^https:\/\/(0\.0\.0\.0|\[::\])[:/]/.test(u));
+    return [...new Set([...own, ...others])];
   }
 
   private authOptions(): Parameters<typeof authenticate>[1] {

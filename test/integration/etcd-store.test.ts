@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { Resource } from '../../src/api/resources.js';
+import { EXPIRED_TOKEN_RETENTION_MS } from '../../src/control/store/etcd/etcd-credentials.js';
 import { EtcdStore } from '../../src/control/store/etcd/etcd-store.js';
 import { storeConformance } from '../../src/control/store/store-conformance.js';
 import { StoreConflictError, type Store, type StoreChange } from '../../src/control/store/store.js';
@@ -134,6 +135,38 @@ describe('two EtcdStores over one prefix (two replicas)', () => {
       offA();
       offB();
     }
+  });
+
+  test('credentials written through one replica work on the other: tokens, host policies, and a join token spent once across both', async () => {
+    const now = Date.now();
+    await a.putApiToken({ id: 'a1a1a1a1a1a1a1a1', hash: 'ha', role: 'admin', name: 'ops', createdAt: now, expiresAt: null });
+    await a.putJoinToken({ id: 'j1j1j1j1j1j1j1j1', hash: 'hj', host: 'h2', serviceAccounts: ['shop/catalog'], createdAt: now, expiresAt: now + 60_000, usedAt: null });
+    await waitFor('replica b to see the tokens', () => b.apiTokens().has('a1a1a1a1a1a1a1a1') && b.joinTokens().has('j1j1j1j1j1j1j1j1'), { timeoutMs: 5000, intervalMs: 20 });
+    assert.equal(b.apiTokens().get('a1a1a1a1a1a1a1a1')?.hash, 'ha', 'the hash, never a secret');
+    // Both replicas spend the same token at once: etcd lets exactly one transaction through.
+    const [ra, rb] = await Promise.all([a.spendJoinToken('j1j1j1j1j1j1j1j1', now), b.spendJoinToken('j1j1j1j1j1j1j1j1', now)]);
+    assert.equal([ra, rb].filter((r) => r.ok).length, 1, JSON.stringify([ra, rb]));
+    assert.deepEqual([ra, rb].find((r) => !r.ok), { ok: false, reason: 'used' });
+    // A token made a moment ago on a, spent on b before b's view has it: b reads etcd, not its view.
+    await a.putJoinToken({ id: 'j2j2j2j2j2j2j2j2', hash: 'hj2', host: 'h3', serviceAccounts: [], createdAt: now, expiresAt: now + 60_000, usedAt: null });
+    assert.equal((await b.spendJoinToken('j2j2j2j2j2j2j2j2', now)).ok, true);
+    await b.putHostPolicy({ host: 'h2', serviceAccounts: ['shop/catalog'], tokenId: 'j1j1j1j1j1j1j1j1', joinedAt: now });
+    await waitFor('replica a to see the host policy', () => a.hostPolicies().get('h2')?.tokenId === 'j1j1j1j1j1j1j1j1', { timeoutMs: 5000, intervalMs: 20 });
+    assert.equal(await b.deleteApiToken('a1a1a1a1a1a1a1a1'), true);
+    await waitFor('replica a to see the API token deleted', () => !a.apiTokens().has('a1a1a1a1a1a1a1a1'), { timeoutMs: 5000, intervalMs: 20 });
+  });
+
+  test('a token that expires sits on an etcd lease that outlives its expiry by the retention time', async () => {
+    const now = Date.now();
+    await a.putJoinToken({ id: 'j3j3j3j3j3j3j3j3', hash: 'h', host: 'h9', serviceAccounts: [], createdAt: now, expiresAt: now + 60_000, usedAt: null });
+    const kv = a.cache.get(a.keys.joinToken('j3j3j3j3j3j3j3j3'));
+    assert.ok(kv !== undefined && kv.lease !== '0', 'on a lease');
+    const ttl = await a.client.leaseClient.leaseTimeToLive({ ID: kv.lease, keys: false });
+    const expected = (60_000 + EXPIRED_TOKEN_RETENTION_MS) / 1000;
+    assert.ok(Number(ttl.TTL) > expected - 30 && Number(ttl.TTL) <= expected + 1, `lease TTL ${ttl.TTL}s, expected about ${expected}s`);
+    // Spending keeps the lease (the spent token is collected on the same schedule).
+    assert.equal((await a.spendJoinToken('j3j3j3j3j3j3j3j3', now)).ok, true);
+    assert.equal(a.cache.get(a.keys.joinToken('j3j3j3j3j3j3j3j3'))?.lease, kv.lease);
   });
 
   test('one of the two is the leader', async () => {

@@ -9,7 +9,7 @@ import type { CredentialStore, StoredJoinToken } from '../store/credential-store
 import { hashSecret, newSecretToken, parseSecretToken, secretMatches } from './secret-token.js';
 
 export interface EnrolmentDeps {
-  store: CredentialStore;
+  store: CredentialStore & { sync?(): Promise<void> };
   ca: CertificateAuthority;
   /** Lifetime of an agent certificate (the mesh's certificate TTL). */
   certTtlMs: number;
@@ -78,7 +78,12 @@ export class Enrolment {
   /** POST /api/v1/join: spends the token once and signs the host's agent certificate. */
   async join(req: JoinRequest): Promise<AgentCertificate> {
     const parsed = parseSecretToken(req.token);
-    const stored = parsed === null ? undefined : this.d.store.joinTokens().get(parsed.id);
+    let stored = parsed === null ? undefined : this.d.store.joinTokens().get(parsed.id);
+    // Made a moment ago through another replica (over etcd), this one's view may not have it yet.
+    if (parsed !== null && stored === undefined && this.d.store.sync !== undefined) {
+      await this.d.store.sync();
+      stored = this.d.store.joinTokens().get(parsed.id);
+    }
     if (parsed === null || stored === undefined || !secretMatches(stored.hash, parsed.secret)) {
       throw new HttpError(401, 'TRELLIS_E_UNAUTHORIZED', 'unknown join token (never made by this control plane, or deleted)');
     }

@@ -142,4 +142,34 @@ export function storeConformance(name: string, fixture: () => Promise<StoreFixtu
       assert.deepEqual(f.store.replicas().map((r) => r.id), ['r1']);
       await f.store.sync();
     }));
+
+  test(`${name}: credentials: API tokens, join tokens and host policies persist (hashes only); a join token is spent once, never when expired`, () =>
+    withStore(async (f) => {
+      const s = f.store;
+      const now = Date.now();
+      await s.putApiToken({ id: 'aaaaaaaaaaaaaaaa', hash: 'h1', role: 'read', name: 'grafana', createdAt: 1, expiresAt: null });
+      await s.putApiToken({ id: 'dddddddddddddddd', hash: 'h4', role: 'admin', name: 'ci', createdAt: 1, expiresAt: now + 3600_000 });
+      await s.putJoinToken({ id: 'bbbbbbbbbbbbbbbb', hash: 'h2', host: 'h1', serviceAccounts: ['default/web'], createdAt: 1, expiresAt: now + 3600_000, usedAt: null });
+      await s.putJoinToken({ id: 'cccccccccccccccc', hash: 'h3', host: 'h2', serviceAccounts: ['default/web'], createdAt: 1, expiresAt: now - 1, usedAt: null });
+      assert.deepEqual(await s.spendJoinToken('nope', now), { ok: false, reason: 'unknown' });
+      assert.deepEqual(await s.spendJoinToken('cccccccccccccccc', now), { ok: false, reason: 'expired' });
+      // Two spends at once: exactly one gets the token.
+      const both = await Promise.all([s.spendJoinToken('bbbbbbbbbbbbbbbb', now), s.spendJoinToken('bbbbbbbbbbbbbbbb', now + 1)]);
+      assert.equal(both.filter((r) => r.ok).length, 1, JSON.stringify(both));
+      assert.deepEqual(both.find((r) => !r.ok), { ok: false, reason: 'used' });
+      assert.ok((s.joinTokens().get('bbbbbbbbbbbbbbbb')?.usedAt ?? null) !== null, 'the view shows it spent');
+      await s.putHostPolicy({ host: 'h1', serviceAccounts: ['default/web'], tokenId: 'bbbbbbbbbbbbbbbb', joinedAt: now });
+      assert.equal(await s.deleteApiToken('zzzz'), false);
+      assert.equal(s.apiTokens().get('dddddddddddddddd')?.role, 'admin');
+
+      const again = await f.reopen();
+      assert.equal(again.apiTokens().get('aaaaaaaaaaaaaaaa')?.name, 'grafana');
+      assert.equal(again.apiTokens().get('aaaaaaaaaaaaaaaa')?.hash, 'h1');
+      assert.deepEqual(await again.spendJoinToken('bbbbbbbbbbbbbbbb', now + 2), { ok: false, reason: 'used' }, 'spent stays spent across a reopen');
+      assert.deepEqual(again.hostPolicies().get('h1')?.serviceAccounts, ['default/web']);
+      assert.equal(await again.deleteHostPolicy('h1'), true);
+      assert.equal(await again.deleteJoinToken('cccccccccccccccc'), true);
+      assert.equal(await again.deleteApiToken('aaaaaaaaaaaaaaaa'), true);
+      assert.deepEqual([again.apiTokens().size, again.joinTokens().size, again.hostPolicies().size], [1, 1, 0]);
+    }));
 }

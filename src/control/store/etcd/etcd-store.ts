@@ -14,7 +14,9 @@ import {
   type StoredGrant,
   type StoredSnapshotVersion,
 } from '../store.js';
+import type { SpendResult, StoredApiToken, StoredHostPolicy, StoredJoinToken } from '../credential-store.js';
 import { EtcdCache, type CachedKv, type KeyChange } from './etcd-cache.js';
+import { EtcdCredentials } from './etcd-credentials.js';
 import { KeyLayout } from './keys.js';
 import { Leadership } from './leadership.js';
 import { grantLease, keepAliveOnce, revokeLease } from './leases.js';
@@ -77,6 +79,7 @@ export class EtcdStore implements Store {
   private readonly identityView = new Map<string, string>();
   private readonly tokenView = new Map<string, StoredGrant>();
   private readonly replicaView = new Map<string, ReplicaInfo>();
+  private readonly credentials: EtcdCredentials;
   private resVersion = 0;
   private counterRevision = 0;
   private leadership: Leadership | null = null;
@@ -98,6 +101,7 @@ export class EtcdStore implements Store {
       },
       onError: (err, what) => this.log(what, err),
     });
+    this.credentials = new EtcdCredentials({ client, keys: this.keys, cache: this.cache, call: (what, fn) => this.call(what, fn), now: Date.now });
   }
 
   /** Connects, loads the prefix and starts watching. Rejects with TRELLIS_E_STORE when etcd does not answer. */
@@ -294,6 +298,39 @@ export class EtcdStore implements Store {
     return expired.length;
   }
 
+  // ---- credentials (etcd-credentials.ts) ----
+
+  apiTokens(): ReadonlyMap<string, StoredApiToken> {
+    return this.credentials.apiTokens();
+  }
+  putApiToken(token: StoredApiToken): Promise<void> {
+    return this.credentials.putApiToken(token);
+  }
+  deleteApiToken(id: string): Promise<boolean> {
+    return this.credentials.deleteApiToken(id);
+  }
+  joinTokens(): ReadonlyMap<string, StoredJoinToken> {
+    return this.credentials.joinTokens();
+  }
+  putJoinToken(token: StoredJoinToken): Promise<void> {
+    return this.credentials.putJoinToken(token);
+  }
+  deleteJoinToken(id: string): Promise<boolean> {
+    return this.credentials.deleteJoinToken(id);
+  }
+  spendJoinToken(id: string, now: number): Promise<SpendResult> {
+    return this.credentials.spendJoinToken(id, now);
+  }
+  hostPolicies(): ReadonlyMap<string, StoredHostPolicy> {
+    return this.credentials.hostPolicies();
+  }
+  putHostPolicy(policy: StoredHostPolicy): Promise<void> {
+    return this.credentials.putHostPolicy(policy);
+  }
+  deleteHostPolicy(host: string): Promise<boolean> {
+    return this.credentials.deleteHostPolicy(host);
+  }
+
   // ---- replicas and leadership ----
 
   async announceReplica(self: ReplicaInfo): Promise<void> {
@@ -382,6 +419,7 @@ export class EtcdStore implements Store {
 
   private rebuildViews(): void {
     for (const m of [this.agentView, this.resourceView, this.snapshotView, this.snapshotBasis, this.identityView, this.tokenView, this.replicaView]) m.clear();
+    this.credentials.clear();
     this.resVersion = 0;
     this.counterRevision = 0;
     for (const [key, kv] of this.cache.entries(this.o.prefix)) this.applyKey(key, kv);
@@ -443,7 +481,7 @@ export class EtcdStore implements Store {
         else if (id === 'version-counter' && kv !== null) this.counterRevision = Math.max(this.counterRevision, kv.modRevision);
         break;
       default:
-        return null;
+        if (!this.credentials.apply(category, id, kv, json)) return null;
     }
     return at;
   }

@@ -4,7 +4,20 @@
  * table. Keys are `<prefix><category>/<id>`; ids are used as they are (etcd keys are bytes,
  * and each category has its own sub-prefix, so a `/` inside an id cannot collide).
  */
-export type Category = 'agents' | 'resources' | 'snapshots' | 'nodes' | 'tokens' | 'replicas' | 'meta' | 'ca' | 'secrets' | 'election';
+export type Category =
+  | 'agents'
+  | 'resources'
+  | 'snapshots'
+  | 'nodes'
+  | 'tokens'
+  | 'replicas'
+  | 'meta'
+  | 'ca'
+  | 'secrets'
+  | 'election'
+  | 'api-tokens'
+  | 'join-tokens'
+  | 'hosts';
 
 export class KeyLayout {
   constructor(readonly prefix: string) {}
@@ -23,6 +36,16 @@ export class KeyLayout {
   }
   token(tokenHash: string): string {
     return `${this.prefix}tokens/${tokenHash}`;
+  }
+  /** API tokens, join tokens and host policies (etcd-credentials.ts): hashes, never a secret. */
+  apiToken(id: string): string {
+    return `${this.prefix}api-tokens/${id}`;
+  }
+  joinToken(id: string): string {
+    return `${this.prefix}join-tokens/${id}`;
+  }
+  hostPolicy(host: string): string {
+    return `${this.prefix}hosts/${host}`;
   }
   replica(id: string): string {
     return `${this.prefix}replicas/${id}`;
