@@ -182,7 +182,8 @@ async function runUp(
       const applied = await applyLoaded(info.apiUrl, token, s.resources, false);
       logger.info({ resources: applied.results.map((r) => `${r.kind} ${r.namespace}/${r.name} ${r.action}`) }, 'applied mesh resources');
     }
-    agent = new Agent({ mesh, stateDir, controlPlaneUrl: info.apiUrl, logger, proxyLogLevel: proxyLevel(s.level) });
+    // host null: one machine runs every host's share of a mesh file that places workloads on hosts.
+    agent = new Agent({ mesh, stateDir, controlPlaneUrl: info.apiUrl, logger, proxyLogLevel: proxyLevel(s.level), host: null });
     await agent.start();
     io.out(readyLine(info.apiUrl, info.pushUrl, agent.ingressUrls()));
     recordUp(io, logger, { apiUrl: info.apiUrl, stateDir, meshFile: mesh.file, pid: process.pid, startedAt: new Date().toISOString() });
