@@ -13,13 +13,12 @@
  *   });
  */
 import type { ChildProcess } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
 import { execOnHost, spawnOnHost, type ExecResult } from '../lab/host-process.js';
-import { canBuildLab, createNetwork, ip, listNamespaces, removeNetwork, setHostLink, type LabHost, type Network } from '../lab/netns.js';
+import { canBuildLab, createNetwork, ip, listNamespaces, missingTools, removeNetwork, setHostLink, TOOL_PACKAGES, type LabHost, type Network } from '../lab/netns.js';
 import { pidAlive, sleep } from './proc.js';
 
 export interface NetnsLab extends Network {
@@ -38,15 +37,10 @@ export interface NetnsLab extends Network {
 }
 
 /** Why lab tests cannot run here, or false when they can. */
-export function labSkipReason(): string | false {
+export function labSkipReason(extraTools: readonly string[] = []): string | false {
   if (!canBuildLab()) return 'needs root: the cross-host tests build hosts out of network namespaces (ip netns); CI runs them as root';
-  for (const tool of ['ip', 'unshare']) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    } catch {
-      return `needs ${tool} (Debian: iproute2, util-linux)`;
-    }
-  }
+  const missing = missingTools(['ip', 'unshare', ...extraTools]);
+  if (missing.length > 0) return `needs ${missing.map((t) => `${t} (Debian: ${TOOL_PACKAGES[t] ?? t})`).join(', ')}; .ci/run installs them`;
   return false;
 }
 

@@ -45,7 +45,7 @@ async function getText(url: string): Promise<{ status: number; body: string }> {
   return { status: res.statusCode, body: await res.body.text() };
 }
 
-describe('npm run hosts', { skip: labSkipReason() }, () => {
+describe('npm run hosts', { skip: labSkipReason(['etcd']) }, () => {
   let dir = '';
   const opts = (): string[] => ['--prefix', PREFIX, '--subnet', SUBNET, '--dir', dir];
 

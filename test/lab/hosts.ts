@@ -24,7 +24,7 @@ import { packageRoot } from '../../src/util/paths.js';
 import { controlPlaneClient, meshSettled } from '../helpers/mesh.js';
 import { memberHealthy, memberNames, planEtcdCluster, startEtcdMembers } from './etcd.js';
 import { spawnOnHost } from './host-process.js';
-import { canBuildLab, createNetwork, labNamespaces, removeNetwork, type Network } from './netns.js';
+import { canBuildLab, createNetwork, labNamespaces, missingTools, removeNetwork, TOOL_PACKAGES, type Network } from './netns.js';
 import { agentArgv, apiUrlOf, asTyped, controlPlaneArgv, enrolAgent } from './trellis-hosts.js';
 
 const HOSTS = ['h1', 'h2', 'h3'];
@@ -192,6 +192,11 @@ async function main(argv: string[]): Promise<number> {
   }
   if (!canBuildLab()) {
     say('trellis hosts: needs root (network namespaces need CAP_SYS_ADMIN and CAP_NET_ADMIN); try sudo npm run hosts -- ' + verb);
+    return 2;
+  }
+  const missing = verb === 'up' ? missingTools(['ip', 'unshare', 'etcd']) : missingTools(['ip']);
+  if (missing.length > 0) {
+    say(`trellis hosts: needs ${missing.join(', ')} (Debian: apt-get install ${missing.map((t) => TOOL_PACKAGES[t] ?? t).join(' ')})`);
     return 2;
   }
   const prefix = values.prefix ?? 'tlab';

@@ -9,7 +9,7 @@
  * `<prefix>-<host>` and `<prefix>-br`), so removeNetwork(prefix) finds leftovers of a run that
  * died without cleaning up. Needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN).
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -201,3 +201,18 @@ export async function setHostLink(host: LabHost, up: boolean): Promise<void> {
 export function canBuildLab(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
 }
+
+/** The programs of `tools` that are not installed (looked up in PATH, as the lab runs them). */
+export function missingTools(tools: readonly string[]): string[] {
+  return tools.filter((tool) => {
+    try {
+      execFileSync('sh', ['-c', 'command -v "$0"', tool], { stdio: 'ignore' });
+      return false;
+    } catch {
+      return true;
+    }
+  });
+}
+
+/** Debian packages that hold the lab's programs, for messages. */
+export const TOOL_PACKAGES: Record<string, string> = { ip: 'iproute2', unshare: 'util-linux', etcd: 'etcd-server' };
