@@ -124,7 +124,10 @@ export class ReplicaRunner {
       restarts: this.restarts,
       appPid: this.app?.running === true ? this.app.pid : null,
       proxyPid: this.proxy?.running === true ? this.proxy.pid : null,
-      adminUrl: this.adminUrl,
+      // Admin listeners stay on loopback. Across hosts (a non-loopback advertise address) the
+      // control plane cannot reach them, and dialling 127.0.0.1:<port> from its own host would
+      // reach some other process: the URL is withheld until the admin API has a cross-host path.
+      adminUrl: this.ports.inboundHost === HOST ? this.adminUrl : '',
       endpoints,
       lastExit: this.lastExit,
     };

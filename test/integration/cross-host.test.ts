@@ -17,7 +17,7 @@ import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { request } from 'undici';
-import type { EndpointView } from '../../src/api/registry.js';
+import type { EndpointView, WorkloadView } from '../../src/api/registry.js';
 import { echoClient, type EchoClient, type EchoReply } from '../helpers/grpc-echo.js';
 import { describeFailures, httpGetOutcome, loadLoop } from '../helpers/load.js';
 import { httpAgent, writeMeshDir, type MeshDir } from '../helpers/mesh.js';
@@ -103,6 +103,18 @@ describe('the mesh across two hosts', { skip: labSkipReason() }, () => {
     assert.deepEqual(hostOf('client'), [h1()]);
     const workloads = await mesh!.api<{ name: string; agentId: string }[]>('/api/v1/workloads');
     assert.deepEqual(Object.fromEntries(workloads.map((w) => [w.name, w.agentId])), { client: 'h1', raw: 'h2', rpc: 'h2', web: 'h2' }, 'each agent reports only its host\'s share, under its host name');
+  });
+
+  it('loopback admin listeners are not offered to a control plane that cannot reach them (nothing scrapes or taps 127.0.0.1 of the wrong host)', async () => {
+    const workloads = await mesh!.api<WorkloadView[]>('/api/v1/workloads');
+    assert.deepEqual(
+      workloads.flatMap((w) => w.replicas.map((r) => r.adminUrl)),
+      ['', '', '', ''],
+    );
+    assert.deepEqual(await mesh!.api<unknown[]>('/api/v1/prometheus/targets'), []);
+    const r = await mesh!.cli(['proxy-config', 'web']);
+    assert.equal(r.code, 5, r.stderr);
+    assert.match(r.stderr, /runs on agent h2's host; its admin listener is on that host's loopback/);
   });
 
   it('HTTP/1.1 from h1 to h2 through the mesh: 300 requests under load, none failed, the caller identity vouched for', async () => {
