@@ -176,6 +176,11 @@ export class Agent {
     return out;
   }
 
+  /** How many replicas (workload and ingress) run on this host. */
+  get replicaCount(): number {
+    return this.replicas.length;
+  }
+
   /**
    * `http://host:port` of every ingress, with the port actually bound; an ingress on a
    * wildcard address (0.0.0.0) is shown at the advertise address, which clients can dial.

@@ -81,6 +81,11 @@ export const agentCommand: Command = {
       remove();
       throw err;
     }
+    if (agent.replicaCount === 0) {
+      // Most likely a host name that is not in any `hosts:` list (a typo, or --host missing).
+      const named = [...new Set([...mesh.workloads, ...mesh.ingress].flatMap((x) => x.hosts ?? []))];
+      io.err(`trellis: nothing in ${mesh.file} runs on host "${agent.host ?? ''}" (hosts it names: ${named.join(', ') || 'none'}); see --host\n`);
+    }
     io.out(['ready', `agent=${agent.agentId}`, ...agent.ingressUrls().map((i) => `ingress.${i.name}=${i.url}`)].join(' ') + '\n');
     const code = await finished;
     remove();
