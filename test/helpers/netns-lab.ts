@@ -47,8 +47,11 @@ export function labSkipReason(extraTools: readonly string[] = []): string | fals
 let labsMade = 0;
 const TEST_LAB = /^t(\d)([0-9a-z]+)-/;
 
-/** A prefix of this process's own: `t<n><pid in base 36>` (at most 8 characters). */
-function testPrefix(): string {
+/**
+ * A prefix of this process's own: `t<n><pid in base 36>` (at most 8 characters); a lab under
+ * it is swept by sweepDeadTestLabs() once this process is gone.
+ */
+export function testPrefix(): string {
   const prefix = `t${labsMade++ % 10}${process.pid.toString(36)}`;
   if (prefix.length > 8) throw new Error(`pid ${process.pid} too large for a lab prefix`);
   return prefix;
@@ -71,7 +74,7 @@ export async function sweepDeadTestLabs(): Promise<string[]> {
 }
 
 /** A /24 under 10.77.0.0/16 that no interface here uses (10.77.100-249; 10.77.0 is `npm run hosts`'s). */
-async function freeSubnet(): Promise<string> {
+export async function freeSubnet(): Promise<string> {
   const used = await ip(['-o', '-4', 'addr', 'show']);
   for (let attempt = 0; attempt < 100; attempt++) {
     const subnet = `10.77.${100 + Math.floor(Math.random() * 150)}`;

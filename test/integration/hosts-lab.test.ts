@@ -10,19 +10,19 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { request } from 'undici';
 import type { EndpointView, WorkloadView } from '../../src/api/registry.js';
 import { memberHealthy, memberNames } from '../lab/etcd.js';
 import { labLinks, labNamespaces, namespacePids, removeNetwork } from '../lab/netns.js';
-import { labSkipReason } from '../helpers/netns-lab.js';
+import { freeSubnet, labSkipReason, testPrefix } from '../helpers/netns-lab.js';
 import { pidAlive, waitFor } from '../helpers/proc.js';
 
 const hostsScript = fileURLToPath(new URL('../lab/hosts.js', import.meta.url));
-const PREFIX = 'tlabit';
-const SUBNET = '10.77.253';
+// Named after this process, so a later run sweeps the lab if this one dies before its cleanup.
+const PREFIX = testPrefix();
 
 function hosts(args: string[], timeoutMs = 240_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -47,16 +47,18 @@ async function getText(url: string): Promise<{ status: number; body: string }> {
 
 describe('npm run hosts', { skip: labSkipReason(['etcd']) }, () => {
   let dir = '';
+  let SUBNET = '';
   const opts = (): string[] => ['--prefix', PREFIX, '--subnet', SUBNET, '--dir', dir];
 
   after(async () => {
     // Whatever happened above, nothing of the lab stays.
     await removeNetwork(PREFIX).catch(() => undefined);
-    if (dir !== '') await rm(dir, { recursive: true, force: true });
+    if (dir !== '') await rm(dirname(dir), { recursive: true, force: true });
   });
 
   it('up, up again, down, down again', async () => {
     dir = join(await mkdtemp(join(tmpdir(), 'trellis-hosts-it-')), 'lab');
+    SUBNET = await freeSubnet();
     const first = await hosts(['up', ...opts()]);
     assert.equal(first.code, 0, first.stderr);
     const lines = first.stdout.trim().split('\n');
