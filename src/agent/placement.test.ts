@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseMeshText } from '../config/load.js';
 import { buildBootstrap } from './bootstrap.js';
-import { advertiseAddressProblem, ingressReplicasOn, replicasOn } from './placement.js';
+import { advertiseAddressProblem, ingressReplicasOn, isLoopbackAddress, replicasOn } from './placement.js';
 
 describe('placement: which replicas a host runs', () => {
   it('a workload without hosts runs its replicas, numbered from 0, on every host', () => {
@@ -29,6 +29,14 @@ describe('placement: which replicas a host runs', () => {
     assert.match(advertiseAddressProblem('h1.example.net') ?? '', /expected an IP address/);
     assert.match(advertiseAddressProblem('0.0.0.0') ?? '', /wildcard/);
     assert.match(advertiseAddressProblem('::') ?? '', /wildcard/);
+  });
+
+  it('loopback addresses are 127.0.0.0/8 and ::1', () => {
+    assert.equal(isLoopbackAddress('127.0.0.1'), true);
+    assert.equal(isLoopbackAddress('127.1.2.3'), true);
+    assert.equal(isLoopbackAddress('::1'), true);
+    assert.equal(isLoopbackAddress('10.77.0.11'), false);
+    assert.equal(isLoopbackAddress('1127.0.0.1'), false);
   });
 });
 

@@ -33,6 +33,11 @@ export function isWildcard(host: string): boolean {
   return host === '0.0.0.0' || host === '::' || host === '[::]';
 }
 
+/** 127.0.0.0/8 or ::1: an address only this host reaches (so only a control plane on this host). */
+export function isLoopbackAddress(address: string): boolean {
+  return address === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address);
+}
+
 /**
  * Why `--advertise-address` cannot be used, or null when it can: peers dial it, so it must be
  * an IP address (no name: the agent binds it, and resolving names is the operator's business)

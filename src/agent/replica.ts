@@ -11,6 +11,7 @@ import { cliEntry } from '../util/paths.js';
 import type { RegistryClient, TokenResponse } from './client.js';
 import { buildAppEnv, expandCommand, meshVariables } from './env.js';
 import type { PidRegistry } from './pids.js';
+import { isLoopbackAddress } from './placement.js';
 import { httpProbe, readinessProbe, type ProxyReadiness, type Readiness } from './probe.js';
 import { watchProxy } from './proxy-watch.js';
 import { buildBootstrap, LOOPBACK as HOST, newAdminToken, replicaIdentity, type ReplicaPorts, type ReplicaSpec } from './bootstrap.js';
@@ -127,7 +128,7 @@ export class ReplicaRunner {
       // Admin listeners stay on loopback. Across hosts (a non-loopback advertise address) the
       // control plane cannot reach them, and dialling 127.0.0.1:<port> from its own host would
       // reach some other process: the URL is withheld until the admin API has a cross-host path.
-      adminUrl: this.ports.inboundHost === HOST ? this.adminUrl : '',
+      adminUrl: isLoopbackAddress(this.ports.inboundHost) ? this.adminUrl : '',
       endpoints,
       lastExit: this.lastExit,
     };
