@@ -14,6 +14,11 @@ export interface ReplicaPorts {
   app: Map<string, number>;
   /** Proxy inbound (mTLS) port per declared port name. */
   inbound: Map<string, number>;
+  /**
+   * Address the inbound listeners bind and endpoints carry: the agent's advertise address
+   * (peers on other hosts dial it), 127.0.0.1 by default. Apps, outbound and admin stay on loopback.
+   */
+  inboundHost: string;
   /** Outbound listener per upstream (for an ingress: its one listener). */
   outbound: { host: string; port: number }[];
 }
@@ -83,7 +88,7 @@ export function buildBootstrap(opts: {
     inbound: (w?.ports ?? []).map((p) => ({
       name: p.name,
       protocol: p.protocol,
-      listen: { host: LOOPBACK, port: ports.inbound.get(p.name) as number },
+      listen: { host: ports.inboundHost, port: ports.inbound.get(p.name) as number },
       app: { host: LOOPBACK, port: ports.app.get(p.name) as number },
     })),
     outbound,

@@ -83,6 +83,10 @@ export interface ReplicaReport {
   restarts: number;
   appPid: number | null;
   proxyPid: number | null;
+  /**
+   * The proxy's loopback admin listener; '' when the control plane cannot reach it (the agent
+   * runs with a non-loopback --advertise-address, i.e. on one of several hosts).
+   */
   adminUrl: string;
   /** One per port: the proxy's inbound mTLS listener for it. */
   endpoints: { port: string; protocol: Protocol; host: string; portNumber: number }[];

@@ -49,14 +49,20 @@ export interface SelectorServiceConfig {
 export interface PortConfig {
   name: string;
   protocol: Protocol;
+  /** Fixed loopback port of the app; null: the agent picks one per replica. */
+  appPort: number | null;
 }
 
 export interface WorkloadConfig {
   name: string;
   service: string;
   serviceAccount: string;
-  command: string[];
+  /** null: something else runs the app (it listens on each port's appPort); the agent runs its proxy only. */
+  command: string[] | null;
+  /** Replicas on each host it runs on. */
   replicas: number;
+  /** Host names (lower case) it runs on; null: every host. See placement.ts. */
+  hosts: string[] | null;
   env: Record<string, string>;
   ports: PortConfig[];
   readiness: ReadinessConfig;
@@ -96,4 +102,6 @@ export interface IngressConfig {
   port: string;
   protocol: Protocol;
   cluster: string;
+  /** Host names (lower case) it runs on; null: every host. */
+  hosts: string[] | null;
 }

@@ -22,13 +22,13 @@ export interface EchoClient extends grpc.Client {
   bidi(opts: grpc.CallOptions): grpc.ClientDuplexStream<{ message: string }, EchoReply>;
 }
 
-/** A client for 127.0.0.1:<port> over h2c (an outbound listener of the mesh). */
-export function echoClient(port: number, options: grpc.ClientOptions = {}): EchoClient {
+/** A client for <host>:<port> (default 127.0.0.1) over h2c (an outbound listener of the mesh). */
+export function echoClient(port: number, options: grpc.ClientOptions = {}, host = '127.0.0.1'): EchoClient {
   const def = protoLoader.loadSync(join(fixturesDir, 'echo.proto'), { keepCase: false, longs: Number, defaults: true });
   const pkg = grpc.loadPackageDefinition(def) as unknown as {
     echo: { Echo: new (addr: string, creds: grpc.ChannelCredentials, options: grpc.ClientOptions) => EchoClient };
   };
-  return new pkg.echo.Echo(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), options);
+  return new pkg.echo.Echo(`${host}:${port}`, grpc.credentials.createInsecure(), options);
 }
 
 /** One unary-style call; resolves with the reply or the ServiceError (never rejects). */

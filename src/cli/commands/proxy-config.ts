@@ -31,12 +31,19 @@ export const proxyConfigCommand: Command = {
     const replica = Number(m[2] ?? '0');
     const output = choice(p, 'output', ['json', 'yaml'] as const, 'json', usage);
     const workloads = await apiGet<WorkloadView[]>(connectControlPlane(str(p, 'control-plane'), io), '/workloads');
-    const w = workloads.find((x) => x.name === name);
-    if (w === undefined) {
-      throw new TrellisError('TRELLIS_E_NOT_FOUND', `no workload "${name}" (known: ${workloads.map((x) => x.name).join(', ') || 'none'})`);
+    // Across hosts every host's agent reports its own replicas of a workload: look in all of them.
+    const views = workloads.filter((x) => x.name === name);
+    if (views.length === 0) {
+      throw new TrellisError('TRELLIS_E_NOT_FOUND', `no workload "${name}" (known: ${[...new Set(workloads.map((x) => x.name))].join(', ') || 'none'})`);
     }
-    const r = w.replicas.find((x) => x.replica === replica);
-    if (r === undefined) throw new TrellisError('TRELLIS_E_NOT_FOUND', `workload ${name} has no replica ${replica} (replicas: ${w.replicas.map((x) => x.replica).join(', ')})`);
+    const found = views.flatMap((w) => w.replicas.map((r) => ({ w, r }))).find((x) => x.r.replica === replica);
+    if (found === undefined) {
+      throw new TrellisError('TRELLIS_E_NOT_FOUND', `workload ${name} has no replica ${replica} (replicas: ${views.flatMap((w) => w.replicas.map((x) => x.replica)).join(', ')})`);
+    }
+    const r = found.r;
+    if (r.adminUrl === '') {
+      throw new TrellisError('TRELLIS_E_NOT_FOUND', `the proxy of ${name}/${replica} runs on agent ${found.w.agentId}'s host; its admin listener is on that host's loopback, out of reach from here`);
+    }
     const config = await getJson<unknown>(`${r.adminUrl}/config`, `the proxy of ${name}/${replica}`);
     io.out(output === 'yaml' ? yaml(config) : json(config));
     return 0;

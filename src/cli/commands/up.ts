@@ -190,7 +190,8 @@ async function runUp(
       const applied = await applyLoaded(connectControlPlane(info.apiUrl, io, stateDir), s.resources, false);
       logger.info({ resources: applied.results.map((r) => `${r.kind} ${r.namespace}/${r.name} ${r.action}`) }, 'applied mesh resources');
     }
-    agent = new Agent({ mesh, stateDir, controlPlaneUrl: info.apiUrl, logger, proxyLogLevel: proxyLevel(s.level) });
+    // host null: one machine runs every host's share of a mesh file that places workloads on hosts.
+    agent = new Agent({ mesh, stateDir, controlPlaneUrl: info.apiUrl, logger, proxyLogLevel: proxyLevel(s.level), host: null });
     await agent.start();
     const readToken = await readFile(join(stateDir, 'read-token'), 'utf8').then((t) => t.trim(), () => null);
     io.out(readyLine(info.apiUrl, info.pushUrl, agent.ingressUrls(), readToken));
