@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { TrellisError } from '../errors.js';
@@ -56,6 +57,10 @@ export async function openBackend(o: { stateDir: string; trustDomain: string; et
     const shared = await loadOrCreateSharedCa(store, source, o.trustDomain, clock);
     const agentToken = await loadOrCreateSharedSecret(store, 'agent-token', shared.secretsKey, () => randomBytes(32).toString('hex'));
     await writeAtomic(tokenFile, `${agentToken}\n`, 0o600);
+    // The CA certificate (public) where this host's CLI and agents look for it to verify an
+    // https control plane, as the file store keeps it (the key stays sealed in etcd).
+    await mkdir(join(o.stateDir, 'ca'), { recursive: true, mode: 0o700 });
+    await writeAtomic(join(o.stateDir, 'ca', 'root.crt'), shared.ca.trustBundlePem().join(''), 0o644);
     return { store, ca: shared.ca, agentToken };
   } catch (err) {
     await store.close();

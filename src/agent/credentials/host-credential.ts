@@ -27,6 +27,8 @@ export class HostCredential implements ControlPlaneCredential {
   private timer: { cancel(): void } | null = null;
   private readonly retry = new Backoff({ initialMs: 1000, maxMs: 30_000 });
   private closed = false;
+  /** Which of files.apiUrls the next renewal goes to. */
+  private renewAt = 0;
 
   constructor(
     private files: HostFiles,
@@ -84,7 +86,9 @@ export class HostCredential implements ControlPlaneCredential {
   async renew(): Promise<void> {
     const identity = agentSpiffeId(this.files.trustDomain, this.files.host);
     const { keyPem, csrPem } = await generateKeyAndCsr(identity);
-    const url = `${this.files.apiUrls[0] as string}${API_PREFIX}/agents/${encodeURIComponent(this.files.host)}/certificate`;
+    // Several replicas: a failed renewal tries the next one the next time (rotate() retries).
+    const base = this.files.apiUrls[this.renewAt % this.files.apiUrls.length] as string;
+    const url = `${base}${API_PREFIX}/agents/${encodeURIComponent(this.files.host)}/certificate`;
     let res;
     try {
       res = await request(url, { method: 'POST', dispatcher: this.agent, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ csrPem }), headersTimeout: 10_000, bodyTimeout: 10_000 });
@@ -122,6 +126,7 @@ export class HostCredential implements ControlPlaneCredential {
       this.schedule(this.creds.rotationDelayMs(this.clock.now()));
     } catch (err) {
       if (this.closed) return;
+      this.renewAt++;
       const left = this.notAfter.getTime() - this.clock.now();
       const wait = Math.max(200, Math.min(this.retry.next(), left > 0 ? left / 2 : Number.POSITIVE_INFINITY));
       this.logger.warn({ err: (err as Error).message, retryInMs: wait }, 'renewing the host certificate failed; retrying');
