@@ -177,6 +177,11 @@ export class StreamClient {
     this.req.write(`${JSON.stringify(msg)}\n`);
   }
 
+  /** One line as given (it may be malformed on purpose). */
+  sendRaw(line: string): void {
+    this.req.write(`${line}\n`);
+  }
+
   /** Next message that is not a ping (null when the stream ended). */
   async next(): Promise<ControlMessage | null> {
     for (;;) {
