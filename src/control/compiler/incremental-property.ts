@@ -237,7 +237,11 @@ export async function checkSequence(steps: Step[], fixture: PropertyStore): Prom
   await inc.recompile();
   try {
     for (const [i, step] of steps.entries()) {
+      const resourcesBefore = new Map(world.resources);
       world.apply(step);
+      // The same change written to the store, as the control plane would: its revision (a
+      // compile's basis) moves as in the product, and must keep making sense across restarts.
+      await mirror(store, step, world, resourcesBefore);
       const at = `after step ${i} (${step.t})`;
       if (step.t === 'gc') {
         const present = new Set(world.registry.nodes().map((n) => n.nodeId));
@@ -304,5 +308,30 @@ export async function checkSequence(steps: Step[], fixture: PropertyStore): Prom
     }
   } finally {
     await fixture.close?.();
+  }
+}
+
+/** Writes a step's change of agents or resources to the store (the cache itself reads the world). */
+async function mirror(store: Store, step: Step, world: World, resourcesBefore: ReadonlyMap<string, Resource>): Promise<void> {
+  switch (step.t) {
+    case 'report':
+    case 'flip':
+    case 'rejoin': {
+      const report = world.reports.get(step.agent);
+      if (report !== undefined) await store.putAgent({ report, receivedAt: 0 });
+      return;
+    }
+    case 'drop':
+      await store.deleteAgent(step.agent);
+      return;
+    case 'put':
+    case 'delete': {
+      const put = [...world.resources].filter(([k, r]) => resourcesBefore.get(k) !== r).map(([, r]) => r);
+      const remove = [...resourcesBefore.keys()].filter((k) => !world.resources.has(k));
+      if (put.length > 0 || remove.length > 0) await store.commitResources({ version: store.resourceVersion() + 1, put, remove });
+      return;
+    }
+    default:
+      return;
   }
 }

@@ -79,7 +79,11 @@ export class SnapshotCache {
   private reconciling: Promise<void> | null = null;
   /** Basis (Store.revision()) of the last pass. */
   private lastBasis = 0;
-  /** Called at the end of every pass with the nodes whose snapshot changed (the control plane pushes them). */
+  /**
+   * Called at the end of every pass with the nodes whose snapshot here is new or got another
+   * version (the control plane pushes them; a stream skips a version its proxy already runs).
+   * recompile() resolves to the narrower list of nodes whose version moved.
+   */
   onCompiled: ((changed: string[]) => void) | null = null;
   lastPass: PassStats | null = null;
 
@@ -248,16 +252,22 @@ export class SnapshotCache {
     }
     /** One snapshot object per group and version: shared by its nodes, so it is serialised once. */
     const shared = new Map<string, ProxySnapshot>();
+    /** Nodes whose snapshot here is new or moved: pushed (a stream skips a version its proxy already has). */
+    const updated: string[] = [];
     for (const [nodeId, version] of agreed.versions) {
       // Passes are serialised: groups and their content are as they were before the claim.
+      const was = this.compiled.get(nodeId);
       this.compiled.set(nodeId, this.entry(nodeId, version, this.contentOf(nodeId), global, shared, this.nodeGroup.get(nodeId) as string));
+      if (was === undefined || was.version !== version) updated.push(nodeId);
     }
     for (const nodeId of agreed.leftOut) this.recheck.add(nodeId);
     this.lastBasis = basis;
     this.lastPass = { nodesCompiled: affected.size, groupsCompiled, inputsChanged, nodes: this.compiled.size };
     // Pushed once the versions are in the store: a proxy never runs a version the store could
-    // give to other content after a crash.
-    this.onCompiled?.(agreed.changed);
+    // give to other content after a crash. Nodes new here are pushed too even when the store
+    // kept their version (a restart, a node back): a proxy that said hello before its node was
+    // compiled is waiting for it, and one that has that version is not sent it again.
+    this.onCompiled?.(updated);
     return agreed.changed;
   }
 

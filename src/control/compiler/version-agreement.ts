@@ -29,7 +29,7 @@ export interface NodeContent {
 export interface Agreement {
   /** The version of every node whose compiled entry must be (re)set with the new hash. */
   versions: Map<string, number>;
-  /** Nodes whose version moved: push them. (A node new here keeps quiet if its stored version is unchanged: its proxy gets it on hello.) */
+  /** Nodes whose version moved. (A node new here at its stored version is not among them; SnapshotCache still pushes it.) */
   changed: string[];
   /** Proposals the store left out (another replica compiled newer state): look at them again next pass. */
   leftOut: string[];

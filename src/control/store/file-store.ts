@@ -33,7 +33,10 @@ export class FileStore implements Store {
   private readonly tokens = new Map<string, StoredGrant>();
   private readonly events = new StoreEvents();
   private self: ReplicaInfo | null = null;
-  /** Counts changes: the file store's revision (one writer, so claims never go stale). */
+  /**
+   * revision(): counts announced changes, going on from the newest basis stored (one writer:
+   * its claims go stale only if this restarted from 0).
+   */
   private changes = 0;
   /** JSON of each agent's stored report, to tell a renewal from a change. */
   private readonly agentJson = new Map<string, string>();
@@ -82,6 +85,9 @@ export class FileStore implements Store {
     }
     for (const [k, v] of Object.entries((await s.read<Record<string, StoredSnapshotVersion>>('snapshots.json')) ?? {})) {
       s.snapshots.set(k, v);
+      // revision() goes on from the newest basis stored: a compile after a restart is never
+      // older than one before it (else its claims would be left out as stale).
+      if (typeof v.basis === 'number' && v.basis > s.changes) s.changes = v.basis;
     }
     for (const [k, v] of Object.entries((await s.read<Record<string, string>>('nodes.json')) ?? {})) s.identities.set(k, v);
     for (const [k, v] of Object.entries((await s.read<Record<string, StoredGrant>>('tokens.json')) ?? {})) s.tokens.set(k, v);

@@ -125,7 +125,14 @@ export function storeConformance(name: string, fixture: () => Promise<StoreFixtu
       assert.equal(s.revision(), r1, 'claims, forgets and identities do not');
       await s.commitResources({ version: s.resourceVersion() + 1, put: [fault('r', 1)], remove: [] });
       await s.sync();
-      assert.ok(s.revision() > r1, 'a resource batch does');
+      const r2 = s.revision();
+      assert.ok(r2 > r1, 'a resource batch does');
+      await s.claimSnapshotVersions(new Map([['default/web/1', 'h']]), r2);
+      // After a restart, compiles are not older than the ones before it: their claims are not left out.
+      const again = await f.reopen();
+      assert.ok(again.revision() >= r2, `revision after a reopen ${again.revision()} >= ${r2}`);
+      const after = await again.claimSnapshotVersions(new Map([['default/web/1', 'h2']]), again.revision());
+      assert.equal(after.get('default/web/1')?.hash, 'h2');
     }));
 
   test(`${name}: node identities persist`, () =>
