@@ -174,7 +174,7 @@ export class StreamClient {
   }
 
   send(msg: ProxyMessage): void {
-    this.req.write(`${JSON.stringify(msg)}\n`);
+    if (this.req.writable) this.req.write(`${JSON.stringify(msg)}\n`);
   }
 
   /** One line as given (it may be malformed on purpose). */

@@ -189,14 +189,17 @@ export class PushStream {
     this.res.writeHead(200, { 'content-type': 'application/x-ndjson' });
     this.known = lastVersion;
     const snap = this.o.current(nodeId);
-    if (lastVersion !== null && snap !== undefined && lastVersion > snap.snapshot.version && this.o.catchUp !== undefined) {
-      // Versions are global (from the store): a higher one was compiled by a replica that is
-      // ahead of this one. Catch up first rather than send the proxy back to older content.
+    if (lastVersion !== null && (snap === undefined || lastVersion > snap.snapshot.version) && this.o.catchUp !== undefined) {
+      // Versions are global (from the store): a higher one, or one for a node this replica has
+      // not compiled yet, was compiled by a replica that is ahead of this one. Catch up first
+      // rather than send the proxy back to older content.
       this.o.catchUp().then(
         () => this.resume(nodeId, lastVersion),
         (err: unknown) => {
-          this.o.logger.warn({ nodeId, err: (err as Error).message }, 'push: catching up with the store failed; sending what this replica has');
-          this.resume(nodeId, lastVersion);
+          // This replica cannot reach the store: what it has is older than what the proxy runs.
+          // Send nothing; once it catches up, its passes push anything newer (and skip the
+          // version the proxy has).
+          this.o.logger.warn({ nodeId, err: (err as Error).message }, 'push: catching up with the store failed; the proxy keeps its newer version');
         },
       );
     } else {
