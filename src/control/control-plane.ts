@@ -111,6 +111,7 @@ export class ControlPlane implements ApiBackend {
   private leaseTimer: NodeJS.Timeout | null = null;
   private rotateTimer: NodeJS.Timeout | null = null;
   private gcTimer: NodeJS.Timeout | null = null;
+  private compileRetry: NodeJS.Timeout | null = null;
   /** Nodes whose stored snapshot version the last GC found without a registered node (forgotten if still gone next time). */
   private gcSuspects = new Set<string>();
   private unsubscribeStore: (() => void) | null = null;
@@ -216,6 +217,8 @@ export class ControlPlane implements ApiBackend {
     });
     this.auth.login.cookieName = loginCookieName(Number(new URL(this.api.url).port));
     this.tracingConfig = snapshotTracing(this.defaultTracing(), this.api.url);
+    // Every pass pushes what it changed (none before the push server is up).
+    this.snapshots.onCompiled = (changed) => this.push?.push(changed);
     // Load the stored agents and subscribe to the store's changes with no await in between, so
     // no change another replica writes meanwhile is missed. Every lease restarts now: the
     // control plane being down never expires an endpoint.
@@ -293,6 +296,10 @@ export class ControlPlane implements ApiBackend {
         this.recompileAndPush();
         return;
       }
+      case 'snapshots':
+        // Another replica claimed versions (or this one did): agree with it where it matters.
+        this.snapshots.reconcile(c.nodeIds).catch((err: unknown) => this.compileFailed(err));
+        return;
     }
   }
 
@@ -394,14 +401,30 @@ export class ControlPlane implements ApiBackend {
     return authenticate(req, this.authOptions());
   }
 
-  /** After a registry or resource change: recompile every node; push only to those whose content changed. */
+  /**
+   * After a registry or resource change: recompile the nodes it can affect; every pass pushes
+   * to those whose content changed (snapshots.onCompiled, set in boot). Changes that arrive
+   * while a pass waits to start join it.
+   */
   private recompileAndPush(): void {
     if (this.closing) return;
     this.metrics.recompiles.inc();
-    this.snapshots.recompile().then(
-      (changed) => this.push?.push(changed),
-      (err: unknown) => this.logger.error({ err }, 'compiling snapshots failed'),
-    );
+    this.snapshots.recompile().catch((err: unknown) => this.compileFailed(err));
+  }
+
+  /**
+   * A pass failed (over etcd: the store did not answer its claim). The nodes it looked at are
+   * kept for the next pass (SnapshotCache); run one in a second rather than wait for the next
+   * change, which may be long in coming (agents' renewals change nothing).
+   */
+  private compileFailed(err: unknown): void {
+    this.logger.error({ err }, 'compiling snapshots failed; trying again in 1 s');
+    if (this.closing || this.compileRetry !== null) return;
+    this.compileRetry = setTimeout(() => {
+      this.compileRetry = null;
+      this.recompileAndPush();
+    }, 1000);
+    this.compileRetry.unref();
   }
 
   /** File store only: leases end here. Over etcd, etcd ends them (agents' reports are on etcd leases). */
@@ -538,6 +561,7 @@ export class ControlPlane implements ApiBackend {
     if (this.leaseTimer !== null) clearTimeout(this.leaseTimer);
     if (this.rotateTimer !== null) clearTimeout(this.rotateTimer);
     if (this.gcTimer !== null) clearInterval(this.gcTimer);
+    if (this.compileRetry !== null) clearTimeout(this.compileRetry);
     this.unsubscribeStore?.();
     this.registry.removeAllListeners();
     this.resources.removeAllListeners();

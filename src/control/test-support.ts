@@ -178,7 +178,12 @@ export class StreamClient {
   }
 
   send(msg: ProxyMessage): void {
-    this.req.write(`${JSON.stringify(msg)}\n`);
+    if (this.req.writable) this.req.write(`${JSON.stringify(msg)}\n`);
+  }
+
+  /** One line as given (it may be malformed on purpose). */
+  sendRaw(line: string): void {
+    this.req.write(`${line}\n`);
   }
 
   /** Next message that is not a ping (null when the stream ended). */

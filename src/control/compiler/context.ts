@@ -1,11 +1,11 @@
-import type { PortSpec } from '../../api/registry.js';
 import type { Resource } from '../../api/resources.js';
-import type { ClusterConfig, EndpointConfig, RouteConfig } from '../../api/snapshot.js';
-import type { DestinationPolicySpec, FaultInjectionSpec } from '../../config/resources/schema.js';
+import type { ClusterConfig, RouteConfig } from '../../api/snapshot.js';
 import { compileRouteTable } from '../../proxy/routing/compile.js';
 import type { Registry } from '../registry/registry.js';
-import { parentPorts, policyWinners, serviceKey, type ParentRefLike } from '../resources/refs.js';
-import { policyFields, type PolicyFields } from './policy.js';
+import { parentPorts, serviceKey, type ParentRefLike } from '../resources/refs.js';
+import { DependencyIndex } from './dependency-index.js';
+import { CompileInputs, inputKey } from './inputs.js';
+import { RecordingMap } from './recording-map.js';
 import { compileRoute, type RouteInputs } from './routes.js';
 
 export const CONNECT_TIMEOUT_MS = 1000;
@@ -25,108 +25,121 @@ export function parseClusterName(name: string): { namespace: string; service: st
   return { namespace: name.slice(0, slash), service: name.slice(slash + 1, colon), port: name.slice(colon + 1) };
 }
 
+/** A cluster as built (null: no such cluster), the inputs it read (input keys, inputs.ts) and the cluster's JSON once asked for. */
+export interface Built<T> {
+  readonly value: T | null;
+  readonly inputs: ReadonlySet<string>;
+  json?: string;
+}
+
+export type RoutedCluster = { cluster: ClusterConfig; referenced: string[] };
+
 /**
- * Everything one compile pass reads, indexed once: services and their ports, ready endpoints per
- * cluster, routes per parent service, the DestinationPolicy in effect per service and the
- * FaultInjections. Clusters are built once per pass and shared by every node that uses them.
+ * Builds clusters from one state of the inputs and keeps them: a cluster is built once and
+ * shared by every node that uses it, and it survives later states until an input it read
+ * changes (`update`). Every read of an input is recorded (the services and faults maps the
+ * route compiler looks things up in record each key asked for), so what a cluster depends on
+ * is what it read, not a list kept beside the code that could drift from it.
  */
 export class CompileContext {
-  private readonly services = new Map<string, PortSpec[]>();
-  private readonly endpoints = new Map<string, EndpointConfig[]>();
-  private readonly routesByParent = new Map<string, Resource[]>();
-  private readonly policies = new Map<string, PolicyFields>();
-  private readonly routeInputs: RouteInputs;
-  private readonly plain = new Map<string, ClusterConfig | null>();
-  private readonly routed = new Map<string, { cluster: ClusterConfig; referenced: string[] } | null>();
+  private readonly plain = new Map<string, Built<ClusterConfig>>();
+  private readonly routed = new Map<string, Built<RoutedCluster>>();
+  /** Items `backend:<name>` and `upstream:<name>`. */
+  private readonly index = new DependencyIndex();
 
   constructor(
-    private readonly registry: Registry,
-    resources: readonly Resource[],
+    private inputs: CompileInputs,
     private readonly onDroppedRoute: (d: DroppedRoute) => void = () => {},
-  ) {
-    for (const s of registry.services()) this.services.set(`${s.namespace}/${s.name}`, s.ports);
-    for (const e of registry.endpoints()) {
-      if (!e.ready) continue;
-      const name = `${e.namespace}/${e.service}:${e.port}`;
-      let list = this.endpoints.get(name);
-      if (list === undefined) this.endpoints.set(name, (list = []));
-      list.push({ host: e.host, port: e.portNumber, identity: e.identity, workload: e.workload, replica: e.replica });
+  ) {}
+
+  /** A context over the registry and resources as they are now (no tracing, no trust bundle: clusters only). */
+  static of(registry: Registry, resources: readonly Resource[], onDroppedRoute?: (d: DroppedRoute) => void): CompileContext {
+    return new CompileContext(CompileInputs.build(registry, resources, { trustDomain: registry.trustDomain, trustBundlePem: [], tracing: undefined }), onDroppedRoute);
+  }
+
+  /** Moves to the next state of the inputs, dropping every cluster that read one of `changed`. */
+  update(inputs: CompileInputs, changed: Iterable<string>): void {
+    this.inputs = inputs;
+    for (const item of this.index.dependents(changed)) {
+      this.index.remove(item);
+      if (item.startsWith('backend:')) this.plain.delete(item.slice(8));
+      else this.routed.delete(item.slice(9));
     }
-    for (const list of this.endpoints.values()) {
-      list.sort((a, b) => cmp(a.workload, b.workload) || a.replica - b.replica || cmp(a.host, b.host) || a.port - b.port);
-    }
-    const faults = new Map<string, FaultInjectionSpec>();
-    const routes = resources.filter((r) => r.kind === 'HTTPRoute' || r.kind === 'GRPCRoute');
-    routes.sort((a, b) => cmp(a.kind, b.kind) || cmp(a.metadata.namespace, b.metadata.namespace) || cmp(a.metadata.name, b.metadata.name));
-    for (const r of routes) {
-      const parents = new Set((r.spec as { parentRefs: ParentRefLike[] }).parentRefs.map((p) => serviceKey(p, r.metadata.namespace)));
-      for (const p of parents) {
-        let list = this.routesByParent.get(p);
-        if (list === undefined) this.routesByParent.set(p, (list = []));
-        list.push(r);
-      }
-    }
-    for (const r of resources) if (r.kind === 'FaultInjection') faults.set(`${r.metadata.namespace}/${r.metadata.name}`, r.spec as FaultInjectionSpec);
-    for (const [target, p] of policyWinners(resources)) this.policies.set(target, policyFields(p.spec as DestinationPolicySpec));
-    this.routeInputs = { services: this.services, faults };
+  }
+
+  /** Clusters kept (tests, metrics). */
+  get size(): number {
+    return this.plain.size + this.routed.size;
   }
 
   /** The cluster a node declared as an upstream: with the routes attached to it, and the clusters they send to. */
-  upstream(name: string): { cluster: ClusterConfig; referenced: string[] } | null {
-    let c = this.routed.get(name);
-    if (c === undefined) {
-      c = this.buildRouted(name);
-      this.routed.set(name, c);
+  upstream(name: string): Built<RoutedCluster> {
+    let b = this.routed.get(name);
+    if (b === undefined) {
+      const inputs = new Set<string>();
+      b = { value: this.buildRouted(name, inputs), inputs };
+      this.routed.set(name, b);
+      this.index.set(`upstream:${name}`, inputs);
     }
-    return c;
+    return b;
   }
 
   /** A cluster a route sends to: endpoints and policy, no routes (GAMMA: backends are endpoints, not re-routed). */
-  backend(name: string): ClusterConfig | null {
-    let c = this.plain.get(name);
-    if (c === undefined) {
-      c = this.buildPlain(name);
-      this.plain.set(name, c);
+  backend(name: string): Built<ClusterConfig> {
+    let b = this.plain.get(name);
+    if (b === undefined) {
+      const inputs = new Set<string>();
+      b = { value: this.buildPlain(name, inputs), inputs };
+      this.plain.set(name, b);
+      this.index.set(`backend:${name}`, inputs);
     }
-    return c;
+    return b;
   }
 
-  private buildPlain(name: string): ClusterConfig | null {
+  private buildPlain(name: string, read: Set<string>): ClusterConfig | null {
     const c = parseClusterName(name);
     if (c === null) return null;
     const svc = `${c.namespace}/${c.service}`;
-    const port = this.services.get(svc)?.find((p) => p.name === c.port);
-    // A selected service is in services() too; a port nobody serves yields no cluster (`unknown-cluster`).
-    const protocol = port?.protocol ?? this.registry.portProtocol(c.namespace, c.service, c.port);
+    read.add(inputKey.service(svc));
+    const port = this.inputs.services.get(svc)?.find((p) => p.name === c.port);
+    // A selected service is in services too; a port nobody serves yields no cluster (`unknown-cluster`).
+    const protocol = port?.protocol ?? this.inputs.portProtocol(c.namespace, c.service, c.port);
     if (protocol === null) return null;
-    const { loadBalancer, ...policy } = this.policies.get(svc) ?? {};
+    read.add(inputKey.policy(svc));
+    read.add(inputKey.endpoints(name));
+    const { loadBalancer, ...policy } = this.inputs.policy(svc) ?? {};
     return {
       name,
       namespace: c.namespace,
       service: c.service,
       port: c.port,
       protocol,
-      loadBalancer: loadBalancer ?? this.registry.loadBalancer(c.namespace, c.service),
+      loadBalancer: loadBalancer ?? this.inputs.loadBalancer(c.namespace, c.service),
       connectTimeoutMs: CONNECT_TIMEOUT_MS,
-      endpoints: this.endpoints.get(name) ?? [],
+      endpoints: this.inputs.endpoints(name),
       ...policy,
     };
   }
 
-  private buildRouted(name: string): { cluster: ClusterConfig; referenced: string[] } | null {
-    const base = this.backend(name);
+  private buildRouted(name: string, read: Set<string>): RoutedCluster | null {
+    const b = this.backend(name);
+    for (const k of b.inputs) read.add(k);
+    const base = b.value;
     if (base === null) return null;
     const svc = `${base.namespace}/${base.service}`;
+    read.add(inputKey.routes(svc));
+    const services = new RecordingMap(this.inputs.services, inputKey.service, read);
+    const routeInputs: RouteInputs = { services, faults: new RecordingMap(this.inputs.faults, inputKey.fault, read) };
     const referenced = new Set<string>();
     const routes: RouteConfig[] = [];
-    for (const r of this.routesByParent.get(svc) ?? []) {
+    for (const r of this.inputs.routesByParent.get(svc) ?? []) {
       const attaches = (r.spec as { parentRefs: ParentRefLike[] }).parentRefs.some((p) => {
         if (serviceKey(p, r.metadata.namespace) !== svc) return false;
-        return parentPorts(p, r.metadata.namespace, this.services).ports.some((q) => q.name === base.port);
+        return parentPorts(p, r.metadata.namespace, services).ports.some((q) => q.name === base.port);
       });
       if (!attaches) continue;
       const refs = new Set<string>();
-      const route = compileRoute(r, name, { name: base.port, protocol: base.protocol }, this.routeInputs, refs);
+      const route = compileRoute(r, name, { name: base.port, protocol: base.protocol }, routeInputs, refs);
       // Checked with the proxy's own compiler: one route it would refuse must not cost the whole snapshot.
       const check = compileRouteTable({ routes: [route] });
       if (!check.ok) {
@@ -139,8 +152,4 @@ export class CompileContext {
     if (routes.length === 0) return { cluster: base, referenced: [] };
     return { cluster: { ...base, routes: { routes } }, referenced: [...referenced].sort() };
   }
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -97,7 +97,7 @@ export class PushServer {
     for (const id of nodeIds) {
       const compiled = this.deps.snapshots.get(id);
       const stream = this.streams.get(id);
-      if (compiled !== undefined && stream !== undefined) stream.sendSnapshot(compiled.snapshot);
+      if (compiled !== undefined && stream !== undefined) stream.sendSnapshot(compiled);
     }
   }
 
@@ -219,7 +219,7 @@ export class PushServer {
       logger: this.deps.logger,
       tracker: this.deps.tracker,
       authorize: (nodeId) => this.expectedIdentity(nodeId) === peer,
-      current: (nodeId) => this.deps.snapshots.get(nodeId)?.snapshot,
+      current: (nodeId) => this.deps.snapshots.get(nodeId),
       catchUp: async () => {
         await this.deps.store.sync();
         await this.deps.snapshots.idle();

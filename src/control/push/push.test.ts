@@ -145,6 +145,22 @@ test('snapshot on hello, a new one after an agent report changes endpoints, acks
   s3.close();
 });
 
+test('acks count in any JSON spelling (the exact one takes a fast path); a malformed ack ends the stream', async () => {
+  const creds = await enroll(cpOf(), 'default/web/0', WEB);
+  const s = new StreamClient(cpOf(), creds);
+  s.send({ type: 'hello', nodeId: 'default/web/0', lastVersion: null, status: STATUS });
+  assert.equal(await s.status, 200);
+  const st = () => cpOf().tracker.get('default/web/0');
+  s.sendRaw('{"type":"ack","version":41}');
+  await until(() => st()?.ackedVersion === 41);
+  s.sendRaw('{ "version": 42, "type": "ack" }');
+  await until(() => st()?.ackedVersion === 42);
+  s.sendRaw('{"type":"ack","version":"43"}');
+  await until(() => st()?.connected === false);
+  assert.equal(st()?.ackedVersion, 42);
+  s.close();
+});
+
 test('a stream whose first line is not hello is refused with 400', async () => {
   const creds = await enroll(cpOf(), 'default/web/0', WEB);
   const s = new StreamClient(cpOf(), creds);

@@ -1,33 +1,16 @@
 import { EventEmitter } from 'node:events';
 import type { Protocol } from '../../api/common.js';
 import type { LoadBalancerKind } from '../../api/snapshot.js';
-import type { AgentReport, EndpointView, PortSpec, ReplicaState, SelectorServiceReport, ServiceView, WorkloadReport, WorkloadView } from '../../api/registry.js';
+import type { AgentReport, EndpointView, PortSpec, ServiceView, WorkloadReport, WorkloadView } from '../../api/registry.js';
 import { spiffeId } from '../../identity/spiffe.js';
-import { selects, selectorServiceKey } from './selectors.js';
+import { RegistryViews, type ProxyNode, type SelectedService } from './views.js';
+
+export type { ProxyNode, SelectedService } from './views.js';
 
 interface AgentEntry {
   report: AgentReport;
   receivedAt: number;
   expiresAt: number;
-}
-
-/** One proxy the mesh expects: a replica of a workload reported by an agent. */
-export interface ProxyNode {
-  nodeId: string;
-  identity: string;
-  agentId: string;
-  namespace: string;
-  workload: string;
-  replica: number;
-  upstreams: string[];
-  adminUrl: string;
-  state: ReplicaState;
-  ready: boolean;
-}
-
-/** A label-selected service with the workloads that currently match it (at least one). */
-export interface SelectedService extends SelectorServiceReport {
-  workloads: WorkloadView[];
 }
 
 export interface RegistryEvents {
@@ -37,13 +20,21 @@ export interface RegistryEvents {
 /**
  * Agent reports turned into services, workloads, endpoints and proxy nodes. Each agent's
  * report replaces its previous one whole. A lease ends `leaseMs` after the last report;
- * expire(now) drops lapsed agents. Time is always passed in, never read here.
+ * expire(now) drops lapsed agents. Time is always passed in, never read here. The views are
+ * derived once per change (views.ts) and copied out.
  */
 export class Registry extends EventEmitter<RegistryEvents> {
   private readonly agents = new Map<string, AgentEntry>();
+  private derived: RegistryViews | null = null;
+  private gen = 0;
 
   constructor(readonly trustDomain: string) {
     super();
+  }
+
+  /** Bumped by every change of content (a renewal with the same content keeps it): readers may cache by it. */
+  get generation(): number {
+    return this.gen;
   }
 
   /** Stores a report and (re)starts its lease at `now`. Emits 'changed' when the content differs. */
@@ -51,12 +42,14 @@ export class Registry extends EventEmitter<RegistryEvents> {
     const prev = this.agents.get(report.agentId);
     this.agents.set(report.agentId, { report, receivedAt: now, expiresAt: now + report.leaseMs });
     const same = prev !== undefined && JSON.stringify(prev.report.workloads) === JSON.stringify(report.workloads) && JSON.stringify(prev.report.services) === JSON.stringify(report.services);
-    if (!same) this.emit('changed');
+    // The views are rebuilt from the new report objects either way; equal content keeps the generation.
+    this.derived = null;
+    if (!same) this.changed();
   }
 
   remove(agentId: string): boolean {
     const had = this.agents.delete(agentId);
-    if (had) this.emit('changed');
+    if (had) this.changed();
     return had;
   }
 
@@ -65,7 +58,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
     const gone: string[] = [];
     for (const [id, e] of this.agents) if (e.expiresAt <= now) gone.push(id);
     for (const id of gone) this.agents.delete(id);
-    if (gone.length > 0) this.emit('changed');
+    if (gone.length > 0) this.changed();
     return gone;
   }
 
@@ -85,11 +78,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
   }
 
   workloads(): WorkloadView[] {
-    const out: WorkloadView[] = [];
-    for (const [agentId, e] of this.sortedAgents()) {
-      for (const w of e.report.workloads) out.push({ ...w, agentId, identity: this.identityOf(w) });
-    }
-    return out;
+    return [...this.views().workloads];
   }
 
   /**
@@ -98,73 +87,27 @@ export class Registry extends EventEmitter<RegistryEvents> {
    * (the workload's service is what callers get).
    */
   selectedServices(): SelectedService[] {
-    const workloads = this.workloads();
-    const served = new Set(workloads.map((w) => `${w.namespace}/${w.service}`));
-    const byKey = new Map<string, SelectedService>();
-    for (const [, e] of this.sortedAgents()) {
-      for (const s of e.report.services ?? []) {
-        const key = selectorServiceKey(s);
-        if (byKey.has(key) || served.has(key)) continue;
-        const matching = workloads.filter((w) => selects(s.selector, w, s.namespace));
-        if (matching.length > 0) byKey.set(key, { namespace: s.namespace, name: s.name, selector: { ...s.selector }, workloads: matching });
-      }
-    }
-    return [...byKey.values()].sort((a, b) => selectorServiceKey(a).localeCompare(selectorServiceKey(b)));
+    return [...this.views().selected];
   }
 
   /** Every endpoint: each workload's under its own service, then again under every selected service that picks it. */
   endpoints(): EndpointView[] {
-    const out: EndpointView[] = [];
-    const served: [string, WorkloadView][] = this.workloads().map((w) => [w.service, w]);
-    for (const s of this.selectedServices()) for (const w of s.workloads) served.push([s.name, w]);
-    for (const [service, w] of served) {
-      for (const r of w.replicas) {
-        for (const ep of r.endpoints) {
-          out.push({
-            namespace: w.namespace,
-            service,
-            port: ep.port,
-            protocol: ep.protocol,
-            host: ep.host,
-            portNumber: ep.portNumber,
-            workload: w.name,
-            replica: r.replica,
-            nodeId: r.nodeId,
-            identity: w.identity,
-            ready: r.state === 'ready',
-          });
-        }
-      }
-    }
-    return out;
+    return [...this.views().endpoints];
   }
 
   services(): ServiceView[] {
-    const byKey = new Map<string, ServiceView>();
-    for (const w of this.workloads()) {
-      // An ingress gateway is a client of the mesh, not a service anyone can call.
-      if (w.ingress) continue;
-      const key = `${w.namespace}/${w.service}`;
-      let s = byKey.get(key);
-      if (s === undefined) {
-        s = { namespace: w.namespace, name: w.service, identity: w.identity, ports: [], endpointsReady: 0, endpointsTotal: 0 };
-        byKey.set(key, s);
-      }
-      for (const p of w.ports) if (!s.ports.some((q: PortSpec) => q.name === p.name)) s.ports.push({ ...p });
-    }
-    for (const sel of this.selectedServices()) {
-      const first = sel.workloads[0] as WorkloadView;
-      const s: ServiceView = { namespace: sel.namespace, name: sel.name, identity: first.identity, ports: [], endpointsReady: 0, endpointsTotal: 0, selector: sel.selector };
-      for (const w of sel.workloads) for (const p of w.ports) if (!s.ports.some((q) => q.name === p.name)) s.ports.push({ ...p });
-      byKey.set(`${sel.namespace}/${sel.name}`, s);
-    }
-    for (const ep of this.endpoints()) {
-      const s = byKey.get(`${ep.namespace}/${ep.service}`);
-      if (s === undefined) continue;
-      s.endpointsTotal++;
-      if (ep.ready) s.endpointsReady++;
-    }
-    return [...byKey.values()].sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
+    // Copies: a caller may change a view's counts or ports without changing the registry.
+    return this.views().services.map((s) => ({ ...s, ports: s.ports.map((p) => ({ ...p })) }));
+  }
+
+  /** Ports of every service (`namespace/name`) as services() lists them; shared, not to be modified. */
+  servicePorts(): ReadonlyMap<string, readonly PortSpec[]> {
+    return this.views().servicePorts;
+  }
+
+  /** Each workload with the service name its endpoints count under: its own, then every selected service that picks it (endpoints() order). */
+  servedWorkloads(): readonly [string, WorkloadView][] {
+    return this.views().served;
   }
 
   /** Protocol of a service port, or null when no workload declares it (selected services included). */
@@ -185,38 +128,29 @@ export class Registry extends EventEmitter<RegistryEvents> {
   }
 
   /** Workloads behind a service: those that serve it, else those a selected service of that name picks. */
-  private servingWorkloads(namespace: string, service: string): WorkloadView[] {
-    const own = this.workloads().filter((w) => w.namespace === namespace && w.service === service);
-    if (own.length > 0) return own;
-    return this.selectedServices().find((s) => s.namespace === namespace && s.name === service)?.workloads ?? [];
+  servingWorkloads(namespace: string, service: string): readonly WorkloadView[] {
+    return this.views().serving.get(`${namespace}/${service}`) ?? [];
   }
 
   nodes(): ProxyNode[] {
-    const out: ProxyNode[] = [];
-    for (const w of this.workloads()) {
-      for (const r of w.replicas) {
-        out.push({
-          nodeId: r.nodeId,
-          identity: w.identity,
-          agentId: w.agentId,
-          namespace: w.namespace,
-          workload: w.name,
-          replica: r.replica,
-          upstreams: [...w.upstreams],
-          adminUrl: r.adminUrl,
-          state: r.state,
-          ready: r.state === 'ready',
-        });
-      }
-    }
-    return out;
+    return [...this.views().nodes];
   }
 
   node(nodeId: string): ProxyNode | undefined {
-    return this.nodes().find((n) => n.nodeId === nodeId);
+    return this.views().nodeById.get(nodeId);
   }
 
-  private sortedAgents(): [string, AgentEntry][] {
-    return [...this.agents.entries()].sort(([a], [b]) => a.localeCompare(b));
+  private changed(): void {
+    this.derived = null;
+    this.gen++;
+    this.emit('changed');
+  }
+
+  private views(): RegistryViews {
+    if (this.derived === null) {
+      const sorted = [...this.agents.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([id, e]): [string, AgentReport] => [id, e.report]);
+      this.derived = new RegistryViews(sorted, (w) => this.identityOf(w));
+    }
+    return this.derived;
   }
 }

@@ -91,6 +91,50 @@ export function storeConformance(name: string, fixture: () => Promise<StoreFixtu
       assert.ok(again.version() >= (second.get('ns/b/0')?.version as number));
     }));
 
+  test(`${name}: a claim of more nodes than one etcd transaction takes gives them one version; a stale proposal is left out`, () =>
+    withStore(async (f) => {
+      const s = f.store;
+      const many = new Map(Array.from({ length: 300 }, (_, i) => [`ns/w/${i}`, `h${i}`] as const));
+      const basis = s.revision();
+      const claimed = await s.claimSnapshotVersions(many, basis);
+      assert.equal(claimed.size, 300);
+      assert.equal(new Set([...claimed.values()].map((v) => v.version)).size, 1, 'one version for one claim (one encoding per content)');
+      for (const [id, v] of claimed) assert.deepEqual(s.snapshotVersions().get(id), v);
+      assert.equal(s.snapshotVersions().get('ns/w/7')?.basis, basis, 'the basis is kept with the entry');
+      // Content compiled from newer state is stored; one from older state than it is left out.
+      const newer = await s.claimSnapshotVersions(new Map([['ns/w/0', 'new']]), basis + 10);
+      assert.ok((newer.get('ns/w/0')?.version as number) > (claimed.get('ns/w/0')?.version as number));
+      const stale = await s.claimSnapshotVersions(new Map([['ns/w/0', 'stale'], ['ns/w/1', 'h1']]), basis + 5);
+      assert.equal(stale.has('ns/w/0'), false, 'left out');
+      assert.deepEqual(stale.get('ns/w/1'), claimed.get('ns/w/1'), 'the same content keeps its version whatever the basis');
+      assert.equal(s.snapshotVersions().get('ns/w/0')?.hash, 'new');
+    }));
+
+  test(`${name}: revision() moves with agent and resource changes, not with snapshot-version writes`, () =>
+    withStore(async (f) => {
+      const s = f.store;
+      const r0 = s.revision();
+      await s.putAgent({ report: agentReport('a1', [workload('web')]), receivedAt: 1 });
+      await s.sync();
+      const r1 = s.revision();
+      assert.ok(r1 > r0, `an agent change moves it (${r0} -> ${r1})`);
+      await s.claimSnapshotVersions(new Map([['default/web/0', 'h']]), r1);
+      await s.forgetSnapshotVersions(['default/web/0']);
+      await s.putNodeIdentity('default/web/0', 'spiffe://td/ns/default/sa/web');
+      await s.sync();
+      assert.equal(s.revision(), r1, 'claims, forgets and identities do not');
+      await s.commitResources({ version: s.resourceVersion() + 1, put: [fault('r', 1)], remove: [] });
+      await s.sync();
+      const r2 = s.revision();
+      assert.ok(r2 > r1, 'a resource batch does');
+      await s.claimSnapshotVersions(new Map([['default/web/1', 'h']]), r2);
+      // After a restart, compiles are not older than the ones before it: their claims are not left out.
+      const again = await f.reopen();
+      assert.ok(again.revision() >= r2, `revision after a reopen ${again.revision()} >= ${r2}`);
+      const after = await again.claimSnapshotVersions(new Map([['default/web/1', 'h2']]), again.revision());
+      assert.equal(after.get('default/web/1')?.hash, 'h2');
+    }));
+
   test(`${name}: node identities persist`, () =>
     withStore(async (f) => {
       await f.store.putNodeIdentity('default/web/0', 'spiffe://td/ns/default/sa/web');

@@ -12,10 +12,19 @@ export interface StoredAgent {
   receivedAt: number;
 }
 
-/** What the compiler last produced for one proxy: kept so a restart reuses unchanged versions. */
+/**
+ * The version agreed for one proxy's compiled content: kept so a restart reuses unchanged
+ * versions and so every replica gives the same content the same version.
+ */
 export interface StoredSnapshotVersion {
   version: number;
+  /** SHA-256 of the snapshot's content without its version (compiler.ts, contentHash). */
   hash: string;
+  /**
+   * revision() the content was compiled at (the claim's `basis`): how new the state behind it
+   * is. Absent in entries stored before claims had one (treated as 0).
+   */
+  basis?: number;
 }
 
 /** A one-time bootstrap token's grant (the token itself is never stored, only its SHA-256). */
@@ -40,11 +49,15 @@ export interface ReplicaInfo {
  * - `agent`: an agent's report was stored (`agent`) or removed (`null`: deleted, or its lease expired).
  * - `resources`: a resource batch was committed (the resource version is now `version`).
  * - `resync`: the view was reloaded whole (a watch fell behind etcd's compaction): re-read everything.
+ * - `snapshots`: the stored snapshot versions of these nodes changed (claimed or forgotten),
+ *   also by this process. Only a store with other writers (etcd) announces it: a replica
+ *   checks that what it has compiled still agrees with what another replica stored.
  */
 export type StoreChange =
   | { kind: 'agent'; agentId: string; agent: StoredAgent | null }
   | { kind: 'resources'; version: number }
-  | { kind: 'resync' };
+  | { kind: 'resync' }
+  | { kind: 'snapshots'; nodeIds: string[] };
 
 /**
  * A write that lost a race with another replica (the state it was computed from is no longer
@@ -85,20 +98,27 @@ export interface Store extends CredentialStore {
   nextVersion(): Promise<number>;
 
   snapshotVersions(): ReadonlyMap<string, StoredSnapshotVersion>;
-  /** Replaces the whole map (nodes left out are forgotten). Single-writer use; replicas use claimSnapshotVersions. */
-  putSnapshotVersions(entries: ReadonlyMap<string, StoredSnapshotVersion>): Promise<void>;
   /**
-   * Agrees with every other replica on the version of each node's compiled content. For each
-   * proposed `nodeId -> content hash`: when the stored hash is the same, its stored version;
-   * otherwise one new version (shared by all nodes of this call) stored with the hash. `basis`
-   * is revision() as it was when the content was compiled: a node whose stored entry was
-   * compiled from newer state (a larger basis) with another hash is left out of the result
-   * (this caller compiled from stale state and will compile again when its view catches up).
+   * Agrees with every other replica on the version of each node's compiled content, and stores
+   * it: the only way versions are written (the compiler never picks one itself). For each
+   * proposed `nodeId -> content hash`: when the stored hash is the same, its stored version
+   * (nothing written); otherwise a new version, one for every node this call writes (nodes
+   * retried after a race with another replica may get a later one), stored with the hash and `basis`. `basis` is revision() as it was when the content was
+   * compiled: a node whose stored entry has another hash and a larger basis (compiled from
+   * newer state) is left out of the result, as this caller compiled from stale state and will
+   * compile again when its view catches up. Only the proposed nodes' entries are written (one
+   * key each over etcd), so a pass that recompiled 3 proxies of 1,000 writes 3 entries.
    */
   claimSnapshotVersions(proposals: ReadonlyMap<string, string>, basis: number): Promise<Map<string, StoredSnapshotVersion>>;
-  /** Forgets the stored versions of these nodes (garbage collection of nodes that are gone). */
+  /** Forgets the stored versions of these nodes (the leader's garbage collection of nodes that are gone). */
   forgetSnapshotVersions(nodeIds: readonly string[]): Promise<void>;
-  /** Position of this process's view in the store's history (etcd: the revision the cache has reached). */
+  /**
+   * How new the state this process's view reflects is: a number that grows with every change
+   * announced through onChange (agents, resources, resync), comparable across replicas (etcd:
+   * the revision of the last such change, or of the last reload). Writes that change no
+   * compile input (snapshot versions, tokens, replicas) leave it alone: a replica answering
+   * another's snapshot-version write does not look newer for it (see SnapshotCache).
+   */
   revision(): number;
 
   /** SPIFFE ID each proxy node was issued a certificate for (the key /stream and /rotate check). */

@@ -16,6 +16,8 @@ export interface KeyChange {
   key: string;
   kv: CachedKv | null;
   prev: CachedKv | undefined;
+  /** The etcd revision of the change (of the put, or of the delete). */
+  revision: number;
 }
 
 export interface CacheHandlers {
@@ -154,11 +156,11 @@ export class EtcdCache {
       if (ev.type === 'Put') {
         const kv = toCached(ev.kv);
         this.kvs.set(key, kv);
-        changes.push({ key, kv, prev });
+        changes.push({ key, kv, prev, revision: r });
       } else {
         if (prev === undefined) continue;
         this.kvs.delete(key);
-        changes.push({ key, kv: null, prev });
+        changes.push({ key, kv: null, prev, revision: r });
       }
     }
     if (changes.length > 0) this.handlers.onChanges(changes);

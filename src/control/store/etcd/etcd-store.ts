@@ -36,7 +36,10 @@ export interface EtcdStoreOptions extends EtcdTarget {
 /** etcd's default limit of operations in one transaction is 128; batches stay under it. */
 const MAX_TXN_OPS = 120;
 
-/** How a snapshot-version entry is stored: the version is the entry's mod revision unless written explicitly. */
+/**
+ * How a snapshot-version entry is stored: the version is the entry's mod revision, unless
+ * written explicitly (a claim too big for one transaction gives all its nodes one version).
+ */
 interface SnapshotEntry {
   hash: string;
   basis: number;
@@ -60,8 +63,11 @@ function watchBackoff(ms = 100): WatchBackoff {
  * - Agents live on etcd leases of their report's leaseMs: a report that changes nothing only
  *   renews the lease; an agent that stops reporting is deleted by etcd on every replica at once.
  * - Versions are etcd revisions: nextVersion() is the revision of a write, and a node's
- *   snapshot version is the revision of the transaction that claimed it, so versions are
+ *   snapshot version is the revision of the transaction that claimed it (or, for a claim of
+ *   more nodes than one transaction takes, of a counter write made first), so versions are
  *   global and increasing whichever replica hands them out.
+ * - revision() is the revision of the last agent or resource change (or reload) this view
+ *   announced: the basis of a compile, which snapshot-version and other writes do not move.
  * - Resource batches are one transaction guarded by the resource version's mod revision.
  */
 export class EtcdStore implements Store {
@@ -73,15 +79,16 @@ export class EtcdStore implements Store {
   private readonly log: (msg: string, err?: Error) => void;
   private readonly agentView = new Map<string, StoredAgent>();
   private readonly resourceView = new Map<string, Resource>();
+  /** Each node's stored version, hash and basis (the revision its content was compiled at). */
   private readonly snapshotView = new Map<string, StoredSnapshotVersion>();
-  /** The basis each node's stored snapshot version was compiled from (see claimSnapshotVersions). */
-  private readonly snapshotBasis = new Map<string, number>();
   private readonly identityView = new Map<string, string>();
   private readonly tokenView = new Map<string, StoredGrant>();
   private readonly replicaView = new Map<string, ReplicaInfo>();
   private readonly credentials: EtcdCredentials;
   private resVersion = 0;
   private counterRevision = 0;
+  /** revision(): the last announced change of a compile input (or reload). */
+  private inputRevision = 0;
   private leadership: Leadership | null = null;
   private replicaLease: ReturnType<Etcd3['lease']> | null = null;
   private readonly probeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -97,6 +104,7 @@ export class EtcdStore implements Store {
       onChanges: (changes) => this.applyChanges(changes),
       onResync: () => {
         this.rebuildViews();
+        this.inputRevision = this.cache.revision();
         this.events.emit({ kind: 'resync' });
       },
       onError: (err, what) => this.log(what, err),
@@ -123,6 +131,7 @@ export class EtcdStore implements Store {
       throw new TrellisError('TRELLIS_E_STORE', `etcd at ${o.hosts.join(', ')}: ${(err as Error).message}`, { cause: err });
     }
     s.rebuildViews();
+    s.inputRevision = s.cache.revision();
     return s;
   }
 
@@ -139,6 +148,22 @@ export class EtcdStore implements Store {
     // The usual report repeats the last one: renewing its lease is all there is to do.
     if (cached !== undefined && cached.lease !== '0' && prev !== undefined && JSON.stringify(prev.report) === JSON.stringify(agent.report)) {
       if (await this.call('renewing an agent lease', () => keepAliveOnce(this.client, cached.lease))) return;
+    }
+    // A changed report with the same lease time stays on its lease (renewed alongside): one
+    // write on the way to the compile instead of a grant, a put and a revoke.
+    if (cached !== undefined && cached.lease !== '0' && prev !== undefined && prev.report.leaseMs === agent.report.leaseMs) {
+      const renewed = keepAliveOnce(this.client, cached.lease);
+      renewed.catch(() => undefined);
+      try {
+        const res = await this.client.put(key).value(JSON.stringify(agent)).lease(cached.lease).exec();
+        if (await renewed.catch(() => true)) {
+          await this.cache.reached(Number(res.header.revision));
+          return;
+        }
+      } catch (err) {
+        // The lease ran out meanwhile (etcd: "requested lease not found"): take a new one below.
+        if (!/lease not found/i.test((err as Error).message)) throw new TrellisError('TRELLIS_E_STORE', `etcd: storing an agent report failed: ${(err as Error).message}`, { cause: err });
+      }
     }
     const ttl = Math.max(1, Math.ceil(agent.report.leaseMs / 1000));
     const lease = await this.call('granting an agent lease', () => grantLease(this.client, ttl));
@@ -173,64 +198,94 @@ export class EtcdStore implements Store {
   }
 
   revision(): number {
-    return this.cache.revision();
+    return this.inputRevision;
   }
 
   snapshotVersions(): ReadonlyMap<string, StoredSnapshotVersion> {
     return this.snapshotView;
   }
 
-  async putSnapshotVersions(entries: ReadonlyMap<string, StoredSnapshotVersion>): Promise<void> {
-    const ops: IRequestOp[] = [];
-    const basis = this.cache.revision();
-    for (const [nodeId, v] of entries) {
-      const known = this.snapshotView.get(nodeId);
-      if (known !== undefined && known.version === v.version && known.hash === v.hash) continue;
-      ops.push(this.putOp(this.keys.snapshot(nodeId), JSON.stringify({ hash: v.hash, basis, version: v.version } satisfies SnapshotEntry)));
-    }
-    for (const nodeId of this.snapshotView.keys()) if (!entries.has(nodeId)) ops.push(this.deleteOp(this.keys.snapshot(nodeId)));
-    await this.commitChunks(ops, 'storing snapshot versions');
-  }
-
   async claimSnapshotVersions(proposals: ReadonlyMap<string, string>, basis: number): Promise<Map<string, StoredSnapshotVersion>> {
     const out = new Map<string, StoredSnapshotVersion>();
     let pending = [...proposals.keys()];
     for (let attempt = 0; pending.length > 0; attempt++) {
-      const retry: string[] = [];
-      for (let i = 0; i < pending.length; i += MAX_TXN_OPS) {
-        const compare: ICompare[] = [];
-        const success: IRequestOp[] = [];
-        const claimed: string[] = [];
-        for (const nodeId of pending.slice(i, i + MAX_TXN_OPS)) {
-          const hash = proposals.get(nodeId) as string;
-          const known = this.snapshotView.get(nodeId);
-          if (known !== undefined && known.hash === hash) {
-            out.set(nodeId, { version: known.version, hash });
-            continue;
-          }
-          // Compiled from older state than the stored entry: leave it out (see Store).
-          if (known !== undefined && (this.snapshotBasis.get(nodeId) ?? 0) > basis) continue;
-          const key = this.keys.snapshot(nodeId);
-          compare.push({ key: Buffer.from(key), target: 'Mod', result: 'Equal', mod_revision: this.cache.get(key)?.modRevision ?? 0 });
-          success.push(this.putOp(key, JSON.stringify({ hash, basis } satisfies SnapshotEntry)));
-          claimed.push(nodeId);
-        }
-        if (claimed.length === 0) continue;
-        const res = await this.call('claiming snapshot versions', () => this.client.kv.txn({ compare, success }));
-        if (res.succeeded) {
-          const r = Number(res.header.revision);
-          await this.cache.reached(r);
-          for (const nodeId of claimed) out.set(nodeId, { version: r, hash: proposals.get(nodeId) as string });
-        } else {
-          // Another replica wrote one of these entries first: look again with its write in view.
-          retry.push(...claimed);
-        }
+      const write: string[] = [];
+      for (const nodeId of pending) {
+        const hash = proposals.get(nodeId) as string;
+        const known = this.snapshotView.get(nodeId);
+        if (known !== undefined && known.hash === hash) out.set(nodeId, known);
+        // Compiled from older state than the stored entry: leave it out (see Store).
+        else if (known !== undefined && (known.basis ?? 0) > basis) continue;
+        else write.push(nodeId);
       }
+      if (write.length === 0) break;
+      const retry = write.length <= MAX_TXN_OPS ? await this.claimInOne(write, proposals, basis, out) : await this.claimInChunks(write, proposals, basis, out);
       if (retry.length > 0 && attempt >= 5) throw new StoreConflictError(`snapshot versions of ${retry.length} nodes kept changing under this replica`);
+      // Another replica wrote some of these entries first: look again with its writes in view.
       if (retry.length > 0) await this.sync();
       pending = retry;
     }
     return out;
+  }
+
+  /** One transaction guarded by each entry's mod revision; the version is its revision. Resolves to the nodes to retry. */
+  private async claimInOne(nodeIds: string[], proposals: ReadonlyMap<string, string>, basis: number, out: Map<string, StoredSnapshotVersion>): Promise<string[]> {
+    const compare: ICompare[] = [];
+    const success: IRequestOp[] = [];
+    for (const nodeId of nodeIds) {
+      const key = this.keys.snapshot(nodeId);
+      compare.push({ key: Buffer.from(key), target: 'Mod', result: 'Equal', mod_revision: this.cache.get(key)?.modRevision ?? 0 });
+      success.push(this.putOp(key, JSON.stringify({ hash: proposals.get(nodeId) as string, basis } satisfies SnapshotEntry)));
+    }
+    const res = await this.call('claiming snapshot versions', () => this.client.kv.txn({ compare, success }));
+    if (!res.succeeded) return nodeIds;
+    const r = Number(res.header.revision);
+    await this.cache.reached(r);
+    for (const nodeId of nodeIds) out.set(nodeId, { version: r, hash: proposals.get(nodeId) as string, basis });
+    return [];
+  }
+
+  /**
+   * More nodes than one transaction takes: one version for all of them (a counter write's
+   * revision, taken first), so every node of a pass shares it and the push server encodes each
+   * content's message once; the chunks, each guarded by its entries' mod revisions, run at once.
+   * A node already holding a version at least as new (another replica claimed it after the
+   * counter write) is retried rather than sent back. Resolves to the nodes to retry.
+   */
+  private async claimInChunks(nodeIds: string[], proposals: ReadonlyMap<string, string>, basis: number, out: Map<string, StoredSnapshotVersion>): Promise<string[]> {
+    const version = await this.nextVersion();
+    const retry: string[] = [];
+    const take = nodeIds.filter((id) => {
+      const newer = (this.snapshotView.get(id)?.version ?? 0) >= version;
+      if (newer) retry.push(id);
+      return !newer;
+    });
+    const chunks: string[][] = [];
+    for (let i = 0; i < take.length; i += MAX_TXN_OPS) chunks.push(take.slice(i, i + MAX_TXN_OPS));
+    const results = await Promise.all(
+      chunks.map((chunk) => {
+        const compare: ICompare[] = [];
+        const success: IRequestOp[] = [];
+        for (const nodeId of chunk) {
+          const key = this.keys.snapshot(nodeId);
+          compare.push({ key: Buffer.from(key), target: 'Mod', result: 'Equal', mod_revision: this.cache.get(key)?.modRevision ?? 0 });
+          success.push(this.putOp(key, JSON.stringify({ hash: proposals.get(nodeId) as string, basis, version } satisfies SnapshotEntry)));
+        }
+        return this.call('claiming snapshot versions', () => this.client.kv.txn({ compare, success }));
+      }),
+    );
+    let reached = 0;
+    results.forEach((res, i) => {
+      const chunk = chunks[i] as string[];
+      if (!res.succeeded) {
+        retry.push(...chunk);
+        return;
+      }
+      reached = Math.max(reached, Number(res.header.revision));
+      for (const nodeId of chunk) out.set(nodeId, { version, hash: proposals.get(nodeId) as string, basis });
+    });
+    if (reached > 0) await this.cache.reached(reached);
+    return retry;
   }
 
   async forgetSnapshotVersions(nodeIds: readonly string[]): Promise<void> {
@@ -418,7 +473,7 @@ export class EtcdStore implements Store {
   }
 
   private rebuildViews(): void {
-    for (const m of [this.agentView, this.resourceView, this.snapshotView, this.snapshotBasis, this.identityView, this.tokenView, this.replicaView]) m.clear();
+    for (const m of [this.agentView, this.resourceView, this.snapshotView, this.identityView, this.tokenView, this.replicaView]) m.clear();
     this.credentials.clear();
     this.resVersion = 0;
     this.counterRevision = 0;
@@ -428,14 +483,26 @@ export class EtcdStore implements Store {
   private applyChanges(changes: KeyChange[]): void {
     const out: StoreChange[] = [];
     let resources = false;
+    const snapshots: string[] = [];
+    let input = this.inputRevision;
     for (const c of changes) {
       const what = this.applyKey(c.key, c.kv);
       if (what === null) continue;
-      if (what.category === 'agents') out.push({ kind: 'agent', agentId: what.id, agent: this.agentView.get(what.id) ?? null });
-      else if (what.category === 'resources' || (what.category === 'meta' && what.id === 'resource-version')) resources = true;
+      if (what.category === 'agents') {
+        out.push({ kind: 'agent', agentId: what.id, agent: this.agentView.get(what.id) ?? null });
+        input = Math.max(input, c.revision);
+      } else if (what.category === 'resources' || (what.category === 'meta' && what.id === 'resource-version')) {
+        resources = true;
+        input = Math.max(input, c.revision);
+      } else if (what.category === 'snapshots') {
+        snapshots.push(what.id);
+      }
     }
     // A resource batch is one transaction: one change, after all its keys are in.
     if (resources) out.push({ kind: 'resources', version: this.resVersion });
+    if (snapshots.length > 0) out.push({ kind: 'snapshots', nodeIds: snapshots });
+    // Moved before the listeners run: a compile they start reads it as its basis.
+    this.inputRevision = input;
     for (const c of out) this.events.emit(c);
   }
 
@@ -463,8 +530,7 @@ export class EtcdStore implements Store {
         break;
       case 'snapshots': {
         const e = json<SnapshotEntry>();
-        set(this.snapshotView, e === null || kv === null ? null : { version: e.version ?? kv.modRevision, hash: e.hash });
-        set(this.snapshotBasis, e === null ? null : e.basis);
+        set(this.snapshotView, e === null || kv === null ? null : { version: e.version ?? kv.modRevision, hash: e.hash, basis: e.basis });
         break;
       }
       case 'nodes':
