@@ -1,5 +1,6 @@
 import { StatsService } from './stats/stats-service.js';
 import { prometheusTargets } from './api/prometheus-sd.js';
+import { ProxyAdminDispatcher, type AdminDispatcherFor } from './proxy-admin/admin-dispatcher.js';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
@@ -70,6 +71,9 @@ export class ControlPlane implements ApiBackend {
   readonly traces: TraceCollector;
   /** Golden metrics for the dashboard, scraped from the proxies while someone watches. */
   readonly stats: StatsService;
+  /** Calls to proxies' remote admin listeners (other hosts) present this control plane's certificate. */
+  private readonly adminDispatcher: ProxyAdminDispatcher;
+  readonly adminDispatcherFor: AdminDispatcherFor;
   version = '0.0.0';
   /** The snapshots' tracing block; known once the API address is bound. */
   private tracingConfig: TracingConfig | undefined;
@@ -89,6 +93,8 @@ export class ControlPlane implements ApiBackend {
     readonly clock: () => number,
   ) {
     this.identity = spiffeId(o.trustDomain, 'trellis-system', 'control-plane');
+    this.adminDispatcher = new ProxyAdminDispatcher(o.trustDomain);
+    this.adminDispatcherFor = this.adminDispatcher.for;
     this.registry = new Registry(o.trustDomain);
     this.resources = new ResourceStore(store, () => this.registry.services(), clock);
     this.snapshots = new SnapshotCache(
@@ -108,7 +114,9 @@ export class ControlPlane implements ApiBackend {
     });
     this.stats = new StatsService({
       trustDomain: o.trustDomain,
-      targets: () => prometheusTargets(this.registry.workloads()),
+      // Every proxy, those on other hosts through their remote admin listeners (mTLS).
+      targets: () => prometheusTargets(this.registry.workloads(), { remote: true }),
+      dispatcherFor: this.adminDispatcher.for,
       workloads: () => this.registry.workloads(),
       services: () => this.registry.services(),
       proxies: () => this.proxies(),
@@ -172,6 +180,7 @@ export class ControlPlane implements ApiBackend {
     this.scheduleExpiry();
 
     this.creds = await this.issueOwnCredentials();
+    this.adminDispatcher.update(this.creds, this.ca.trustBundlePem());
     this.push = await PushServer.start(this.o.push, this.creds, {
       trustDomain: this.o.trustDomain,
       ca: this.ca,
@@ -221,6 +230,7 @@ export class ControlPlane implements ApiBackend {
     try {
       this.creds = await this.issueOwnCredentials();
       this.push?.setCredentials(this.creds);
+      this.adminDispatcher.update(this.creds, this.ca.trustBundlePem());
       this.logger.info('rotated the control plane certificate');
     } catch (err) {
       this.logger.error({ err }, 'rotating the control plane certificate failed; retrying in 10s');
@@ -367,6 +377,7 @@ export class ControlPlane implements ApiBackend {
     this.registry.removeAllListeners();
     this.resources.removeAllListeners();
     this.stats.close();
+    await this.adminDispatcher.close();
     await Promise.all([this.push?.close(), this.api?.close()]);
     await this.snapshots.idle();
     await this.store.close();

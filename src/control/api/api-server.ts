@@ -19,6 +19,7 @@ import { agentReportSchema, parseJson, tokenRequestSchema } from './schemas.js';
 import { HttpError } from './http-error.js';
 import type { StatsService } from '../stats/stats-service.js';
 import { serveTap } from '../tap/tap-api.js';
+import type { AdminDispatcherFor } from '../proxy-admin/admin-dispatcher.js';
 import { serveDashboard } from '../dashboard/serve-dashboard.js';
 
 /** What the REST API needs from the control plane. */
@@ -46,6 +47,8 @@ export interface ApiBackend {
   trace(traceId: string): TraceView | undefined;
   /** Golden metrics for the dashboard (src/api/stats.ts). */
   stats: StatsService;
+  /** The client for a proxy's https (remote, mTLS) admin URL, for taps; absent: plain HTTP only. */
+  adminDispatcherFor?: AdminDispatcherFor;
 }
 
 const MAX_BODY = 4 * 1024 * 1024;
@@ -157,7 +160,7 @@ async function route(
           return json(res, 200, { version: b.version, trustDomain: b.trustDomain });
       }
     }
-    if (a === 'tap' && parts.length === 1) return serveTap(req, res, url, b.workloads());
+    if (a === 'tap' && parts.length === 1) return serveTap(req, res, url, b.workloads(), b.adminDispatcherFor !== undefined ? { dispatcherFor: b.adminDispatcherFor } : {});
     if (a === 'stats' && parts.length === 1) return json(res, 200, b.stats.view(url.searchParams.get('window')));
     if (a === 'stats' && b1 === 'series' && parts.length === 2) return json(res, 200, b.stats.series(url.searchParams));
     if (a === 'workloads' && b1 === 'status' && parts.length === 2) return json(res, 200, b.stats.workloadStatus());

@@ -1,0 +1,237 @@
+/**
+ * Drills over three network-namespace hosts (test/helpers/drill-lab.ts), the mesh's features
+ * with the caller and the callee on different hosts: `client` on h1, `web` with one replica on
+ * h2 (replica 0) and one on h3 (replica 1). The test plays client's app from the root
+ * namespace through client's outbound listener on h1's address; every request crosses the
+ * bridge from h1's proxy to h2's or h3's. Each drill with traffic running counts failures.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import { request } from 'undici';
+import WebSocket from 'ws';
+import type { StatsView } from '../../src/api/stats.js';
+import type { TapMessage } from '../../src/api/tap.js';
+import { failuresOf, underLoad, useDrillLab } from '../helpers/drill-lab.js';
+import { httpGetOutcome, loadLoop } from '../helpers/load.js';
+import { TRUST_DOMAIN, spiffeId } from '../helpers/meshes.js';
+import { labSkipReason } from '../helpers/netns-lab.js';
+import { waitFor } from '../helpers/proc.js';
+import { serviceRoute } from '../helpers/traffic-mesh.js';
+
+const WEB_OUT = 7101;
+
+const meshYaml = (address: (h: string) => string): string => `apiVersion: trellis.dev/v1alpha1
+kind: Mesh
+metadata:
+  name: it-drills-traffic
+spec:
+  trustDomain: ${TRUST_DOMAIN}
+  tracing: { sampling: 1 }
+  workloads:
+    - name: client
+      hosts: [h1]
+      command: [node, http-echo.mjs]
+      ports: [{ name: http }]
+      upstreams:
+        - { service: web, port: http, listen: "${address('h1')}:${WEB_OUT}" }
+    - name: web
+      hosts: [h2, h3]
+      command: [node, http-echo.mjs]
+      ports: [{ name: http }]
+      readiness: { httpGet: { path: /healthz, port: http }, periodSeconds: 1 }
+`;
+
+const policy = (name: string, service: string, spec: string): string => `apiVersion: trellis.dev/v1alpha1
+kind: DestinationPolicy
+metadata:
+  name: ${name}
+spec:
+  targetRef: { kind: Service, group: "", name: ${service} }
+${spec}`;
+
+interface Echo {
+  path: string;
+  headers: Record<string, string>;
+}
+
+describe('drills across hosts: traffic features', { skip: labSkipReason() }, () => {
+  const drill = useDrillLab({
+    hosts: ['h1', 'h2', 'h3'],
+    meshYaml,
+    controlPlaneHost: 'h1',
+    agentHosts: ['h1', 'h2', 'h3'],
+    trustDomain: TRUST_DOMAIN,
+    // client on h1, web once on h2 and once on h3.
+    expectWorkloads: 3,
+  });
+  const d = () => drill.get();
+  const out = (path: string): string => `http://${d().address('h1')}:${WEB_OUT}${path}`;
+  const get = async (path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> => {
+    const res = await request(out(path), { dispatcher: d().http, headers, headersTimeout: 15_000, bodyTimeout: 15_000 });
+    return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
+  };
+
+  afterEach(async () => {
+    await d().flag('web', 1, 'fail', false);
+    await d().clear();
+  });
+
+  it('HTTP/1.1 under load reaches web on both h2 and h3, none failed', async () => {
+    const seen = new Set<string>();
+    const stats = await underLoad(async () => {
+      const r = await get('/');
+      if (r.status === 200) seen.add(String(r.headers['x-echo-replica']));
+      return { ok: r.status === 200, status: r.status };
+    }, async (loop) => loop.waitForOk(200, 60_000));
+    assert.equal(stats.failed, 0, failuresOf(stats));
+    assert.deepEqual([...seen].sort(), ['0', '1'], 'both hosts\' replicas answered');
+  });
+
+  it('WebSocket from h1 to a web replica on another host: hello from web, 50 text and binary messages echoed', async () => {
+    const ws = new WebSocket(`ws://${d().address('h1')}:${WEB_OUT}/ws`);
+    const messages: { data: Buffer; binary: boolean }[] = [];
+    const waiters: (() => void)[] = [];
+    ws.on('message', (data: Buffer, binary: boolean) => {
+      messages.push({ data, binary });
+      waiters.shift()?.();
+    });
+    const next = (): Promise<void> => new Promise((resolve) => waiters.push(resolve));
+    const first = next();
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    await first;
+    const hello = JSON.parse(messages[0]!.data.toString()) as { hello: string; peer: string };
+    assert.deepEqual(hello, { hello: 'web', peer: spiffeId('client') });
+    for (let i = 0; i < 50; i++) {
+      const answered = next();
+      const binary = i % 2 === 1;
+      ws.send(binary ? Buffer.from([i, 255 - i]) : `m${i}`, { binary });
+      await answered;
+      const m = messages[i + 1]!;
+      assert.equal(m.binary, binary);
+      assert.deepEqual(m.data, binary ? Buffer.from([i, 255 - i]) : Buffer.from(`m${i}`));
+    }
+    const closed = new Promise<number>((resolve) => ws.once('close', (code: number) => resolve(code)));
+    ws.close(1000);
+    assert.equal(await closed, 1000);
+  });
+
+  it('a route with retries: every request fails once on the far host and is retried to success, none failed under load', async () => {
+    await d().apply(
+      serviceRoute(
+        'HTTPRoute',
+        'web-retries',
+        'web',
+        `    - backendRefs: [{ name: web, port: 80 }]
+      retry: { codes: [503], attempts: 2, backoff: 10ms }
+`,
+      ),
+    );
+    let n = 0;
+    let retried = 0;
+    const tag = `r${Date.now()}`;
+    const stats = await underLoad(async () => {
+      // Each key fails its first request on a replica (503), so every request needs its retry.
+      const r = await get(`/flaky/${tag}-${n++}/1/503`);
+      if (r.status === 200) retried += 1;
+      return { ok: r.status === 200, status: r.status, ...(r.status !== 200 ? { detail: r.body.slice(0, 100) } : {}) };
+    }, async (loop) => loop.waitForOk(100, 60_000));
+    assert.equal(stats.failed, 0, failuresOf(stats));
+    assert.equal(retried, stats.ok);
+  });
+
+  it('outlier ejection: web on h3 failing is ejected by h1\'s proxy, then only h2 answers', async () => {
+    await d().apply(
+      policy(
+        'web-outliers',
+        'web',
+        `  loadBalancer: { type: round-robin }
+  outlierDetection: { consecutive5xx: 3, interval: 1s, baseEjectionTime: 60s, maxEjectionPercent: 50 }
+`,
+      ),
+    );
+    await d().flag('web', 1, 'fail', true);
+    let failures = 0;
+    const last: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      const r = await get('/o');
+      if (r.status !== 200) failures++;
+      if (i >= 40) last.push(`${r.status}:${String(r.headers['x-echo-replica'])}`);
+    }
+    assert.ok(failures <= 3, `at most consecutive5xx failures before ejection, saw ${failures}`);
+    assert.deepEqual(new Set(last), new Set(['200:0']), 'once ejected, only h2\'s replica answers');
+  });
+
+  it('a trace spans hosts: the client span of h1\'s proxy is the parent of the server span of web\'s proxy on h2 or h3', async () => {
+    const traceId = Array.from({ length: 32 }, () => Math.floor(Math.random() * 16).toString(16)).join('');
+    const r = await get('/traced', { traceparent: `00-${traceId}-${'1'.repeat(16)}-01` });
+    assert.equal(r.status, 200);
+    interface SpanView { spanId: string; parentSpanId?: string; service: string; kind: string }
+    const spans = await waitFor(`the spans of ${traceId}`, async () => {
+      const t = await d().mesh.api<{ spans: SpanView[] }>(`/api/v1/traces/${traceId}`).catch(() => undefined);
+      return t !== undefined && t.spans.length >= 2 ? t.spans : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 300 });
+    const client = spans.find((s) => s.service === 'client' && s.kind === 'client');
+    const server = spans.find((s) => s.service === 'web' && s.kind === 'server');
+    assert.ok(client && server, JSON.stringify(spans));
+    assert.equal(client.parentSpanId, '1'.repeat(16));
+    assert.equal(server.parentSpanId, client.spanId);
+  });
+
+  it('tap across hosts: the control plane merges the taps of web\'s proxies on h2 and h3', async () => {
+    const res = await request(`${d().mesh.apiUrl}/api/v1/tap?workload=web&max=20&path=/tapped`, { headersTimeout: 15_000, bodyTimeout: 30_000 });
+    assert.equal(res.statusCode, 200);
+    const messages: TapMessage[] = [];
+    let buffered = '';
+    let attached!: () => void;
+    const isAttached = new Promise<void>((resolve) => (attached = resolve));
+    const done = (async () => {
+      for await (const chunk of res.body) {
+        buffered += (chunk as Buffer).toString();
+        let nl: number;
+        while ((nl = buffered.indexOf('\n')) >= 0) {
+          const line = buffered.slice(0, nl);
+          buffered = buffered.slice(nl + 1);
+          if (line.trim() === '') continue;
+          const m = JSON.parse(line) as TapMessage;
+          messages.push(m);
+          if (m.kind === 'attached') attached();
+        }
+      }
+    })();
+    await isAttached;
+    const loop = loadLoop(httpGetOutcome(out('/tapped'), d().http), { concurrency: 2 });
+    await done;
+    const stats = await loop.stop();
+    assert.equal(stats.failed, 0, failuresOf(stats));
+    const first = messages[0] as Extract<TapMessage, { kind: 'attached' }>;
+    assert.equal(first.kind, 'attached', JSON.stringify(messages.slice(0, 3)));
+    const errors = messages.filter((m) => m.kind === 'error');
+    assert.deepEqual(errors, [], 'every proxy of web attached');
+    const requests = messages.filter((m): m is Extract<TapMessage, { kind: 'request' }> => m.kind === 'request');
+    assert.equal(requests.length, 20);
+    assert.equal(new Set(requests.map((m) => m.event.proxy.nodeId)).size, 2, 'requests tapped on both hosts\' proxies');
+    assert.equal(first.proxies.length, 2);
+  });
+
+  it('stats and the dashboard\'s service graph across hosts: the edge client -> web counts what was sent', async () => {
+    // The first read starts the control plane's scraping; rows come from two scrapes.
+    await d().mesh.api<StatsView>('/api/v1/stats?window=30s');
+    const loop = loadLoop(httpGetOutcome(out('/graphed'), d().http), { concurrency: 2 });
+    await loop.waitForOk(100, 60_000);
+    const view = await waitFor('an edge client -> web with requests', async () => {
+      const v = await d().mesh.api<StatsView>('/api/v1/stats?window=30s');
+      const edge = v.edges.find((e) => e.source === 'default/client' && e.target === 'default/web');
+      return edge !== undefined && edge.metrics.requests > 0 ? v : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 500 });
+    const stats = await loop.stop();
+    assert.equal(stats.failed, 0, failuresOf(stats));
+    const edge = view.edges.find((e) => e.source === 'default/client' && e.target === 'default/web')!;
+    assert.equal(edge.identity, spiffeId('client'));
+    assert.equal(edge.metrics.successRate, 1);
+    const web = view.nodes.find((n) => n.id === 'default/web');
+    assert.ok((web?.metrics?.requests ?? 0) > 0, 'web\'s node counts what its proxies on h2 and h3 served');
+  });
+});
