@@ -70,7 +70,10 @@ function removeLabNow(prefix: string): void {
   }
 }
 
-/** Every connected proxy has acknowledged the newest version, which is at least `atLeast`. */
+/**
+ * Some proxy was given a version of at least `atLeast` and every connected proxy acknowledged
+ * the newest one it was given (a change leaves the snapshots it does not affect at their version).
+ */
 export async function proxiesAt(api: <T>(path: string) => Promise<T>, atLeast: number, timeoutMs = 30_000): Promise<number> {
   return waitFor(
     `every connected proxy to acknowledge config version >= ${atLeast}`,
@@ -80,7 +83,7 @@ export async function proxiesAt(api: <T>(path: string) => Promise<T>, atLeast: n
       if (connected.length === 0) return undefined;
       const top = Math.max(...connected.map((p) => p.version ?? 0));
       if (top < atLeast) return undefined;
-      return connected.every((p) => p.ackedVersion === top) ? top : undefined;
+      return connected.every((p) => p.ackedVersion === p.version) ? top : undefined;
     },
     { timeoutMs, intervalMs: 100 },
   );
@@ -149,7 +152,7 @@ export function useDrillLab(o: DrillLabOptions): { get(): DrillLab } {
         if (views.length === 0) return;
         const before = await newestVersion(api);
         for (const v of views) {
-          const r = await mesh.cli(['delete', v.kind, v.metadata.name, '--namespace', v.metadata.namespace, ...credentialArgs]);
+          const r = await mesh.cli(['delete', v.kind, v.metadata.name, '--namespace', v.metadata.namespace, '--control-plane', mesh.apiUrl, ...credentialArgs]);
           if (r.code !== 0) throw new Error(`trellis delete ${v.kind} ${v.metadata.name} exited ${r.code}: ${r.stderr}`);
         }
         await proxiesAt(api, before + 1);

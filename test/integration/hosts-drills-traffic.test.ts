@@ -12,7 +12,7 @@ import WebSocket from 'ws';
 import type { StatsView } from '../../src/api/stats.js';
 import type { TapMessage } from '../../src/api/tap.js';
 import { failuresOf, underLoad, useDrillLab } from '../helpers/drill-lab.js';
-import { httpGetOutcome, loadLoop } from '../helpers/load.js';
+import { httpGetOutcome, loadLoop, type LoadStats } from '../helpers/load.js';
 import { TRUST_DOMAIN, spiffeId } from '../helpers/meshes.js';
 import { labSkipReason } from '../helpers/netns-lab.js';
 import { waitFor } from '../helpers/proc.js';
@@ -127,7 +127,10 @@ describe('drills across hosts: traffic features', { skip: labSkipReason() }, () 
         `    - backendRefs: [{ name: web, port: 80 }]
       retry: { codes: [503], attempts: 2, backoff: 10ms }
 `,
-      ),
+      ) +
+        '---\n' +
+        // Every request here needs a retry: the default budget (a share of requests) would stop them.
+        policy('web-budget', 'web', '  retryBudget: { percent: 100, minRetriesPerSecond: 10 }\n'),
     );
     let n = 0;
     let retried = 0;
@@ -181,6 +184,8 @@ describe('drills across hosts: traffic features', { skip: labSkipReason() }, () 
   });
 
   it('tap across hosts: the control plane merges the taps of web\'s proxies on h2 and h3', async () => {
+    // Round robin, so both hosts' proxies serve (and tap) some of the requests.
+    await d().apply(policy('web-rr', 'web', '  loadBalancer: { type: round-robin }\n'));
     const res = await request(`${d().mesh.apiUrl}/api/v1/tap?workload=web&max=20&path=/tapped`, { headersTimeout: 15_000, bodyTimeout: 30_000 });
     assert.equal(res.statusCode, 200);
     const messages: TapMessage[] = [];
@@ -203,8 +208,12 @@ describe('drills across hosts: traffic features', { skip: labSkipReason() }, () 
     })();
     await isAttached;
     const loop = loadLoop(httpGetOutcome(out('/tapped'), d().http), { concurrency: 2 });
-    await done;
-    const stats = await loop.stop();
+    let stats: LoadStats;
+    try {
+      await done;
+    } finally {
+      stats = await loop.stop();
+    }
     assert.equal(stats.failed, 0, failuresOf(stats));
     const first = messages[0] as Extract<TapMessage, { kind: 'attached' }>;
     assert.equal(first.kind, 'attached', JSON.stringify(messages.slice(0, 3)));
@@ -219,19 +228,20 @@ describe('drills across hosts: traffic features', { skip: labSkipReason() }, () 
   it('stats and the dashboard\'s service graph across hosts: the edge client -> web counts what was sent', async () => {
     // The first read starts the control plane's scraping; rows come from two scrapes.
     await d().mesh.api<StatsView>('/api/v1/stats?window=30s');
-    const loop = loadLoop(httpGetOutcome(out('/graphed'), d().http), { concurrency: 2 });
-    await loop.waitForOk(100, 60_000);
-    const view = await waitFor('an edge client -> web with requests', async () => {
-      const v = await d().mesh.api<StatsView>('/api/v1/stats?window=30s');
-      const edge = v.edges.find((e) => e.source === 'default/client' && e.target === 'default/web');
-      return edge !== undefined && edge.metrics.requests > 0 ? v : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 500 });
-    const stats = await loop.stop();
+    let view: StatsView | undefined;
+    const stats = await underLoad(httpGetOutcome(out('/graphed'), d().http), async (loop) => {
+      await loop.waitForOk(100, 60_000);
+      view = await waitFor('an edge client -> web with requests', async () => {
+        const v = await d().mesh.api<StatsView>('/api/v1/stats?window=30s');
+        const edge = v.edges.find((e) => e.source === 'default/client' && e.target === 'default/web');
+        return edge !== undefined && edge.metrics.requests > 0 ? v : undefined;
+      }, { timeoutMs: 30_000, intervalMs: 500 });
+    }, 2);
     assert.equal(stats.failed, 0, failuresOf(stats));
-    const edge = view.edges.find((e) => e.source === 'default/client' && e.target === 'default/web')!;
+    const edge = view!.edges.find((e) => e.source === 'default/client' && e.target === 'default/web')!;
     assert.equal(edge.identity, spiffeId('client'));
     assert.equal(edge.metrics.successRate, 1);
-    const web = view.nodes.find((n) => n.id === 'default/web');
+    const web = view!.nodes.find((n) => n.id === 'default/web');
     assert.ok((web?.metrics?.requests ?? 0) > 0, 'web\'s node counts what its proxies on h2 and h3 served');
   });
 });
