@@ -49,11 +49,6 @@ spec:
   targetRef: { kind: Service, group: "", name: ${service} }
 ${spec}`;
 
-interface Echo {
-  path: string;
-  headers: Record<string, string>;
-}
-
 describe('drills across hosts: traffic features', { skip: labSkipReason() }, () => {
   const drill = useDrillLab({
     hosts: ['h1', 'h2', 'h3'],
