@@ -8,7 +8,9 @@ import type { MeshConfig } from '../config/types.js';
 import { RESTART_BACKOFF, type BackoffOptions } from '../util/backoff.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { httpUrl } from '../util/hostport.js';
-import { agentTokenPath, RegistryClient } from './client.js';
+import { RegistryClient } from './client.js';
+import type { ControlPlaneCredential } from './credentials/credential.js';
+import { LocalAgentToken } from './credentials/local-token.js';
 import { killLeftovers, PidRegistry } from './pids.js';
 import { advertiseAddressProblem, ingressReplicasOn, isLoopbackAddress, isWildcard, replicasOn } from './placement.js';
 import { describeFixed, PortAllocator, probeBind } from './ports.js';
@@ -21,13 +23,16 @@ import { TrellisError } from '../errors.js';
 export interface AgentOptions {
   mesh: MeshConfig;
   stateDir: string;
-  /** Control plane REST API, e.g. http://127.0.0.1:15000 */
-  controlPlaneUrl: string;
-  /** Default: the host name (`host`, else this machine's). */
+  /** Control plane REST API, e.g. http://127.0.0.1:15000; several (a list, or comma-separated) for replicas. */
+  controlPlaneUrl: string | string[];
+  /** Default: the credential's host (a joined host), else the host name (`host`, else this machine's). */
   agentId?: string;
+  /** What the agent presents to the control plane. Default: `<stateDir>/agent-token` (LocalAgentToken). */
+  credential?: ControlPlaneCredential;
   /**
    * This host's name for the mesh file's `hosts` placement (docs/multi-host.md). Default: the
-   * machine's host name. null: run every host's share here (`trellis up`, one machine).
+   * joined host's name, else the machine's host name. null: run every host's share here
+   * (`trellis up`, one machine).
    */
   host?: string | null;
   /**
@@ -78,14 +83,16 @@ export class Agent {
 
   constructor(opts: AgentOptions) {
     this.opts = opts;
-    this.host = opts.host === undefined ? hostname() : opts.host;
-    this.agentId = opts.agentId ?? this.host ?? hostname();
+    const credential: ControlPlaneCredential = opts.credential ?? new LocalAgentToken(opts.stateDir, opts.controlPlaneUrl);
+    this.host = opts.host === undefined ? (credential.boundAgentId ?? hostname()) : opts.host;
+    // A joined host's certificate names its host: the control plane accepts no other agent id from it.
+    this.agentId = credential.boundAgentId ?? opts.agentId ?? this.host ?? hostname();
     this.advertiseAddress = opts.advertiseAddress ?? LOOPBACK;
     const problem = advertiseAddressProblem(this.advertiseAddress);
     if (problem !== null) throw new TrellisError('TRELLIS_E_CONFIG', `advertise address: ${problem}`);
     this.logger = (opts.logger ?? pino({ level: 'warn' }, pino.destination(2))).child({ agent: this.agentId });
     this.clock = opts.clock ?? systemClock;
-    this.client = new RegistryClient(opts.controlPlaneUrl, agentTokenPath(opts.stateDir));
+    this.client = new RegistryClient(opts.controlPlaneUrl, credential);
     this.pids = new PidRegistry(opts.stateDir, this.logger);
     this.reporter = new Reporter(this.client, () => this.report(), this.clock, this.logger, opts.reportIntervalMs ?? 5000);
   }
@@ -98,7 +105,7 @@ export class Agent {
     await mkdir(join(stateDir, 'run'), { recursive: true, mode: 0o700 });
     await mkdir(join(stateDir, 'logs'), { recursive: true });
     await killLeftovers(stateDir, this.logger);
-    await this.client.loadToken();
+    await this.client.prepare();
     await this.checkAdvertiseAddress();
     try {
       this.replicas = await this.plan();
@@ -261,6 +268,7 @@ export class Agent {
       this.logger.debug({ err: (err as Error).message }, 'could not deregister the agent');
     }
     await this.pids.clear();
+    await this.client.close().catch(() => undefined);
   }
 
   /** Second Ctrl-C: SIGKILL every child now. */

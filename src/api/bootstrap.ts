@@ -22,6 +22,11 @@ export interface ProxyBootstrap {
   controlPlane: {
     /** Push endpoint, HTTP/2 over TLS, e.g. https://127.0.0.1:15012 */
     pushUrl: string;
+    /**
+     * Every control-plane replica's push endpoint (pushUrl first). The proxy uses the first
+     * that answers and moves down the list when it goes away. Absent: pushUrl alone.
+     */
+    pushUrls?: string[];
     /** PEM roots that the control plane's server certificate chains to (the mesh trust bundle). */
     trustBundlePem: string[];
     /** SPIFFE ID the control plane's certificate must carry. */

@@ -64,12 +64,16 @@ export function agentReport(agentId: string, workloads: WorkloadReport[], leaseM
   return { agentId, hostname: 'host', leaseMs, workloads };
 }
 
+/**
+ * One REST call. The default credential is what a real caller holds: the agent token for
+ * agent routes, the local admin token for everything else; null sends none.
+ */
 export async function api(
   cp: ControlPlane,
   method: string,
   path: string,
   body?: unknown,
-  token: string | null = cp.agentToken,
+  token: string | null = path.startsWith('/api/v1/agents/') ? cp.agentToken : cp.adminToken,
 ): Promise<{ status: number; json: unknown }> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (token !== null) headers['authorization'] = `Bearer ${token}`;

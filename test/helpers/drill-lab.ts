@@ -36,8 +36,11 @@ export interface DrillLab {
   address(host: string): string;
   /** One keep-alive client shared by the file's tests. */
   http: Agent;
-  /** `trellis apply -f` through `apiUrl` (default the first control plane); resolves with the version every connected proxy then acknowledged. */
-  apply(yaml: string, apiUrl?: string): Promise<number>;
+  /**
+   * `trellis apply -f` (admin credential) through replica `replica` (0-based, default 0);
+   * resolves with the newest version once every connected proxy acknowledged what it was given.
+   */
+  apply(yaml: string, replica?: number): Promise<number>;
   /** Deletes every resource (through the CLI), waits until the proxies have the result. */
   clear(): Promise<void>;
   /** Sets or clears a test/fixtures/http-echo.mjs flag of one replica (`fail`, `unhealthy`). */
@@ -131,19 +134,18 @@ export function useDrillLab(o: DrillLabOptions): { get(): DrillLab } {
     http = httpAgent();
     const dir = meshDir.dir;
     const api = <T>(path: string): Promise<T> => mesh.api<T>(path);
-    // Writes carry the control plane's credential, found in its state dir as an operator's shell would.
-    const credentialArgs = ['--state-dir', join(l.dir, o.controlPlaneHost, 'control-plane')];
     const d: DrillLab = {
       lab: l,
       mesh,
       meshDir,
       address,
       http,
-      async apply(yaml, apiUrl = mesh.apiUrl) {
+      async apply(yaml, replica = 0) {
         const before = await newestVersion(api);
         const file = join(dir, `resource-${++seq}.yaml`);
         await writeFile(file, yaml);
-        const r = await mesh.cli(['apply', '-f', file, '--control-plane', apiUrl, ...credentialArgs]);
+        // The CLI carries the admin token and the CA file, as an operator's shell would.
+        const r = await mesh.replica(replica).cli(['apply', '-f', file, '--control-plane', mesh.apiUrls[replica] as string]);
         if (r.code !== 0) throw new Error(`trellis apply exited ${r.code}: ${r.stderr}`);
         return proxiesAt(api, before + 1);
       },
@@ -152,7 +154,7 @@ export function useDrillLab(o: DrillLabOptions): { get(): DrillLab } {
         if (views.length === 0) return;
         const before = await newestVersion(api);
         for (const v of views) {
-          const r = await mesh.cli(['delete', v.kind, v.metadata.name, '--namespace', v.metadata.namespace, '--control-plane', mesh.apiUrl, ...credentialArgs]);
+          const r = await mesh.cli(['delete', v.kind, v.metadata.name, '--namespace', v.metadata.namespace, '--control-plane', mesh.apiUrl]);
           if (r.code !== 0) throw new Error(`trellis delete ${v.kind} ${v.metadata.name} exited ${r.code}: ${r.stderr}`);
         }
         await proxiesAt(api, before + 1);

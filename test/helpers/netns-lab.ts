@@ -27,8 +27,8 @@ export interface NetnsLab extends Network {
   host(name: string): LabHost;
   /** Starts `argv` on a host (output appended to `logFile`, default `<dir>/<host>/<program>.log`); close() ends it. */
   spawn(host: string, argv: string[], opts?: { cwd?: string; logFile?: string; env?: NodeJS.ProcessEnv }): ChildProcess;
-  /** Runs `argv` on a host to completion. */
-  exec(host: string, argv: string[], opts?: { timeoutMs?: number }): Promise<ExecResult>;
+  /** Runs `argv` on a host to completion (env: the whole environment, default this process's). */
+  exec(host: string, argv: string[], opts?: { timeoutMs?: number; cwd?: string; env?: NodeJS.ProcessEnv }): Promise<ExecResult>;
   /** Takes a host off the bridge (its link down), or puts it back. */
   cut(host: string): Promise<void>;
   rejoin(host: string): Promise<void>;

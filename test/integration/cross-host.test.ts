@@ -1,9 +1,11 @@
 /**
- * Traffic through the mesh between two hosts (network namespaces, test/helpers/netns-lab.ts):
- * the control plane and workload `client` on h1, the servers `web` (HTTP/1.1), `rpc` (gRPC)
- * and `raw` (TCP) on h2, each host's agent started with `--advertise-address` as a user does
- * (test/lab/trellis-hosts.ts). h2's proxies listen for mTLS on h2's address, endpoints carry
- * it, and h1's proxies dial it over the lab's bridge.
+ * Traffic through the mesh between two hosts (network namespaces, test/helpers/netns-lab.ts),
+ * deployed as on real machines (test/helpers/mesh-on-hosts.ts): a 3-member etcd on h1-h3, two
+ * control-plane replicas (h1, h2) over it, and on h1 and h2 an agent that joined with a token
+ * and runs with `--advertise-address`. Workload `client` on h1, the servers `web` (HTTP/1.1),
+ * `rpc` (gRPC) and `raw` (TCP) on h2. h2's proxies listen for mTLS on h2's address, endpoints
+ * carry it, and h1's proxies dial it over the lab's bridge. h1's agent lists replica 1 first,
+ * h2's replica 2: the two hosts' proxies are configured by different replicas.
  *
  * The test plays client's app from the root namespace: client's outbound listeners are fixed
  * on h1's address (the only thing here off loopback that a real mesh would keep on it), so
@@ -71,10 +73,18 @@ describe('the mesh across two hosts', { skip: labSkipReason() }, () => {
   const h2 = (): string => lab!.host('h2').address;
 
   before(async () => {
-    lab = await createNetnsLab({ hosts: ['h1', 'h2'] });
+    // h3 only completes the etcd cluster (a member per host); replicas run on h1 and h2.
+    lab = await createNetnsLab({ hosts: ['h1', 'h2', 'h3'] });
     meshDir = await writeMeshDir({ meshYaml: meshYaml(h1()) });
     try {
-      mesh = await startMeshOnHosts(lab, { meshDir: meshDir.dir, controlPlaneHost: 'h1', agentHosts: ['h1', 'h2'], trustDomain: TRUST_DOMAIN, expectWorkloads: 4 });
+      mesh = await startMeshOnHosts(lab, {
+        meshDir: meshDir.dir,
+        agentHosts: ['h1', 'h2'],
+        trustDomain: TRUST_DOMAIN,
+        expectWorkloads: 4,
+        // Each host may run only what the mesh file places there.
+        serviceAccounts: (h) => (h === 'h1' ? ['default/client'] : ['default/web', 'default/rpc', 'default/raw']),
+      });
     } catch (err) {
       const logs = lab !== undefined ? `\nh1 agent:\n${await tailOf('h1')}\nh2 agent:\n${await tailOf('h2')}` : '';
       throw new Error(`${(err as Error).message}${logs}`, { cause: err });
@@ -103,6 +113,16 @@ describe('the mesh across two hosts', { skip: labSkipReason() }, () => {
     assert.deepEqual(hostOf('client'), [h1()]);
     const workloads = await mesh!.api<{ name: string; agentId: string }[]>('/api/v1/workloads');
     assert.deepEqual(Object.fromEntries(workloads.map((w) => [w.name, w.agentId])), { client: 'h1', raw: 'h2', rpc: 'h2', web: 'h2' }, 'each agent reports only its host\'s share, under its host name');
+  });
+
+  it("each host's proxies are configured by the replica its agent lists first: h1's by replica 1, h2's by replica 2", async () => {
+    const connected = await mesh!.connectedProxies();
+    const workloads = await mesh!.api<WorkloadView[]>('/api/v1/workloads');
+    const replicasOf = (agentId: string): (string | undefined)[] => [
+      ...new Set(workloads.filter((w) => w.agentId === agentId).flatMap((w) => w.replicas.map((r) => connected.get(r.nodeId)))),
+    ];
+    assert.deepEqual(replicasOf('h1'), [mesh!.apiUrls[0]]);
+    assert.deepEqual(replicasOf('h2'), [mesh!.apiUrls[1]]);
   });
 
   it('the control plane is offered each proxy\'s remote admin listener (https on its host\'s address), never a loopback URL of another host; Prometheus discovery leaves them out', async () => {

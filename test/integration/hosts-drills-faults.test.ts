@@ -42,7 +42,6 @@ describe('fault drills across hosts', { skip: labSkipReason() }, () => {
   const drill = useDrillLab({
     hosts: ['h1', 'h2', 'h3'],
     meshYaml,
-    controlPlaneHost: 'h1',
     agentHosts: ['h1', 'h2', 'h3'],
     trustDomain: TRUST_DOMAIN,
     expectWorkloads: 3,

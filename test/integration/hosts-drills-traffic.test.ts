@@ -53,7 +53,6 @@ describe('drills across hosts: traffic features', { skip: labSkipReason() }, () 
   const drill = useDrillLab({
     hosts: ['h1', 'h2', 'h3'],
     meshYaml,
-    controlPlaneHost: 'h1',
     agentHosts: ['h1', 'h2', 'h3'],
     trustDomain: TRUST_DOMAIN,
     // client on h1, web once on h2 and once on h3.
@@ -181,7 +180,8 @@ describe('drills across hosts: traffic features', { skip: labSkipReason() }, () 
   it('tap across hosts: the control plane merges the taps of web\'s proxies on h2 and h3', async () => {
     // Round robin, so both hosts' proxies serve (and tap) some of the requests.
     await d().apply(policy('web-rr', 'web', '  loadBalancer: { type: round-robin }\n'));
-    const res = await request(`${d().mesh.apiUrl}/api/v1/tap?workload=web&max=20&path=/tapped`, { headersTimeout: 15_000, bodyTimeout: 30_000 });
+    const dispatcher = d().mesh.dispatcher();
+    const res = await request(`${d().mesh.apiUrl}/api/v1/tap?workload=web&max=20&path=/tapped`, { headers: d().mesh.authHeaders(), ...(dispatcher !== undefined ? { dispatcher } : {}), headersTimeout: 15_000, bodyTimeout: 30_000 });
     assert.equal(res.statusCode, 200);
     const messages: TapMessage[] = [];
     let buffered = '';

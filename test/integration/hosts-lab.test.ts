@@ -1,9 +1,10 @@
 /**
  * `npm run hosts -- up|down` (test/lab/hosts.ts) as a user runs it, on a prefix and subnet of
- * its own: up builds h1-h3, a 3-member etcd cluster, the control plane and the shop across the
- * hosts and prints the ready line whose every URL answers from the root namespace; up again
- * prints the same line; down ends every process and removes every namespace, link and file;
- * down again has nothing to do.
+ * its own: up builds h1-h3, a 3-member etcd cluster, two control-plane replicas over it (HTTPS
+ * on h1's and h2's addresses, the CA sealed in etcd), joins an agent on every host with a
+ * token and runs the shop across the hosts, and prints the ready line whose every URL answers
+ * from the root namespace; up again prints the same line; down ends every process and removes
+ * every namespace, link and file; down again has nothing to do.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -14,6 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { request } from 'undici';
+import { controlPlaneClient } from '../helpers/mesh.js';
 import type { EndpointView, WorkloadView } from '../../src/api/registry.js';
 import { memberHealthy, memberNames } from '../lab/etcd.js';
 import { labLinks, labNamespaces, namespacePids, removeNetwork } from '../lab/netns.js';
@@ -68,24 +70,40 @@ describe('npm run hosts', { skip: labSkipReason(['etcd']) }, () => {
     const [, apis, ingress, h1, h2, h3] = m as unknown as [string, string, string, string, string, string];
     assert.deepEqual([h1, h2, h3], [`${SUBNET}.11`, `${SUBNET}.12`, `${SUBNET}.13`]);
 
-    // Every URL answers from here (the root namespace).
-    for (const api of apis.split(',')) assert.equal((await getText(`${api}/healthz`)).status, 200, api);
+    // Every URL answers from here (the root namespace): both replicas over HTTPS, verified
+    // against the mesh CA, with the admin credential `up` left in the first replica's state dir.
+    const apiUrls = apis.split(',');
+    assert.deepEqual(apiUrls, [`https://${h1}:15000`, `https://${h2}:15000`]);
+    const clients = apiUrls.map((api) => controlPlaneClient(api, undefined, { stateDir: join(dir, 'h1', 'control-plane') }));
+    for (const c of clients) assert.equal((await c.api<{ trustDomain: string }>('/api/v1/version')).trustDomain, 'shop.trellis.local', c.apiUrl);
     const page = await getText(`${ingress}/`);
     assert.equal(page.status, 200);
     assert.match(page.body, /Products \(from catalog\/\d over HTTP\)/);
     assert.match(page.body, /Order \(from orders\/0 over gRPC\)/);
+    // Reads are not open to anyone who can reach the port.
+    assert.equal((await request(`${apiUrls[1]}/api/v1/workloads`, { dispatcher: clients[1]!.dispatcher() })).statusCode, 401);
 
-    // Spread as asked, each host's agent under its own host name, endpoints at host addresses.
-    const api = apis.split(',')[0]!;
-    const workloads = (await (await request(`${api}/api/v1/workloads`)).body.json()) as WorkloadView[];
-    const placed = workloads.map((w) => `${w.name}@${w.agentId}`).sort();
-    assert.deepEqual(placed, ['catalog@h2', 'catalog@h3', 'frontend@h1', 'inventory@h3', 'orders@h3', 'web@h1']);
-    const endpoints = (await (await request(`${api}/api/v1/endpoints`)).body.json()) as EndpointView[];
-    const at = (service: string): string[] => [...new Set(endpoints.filter((e) => e.service === service).map((e) => e.host))].sort();
-    assert.deepEqual(at('catalog'), [h2, h3]);
-    assert.deepEqual(at('frontend'), [h1]);
-    assert.deepEqual(at('orders'), [h3]);
-    assert.deepEqual(at('inventory'), [h3]);
+    // Spread as asked, each host's agent joined under its host name, endpoints at host
+    // addresses; both replicas say the same (one etcd).
+    for (const c of clients) {
+      const workloads = await c.api<WorkloadView[]>('/api/v1/workloads');
+      const placed = workloads.map((w) => `${w.name}@${w.agentId}`).sort();
+      assert.deepEqual(placed, ['catalog@h2', 'catalog@h3', 'frontend@h1', 'inventory@h3', 'orders@h3', 'web@h1'], c.apiUrl);
+      const endpoints = await c.api<EndpointView[]>('/api/v1/endpoints');
+      const at = (service: string): string[] => [...new Set(endpoints.filter((e) => e.service === service).map((e) => e.host))].sort();
+      assert.deepEqual(at('catalog'), [h2, h3]);
+      assert.deepEqual(at('frontend'), [h1]);
+      assert.deepEqual(at('orders'), [h3]);
+      assert.deepEqual(at('inventory'), [h3]);
+    }
+    // Every host joined with its own token, each spent once, allowing what the shop places there.
+    const hostsJoined = await clients[0]!.api<{ host: string; serviceAccounts: string[] }[]>('/api/v1/hosts');
+    assert.deepEqual(
+      hostsJoined.map((h) => `${h.host}:${h.serviceAccounts.join(',')}`),
+      ['h1:default/frontend,default/web', 'h2:default/catalog', 'h3:default/catalog,default/orders,default/inventory'],
+    );
+    const joinTokens = await clients[1]!.api<{ host: string; usedAt: string | null }[]>('/api/v1/join-tokens');
+    assert.deepEqual(joinTokens.map((t) => `${t.host}:${t.usedAt === null ? 'unused' : 'used'}`).sort(), ['h1:used', 'h2:used', 'h3:used']);
 
     // A real 3-member etcd cluster, one member per host.
     for (const h of [h1, h2, h3]) assert.ok(await memberHealthy(`http://${h}:2379`), `etcd on ${h}`);
@@ -99,7 +117,7 @@ describe('npm run hosts', { skip: labSkipReason(['etcd']) }, () => {
     assert.equal(namespaces.length, 3);
     const pids: number[] = [];
     for (const ns of namespaces) pids.push(...(await namespacePids(ns)));
-    assert.ok(pids.length >= 3 + 1 + 3 + 6 * 2, `etcd, control plane, agents, proxies and apps run (${pids.length} processes)`);
+    assert.ok(pids.length >= 3 + 2 + 3 + 6 * 2, `etcd, two control planes, agents, proxies and apps run (${pids.length} processes)`);
 
     const down = await hosts(['down', ...opts()]);
     assert.equal(down.code, 0, down.stderr);

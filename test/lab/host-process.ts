@@ -48,10 +48,10 @@ export interface ExecResult {
 }
 
 /** Runs `argv` on `host` to completion (killed after timeoutMs). */
-export function execOnHost(host: Pick<LabHost, 'name' | 'netns'>, argv: readonly string[], opts: { timeoutMs?: number; cwd?: string } = {}): Promise<ExecResult> {
+export function execOnHost(host: Pick<LabHost, 'name' | 'netns'>, argv: readonly string[], opts: { timeoutMs?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ExecResult> {
   const [cmd, ...args] = onHost(host, argv) as [string, ...string[]];
   return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: opts.timeoutMs ?? 30_000, cwd: opts.cwd, encoding: 'utf8' }, (err, stdout, stderr) => {
+    execFile(cmd, args, { timeout: opts.timeoutMs ?? 30_000, cwd: opts.cwd, env: opts.env ?? process.env, encoding: 'utf8' }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : null;
       resolve({ code, stdout, stderr });
     });

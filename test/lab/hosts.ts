@@ -3,14 +3,16 @@
  * three hosts built out of network namespaces on this machine (docs/multi-host.md, "Try it
  * on one machine"). Needs root.
  *
- * up: hosts h1, h2, h3 on a bridge (./netns.ts), a 3-member etcd cluster, one etcd member per
- * host (./etcd.ts), the control plane on h1 and an agent on every host running
+ * up: hosts h1, h2, h3 on a bridge (./netns.ts), then exactly what docs/multi-host.md's
+ * walk-through has a user run on three machines (./trellis-lab.ts, each command printed on
+ * stderr as typed): a 3-member etcd cluster (a member per host), two control-plane replicas
+ * (h1, h2) over it with the CA sealed in etcd and HTTPS on their host addresses, a join token
+ * per host made with the admin credential, and on every host `trellis agent --join` running
  * examples/shop-hosts (frontend and the ingress on h1, catalog on h2 and h3, orders and
- * inventory on h3), all with the commands a user types on real machines (./trellis-hosts.ts,
- * printed on stderr). Once the shop's page comes back through the ingress it prints one line,
- * `ready api=<url>[,<url>] ingress=<url> hosts=h1:<addr>,h2:<addr>,h3:<addr>`, and returns; the
- * lab keeps running. Run again while it runs: prints the same line. A broken or half-built lab
- * is removed and built again.
+ * inventory on h3), given both replicas. Once the shop's page comes back through the ingress
+ * it prints one line, `ready api=<url>,<url> ingress=<url> hosts=h1:<addr>,h2:<addr>,h3:<addr>`,
+ * and returns; the lab keeps running. Run again while it runs: prints the same line. A broken
+ * or half-built lab is removed and built again.
  *
  * down: ends every process in the lab's namespaces, removes the namespaces, links and the
  * lab's folder; found by name, so it also cleans up after a crashed `up`. Run again: nothing to do.
@@ -20,16 +22,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
+import { Agent } from 'undici';
+import { controlPlaneTlsOptions } from '../../src/identity/control-plane-tls.js';
 import { packageRoot } from '../../src/util/paths.js';
-import { controlPlaneClient, meshSettled } from '../helpers/mesh.js';
-import { memberHealthy, memberNames, planEtcdCluster, startEtcdMembers } from './etcd.js';
-import { spawnOnHost } from './host-process.js';
+import { execOnHost, spawnOnHost } from './host-process.js';
 import { canBuildLab, createNetwork, labNamespaces, missingTools, removeNetwork, TOOL_PACKAGES, type Network } from './netns.js';
-import { agentArgv, apiUrlOf, asTyped, controlPlaneArgv, enrolAgent } from './trellis-hosts.js';
+import { startTrellisLab } from './trellis-lab.js';
 
 const HOSTS = ['h1', 'h2', 'h3'];
-/** Hosts running a control-plane replica. TODO(replicas): ['h1', 'h2'] once replicas share etcd. */
-const CONTROL_PLANE_HOSTS = ['h1'];
+/** Hosts running a control-plane replica. */
+const CONTROL_PLANE_HOSTS = ['h1', 'h2'];
+/** What each host's join token lets it run: the service accounts examples/shop-hosts places there (the ingress's is its name). */
+const SERVICE_ACCOUNTS: Record<string, string[]> = {
+  h1: ['default/frontend', 'default/web'],
+  h2: ['default/catalog'],
+  h3: ['default/catalog', 'default/orders', 'default/inventory'],
+};
 const INGRESS_HOST = 'h1';
 const INGRESS_PORT = 8080;
 /** Workload rows the API lists for examples/shop-hosts: frontend, the ingress, catalog (once per host: h2, h3), orders, inventory. */
@@ -41,6 +49,8 @@ interface LabState {
   readyLine: string;
   apiUrls: string[];
   ingressUrl: string;
+  /** The mesh CA certificate that verifies every replica's API. */
+  caFile: string;
 }
 
 interface Options {
@@ -64,8 +74,8 @@ async function waitUntil(what: string, timeoutMs: number, check: () => Promise<b
   }
 }
 
-async function getOk(url: string, accept: (body: string) => boolean = () => true): Promise<boolean> {
-  const res = await request(url, { headersTimeout: 5000, bodyTimeout: 5000 });
+async function getOk(url: string, accept: (body: string) => boolean = () => true, dispatcher?: Agent): Promise<boolean> {
+  const res = await request(url, { headersTimeout: 5000, bodyTimeout: 5000, ...(dispatcher !== undefined ? { dispatcher } : {}) });
   const body = await res.body.text();
   return res.statusCode === 200 && accept(body);
 }
@@ -85,11 +95,15 @@ async function readState(dir: string): Promise<LabState | null> {
 async function stillServing(o: Options, state: LabState): Promise<boolean> {
   if (state.prefix !== o.prefix || state.subnet !== o.subnet) return false;
   if ((await labNamespaces(o.prefix)).length !== HOSTS.length) return false;
+  let verified: Agent | undefined;
   try {
-    for (const api of state.apiUrls) if (!(await getOk(`${api}/healthz`))) return false;
+    verified = new Agent({ connect: controlPlaneTlsOptions([await readFile(state.caFile, 'utf8')]) });
+    for (const api of state.apiUrls) if (!(await getOk(`${api}/healthz`, undefined, verified))) return false;
     return await getOk(state.ingressUrl, shopPageServed);
   } catch {
     return false;
+  } finally {
+    await verified?.close();
   }
 }
 
@@ -111,46 +125,37 @@ async function up(o: Options): Promise<number> {
     for (const h of hosts) await mkdir(join(o.dir, h.name), { recursive: true });
     say(`trellis hosts: ${hosts.map((h) => `${h.name} ${h.address}`).join(', ')} on bridge ${net.bridge} (${net.bridgeAddress}); logs under ${o.dir}/<host>/`);
 
-    const members = planEtcdCluster(hosts, o.dir, `trellis-${o.prefix}`);
-    for (const m of members) say(`${m.host.name}$ ${asTyped(m.argv)}`);
-    await startEtcdMembers(members, { detached: true });
-    await waitUntil('every etcd member healthy', 60_000, async () => (await Promise.all(members.map((m) => memberHealthy(m.clientUrl)))).every(Boolean));
-    const names = await memberNames(members[0]!.clientUrl);
-    if (names.length !== members.length) throw new Error(`etcd lists ${names.length} members (${names.join(', ')}), expected ${members.length}`);
-    const etcdEndpoints = members.map((m) => m.clientUrl);
-    say(`trellis hosts: etcd cluster of ${names.length} at ${etcdEndpoints.join(',')} (TODO(etcd): the control plane does not store in it yet)`);
-
-    const apiUrls: string[] = [];
-    const firstCp = net.hosts.find((h) => h.name === CONTROL_PLANE_HOSTS[0])!;
-    const cpState = join(o.dir, firstCp.name, 'control-plane');
-    for (const name of CONTROL_PLANE_HOSTS) {
-      const h = hosts.find((x) => x.name === name)!;
-      const argv = controlPlaneArgv({ address: h.address, stateDir: join(o.dir, name, 'control-plane'), trustDomain: 'shop.trellis.local', certTtl: '24h', etcdEndpoints });
-      say(`${name}$ ${asTyped(argv)}`);
-      spawnOnHost(h, argv, { cwd: join(o.dir, name), logFile: join(o.dir, name, 'control-plane.log'), detached: true });
-      const api = apiUrlOf(h.address);
-      await waitUntil(`the control plane at ${api}`, 60_000, () => getOk(`${api}/healthz`));
-      apiUrls.push(api);
-    }
-
-    const meshDir = join(packageRoot, 'examples', 'shop-hosts');
-    for (const h of hosts) {
-      const stateDir = join(o.dir, h.name, 'agent');
-      await enrolAgent(cpState, stateDir);
-      const argv = agentArgv({ meshDir, stateDir, controlPlaneUrls: apiUrls, advertiseAddress: h.address });
-      say(`${h.name}$ ${asTyped(argv)}`);
-      spawnOnHost(h, argv, { cwd: join(o.dir, h.name), logFile: join(o.dir, h.name, 'agent.log'), detached: true });
-    }
-    const client = controlPlaneClient(apiUrls[0]!);
-    await waitUntil('every workload of the shop ready on its host', 120_000, () => meshSettled(client, SHOP_WORKLOADS));
+    const lab = await startTrellisLab(
+      {
+        hosts,
+        dir: o.dir,
+        // Detached: the lab outlives this command; `down` finds every process by namespace.
+        spawn: (name, argv, so) => spawnOnHost(hosts.find((h) => h.name === name)!, argv, { cwd: so.cwd ?? join(o.dir, name), logFile: so.logFile, detached: true }),
+        exec: (name, argv, eo) => execOnHost(hosts.find((h) => h.name === name)!, argv, eo),
+        say,
+      },
+      {
+        meshDir: join(packageRoot, 'examples', 'shop-hosts'),
+        trustDomain: 'shop.trellis.local',
+        certTtl: '24h',
+        etcdHosts: HOSTS,
+        controlPlaneHosts: CONTROL_PLANE_HOSTS,
+        agentHosts: HOSTS,
+        serviceAccounts: (h) => SERVICE_ACCOUNTS[h] ?? [],
+        expectWorkloads: SHOP_WORKLOADS,
+      },
+    );
+    const apiUrls = lab.apiUrls;
     const ingressHost = hosts.find((h) => h.name === INGRESS_HOST)!;
     const ingressUrl = `http://${ingressHost.address}:${INGRESS_PORT}`;
     await waitUntil(`the shop's page through ${ingressUrl}`, 60_000, () => getOk(`${ingressUrl}/`, shopPageServed));
 
     const readyLine = `ready api=${apiUrls.join(',')} ingress=${ingressUrl} hosts=${hosts.map((h) => `${h.name}:${h.address}`).join(',')}`;
-    const saved: LabState = { prefix: o.prefix, subnet: o.subnet, readyLine, apiUrls, ingressUrl };
+    const saved: LabState = { prefix: o.prefix, subnet: o.subnet, readyLine, apiUrls, ingressUrl, caFile: lab.caFile };
     await writeFile(join(o.dir, 'lab.json'), JSON.stringify(saved, null, 2));
-    say(`trellis hosts: up. Try: curl ${ingressUrl}/ ; trellis get endpoints --control-plane ${apiUrls[0]} ; npm run hosts -- down`);
+    say(
+      `trellis hosts: up. Try: curl ${ingressUrl}/ ; TRELLIS_TOKEN=$(cat ${lab.adminTokenFile}) trellis get endpoints --control-plane ${apiUrls[0]} --ca-file ${lab.caFile} ; npm run hosts -- down`,
+    );
     process.stdout.write(`${readyLine}\n`);
     return 0;
   } catch (err) {
@@ -174,8 +179,9 @@ async function down(o: Options): Promise<number> {
 }
 
 const usage = `Usage: npm run hosts -- up|down [--prefix tlab] [--subnet 10.77.0] [--dir DIR]
-  up    build hosts h1-h3 out of network namespaces, start etcd, the control plane and the
-        demo shop across them; print "ready api=... ingress=... hosts=..." (needs root)
+  up    build hosts h1-h3 out of network namespaces, start a 3-member etcd, two control-plane
+        replicas, join an agent on each host and run the demo shop across them; print
+        "ready api=<url>,<url> ingress=... hosts=..." (needs root)
   down  end every process of the lab, remove its namespaces, links and folder
 Options:
   --prefix P     names of everything the lab makes start with P- (default tlab)

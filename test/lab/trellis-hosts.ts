@@ -1,22 +1,10 @@
 /**
- * Trellis on lab hosts, with the commands a user runs on real machines (docs/multi-host.md):
- * the control plane on one host, bound to that host's address, and on every host an agent
- * with `--advertise-address`. Used by `npm run hosts` (./hosts.ts) and the cross-host tests
- * (test/helpers/mesh-on-hosts.ts).
- *
- * What changes when the multi-host control plane lands (each place is marked TODO(etcd),
- * TODO(replicas) or TODO(join) below):
- * - TODO(etcd): controlPlaneArgv() adds `--store etcd://<e1>:2379,<e2>:2379,<e3>:2379`
- *   (the lab's etcd cluster, ./etcd.ts) instead of the file store in its state dir.
- * - TODO(replicas): a second control plane on another host with the same `--store` (hosts.ts
- *   starts `controlPlaneHosts`, today only the first); agents get every API URL
- *   (agentArgv's `controlPlaneUrls`, joined with ","), and the ready line lists them all.
- * - TODO(join): enrolAgent() stops copying the control plane's agent-token file into the
- *   agent's state dir: it runs `trellis token create --host <h>` against the API and the agent
- *   gets `--join <token>` instead.
+ * The commands a user runs on real machines to spread Trellis over hosts (docs/multi-host.md,
+ * "Walk-through"), as argv: an etcd member per host (./etcd.ts), control-plane replicas over
+ * that etcd with the CA sealed in it, join tokens made with the admin credential, and agents
+ * that join with them. ./trellis-lab.ts runs them in order on lab hosts; `npm run hosts`
+ * (./hosts.ts) prints each as typed.
  */
-import { copyFile, mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { cliEntry } from '../../src/util/paths.js';
 
 export const API_PORT = 15000;
@@ -27,22 +15,34 @@ export function trellisCommand(): string[] {
   return [process.execPath, cliEntry];
 }
 
+/** The REST API of a replica on `address`: HTTPS (off loopback it always is; the lab also passes --api-tls). */
+export function apiUrlOf(address: string): string {
+  return `https://${address}:${API_PORT}`;
+}
+
+export function pushUrlOf(address: string): string {
+  return `https://${address}:${PUSH_PORT}`;
+}
+
+/** `etcd://10.0.0.11:2379,10.0.0.12:2379,...` from the members' client URLs. */
+export function etcdStoreUrl(etcdEndpoints: readonly string[]): string {
+  return `etcd://${etcdEndpoints.map((u) => new URL(u).host).join(',')}`;
+}
+
 export interface ControlPlaneOnHost {
   /** Host address: the API and push listeners bind it (peers on other hosts dial it). */
   address: string;
   stateDir: string;
   trustDomain: string;
   certTtl: string;
-  /** etcd client URLs of the cluster the control plane will store its state in (TODO(etcd): unused until --store lands). */
-  etcdEndpoints?: string[];
+  /** etcd client URLs (every member): the replicas' shared store. */
+  etcdEndpoints: readonly string[];
+  /** The 32-byte key (0600) that seals the CA key in etcd: the same file content on every replica. */
+  sealKeyFile: string;
   logLevel?: string;
 }
 
-export function apiUrlOf(address: string): string {
-  return `http://${address}:${API_PORT}`;
-}
-
-/** `trellis control-plane ...` on a host. */
+/** `trellis control-plane ...` on a host: one replica of several over the same etcd. */
 export function controlPlaneArgv(o: ControlPlaneOnHost): string[] {
   return [
     ...trellisCommand(),
@@ -50,49 +50,77 @@ export function controlPlaneArgv(o: ControlPlaneOnHost): string[] {
     '--state-dir', o.stateDir,
     '--api', `${o.address}:${API_PORT}`,
     '--push', `${o.address}:${PUSH_PORT}`,
+    '--api-tls',
+    '--advertise-address', o.address,
     '--trust-domain', o.trustDomain,
     '--cert-ttl', o.certTtl,
+    '--store', etcdStoreUrl(o.etcdEndpoints),
+    '--ca-seal-key-file', o.sealKeyFile,
     '--log-level', o.logLevel ?? 'info',
-    // TODO(etcd): '--store', `etcd://${o.etcdEndpoints.map((u) => new URL(u).host).join(',')}`,
+  ];
+}
+
+/** The seal key, as a user makes it once and copies to every replica host (mode 0600). */
+export function sealKeyCommand(file: string): string {
+  return `(umask 077; openssl rand -base64 32 > ${file})`;
+}
+
+export interface JoinTokenRequest {
+  /** A replica's API (the admin credential is valid on every replica: tokens live in etcd). */
+  apiUrl: string;
+  host: string;
+  /** `<namespace>/<serviceAccount>` patterns the host may run. */
+  serviceAccounts: readonly string[];
+  /** The mesh CA certificate to verify the API with (`<stateDir>/ca/root.crt` of a replica). */
+  caFile: string;
+  ttl?: string;
+}
+
+/**
+ * `trellis token create --host <h> ...`, run where the admin credential is (a replica's host):
+ * the admin token goes in `$TRELLIS_TOKEN` (kept off the command line), the token comes out on
+ * stdout.
+ */
+export function tokenCreateArgv(o: JoinTokenRequest): string[] {
+  return [
+    ...trellisCommand(),
+    'token', 'create',
+    '--host', o.host,
+    ...o.serviceAccounts.flatMap((sa) => ['--service-account', sa]),
+    '--ttl', o.ttl ?? '1h',
+    '--control-plane', o.apiUrl,
+    '--ca-file', o.caFile,
   ];
 }
 
 export interface AgentOnHost {
   meshDir: string;
   stateDir: string;
-  /** API URLs of the control plane (TODO(replicas): today only the first is passed). */
-  controlPlaneUrls: string[];
+  /** Every replica's API URL, the one this host should use first first. */
+  controlPlaneUrls: readonly string[];
   advertiseAddress: string;
+  /** File holding the host's join token (spent on the first start; later starts use the saved certificate). */
+  joinTokenFile: string;
   logLevel?: string;
 }
 
-/** `trellis agent <mesh dir> ...` on a host; its host name (for `hosts:` placement) is the machine's. */
+/** `trellis agent <mesh dir> --join ...` on a host; its host name (for `hosts:` placement) is the one the token names. */
 export function agentArgv(o: AgentOnHost): string[] {
-  const first = o.controlPlaneUrls[0];
-  if (first === undefined) throw new Error('an agent needs a control plane URL');
+  if (o.controlPlaneUrls.length === 0) throw new Error('an agent needs a control plane URL');
   return [
     ...trellisCommand(),
     'agent', o.meshDir,
-    // TODO(replicas): '--control-plane', o.controlPlaneUrls.join(','),
-    '--control-plane', first,
+    '--join', o.joinTokenFile,
+    '--control-plane', o.controlPlaneUrls.join(','),
     '--state-dir', o.stateDir,
     '--advertise-address', o.advertiseAddress,
     '--log-level', o.logLevel ?? 'info',
   ];
 }
 
-/**
- * What lets a new host's agent talk to the control plane. Today: the control plane's
- * `agent-token` file, copied into the agent's state dir (as an operator would scp it).
- * TODO(join): `trellis token create --host <host>` on the control plane, `--join <token>` on the agent.
- */
-export async function enrolAgent(controlPlaneStateDir: string, agentStateDir: string): Promise<void> {
-  await mkdir(agentStateDir, { recursive: true, mode: 0o700 });
-  await copyFile(join(controlPlaneStateDir, 'agent-token'), join(agentStateDir, 'agent-token'));
-}
-
-/** `trellis agent ...` shown as a user would type it, for the walk-through `npm run hosts` prints. */
-export function asTyped(argv: string[]): string {
+/** A command shown as a user would type it (`trellis` for the compiled CLI), for the walk-through `npm run hosts` prints. */
+export function asTyped(argv: readonly string[], env: Record<string, string> = {}): string {
   const shown = argv[0] === process.execPath && argv[1] === cliEntry ? ['trellis', ...argv.slice(2)] : argv;
-  return shown.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+  const quote = (a: string): string => (/^[\w@%+=:,./*-]+$/.test(a) && !a.includes('*') ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+  return [...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...shown.map(quote)].join(' ');
 }

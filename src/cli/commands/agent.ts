@@ -1,7 +1,12 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Agent } from '../../agent/agent.js';
+import { apiUrlList } from '../../agent/client.js';
 import { loadMeshFile } from '../../config/load.js';
+import type { ControlPlaneCredential } from '../../agent/credentials/credential.js';
+import { joinOrResume, readJoinToken, resumeHost } from '../../agent/credentials/join.js';
+import { TrellisError } from '../../errors.js';
+import { systemClock } from '../../util/clock.js';
 import { createLogger } from '../../util/log.js';
 import { controlPlaneUrl } from '../api.js';
 import { parse, str } from '../args.js';
@@ -10,16 +15,25 @@ import { advertiseAddressProblem } from '../../agent/placement.js';
 import { onSignals } from '../lifecycle.js';
 import { parseLogLevel, proxyLevel } from './up.js';
 
-const usage = `Usage: trellis agent [dir|file] [--control-plane URL] [--state-dir D] [--advertise-address IP] [--host NAME] [--log-level L]
+const usage = `Usage: trellis agent [dir|file] [--join TOKEN|FILE] [--control-plane URL[,URL...]] [--state-dir D] [--advertise-address IP] [--host NAME] [--log-level L]
 
 Runs the host agent alone against a running control plane: starts every workload of the
 mesh file with its proxy and every ingress, reports them, restarts what crashes. Prints
-\`ready ingress.<name>=<url> ...\` on stdout once all are ready. SIGINT/SIGTERM: stop in
-order, exit 0.
+\`ready agent=<id> ingress.<name>=<url> ...\` on stdout once all are ready. SIGINT/SIGTERM:
+stop in order, exit 0.
+
+On the control plane's own host the agent uses <state-dir>/agent-token. On another host,
+--join enrols it once with a join token (\`trellis token create --host <name>\`): the token
+pins the CA and names the control plane, the agent gets its own certificate
+(spiffe://<td>/agent/<name>, kept in <state-dir>/host/ and renewed) and its agent id is that
+host name. Later starts (with or without --join) use the saved certificate; the token is not
+spent again. See docs/multi-host.md.
 
 Options:
-  --control-plane URL   REST API (default: $TRELLIS_CONTROL_PLANE, else ./.trellis/control-plane.json, else the last "trellis up" (~/.config/trellis/context.json), else http://127.0.0.1:15000)
-  --state-dir D         state directory holding agent-token (default ./.trellis)
+  --join TOKEN|FILE     join this host with a join token, given as is or in a file
+  --control-plane URL   REST API (default: a joined host's saved addresses, else $TRELLIS_CONTROL_PLANE, else ./.trellis/control-plane.json, else the last "trellis up" (~/.config/trellis/context.json), else http://127.0.0.1:15000).
+                        Several control-plane replicas: URLs separated by commas; the agent moves to the next when one is unreachable
+  --state-dir D         state directory (default ./.trellis): agent-token, or host/ once joined
   --advertise-address IP
                         this host's address that peers on other hosts dial: the proxies'
                         inbound mTLS listeners bind it and endpoints carry it (default
@@ -36,7 +50,14 @@ export const agentCommand: Command = {
   async run(argv, io) {
     const p = parse(
       argv,
-      { 'control-plane': { type: 'string' }, 'state-dir': { type: 'string' }, 'log-level': { type: 'string' }, 'advertise-address': { type: 'string' }, host: { type: 'string' } },
+      {
+        'control-plane': { type: 'string' },
+        'state-dir': { type: 'string' },
+        'log-level': { type: 'string' },
+        join: { type: 'string' },
+        'advertise-address': { type: 'string' },
+        host: { type: 'string' },
+      },
       usage,
       io.out,
       1,
@@ -52,12 +73,27 @@ export const agentCommand: Command = {
     const stateDir = resolve(io.cwd, str(p, 'state-dir') ?? '.trellis');
     await mkdir(join(stateDir, 'logs'), { recursive: true });
     const logger = createLogger({ level, file: join(stateDir, 'logs', 'agent.log') });
+    const joinArg = str(p, 'join');
+    const ctx = { clock: systemClock, logger };
+    const joined = joinArg !== undefined ? await joinOrResume(stateDir, await readJoinToken(joinArg, io.cwd), ctx) : await resumeHost(stateDir, ctx);
+    if (joined !== null && joined.trustDomain !== mesh.trustDomain) {
+      await joined.close();
+      throw new TrellisError('TRELLIS_E_CONFIG', `the mesh file's trust domain "${mesh.trustDomain}" is not the control plane's "${joined.trustDomain}" (set spec.trustDomain in ${mesh.file})`);
+    }
+    if (joined !== null && host !== undefined && host !== joined.host) {
+      await joined.close();
+      throw new UsageError(`--host ${host}: this host joined the mesh as "${joined.host}" (its certificate names it); leave --host out or give that name`, usage);
+    }
+    const flag = str(p, 'control-plane');
+    const urls = joined !== null && flag === undefined ? apiUrlList(joined.apiUrls) : apiUrlList(controlPlaneUrl(flag, io));
+    const credential: ControlPlaneCredential | undefined = joined ?? undefined;
     const agent = new Agent({
       mesh,
       stateDir,
-      controlPlaneUrl: controlPlaneUrl(str(p, 'control-plane'), io),
+      controlPlaneUrl: urls,
       logger,
       proxyLogLevel: proxyLevel(level),
+      ...(credential !== undefined ? { credential } : {}),
       ...(advertiseAddress !== undefined ? { advertiseAddress } : {}),
       ...(host !== undefined ? { host } : {}),
     });

@@ -1,5 +1,5 @@
 import type { PrometheusTargetGroup } from '../../api/registry.js';
-import { apiGet, controlPlaneUrl } from '../api.js';
+import { apiGet, connectControlPlane } from '../api.js';
 import { choice, parse, str } from '../args.js';
 import { json, table } from '../format.js';
 import type { Command } from '../io.js';
@@ -39,7 +39,7 @@ export const edgesCommand: Command = {
     const p = parse(argv, { 'control-plane': { type: 'string' }, output: { type: 'string', short: 'o' } }, usage, io.out, 0);
     if (p === null) return 0;
     const output = choice(p, 'output', ['table', 'json'] as const, 'table', usage);
-    const base = controlPlaneUrl(str(p, 'control-plane'), io);
+    const base = connectControlPlane(str(p, 'control-plane'), io);
     const { trustDomain } = await apiGet<{ trustDomain: string }>(base, '/version');
     const groups = await apiGet<PrometheusTargetGroup[]>(base, '/prometheus/targets');
     const scrapes = await scrapeTargets(groups, (target, err) => io.err(`trellis edges: skipping ${target}: ${err.message}\n`));

@@ -1,6 +1,6 @@
 import type { WorkloadView } from '../../api/registry.js';
 import { TrellisError } from '../../errors.js';
-import { apiGet, controlPlaneUrl, getJson } from '../api.js';
+import { apiGet, connectControlPlane, getJson } from '../api.js';
 import { choice, parse, str } from '../args.js';
 import { json, yaml } from '../format.js';
 import { UsageError, type Command } from '../io.js';
@@ -30,7 +30,7 @@ export const proxyConfigCommand: Command = {
     const name = m[1] as string;
     const replica = Number(m[2] ?? '0');
     const output = choice(p, 'output', ['json', 'yaml'] as const, 'json', usage);
-    const workloads = await apiGet<WorkloadView[]>(controlPlaneUrl(str(p, 'control-plane'), io), '/workloads');
+    const workloads = await apiGet<WorkloadView[]>(connectControlPlane(str(p, 'control-plane'), io), '/workloads');
     // Across hosts every host's agent reports its own replicas of a workload: look in all of them.
     const views = workloads.filter((x) => x.name === name);
     if (views.length === 0) {

@@ -1,5 +1,5 @@
 import type { PrometheusTargetGroup } from '../../api/registry.js';
-import { apiGet, controlPlaneUrl } from '../api.js';
+import { apiGet, connectControlPlane } from '../api.js';
 import { choice, parse, str } from '../args.js';
 import { json, table } from '../format.js';
 import { UsageError, type Command } from '../io.js';
@@ -67,7 +67,7 @@ export const statCommand: Command = {
     const windowText = str(p, 'window') ?? '10s';
     const windowMs = parseWindow(windowText);
     if (windowMs === null) throw new UsageError(`--window must be a duration such as 10s, 500ms or 1m (got "${windowText}")`, usage);
-    const base = controlPlaneUrl(str(p, 'control-plane'), io);
+    const base = connectControlPlane(str(p, 'control-plane'), io);
 
     const groups = await apiGet<PrometheusTargetGroup[]>(base, '/prometheus/targets');
     const onError = (target: string, err: Error): void => io.err(`trellis stat: skipping ${target}: ${err.message}\n`);

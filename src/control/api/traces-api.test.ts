@@ -152,7 +152,7 @@ test('trace reads: limit checked, unknown or malformed ids are 404', async () =>
 test('trellis get traces lists them; with an id it shows the span tree', async () => {
   const run = async (argv: string[]): Promise<string> => {
     let out = '';
-    const code = await runCli(argv, { cwd: '/', env: {}, out: (t) => void (out += t), err: () => {} });
+    const code = await runCli(argv, { cwd: '/', env: { TRELLIS_TOKEN: cpOf().readToken }, out: (t) => void (out += t), err: () => {} });
     assert.equal(code, 0, argv.join(' '));
     return out;
   };

@@ -15,7 +15,9 @@ export interface CompiledSnapshot {
 /**
  * The last snapshot compiled for every proxy node. recompile() rebuilds all of them and
  * gives a new version (one per pass, from the store's durable counter) only to the nodes
- * whose content changed; versions of unchanged content survive restarts through the store.
+ * whose content changed; versions of unchanged content survive restarts through the store,
+ * and replicas over one etcd store agree on them (Store.claimSnapshotVersions). Stored
+ * versions of nodes that are gone are forgotten by the control plane's garbage collection.
  */
 export class SnapshotCache {
   private readonly compiled = new Map<string, CompiledSnapshot>();
@@ -53,6 +55,8 @@ export class SnapshotCache {
   }
 
   private async pass(): Promise<string[]> {
+    // The store position this pass compiles from: a claim from older state than a stored one loses.
+    const basis = this.store.revision();
     const known: ReadonlyMap<string, StoredSnapshotVersion> = this.store.snapshotVersions();
     const fresh = new Map<string, { hash: string; content: Omit<ProxySnapshot, 'version'> }>();
     const ctx = new CompileContext(this.registry, this.resources(), this.onDroppedRoute);
@@ -66,25 +70,22 @@ export class SnapshotCache {
       if (tracing !== undefined) content.tracing = tracing;
       fresh.set(node.nodeId, { hash: contentHash(content), content });
     }
+    // Versions are agreed through the store, so every replica gives the same content the same
+    // version (a proxy that moves to another replica resumes without a duplicate snapshot).
+    const proposals = new Map<string, string>();
+    for (const [nodeId, f] of fresh) if (this.compiled.get(nodeId)?.hash !== f.hash) proposals.set(nodeId, f.hash);
+    const claimed = proposals.size > 0 ? await this.store.claimSnapshotVersions(proposals, basis) : new Map<string, StoredSnapshotVersion>();
     const changed: string[] = [];
-    let version: number | null = null;
-    const versions = new Map<string, StoredSnapshotVersion>();
-    for (const [nodeId, f] of fresh) {
-      const prev = this.compiled.get(nodeId) ?? known.get(nodeId);
-      if (prev !== undefined && prev.hash === f.hash) {
-        versions.set(nodeId, { version: prev.version, hash: f.hash });
-        if (!this.compiled.has(nodeId)) {
-          this.compiled.set(nodeId, { nodeId, version: prev.version, hash: f.hash, snapshot: { version: prev.version, ...f.content } });
-        }
-        continue;
-      }
-      version ??= await this.store.nextVersion();
-      versions.set(nodeId, { version, hash: f.hash });
-      this.compiled.set(nodeId, { nodeId, version, hash: f.hash, snapshot: { version, ...f.content } });
-      changed.push(nodeId);
+    for (const nodeId of proposals.keys()) {
+      const v = claimed.get(nodeId);
+      // Left out: another replica compiled newer state; this one recompiles when its view catches up.
+      if (v === undefined) continue;
+      const f = fresh.get(nodeId) as { hash: string; content: Omit<ProxySnapshot, 'version'> };
+      const before = this.compiled.get(nodeId)?.version ?? known.get(nodeId)?.version;
+      this.compiled.set(nodeId, { nodeId, version: v.version, hash: f.hash, snapshot: { version: v.version, ...f.content } });
+      if (before !== v.version) changed.push(nodeId);
     }
     for (const nodeId of [...this.compiled.keys()]) if (!fresh.has(nodeId)) this.compiled.delete(nodeId);
-    if (changed.length > 0 || versions.size !== known.size) await this.store.putSnapshotVersions(versions);
     return changed;
   }
 }

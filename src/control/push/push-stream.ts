@@ -18,6 +18,12 @@ export interface PushStreamOptions {
   /** May this peer speak for nodeId? */
   authorize: (nodeId: string) => boolean;
   current: (nodeId: string) => ProxySnapshot | undefined;
+  /**
+   * Called when a proxy says it runs a newer version than this replica has compiled (it comes
+   * from a replica that was ahead): resolves once this replica has caught up with the store
+   * and compiled, so the proxy is not sent back to older content. Absent: no waiting.
+   */
+  catchUp?: () => Promise<void>;
   onPushed: () => void;
   onOpen: (nodeId: string, s: PushStream) => void;
   onClose: (nodeId: string, s: PushStream) => void;
@@ -31,6 +37,8 @@ export interface PushStreamOptions {
  */
 export class PushStream {
   private nodeId: string | null = null;
+  /** The version the proxy is known to run or to have been sent: never sent again. */
+  private known: number | null = null;
   private lastHeard: number;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
@@ -58,7 +66,8 @@ export class PushStream {
   }
 
   sendSnapshot(snapshot: ProxySnapshot): void {
-    if (this.nodeId === null) return;
+    if (this.nodeId === null || snapshot.version === this.known) return;
+    this.known = snapshot.version;
     const st = this.o.tracker.get(this.nodeId);
     if (st !== undefined) st.sentVersion = snapshot.version;
     this.send({ type: 'snapshot', snapshot });
@@ -149,15 +158,37 @@ export class PushStream {
     this.status(status);
     this.o.onOpen(nodeId, this);
     this.res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    this.known = lastVersion;
     const snap = this.o.current(nodeId);
-    if (lastVersion !== null && snap !== undefined && lastVersion === snap.version) {
-      // The proxy already runs the current snapshot: nothing to send, it is in sync.
-      st.sentVersion = lastVersion;
-      st.ackedVersion = lastVersion;
-    } else if (snap !== undefined) {
-      this.sendSnapshot(snap);
+    if (lastVersion !== null && snap !== undefined && lastVersion > snap.version && this.o.catchUp !== undefined) {
+      // Versions are global (from the store): a higher one was compiled by a replica that is
+      // ahead of this one. Catch up first rather than send the proxy back to older content.
+      this.o.catchUp().then(
+        () => this.resume(nodeId, lastVersion),
+        (err: unknown) => {
+          this.o.logger.warn({ nodeId, err: (err as Error).message }, 'push: catching up with the store failed; sending what this replica has');
+          this.resume(nodeId, lastVersion);
+        },
+      );
+    } else {
+      this.resume(nodeId, lastVersion);
     }
     this.o.logger.info({ nodeId, identity: this.o.peer, lastVersion }, 'proxy connected');
+  }
+
+  /** After hello: the current snapshot unless the proxy already runs it. */
+  private resume(nodeId: string, lastVersion: number | null): void {
+    if (this.closed) return;
+    const snap = this.o.current(nodeId);
+    if (snap === undefined) return;
+    if (lastVersion !== null && lastVersion === snap.version) {
+      // The proxy already runs the current snapshot: nothing to send, it is in sync.
+      const st = this.o.tracker.ensure(nodeId, this.o.peer);
+      st.sentVersion = lastVersion;
+      st.ackedVersion = lastVersion;
+      return;
+    }
+    this.sendSnapshot(snap);
   }
 
   private status(raw: unknown): void {

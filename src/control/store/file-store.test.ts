@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
-import { readdir, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { agentReport, tempDir, workload } from '../test-support.js';
 import { FileStore } from './file-store.js';
+import { storeConformance } from './store-conformance.js';
+import type { Store } from './store.js';
 
 test('agents, snapshot versions and node identities persist across a reopen; files are 0600', async () => {
   const { dir, cleanup } = await tempDir();
@@ -61,6 +63,40 @@ test('a corrupt store file is reported, not ignored', async () => {
   try {
     await writeFile(join(dir, 'agents.json'), '{nope', { mode: 0o600 });
     await assert.rejects(FileStore.open(dir), /corrupt store file/);
+  } finally {
+    await cleanup();
+  }
+});
+
+storeConformance('FileStore', async () => {
+  const t = await tempDir();
+  let store: Store = await FileStore.open(join(t.dir, 'store'));
+  return {
+    get store() {
+      return store;
+    },
+    async reopen() {
+      await store.close();
+      store = await FileStore.open(join(t.dir, 'store'));
+      return store;
+    },
+    async cleanup() {
+      await store.close();
+      await t.cleanup();
+    },
+  };
+});
+
+test('credentials.json is 0600 and holds hashes only (the rest of the credential contract: store-conformance.ts)', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const s = await FileStore.open(join(dir, 'store'));
+    await s.putApiToken({ id: 'aaaaaaaaaaaaaaaa', hash: 'h1', role: 'read', name: 'grafana', createdAt: 1, expiresAt: null });
+    await s.close();
+    assert.equal((await stat(join(dir, 'store', 'credentials.json'))).mode & 0o777, 0o600);
+    assert.deepEqual(JSON.parse(await readFile(join(dir, 'store', 'credentials.json'), 'utf8')).apiTokens, [
+      { id: 'aaaaaaaaaaaaaaaa', hash: 'h1', role: 'read', name: 'grafana', createdAt: 1, expiresAt: null },
+    ]);
   } finally {
     await cleanup();
   }
