@@ -14,7 +14,8 @@ export const DEFAULT_TRACING: TracingSettings = { samplingRatio: DEFAULT_TRACE_S
  */
 export function snapshotTracing(settings: TracingSettings | null, apiUrl: string): TracingConfig | undefined {
   if (settings === null) return undefined;
-  return { endpoint: settings.collector ?? `${dialable(apiUrl)}${OTLP_TRACES_PATH}`, samplingRatio: settings.samplingRatio };
+  if (settings.collector !== undefined && settings.collector !== null) return { endpoint: settings.collector, samplingRatio: settings.samplingRatio };
+  return { endpoint: `${dialable(apiUrl)}${OTLP_TRACES_PATH}`, samplingRatio: settings.samplingRatio, controlPlane: true };
 }
 
 function dialable(apiUrl: string): string {
