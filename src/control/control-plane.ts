@@ -1,6 +1,7 @@
 import { StatsService } from './stats/stats-service.js';
 import { prometheusTargets } from './api/prometheus-sd.js';
 import { ProxyAdminDispatcher, type AdminDispatcherFor } from './proxy-admin/admin-dispatcher.js';
+import { mergeTrace, peerSpans } from './traces/peer-traces.js';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
@@ -224,7 +225,7 @@ export class ControlPlane implements ApiBackend {
       ready,
     });
     this.auth.login.cookieName = loginCookieName(Number(new URL(this.api.url).port));
-    this.tracingConfig = snapshotTracing(this.defaultTracing(), this.api.url);
+    this.tracingConfig = snapshotTracing(this.defaultTracing(), this.api.url, this.controlPlaneOrigins());
     // Load the stored agents and subscribe to the store's changes with no await in between, so
     // no change another replica writes meanwhile is missed. Every lease restarts now: the
     // control plane being down never expires an endpoint.
@@ -272,6 +273,18 @@ export class ControlPlane implements ApiBackend {
    * put the same tracing block in the same snapshot (its hash decides the version), and no
    * replica's own address is common to all: there, tracing is off unless a collector is given.
    */
+  /** Origins of every control-plane API this replica knows of: its own addresses and the other replicas'. */
+  private controlPlaneOrigins(): string[] {
+    const own = this.api === null ? [] : [this.api.url, ...advertisedApiUrls({ host: this.o.api.host, port: Number(new URL(this.api.url).port) }, this.o.advertise ?? [], this.interfaceAddresses)];
+    return [...own, ...this.store.replicas().map((r) => r.apiUrl)].map((u) => {
+      try {
+        return new URL(u).origin;
+      } catch {
+        return '';
+      }
+    });
+  }
+
   private defaultTracing(): TracingSettings | null {
     if (this.o.tracing !== undefined) return this.o.tracing;
     if (this.store.kind === 'file') return DEFAULT_TRACING;
@@ -534,6 +547,17 @@ export class ControlPlane implements ApiBackend {
   recentTraces(limit: number): TraceSummaryView[] {
     return this.traces.recent(limit);
   }
+  async traceAcrossReplicas(traceId: string): Promise<TraceView | undefined> {
+    const local = this.traces.trace(traceId);
+    const peers = this.store
+      .replicas()
+      .filter((r) => r.id !== this.replicaId)
+      .map((r) => r.apiUrl)
+      .filter((u) => !/^https?:\/\/(0\.0\.0\.0|\[::\])[:/]/.test(u));
+    if (peers.length === 0) return local;
+    return mergeTrace(traceId, local, await peerSpans(traceId, { peers, token: this.readToken, trustBundlePem: this.ca.trustBundlePem() }));
+  }
+
   trace(traceId: string): TraceView | undefined {
     return this.traces.trace(traceId);
   }

@@ -22,7 +22,9 @@ import { startMeshOnHosts, type MeshOnHosts, type MeshOnHostsOptions } from './m
 import { createNetnsLab, type NetnsLab } from './netns-lab.js';
 import { waitFor } from './proc.js';
 
-export interface DrillLabOptions extends Omit<MeshOnHostsOptions, 'meshDir'> {
+export interface DrillLabOptions extends Omit<MeshOnHostsOptions, 'meshDir' | 'controlPlaneArgs'> {
+  /** More `trellis control-plane` flags for every replica, given each host's address by name. */
+  controlPlaneArgs?: (address: (host: string) => string) => string[];
   hosts: string[];
   /** The mesh file, given each host's address by name. */
   meshYaml: (address: (host: string) => string) => string;
@@ -122,7 +124,8 @@ export function useDrillLab(o: DrillLabOptions): { get(): DrillLab } {
     const address = (h: string): string => l.host(h).address;
     meshDir = await writeMeshDir({ meshYaml: o.meshYaml(address) });
     await mkdir(join(meshDir.dir, 'flags'), { recursive: true });
-    const { hosts: _hosts, meshYaml: _yaml, ...meshOptions } = o;
+    const { hosts: _hosts, meshYaml: _yaml, controlPlaneArgs, ...rest } = o;
+    const meshOptions = { ...rest, ...(controlPlaneArgs !== undefined ? { controlPlaneArgs: controlPlaneArgs(address) } : {}) };
     let mesh: MeshOnHosts;
     try {
       mesh = await startMeshOnHosts(l, { ...meshOptions, meshDir: meshDir.dir });

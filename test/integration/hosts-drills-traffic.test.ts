@@ -6,8 +6,11 @@
  * bridge from h1's proxy to h2's or h3's. Each drill with traffic running counts failures.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import WebSocket from 'ws';
 import type { StatsView } from '../../src/api/stats.js';
 import type { TapMessage } from '../../src/api/tap.js';
@@ -15,8 +18,11 @@ import { failuresOf, underLoad, useDrillLab } from '../helpers/drill-lab.js';
 import { httpGetOutcome, loadLoop, type LoadStats } from '../helpers/load.js';
 import { TRUST_DOMAIN, spiffeId } from '../helpers/meshes.js';
 import { labSkipReason } from '../helpers/netns-lab.js';
-import { waitFor } from '../helpers/proc.js';
+import { sleep, waitFor } from '../helpers/proc.js';
 import { serviceRoute } from '../helpers/traffic-mesh.js';
+import { API_ROUTES } from '../../src/control/api/routes.js';
+import { controlPlaneTlsOptions } from '../../src/identity/control-plane-tls.js';
+import { agentArgv, apiUrlOf } from '../lab/trellis-hosts.js';
 
 const WEB_OUT = 7101;
 
@@ -55,6 +61,8 @@ describe('drills across hosts: traffic features', { skip: labSkipReason() }, () 
     meshYaml,
     agentHosts: ['h1', 'h2', 'h3'],
     trustDomain: TRUST_DOMAIN,
+    // Over etcd tracing needs a collector named the same on every replica: replica 1's own.
+    controlPlaneArgs: (address) => ['--trace-collector', `${apiUrlOf(address('h1'))}/v1/traces`],
     // client on h1, web once on h2 and once on h3.
     expectWorkloads: 3,
   });
@@ -161,13 +169,14 @@ describe('drills across hosts: traffic features', { skip: labSkipReason() }, () 
     assert.deepEqual(new Set(last), new Set(['200:0']), 'once ejected, only h2\'s replica answers');
   });
 
-  it('a trace spans hosts: the client span of h1\'s proxy is the parent of the server span of web\'s proxy on h2 or h3', async () => {
+  it('a trace spans hosts: the client span of h1\'s proxy is the parent of the server span of web\'s proxy on h2 or h3, read through either replica', async () => {
     const traceId = Array.from({ length: 32 }, () => Math.floor(Math.random() * 16).toString(16)).join('');
     const r = await get('/traced', { traceparent: `00-${traceId}-${'1'.repeat(16)}-01` });
     assert.equal(r.status, 200);
     interface SpanView { spanId: string; parentSpanId?: string; service: string; kind: string }
     const spans = await waitFor(`the spans of ${traceId}`, async () => {
-      const t = await d().mesh.api<{ spans: SpanView[] }>(`/api/v1/traces/${traceId}`).catch(() => undefined);
+      // Read through replica 2: the spans were collected by replica 1, which it asks for them.
+      const t = await d().mesh.replica(1).api<{ spans: SpanView[] }>(`/api/v1/traces/${traceId}`).catch(() => undefined);
       return t !== undefined && t.spans.length >= 2 ? t.spans : undefined;
     }, { timeoutMs: 30_000, intervalMs: 300 });
     const client = spans.find((s) => s.service === 'client' && s.kind === 'client');
@@ -238,5 +247,63 @@ describe('drills across hosts: traffic features', { skip: labSkipReason() }, () 
     assert.equal(edge.metrics.successRate, 1);
     const web = view!.nodes.find((n) => n.id === 'default/web');
     assert.ok((web?.metrics?.requests ?? 0) > 0, 'web\'s node counts what its proxies on h2 and h3 served');
+  });
+  /** Joins host `host` with the token in `tokenFile` and a state dir of its own, as a new machine would; resolves with its exit code and log. */
+  const joinOn = async (host: string, tokenFile: string, name: string): Promise<{ code: number | null; log: string }> => {
+    const logFile = join(d().lab.dir, host, `${name}.log`);
+    const child = d().lab.spawn(
+      host,
+      agentArgv({ meshDir: d().meshDir.dir, stateDir: join(d().lab.dir, host, name), controlPlaneUrls: d().mesh.apiUrls, advertiseAddress: d().address(host), joinTokenFile: tokenFile }),
+      { logFile, cwd: d().meshDir.dir },
+    );
+    const code = await new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (c) => resolve(c))));
+    return { code, log: await readFile(logFile, 'utf8').catch(() => '') };
+  };
+  const createToken = async (host: string, serviceAccounts: string[], ttl: string): Promise<{ file: string; expiresAt: string }> => {
+    const r = await d().mesh.cli(['token', 'create', '--host', host, ...serviceAccounts.flatMap((sa) => ['--service-account', sa]), '--ttl', ttl, '-o', 'json', '--control-plane', d().mesh.apiUrls[1]!]);
+    assert.equal(r.code, 0, r.stderr);
+    const created = JSON.parse(r.stdout) as { token: string; expiresAt: string };
+    const file = join(d().lab.dir, host, `token-${Date.now()}`);
+    await writeFile(file, `${created.token}\n`, { mode: 0o600 });
+    return { file, expiresAt: created.expiresAt };
+  };
+
+  it('joining across hosts: a token already spent, or past its ttl, is refused; so is a host asking for an identity its token does not allow', async () => {
+    // h3's own token, spent when the lab joined h3, used again from a fresh state dir.
+    const twice = await joinOn('h3', join(d().lab.dir, 'h3', 'join-token'), 'agent-again');
+    assert.equal(twice.code, 1, twice.log);
+    assert.match(twice.log, /join token [0-9a-f]{16} was already used at /);
+
+    const late = await createToken('h3', ['default/web'], '1s');
+    const wait = Date.parse(late.expiresAt) - Date.now();
+    if (wait > -1) await sleep(wait + 200);
+    const expired = await joinOn('h3', late.file, 'agent-late');
+    assert.equal(expired.code, 1, expired.log);
+    assert.match(expired.log, /join token [0-9a-f]{16} expired at /);
+
+    // h3 runs web (default/web) by the mesh file; this token allows only default/other.
+    const narrow = await createToken('h3', ['default/other'], '1h');
+    const refused = await joinOn('h3', narrow.file, 'agent-narrow');
+    assert.equal(refused.code, 1, refused.log);
+    assert.match(refused.log, /host h3 may not run default\/web \(its join token allowed: default\/other\)/);
+  });
+
+  it('every REST route that is not open answers 401 without a credential, on both replicas, from another host\'s network', async () => {
+    const open = new Set(['GET /healthz', 'GET /api/v1/ca', 'POST /api/v1/join', '* /v1/traces', 'GET /', 'GET /dashboard/*', 'POST /api/v1/agents/:agentId/certificate']);
+    const verified = new Agent({ connect: controlPlaneTlsOptions([readFileSync(d().mesh.caFile, 'utf8')]) });
+    try {
+      for (const api of d().mesh.apiUrls) {
+        for (const r of API_ROUTES) {
+          if (open.has(`${r.method} ${r.path}`)) continue;
+          const method = r.method === '*' ? 'POST' : r.method;
+          const path = r.path.replace(/:[A-Za-z]+/g, 'x').replace(/\/\*$/, '/');
+          const res = await request(`${api}${path}`, { method: method as 'GET', headers: { 'content-type': 'application/json' }, ...(method === 'GET' ? {} : { body: '{}' }), dispatcher: verified, headersTimeout: 10_000, bodyTimeout: 10_000 });
+          const text = await res.body.text();
+          assert.equal(res.statusCode, 401, `${method} ${api}${path} (${r.access}) without a credential: ${text}`);
+        }
+      }
+    } finally {
+      await verified.close();
+    }
   });
 });

@@ -45,6 +45,8 @@ export interface ApiBackend {
   traces: TraceReceiver;
   recentTraces(limit: number): TraceSummaryView[];
   trace(traceId: string): TraceView | undefined;
+  /** The trace with the spans the other replicas keep merged in (peer-traces.ts); absent: this replica's only. */
+  traceAcrossReplicas?(traceId: string): Promise<TraceView | undefined>;
   /** Golden metrics for the dashboard (src/api/stats.ts). */
   stats: StatsService;
   /** The client for a proxy's https (remote, mTLS) admin URL, for taps; absent: plain HTTP only. */

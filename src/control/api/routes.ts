@@ -81,8 +81,10 @@ export const API_ROUTES: readonly Route<ApiBackend>[] = [
     method: 'GET',
     path: '/api/v1/traces/:traceId',
     access: 'read',
-    handle: ({ res, params, b }) => {
-      const t = b.trace(params.traceId as string);
+    handle: async ({ res, url, params, b }) => {
+      // `local=1`: this replica's spans only (what a peer replica asks when merging).
+      const id = params.traceId as string;
+      const t = url.searchParams.get('local') === '1' || b.traceAcrossReplicas === undefined ? b.trace(id) : await b.traceAcrossReplicas(id);
       if (t === undefined) throw new HttpError(404, 'TRELLIS_E_NOT_FOUND', `no spans of trace ${params.traceId} are kept (32 hex digits; only recent traces are)`);
       json(res, 200, t);
     },
