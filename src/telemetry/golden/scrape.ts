@@ -20,6 +20,13 @@ export interface TargetScrape {
   samples: Sample[];
 }
 
+/** Where to read a target instead of its own address (the control plane's relay), with what credentials. */
+export interface ScrapeRequest {
+  url: string;
+  headers?: Record<string, string>;
+  dispatcher?: Dispatcher;
+}
+
 /** Per-target limit on waiting for headers and for the body. */
 export const DEFAULT_SCRAPE_TIMEOUT_MS = 5_000;
 
@@ -33,14 +40,16 @@ export async function scrapeTargets(
   onError: (target: string, err: Error) => void,
   timeoutMs = DEFAULT_SCRAPE_TIMEOUT_MS,
   dispatcherFor: (url: string) => Dispatcher | undefined = () => undefined,
+  via?: (target: string, labels: Labels) => ScrapeRequest | undefined,
 ): Promise<TargetScrape[]> {
   const jobs = groups.flatMap((g) => g.targets.map((target) => ({ target, targetLabels: g.labels })));
   const results = await Promise.all(
     jobs.map(async ({ target, targetLabels }): Promise<TargetScrape | null> => {
       try {
-        const url = `${targetLabels.__scheme__ === 'https' ? 'https' : 'http'}://${target}/metrics`;
-        const dispatcher = dispatcherFor(url);
-        const res = await request(url, { headersTimeout: timeoutMs, bodyTimeout: timeoutMs, ...(dispatcher !== undefined ? { dispatcher } : {}) });
+        const relayed = via?.(target, targetLabels);
+        const url = relayed?.url ?? `${targetLabels.__scheme__ === 'https' ? 'https' : 'http'}://${target}/metrics`;
+        const dispatcher = relayed !== undefined ? relayed.dispatcher : dispatcherFor(url);
+        const res = await request(url, { headers: relayed?.headers ?? {}, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, ...(dispatcher !== undefined ? { dispatcher } : {}) });
         const text = await res.body.text();
         if (res.statusCode !== 200) throw new Error(`answered ${res.statusCode}`);
         const samples = parsePrometheusText(text).filter((s) => KEPT_METRICS.has(s.name));
