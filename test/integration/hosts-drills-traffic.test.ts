@@ -248,6 +248,24 @@ describe('drills across hosts: traffic features', { skip: labSkipReason() }, () 
     const web = view!.nodes.find((n) => n.id === 'default/web');
     assert.ok((web?.metrics?.requests ?? 0) > 0, 'web\'s node counts what its proxies on h2 and h3 served');
   });
+  it('trellis stat and edges from the root namespace cover the proxies on every host (other hosts\' through the control plane\'s relay)', async () => {
+    let stat = { code: -1 as number | null, stdout: '', stderr: '' };
+    let edges = { code: -1 as number | null, stdout: '', stderr: '' };
+    const stats = await underLoad(httpGetOutcome(out('/statted'), d().http), async () => {
+      stat = await d().mesh.cli(['stat', 'services', '--window', '2s', '-o', 'json'], { timeoutMs: 60_000 });
+      edges = await d().mesh.cli(['edges', '-o', 'json'], { timeoutMs: 60_000 });
+    }, 2);
+    assert.equal(stats.failed, 0, failuresOf(stats));
+    assert.equal(stat.code, 0, stat.stderr);
+    assert.doesNotMatch(stat.stderr, /skipping/, 'every proxy scraped');
+    assert.match(stat.stderr, /scraped 3 of 3 proxies/);
+    const web = (JSON.parse(stat.stdout) as { rows: { name: string; requests: number }[] }).rows.find((r) => r.name === 'web');
+    assert.ok((web?.requests ?? 0) > 0, `web served requests on h2 and h3 in the window: ${stat.stdout}`);
+    assert.equal(edges.code, 0, edges.stderr);
+    const edge = (JSON.parse(edges.stdout) as { edges: { src: string; dst: string; identity: string }[] }).edges.find((e) => e.dst === 'default/web');
+    assert.equal(edge?.identity, spiffeId('client'), edges.stdout);
+  });
+
   /** Joins host `host` with the token in `tokenFile` and a state dir of its own, as a new machine would; resolves with its exit code and log. */
   const joinOn = async (host: string, tokenFile: string, name: string): Promise<{ code: number | null; log: string }> => {
     const logFile = join(d().lab.dir, host, `${name}.log`);
