@@ -37,10 +37,12 @@ const HOST = '127.0.0.1';
 const to = Number(values.to);
 const tlsFiles = { ca: readFileSync(values.ca), cert: readFileSync(values.cert), key: readFileSync(values.key) };
 
-/** Pipes a <-> b; either side ending or failing ends both. */
+/**
+ * Pipes a <-> b; either side ending or failing ends both. Every TCP socket has Nagle off
+ * (`noDelay` where it is made: setNoDelay on a TLSSocket does not always reach its TCP handle),
+ * as HAProxy and the Trellis proxies have.
+ */
 function splice(a: Socket | TLSSocket, b: Socket | TLSSocket): void {
-  a.setNoDelay(true);
-  b.setNoDelay(true);
   a.pipe(b);
   b.pipe(a);
   const stop = (): void => {
@@ -55,13 +57,13 @@ function splice(a: Socket | TLSSocket, b: Socket | TLSSocket): void {
 
 const server =
   role === 'a'
-    ? createServer((down) => {
+    ? createServer({ noDelay: true }, (down) => {
         // checkServerIdentity (the default) matches 127.0.0.1 against the certificate's IP SAN.
-        const up = tlsConnect({ host: HOST, port: to, ...tlsFiles, ALPNProtocols: ['http/1.1'] });
+        const up = tlsConnect({ socket: connect({ host: HOST, port: to, noDelay: true }), host: HOST, ...tlsFiles, ALPNProtocols: ['http/1.1'] });
         splice(down, up);
       })
-    : createTlsServer({ ...tlsFiles, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['http/1.1'] }, (down) => {
-        splice(down, connect({ host: HOST, port: to }));
+    : createTlsServer({ ...tlsFiles, noDelay: true, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['http/1.1'] }, (down) => {
+        splice(down, connect({ host: HOST, port: to, noDelay: true }));
       });
 
 server.listen(Number(values.port), HOST, () => {

@@ -56,6 +56,8 @@ export const ProxyReason = {
   Overloaded: 'overloaded',
   /** The mesh itself failed on this request (a bug: a stage threw): 500. The proxy keeps serving. */
   InternalError: 'internal-error',
+  /** A request body stopped arriving (HTTP/1 bodyIdleTimeoutMs): 408, the connection is closed. */
+  BodyTimeout: 'body-timeout',
   /** CONNECT, which no route explicitly allows: 405. */
   ConnectRefused: 'connect-refused',
 } as const;

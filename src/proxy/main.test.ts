@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { PassThrough } from 'node:stream';
 import net from 'node:net';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { ProxyBootstrap } from '../api/bootstrap.js';
@@ -26,7 +26,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function writeBootstrap(name: string, nodeId: string, identity: string, rest: Pick<ProxyBootstrap, 'inbound' | 'outbound'>): Promise<string> {
+async function writeBootstrap(name: string, nodeId: string, identity: string, rest: Pick<ProxyBootstrap, 'inbound' | 'outbound'>, accessLog: ProxyBootstrap['accessLog'] = 'off'): Promise<string> {
   const t = await api(cp, 'POST', '/api/v1/agents/a1/tokens', { nodeId, identity });
   assert.equal(t.status, 200, JSON.stringify(t.json));
   const tok = t.json as { token: string; pushUrl: string; trustBundlePem: string[]; controlPlaneIdentity: string };
@@ -36,7 +36,7 @@ async function writeBootstrap(name: string, nodeId: string, identity: string, re
     admin: { host: '127.0.0.1', port: 0 },
     ...rest,
     drainTimeoutMs: 1_000,
-    accessLog: 'off',
+    accessLog,
     logLevel: 'error',
   };
   const path = join(tmp.dir, `${name}.json`);
@@ -75,10 +75,11 @@ test('runProxy against a real control plane: certificate, push stream, ready, re
     inbound: [{ name: 'http', protocol: 'http', listen: { host: '127.0.0.1', port: inboundPort }, app: { host: '127.0.0.1', port: appPort } }],
     outbound: [],
   });
+  const accessLogPath = join(tmp.dir, 'logs', 'frontend-0.access.log');
   const aPath = await writeBootstrap('frontend', 'default/frontend/0', frontendId, {
     inbound: [],
     outbound: [{ name: 'backend', protocol: 'http', listen: { host: '127.0.0.1', port: outboundPort }, cluster: 'default/backend:http' }],
-  });
+  }, { path: accessLogPath, maxBytes: 1024 * 1024, keep: 1 });
   const parentStdin = new PassThrough();
   let exited = false;
   const b = await runProxy(bPath, { logger: silentLogger(), exitWhenClosed: parentStdin, onExit: () => (exited = true) });
@@ -118,6 +119,10 @@ test('runProxy against a real control plane: certificate, push stream, ready, re
   // drain: /ready turns 503, then everything closes
   await a.drain();
   assert.equal(await fetch(`${a.adminUrl}/ready`).then((r) => r.status, () => 0), 0, 'admin closed after drain');
+  // ...and every request the proxy served is in its access log once drain returns (batched lines are flushed, not lost).
+  const logged = (await readFile(accessLogPath, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { direction: string; status: number });
+  assert.equal(logged.length, 1 + statuses.length, 'one line per request');
+  assert.ok(logged.every((l) => l.direction === 'outbound' && l.status === 200));
 
   // the parent going away (stdin closed) stops the proxy
   parentStdin.end();

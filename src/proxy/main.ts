@@ -3,6 +3,7 @@ import { WorkloadCredentials } from '../identity/workload-credentials.js';
 import { createAccessLog } from '../telemetry/access-log.js';
 import { createLogger } from '../telemetry/logger.js';
 import type { Logger } from '../telemetry/logger.js';
+import { ProxyMetrics } from '../telemetry/metrics.js';
 import { AdminServer, type AdminSource } from './admin/admin-server.js';
 import { RemoteAdminServer } from './admin/remote-admin-server.js';
 import { checkAdminToken } from './admin/admin-token.js';
@@ -12,7 +13,6 @@ import { requestCertificate } from './control-client/certificates.js';
 import type { IssuedCredentials } from './control-client/certificates.js';
 import { PushClient } from './control-client/push-stream.js';
 import { CertificateRotator } from './control-client/rotation.js';
-import { ProxyMetrics } from '../telemetry/metrics.js';
 import { ProxyRuntime } from './runtime.js';
 import { TapHub } from './tap/tap-hub.js';
 

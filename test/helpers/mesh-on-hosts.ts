@@ -20,10 +20,10 @@ import type { ControlPlaneClient } from './mesh.js';
 import type { NetnsLab } from './netns-lab.js';
 
 export interface MeshOnHosts extends ControlPlaneClient {
-  /** etcd members (member.clientUrl, member.host, process) in host order. */
+  /** etcd members (member.name, member.clientUrl, member.host, member.argv, member.logFile, process) in host order. */
   etcd: LabEtcdMember[];
   etcdEndpoints: string[];
-  /** Control-plane replicas (host, address, apiUrl, pushUrl, stateDir, logFile, process). */
+  /** Control-plane replicas (host, address, apiUrl, pushUrl, stateDir, logFile, argv, process). */
   replicas: LabReplica[];
   /** Every replica's API URL, in replica order. */
   apiUrls: string[];

@@ -7,6 +7,11 @@
  *
  * Needs root (CI runs as root); labSkipReason() says why a suite must skip otherwise.
  *
+ * Stable API (the cross-host tests and the fault drills build on it): createNetnsLab,
+ * withNetnsLab, useNetnsLab, labSkipReason, testPrefix, sweepDeadTestLabs, freeSubnet and the
+ * NetnsLab interface below (hosts with name/address/netns, dir, host, spawn, exec, cut, rejoin,
+ * close). Trellis itself on a lab (etcd, two replicas, joined agents): ./mesh-on-hosts.ts.
+ *
  *   describe('x across hosts', { skip: labSkipReason() }, () => {
  *     const lab = useNetnsLab({ hosts: ['h1', 'h2'] });
  *     it('...', async () => { lab.get().spawn('h1', ['node', 'server.mjs']); ... });

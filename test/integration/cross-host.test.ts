@@ -13,7 +13,8 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import net from 'node:net';
 import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
@@ -26,6 +27,7 @@ import { httpAgent, writeMeshDir, type MeshDir } from '../helpers/mesh.js';
 import { startMeshOnHosts, type MeshOnHosts } from '../helpers/mesh-on-hosts.js';
 import { TRUST_DOMAIN, spiffeId } from '../helpers/meshes.js';
 import { createNetnsLab, labSkipReason, type NetnsLab } from '../helpers/netns-lab.js';
+import { waitFor } from '../helpers/proc.js';
 
 const HTTP_OUT = 7001;
 const GRPC_OUT = 7002;
@@ -215,6 +217,42 @@ describe('the mesh across two hosts', { skip: labSkipReason() }, () => {
     socket.destroy();
     assert.equal(length, payload.length);
     assert.equal(hash.digest('hex'), createHash('sha256').update(payload).digest('hex'));
+  });
+
+  it("a route applied through replica 2 is served by h1's proxy, which replica 1 configures", async () => {
+    const file = join(meshDir!.dir, 'web-tag.yaml');
+    await writeFile(
+      file,
+      `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: web-tag
+spec:
+  parentRefs: [{ name: web, kind: Service, group: "" }]
+  rules:
+    - filters:
+        - type: RequestHeaderModifier
+          requestHeaderModifier:
+            set: [{ name: x-applied-through, value: replica-2 }]
+      backendRefs: [{ name: web, port: 80 }]
+`,
+    );
+    const r2 = mesh!.replica(1);
+    const applied = await r2.cli(['apply', '-f', file, '--control-plane', r2.apiUrl]);
+    assert.equal(applied.code, 0, applied.stderr);
+    try {
+      const tagged = async (): Promise<string | undefined> => {
+        const res = await request(`http://${h1()}:${HTTP_OUT}/who`, { dispatcher: agent });
+        const body = (await res.body.json()) as { headers: Record<string, string> };
+        return body.headers['x-applied-through'];
+      };
+      await waitFor('the route at h1\'s proxy', async () => (await tagged()) === 'replica-2', { timeoutMs: 20_000, intervalMs: 200 });
+      const connected = await mesh!.connectedProxies();
+      assert.equal(connected.get('default/client/0'), mesh!.apiUrls[0], "client's proxy is replica 1's");
+    } finally {
+      const deleted = await r2.cli(['delete', 'httproute', 'web-tag', '--control-plane', r2.apiUrl]);
+      assert.equal(deleted.code, 0, deleted.stderr);
+    }
   });
 
   it('h2\'s inbound listener on its host address still wants a mesh certificate: a client without one gets no answer', async () => {

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -102,6 +102,10 @@ describe('npm run hosts', { skip: labSkipReason(['etcd']) }, () => {
       hostsJoined.map((h) => `${h.host}:${h.serviceAccounts.join(',')}`),
       ['h1:default/frontend,default/web', 'h2:default/catalog', 'h3:default/catalog,default/orders,default/inventory'],
     );
+    // The token named both replicas (made on h1, it lists h2's replica too): the joined host
+    // keeps both, so it can renew through either.
+    const saved = JSON.parse(await readFile(join(dir, 'h3', 'agent', 'host', 'host.json'), 'utf8')) as { host: string; apiUrls: string[] };
+    assert.deepEqual(saved, { ...saved, host: 'h3', apiUrls: apiUrls });
     const joinTokens = await clients[1]!.api<{ host: string; usedAt: string | null }[]>('/api/v1/join-tokens');
     assert.deepEqual(joinTokens.map((t) => `${t.host}:${t.usedAt === null ? 'unused' : 'used'}`).sort(), ['h1:used', 'h2:used', 'h3:used']);
 

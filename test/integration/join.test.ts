@@ -192,7 +192,13 @@ describe('joining a host with a one-time token', () => {
       // An admin removes host h1: its certificate is refused from then on.
       const removed = await runCli(['token', 'delete', '--host', 'h1', '--control-plane', cp!.apiUrl], { env: cp!.cliEnv(), cwd: md!.dir });
       assert.equal(removed.code, 0, removed.stderr);
-      const after = await call('PUT', '/api/v1/agents/h1', report('h1'));
+      // With h1's current certificate (they last 6 s here and the agent keeps renewing; the one
+      // read at the start may have expired on a slow machine, which would be refused for that).
+      const now = (await readHostFiles(join(scratch, 'h1')))!;
+      const asH1Now = new Agent({ connect: controlPlaneTlsOptions(now.trustBundlePem, { keyPem: now.keyPem, certChainPem: now.certChainPem }) });
+      const afterRes = await request(`${cp!.apiUrl}/api/v1/agents/h1`, { method: 'PUT', dispatcher: asH1Now, headers: { 'content-type': 'application/json' }, body: JSON.stringify(report('h1')) });
+      const after = { status: afterRes.statusCode, text: errorText(await afterRes.body.text()) };
+      await asH1Now.close();
       assert.equal(after.status, 401, after.text);
       assert.match(after.text, /host h1 is not joined/);
     } finally {

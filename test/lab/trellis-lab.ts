@@ -73,6 +73,8 @@ export interface LabReplica {
   pushUrl: string;
   stateDir: string;
   logFile: string;
+  /** Its command line (to start it again after a drill killed it: spawn(host, argv, {logFile})). */
+  argv: string[];
   process: ChildProcess;
 }
 
@@ -82,6 +84,8 @@ export interface LabAgent {
   logFile: string;
   /** The API URLs it was given, in its order. */
   controlPlaneUrls: string[];
+  /** Its command line (a restart uses the saved certificate; the token is not spent again). */
+  argv: string[];
   process: ChildProcess;
 }
 
@@ -185,7 +189,7 @@ export async function startTrellisLab(r: LabRunner, o: TrellisLabOptions): Promi
       const argv = [...controlPlaneArgv({ address: h.address, stateDir, trustDomain: o.trustDomain, certTtl: o.certTtl ?? '24h', etcdEndpoints, sealKeyFile: join(r.dir, n, 'ca-seal.key'), ...(o.logLevel !== undefined ? { logLevel: o.logLevel } : {}) }), ...(o.controlPlaneArgs ?? [])];
       say(`${n}$ ${asTyped(argv)}`);
       const child = r.spawn(n, argv, { logFile, cwd: join(r.dir, n) });
-      const replica: LabReplica = { host: n, address: h.address, apiUrl: apiUrlOf(h.address), pushUrl: pushUrlOf(h.address), stateDir, logFile, process: child };
+      const replica: LabReplica = { host: n, address: h.address, apiUrl: apiUrlOf(h.address), pushUrl: pushUrlOf(h.address), stateDir, logFile, argv, process: child };
       // /healthz only says it is up; who answers is verified by every later call (the CA file).
       await waitFor(`the control plane at ${replica.apiUrl}`, 60_000, async () => {
         await alive(child, `control plane on ${n}`, logFile);
@@ -226,7 +230,7 @@ export async function startTrellisLab(r: LabRunner, o: TrellisLabOptions): Promi
     const controlPlaneUrls = apiUrls.map((_, k) => apiUrls[(i + k) % apiUrls.length]!);
     const argv = agentArgv({ meshDir: o.meshDir, stateDir, controlPlaneUrls, advertiseAddress: h.address, joinTokenFile: tokenFiles.get(n)!, ...(o.logLevel !== undefined ? { logLevel: o.logLevel } : {}) });
     say(`${n}$ ${asTyped(argv)}`);
-    agents.set(n, { host: n, stateDir, logFile, controlPlaneUrls, process: r.spawn(n, argv, { logFile, cwd: join(r.dir, n) }) });
+    agents.set(n, { host: n, stateDir, logFile, controlPlaneUrls, argv, process: r.spawn(n, argv, { logFile, cwd: join(r.dir, n) }) });
   }
 
   const client = (i = 0): ControlPlaneClient => controlPlaneClient(apiUrls[i] as string, undefined, { stateDir: first.stateDir });

@@ -128,7 +128,8 @@ describe('systemd units', () => {
       assert.equal(stateDir, `%S/${value(ds, 'StateDirectory')}`, 'the state dir is the one systemd creates and makes writable');
       assert.equal(value(ds, 'StateDirectoryMode'), '0700');
       const defaults = new Set((value(ds, 'Environment') ?? '').split(/\s+/).map((kv) => kv.split('=')[0]));
-      for (const m of exec.matchAll(/\$\{(\w+)\}/g)) assert.ok(defaults.has(m[1]), `${m[1]} has a default in Environment=`);
+      // ${X} (one argument) and $X (split into words: the extra flags of a multi-host setup).
+      for (const m of exec.matchAll(/\$\{?(\w+)/g)) assert.ok(defaults.has(m[1]), `${m[1]} has a default in Environment=`);
     });
   }
 
@@ -136,6 +137,15 @@ describe('systemd units', () => {
     const ds = parseUnit(readFileSync(join(unitsDir, 'trellis-agent@.service'), 'utf8'));
     assert.equal(value(ds, 'KillMode'), 'mixed');
     assert.match(value(ds, 'ExecStart') ?? '', /--advertise-address \$\{TRELLIS_ADVERTISE_ADDRESS\}/);
+  });
+
+  it('across hosts: the agent takes --join and the control plane --store and its seal key through their extra-args variables, documented in the unit', () => {
+    const agent = readFileSync(join(unitsDir, 'trellis-agent@.service'), 'utf8');
+    const cp = readFileSync(join(unitsDir, 'trellis-control-plane.service'), 'utf8');
+    assert.match(value(parseUnit(agent), 'ExecStart') ?? '', / \$TRELLIS_AGENT_ARGS$/);
+    assert.match(agent, /TRELLIS_AGENT_ARGS=--join \/etc\/trellis\/join-token/);
+    assert.match(value(parseUnit(cp), 'ExecStart') ?? '', / \$TRELLIS_CONTROL_PLANE_ARGS$/);
+    assert.match(cp, /--store etcd:\/\/\S+ --ca-seal-key-file \/etc\/trellis\/ca-seal.key --api-tls --advertise-address/);
   });
 
   describe('checked by systemd', { skip: systemdAnalyze() }, () => {

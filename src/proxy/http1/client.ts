@@ -23,7 +23,21 @@ import { serializeForwardedRequest } from './serialize.js';
 import type { Http1Limits } from './types.js';
 
 const OWNER = Symbol('trellis.http1.owner');
-type UpSocket = Duplex & { [OWNER]?: Http1Attempt | null };
+const READER = Symbol('trellis.http1.reader');
+type UpSocket = Duplex & { [OWNER]?: Http1Attempt | null; [READER]?: HeadReader };
+
+/**
+ * The response reader of an upstream socket, made once for its life and reused by each attempt
+ * on it (a socket goes back to its pool only with nothing left unread, so it starts empty).
+ */
+function readerOf(up: UpSocket): HeadReader {
+  let r = up[READER];
+  if (r === undefined) {
+    r = new HeadReader();
+    up[READER] = r;
+  }
+  return r;
+}
 
 function upData(this: UpSocket, chunk: Buffer): void {
   const o = this[OWNER];
@@ -83,8 +97,9 @@ export class Http1Attempt implements UpstreamAttempt, BodySink {
   /** The attempt failed on a pooled connection before any response byte: the peer had closed it. */
   unsent = false;
   private readonly up: Duplex;
-  private readonly reader = new HeadReader();
-  private readonly scanner = new ChunkedScanner();
+  private readonly reader: HeadReader;
+  /** Made only for a chunked response. */
+  private scanner: ChunkedScanner | null = null;
   private rs: Rs = Rs.Head;
   private remaining = 0;
   private bytesSeen = false;
@@ -105,6 +120,8 @@ export class Http1Attempt implements UpstreamAttempt, BodySink {
     private readonly limits: Http1Limits,
   ) {
     this.up = lease.socket;
+    this.reader = readerOf(this.up as UpSocket);
+    this.reader.takeAll();
   }
 
   get grpcStatus(): undefined {
@@ -213,7 +230,7 @@ export class Http1Attempt implements UpstreamAttempt, BodySink {
     this.endStream = noBody;
     this.rs = Rs.Body;
     this.remaining = resp.contentLength;
-    this.scanner.reset();
+    if (resp.framing === 'chunked') (this.scanner ??= new ChunkedScanner()).reset();
     this.handler.onHead(ex, this);
     if (this.over) return;
     if (noBody || this.bodyTaken) {
@@ -258,13 +275,14 @@ export class Http1Attempt implements UpstreamAttempt, BodySink {
       this.remaining -= used;
       done = this.remaining === 0;
     } else if (resp.framing === 'chunked') {
-      const r = this.scanner.push(chunk, 0);
+      const scanner = this.scanner!;
+      const r = scanner.push(chunk, 0);
       if (r < 0) {
-        this.fail(ProxyReason.UpstreamBadResponse, this.scanner.error ?? 'bad chunked response body', 502);
+        this.fail(ProxyReason.UpstreamBadResponse, scanner.error ?? 'bad chunked response body', 502);
         return;
       }
       used = r;
-      done = this.scanner.done;
+      done = scanner.done;
     } else {
       used = chunk.length;
       done = false;

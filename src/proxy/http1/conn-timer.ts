@@ -1,10 +1,14 @@
 import type { Clock, TimerHandle } from '../clock/clock.js';
 
-/** What the connection timer guards: an idle keep-alive connection, or a head being read (slowloris). */
+/**
+ * What the connection timer guards: an idle keep-alive connection, a head being read
+ * (slowloris), or a request body that has stopped arriving.
+ */
 export const enum Watch {
   None,
   Idle,
   Head,
+  Body,
 }
 
 /**
@@ -24,14 +28,18 @@ export class ConnectionTimer {
     private readonly clock: Clock,
     private readonly idleMs: number,
     private readonly headMs: number,
+    private readonly bodyIdleMs: number,
     /** Called when a watched deadline passes. */
     private readonly expired: (what: Watch) => void,
   ) {}
 
-  /** Starts watching `what`; watching it already keeps its deadline (a head's runs from its first byte). */
-  arm(what: Watch): void {
-    if (what === this.watching) return;
-    const ms = what === Watch.Idle ? this.idleMs : this.headMs;
+  /**
+   * Starts watching `what`; watching it already keeps its deadline (a head's runs from its
+   * first byte), unless `restart` (a body's restarts with each chunk: it bounds the quiet time).
+   */
+  arm(what: Watch, restart = false): void {
+    if (what === this.watching && !restart) return;
+    const ms = what === Watch.Idle ? this.idleMs : what === Watch.Head ? this.headMs : this.bodyIdleMs;
     if (ms <= 0) {
       this.watching = Watch.None;
       return;

@@ -672,6 +672,31 @@ describe('serveHttp1 failures', () => {
     }
   });
 
+  it('answers 408 body-timeout to a body that stops arriving, and cancels its upstream request', async () => {
+    let upstreamClosed!: () => void;
+    const closed = new Promise<void>((resolve) => (upstreamClosed = resolve));
+    const up = net.createServer((s) => {
+      s.resume(); // reads the partial body, never answers
+      s.on('close', () => upstreamClosed());
+    });
+    const port = await listen(up);
+    const upstream = new ConnectUpstream(port);
+    const proxy = await startProxy(upstream, {}, { bodyIdleTimeoutMs: 50 });
+    try {
+      const { text, closed: conn } = await rawExchange(proxy.port, 'POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nonly part of it');
+      assert.match(text, /^HTTP\/1\.1 408 /);
+      assert.match(text, /trellis-reason: body-timeout/);
+      assert.equal(conn, true);
+      await closed;
+      assert.deepEqual(upstream.releases, [{ reusable: false, failed: false }]);
+      assert.equal(proxy.records[0]!.reason, 'body-timeout');
+    } finally {
+      await proxy.close();
+      upstream.destroyAll();
+      await closeServer(up);
+    }
+  });
+
   it('closes a connection whose head does not complete in time, and an idle one', async () => {
     const upstream = new ConnectUpstream(1);
     const proxy = await startProxy(upstream, {}, { headTimeoutMs: 50, idleTimeoutMs: 50 });

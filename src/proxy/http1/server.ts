@@ -77,8 +77,13 @@ class Http1Connection implements Http1ConnectionHandle, ResponseHandler, BodySou
     private readonly down: Duplex,
     private readonly opts: Http1ServerOptions,
   ) {
-    this.timer = new ConnectionTimer(opts.clock, opts.limits.idleTimeoutMs, opts.limits.headTimeoutMs, (what) => {
-      if (what !== Watch.None && this.state === St.Head) this.destroyAll();
+    const l = opts.limits;
+    this.timer = new ConnectionTimer(opts.clock, l.idleTimeoutMs, l.headTimeoutMs, l.bodyIdleTimeoutMs, (what) => {
+      if (what === Watch.Body) {
+        if (this.state === St.Serving && !this.reqDone) this.refuseBody('request body timeout: no body bytes for too long', 408);
+      } else if (what !== Watch.None && this.state === St.Head) {
+        this.destroyAll();
+      }
     });
     this.clientAddress = (down as Duplex & { remoteAddress?: string }).remoteAddress;
     this.onDownData = this.onDownData.bind(this);
@@ -220,6 +225,7 @@ class Http1Connection implements Http1ConnectionHandle, ResponseHandler, BodySou
     this.closeAfter = !req.keepAlive || (this.opts.isDraining !== undefined && this.opts.isDraining());
     this.state = St.Serving;
     if (hasBody) {
+      this.timer.arm(Watch.Body, true);
       // Body bytes that came with the head are framed (and a chunked body validated) before any
       // stage sees the request: a smuggling attempt in one packet never reaches an upstream.
       if (this.reader.length > 0) this.forwardBody(this.reader.takeAll());
@@ -244,7 +250,11 @@ class Http1Connection implements Http1ConnectionHandle, ResponseHandler, BodySou
     const used = f.used;
     const body = this.body!;
     if (used > 0) body.push(used === chunk.length ? chunk : chunk.subarray(0, used));
-    if (!f.done) return;
+    if (!f.done) {
+      this.timer.arm(Watch.Body, true);
+      return;
+    }
+    this.timer.disarm();
     if (used < chunk.length) this.reader.push(chunk.subarray(used));
     this.reqDone = true;
     body.end(null);
@@ -255,18 +265,18 @@ class Http1Connection implements Http1ConnectionHandle, ResponseHandler, BodySou
     if (this.reader.length >= this.opts.limits.maxHeadBytes) this.down.pause();
   }
 
-  /** A malformed body: nothing more of it goes anywhere; 400 (or a cut) and close. */
-  private refuseBody(message: string): void {
+  /** A malformed (or stalled) body: nothing more of it goes anywhere; 400 (or a cut) and close. */
+  private refuseBody(message: string, status = 400): void {
     const ex = this.ex!;
     this.reader.takeAll();
     ex.cancel(CancelReason.Client);
     if (ex.headSent) {
-      ex.reason = ProxyReason.BadRequest;
+      ex.reason = status === 408 ? ProxyReason.BodyTimeout : ProxyReason.BadRequest;
       this.destroyAll();
       return;
     }
     this.closeAfter = true;
-    this.writeLocal(ex, localReply(400, ProxyReason.BadRequest, message));
+    this.writeLocal(ex, localReply(status, status === 408 ? ProxyReason.BodyTimeout : ProxyReason.BadRequest, message));
   }
 
   /** A head refused before it parsed (400/431/501/505): answered, recorded, closed. */
@@ -288,13 +298,18 @@ class Http1Connection implements Http1ConnectionHandle, ResponseHandler, BodySou
   pauseBody(): void {
     if (this.state !== St.Serving || this.reqDone || this.bodyPaused) return;
     this.bodyPaused = true;
+    // The client is held back by us, not stalled: its body timer waits too.
+    this.timer.disarm();
     this.down.pause();
   }
 
   resumeBody(): void {
     if (!this.bodyPaused) return;
     this.bodyPaused = false;
-    if (this.state === St.Serving && !this.reqDone) this.down.resume();
+    if (this.state === St.Serving && !this.reqDone) {
+      this.timer.arm(Watch.Body, true);
+      this.down.resume();
+    }
   }
 
   // ---- ResponseHandler: what comes back from the pipeline ------------------------------------------

@@ -14,6 +14,8 @@ export interface Http1Limits {
   headTimeoutMs: number;
   /** An idle keep-alive downstream connection is closed after this time. */
   idleTimeoutMs: number;
+  /** A request body that sends nothing for this long is refused (408) and its exchange cancelled. */
+  bodyIdleTimeoutMs: number;
   /** Connections one listener holds at once (HTTP/1, HTTP/2 and TCP); more are closed at accept and counted. */
   maxConnections: number;
   /** An inbound mTLS handshake must finish within this time. */
@@ -25,6 +27,8 @@ export const DEFAULT_HTTP1_LIMITS: Http1Limits = {
   maxHeaderCount: 128,
   headTimeoutMs: 10_000,
   idleTimeoutMs: 60_000,
+  // Envoy's stream_idle_timeout default: a body may pause, but not hold a connection forever.
+  bodyIdleTimeoutMs: 300_000,
   maxConnections: DEFAULT_MAX_CONNECTIONS_PER_LISTENER,
   tlsHandshakeTimeoutMs: 10_000,
 };

@@ -280,3 +280,22 @@ test('stdout-style destination: batches go to the file descriptor whole and in o
     }
   });
 });
+
+test('multi-byte text and lines larger than a chunk come out whole, across chunk boundaries', async () => {
+  const sink = heldSink();
+  const clock = manualClock();
+  const log = createAccessLog('stdout', { sink, clock, flushBytes: 1 << 30 });
+  const targets: string[] = [];
+  for (let i = 0; i < 3000; i++) {
+    const t = i % 500 === 7 ? `/big/${'é€😀'.repeat(30_000)}` : `/ü€😀/${i}`;
+    targets.push(t);
+    log.write({ ...record(i), target: t });
+  }
+  const closed = log.close();
+  await turn();
+  sink.release();
+  await closed;
+  assert.equal(sink.chunks.length, 1, 'one batch, however many chunks it took');
+  const got = sink.chunks[0]!.trim().split('\n').map((l) => (JSON.parse(l) as { target: string }).target);
+  assert.deepEqual(got, targets);
+});

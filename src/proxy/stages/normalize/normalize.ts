@@ -30,6 +30,8 @@ export class NormalizeStage implements Stage {
   private readonly plain: MeshHeaderPolicy;
   /** Inbound: one policy per calling identity (bounded by the identities in the trust domain). */
   private readonly byPeer = new Map<string, MeshHeaderPolicy>();
+  /** The edits of a request that only needs the policy's fields added, shared per policy (copy on write). */
+  private readonly addOnlyEdits = new WeakMap<MeshHeaderPolicy, HeadEdits>();
 
   constructor(
     private readonly config: NormalizeConfig,
@@ -42,13 +44,28 @@ export class NormalizeStage implements Stage {
     if (!this.normalizeTarget(ex, handler)) return;
     const policy = this.policyFor(ex);
     const edits = requestHeaderEdits(policy, ex.headers);
-    if (edits.remove.length > 0 || edits.add.length > 0) {
+    if (edits.remove.length === 0 && ex.requestEdits === null) {
+      // The common case (inbound: set the caller's identity, nothing to remove): one shared
+      // object per caller instead of new edits per request.
+      if (edits.add.length > 0) ex.requestEdits = this.sharedAddOnly(policy);
+    } else if (edits.remove.length > 0 || edits.add.length > 0) {
       const e = ex.editRequest();
       for (let i = 0; i < edits.remove.length; i++) e.removeField(edits.remove[i] as string);
       for (let i = 0; i + 1 < edits.add.length; i += 2) e.setField(edits.add[i] as string, edits.add[i + 1] as string);
     }
     if (this.config.role === 'inbound') ex.responseEdits = INBOUND_RESPONSE_EDITS;
     this.next.call(ex, handler);
+  }
+
+  private sharedAddOnly(policy: MeshHeaderPolicy): HeadEdits {
+    let e = this.addOnlyEdits.get(policy);
+    if (e === undefined) {
+      e = HeadEdits.sharedOf((x) => {
+        for (let i = 0; i + 1 < policy.add.length; i += 2) x.setField(policy.add[i] as string, policy.add[i + 1] as string);
+      });
+      this.addOnlyEdits.set(policy, e);
+    }
+    return e;
   }
 
   private policyFor(ex: Exchange): MeshHeaderPolicy {
