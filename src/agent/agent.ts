@@ -12,7 +12,7 @@ import { RegistryClient } from './client.js';
 import type { ControlPlaneCredential } from './credentials/credential.js';
 import { LocalAgentToken } from './credentials/local-token.js';
 import { killLeftovers, PidRegistry } from './pids.js';
-import { advertiseAddressProblem, ingressReplicasOn, isWildcard, replicasOn } from './placement.js';
+import { advertiseAddressProblem, ingressReplicasOn, isLoopbackAddress, isWildcard, replicasOn } from './placement.js';
 import { describeFixed, PortAllocator, probeBind } from './ports.js';
 import { PROXY_PROBE_PERIOD_MS } from './proxy-watch.js';
 import { defaultProxyCommand, ReplicaRunner, type ReplicaContext, type ReplicaPorts } from './replica.js';
@@ -142,6 +142,9 @@ export class Agent {
     for (const w of mesh.workloads) for (const p of w.ports) if (p.appPort !== null) ports.reserve(p.appPort);
     const inboundHost = this.advertiseAddress;
     const inboundPorts = inboundHost === LOOPBACK ? ports : new PortAllocator(inboundHost);
+    // Across hosts the control plane reaches each proxy's admin endpoints through a second,
+    // mTLS listener on this host's address (src/proxy/admin/remote-admin-server.ts).
+    const remoteAdminPort = async (): Promise<{ remoteAdmin?: number }> => (isLoopbackAddress(inboundHost) ? {} : { remoteAdmin: await inboundPorts.allocate() });
     const ctx: ReplicaContext = {
       mesh,
       stateDir: this.opts.stateDir,
@@ -163,7 +166,7 @@ export class Agent {
     const out: ReplicaRunner[] = [];
     for (const w of mesh.workloads) {
       for (const i of replicasOn(w, this.host)) {
-        const p: ReplicaPorts = { admin: await ports.allocate(), app: new Map(), inbound: new Map(), inboundHost, outbound: [] };
+        const p: ReplicaPorts = { admin: await ports.allocate(), app: new Map(), inbound: new Map(), inboundHost, outbound: [], ...(await remoteAdminPort()) };
         for (const port of w.ports) {
           p.app.set(port.name, port.appPort ?? (await ports.allocate()));
           p.inbound.set(port.name, await inboundPorts.allocate());
@@ -177,7 +180,7 @@ export class Agent {
     for (const g of mesh.ingress) {
       for (const i of ingressReplicasOn(g, this.host)) {
         const listen = await ports.claim(g.listen, describeFixed('ingress', g.name));
-        out.push(new ReplicaRunner(ctx, { kind: 'ingress', ingress: g }, i, { admin: await ports.allocate(), app: new Map(), inbound: new Map(), inboundHost, outbound: [listen] }));
+        out.push(new ReplicaRunner(ctx, { kind: 'ingress', ingress: g }, i, { admin: await ports.allocate(), app: new Map(), inbound: new Map(), inboundHost, outbound: [listen], ...(await remoteAdminPort()) }));
       }
     }
     return out;

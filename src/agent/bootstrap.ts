@@ -10,6 +10,11 @@ export type ReplicaSpec = { kind: 'workload'; workload: WorkloadConfig } | { kin
 
 export interface ReplicaPorts {
   admin: number;
+  /**
+   * Port of the proxy's remote admin listener (mTLS, control plane only) on inboundHost; set
+   * when inboundHost is not loopback, as the control plane may run on another host.
+   */
+  remoteAdmin?: number;
   /** App port per declared port name. */
   app: Map<string, number>;
   /** Proxy inbound (mTLS) port per declared port name. */
@@ -84,6 +89,7 @@ export function buildBootstrap(opts: {
       token: token.token,
     },
     admin: { host: LOOPBACK, port: ports.admin },
+    ...(ports.remoteAdmin !== undefined ? { remoteAdmin: { host: ports.inboundHost, port: ports.remoteAdmin } } : {}),
     adminToken: opts.adminToken,
     inbound: (w?.ports ?? []).map((p) => ({
       name: p.name,

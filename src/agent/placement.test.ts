@@ -61,7 +61,7 @@ spec:
       mesh,
       spec: { kind: 'workload', workload: w },
       replica: 0,
-      ports: { admin: 9000, app: new Map([['http', 9001]]), inbound: new Map([['http', 9101]]), inboundHost: '10.77.0.12', outbound: [{ host: '127.0.0.1', port: 9201 }] },
+      ports: { admin: 9000, remoteAdmin: 9102, app: new Map([['http', 9001]]), inbound: new Map([['http', 9101]]), inboundHost: '10.77.0.12', outbound: [{ host: '127.0.0.1', port: 9201 }] },
       token: { token: 't', pushUrl: 'https://10.77.0.11:15012', trustBundlePem: [], controlPlaneIdentity: 'spiffe://trellis.local/control-plane' },
       adminToken: 'a'.repeat(43),
       accessLogFile: '/s/a.log',
@@ -69,6 +69,8 @@ spec:
     });
     assert.deepEqual(b.inbound, [{ name: 'http', protocol: 'http', listen: { host: '10.77.0.12', port: 9101 }, app: { host: '127.0.0.1', port: 9001 } }]);
     assert.deepEqual(b.admin, { host: '127.0.0.1', port: 9000 });
+    // The control plane on another host reaches the admin endpoints through the mTLS remote listener on the host address.
+    assert.deepEqual(b.remoteAdmin, { host: '10.77.0.12', port: 9102 });
     assert.deepEqual(b.outbound[0]?.listen, { host: '127.0.0.1', port: 9201 });
   });
 });

@@ -105,6 +105,14 @@ export class ReplicaRunner {
     return `http://${HOST}:${this.ports.admin}`;
   }
 
+  /** What the control plane is told: the loopback admin URL on one host, the remote (https) one across hosts. */
+  private get reportedAdminUrl(): string {
+    if (isLoopbackAddress(this.ports.inboundHost)) return this.adminUrl;
+    if (this.ports.remoteAdmin === undefined) return '';
+    const host = this.ports.inboundHost.includes(':') ? `[${this.ports.inboundHost}]` : this.ports.inboundHost;
+    return `https://${host}:${this.ports.remoteAdmin}`;
+  }
+
   private get label(): string {
     return this.spec.kind === 'workload' ? `workload ${this.name} (replica ${this.replica})` : `ingress ${this.name}`;
   }
@@ -126,9 +134,9 @@ export class ReplicaRunner {
       appPid: this.app?.running === true ? this.app.pid : null,
       proxyPid: this.proxy?.running === true ? this.proxy.pid : null,
       // Admin listeners stay on loopback. Across hosts (a non-loopback advertise address) the
-      // control plane cannot reach them, and dialling 127.0.0.1:<port> from its own host would
-      // reach some other process: the URL is withheld until the admin API has a cross-host path.
-      adminUrl: isLoopbackAddress(this.ports.inboundHost) ? this.adminUrl : '',
+      // control plane could not reach them (its 127.0.0.1 is another machine), so it is given
+      // the proxy's remote admin listener: https on this host's address, mTLS, control plane only.
+      adminUrl: this.reportedAdminUrl,
       endpoints,
       lastExit: this.lastExit,
     };

@@ -37,6 +37,13 @@ export interface ProxyBootstrap {
   /** Loopback admin listener: /ready /live /metrics /config /tap, POST /drain */
   admin: HostPort;
   /**
+   * The admin listener's read-only endpoints (/ready /live /metrics /config /tap) for a control
+   * plane on another host: HTTPS on the host's address, mTLS with the proxy's own certificate,
+   * answering only a client that presents the control plane's certificate (controlPlane.identity).
+   * Set by an agent with a non-loopback advertise address; absent on one host.
+   */
+  remoteAdmin?: HostPort;
+  /**
    * Secret that state-changing admin calls (POST /drain) carry as `authorization: Bearer ...`:
    * at least 32 characters, new for every proxy start (the agent makes it). It is why the file
    * is written 0600. Absent: no state-changing admin call is accepted.

@@ -1,5 +1,7 @@
 import { StatsService } from './stats/stats-service.js';
 import { prometheusTargets } from './api/prometheus-sd.js';
+import { ProxyAdminDispatcher, type AdminDispatcherFor } from './proxy-admin/admin-dispatcher.js';
+import { mergeTrace, peerSpans } from './traces/peer-traces.js';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
@@ -96,6 +98,9 @@ export class ControlPlane implements ApiBackend {
   readonly traces: TraceCollector;
   /** Golden metrics for the dashboard, scraped from the proxies while someone watches. */
   readonly stats: StatsService;
+  /** Calls to proxies' remote admin listeners (other hosts) present this control plane's certificate. */
+  private readonly adminDispatcher: ProxyAdminDispatcher;
+  readonly adminDispatcherFor: AdminDispatcherFor;
   version = '0.0.0';
   /** `<stateDir>/admin-token` and `<stateDir>/read-token` (src/control/auth/local-credentials.ts). */
   adminToken = '';
@@ -126,6 +131,8 @@ export class ControlPlane implements ApiBackend {
     readonly clock: () => number,
   ) {
     this.identity = spiffeId(o.trustDomain, 'trellis-system', 'control-plane');
+    this.adminDispatcher = new ProxyAdminDispatcher(o.trustDomain);
+    this.adminDispatcherFor = this.adminDispatcher.for;
     this.tokens = new BootstrapTokens(store);
     this.interfaceAddresses = Object.values(networkInterfaces())
       .flatMap((list) => list ?? [])
@@ -150,7 +157,9 @@ export class ControlPlane implements ApiBackend {
     });
     this.stats = new StatsService({
       trustDomain: o.trustDomain,
-      targets: () => prometheusTargets(this.registry.workloads()),
+      // Every proxy, those on other hosts through their remote admin listeners (mTLS).
+      targets: () => prometheusTargets(this.registry.workloads(), { remote: true }),
+      dispatcherFor: this.adminDispatcher.for,
       workloads: () => this.registry.workloads(),
       services: () => this.registry.services(),
       proxies: () => this.proxies(),
@@ -201,6 +210,7 @@ export class ControlPlane implements ApiBackend {
     this.adminToken = await ensureLocalToken(this.store, this.o.stateDir, 'admin', this.clock);
     this.readToken = await ensureLocalToken(this.store, this.o.stateDir, 'read', this.clock);
     this.creds = await this.issueOwnCredentials();
+    this.adminDispatcher.update(this.creds, this.ca.trustBundlePem());
     const tls = apiUsesTls(this.o.api, this.o.apiTls === true);
     this.auth = this.buildAuth(tls);
     // The API listens first, answering only once start-up is done: the snapshots' default
@@ -216,7 +226,7 @@ export class ControlPlane implements ApiBackend {
       ready,
     });
     this.auth.login.cookieName = loginCookieName(Number(new URL(this.api.url).port));
-    this.tracingConfig = snapshotTracing(this.defaultTracing(), this.api.url);
+    this.tracingConfig = snapshotTracing(this.defaultTracing(), this.api.url, this.controlPlaneOrigins());
     // Every pass pushes what it changed (none before the push server is up).
     this.snapshots.onCompiled = (changed) => this.push?.push(changed);
     // Load the stored agents and subscribe to the store's changes with no await in between, so
@@ -266,6 +276,18 @@ export class ControlPlane implements ApiBackend {
    * put the same tracing block in the same snapshot (its hash decides the version), and no
    * replica's own address is common to all: there, tracing is off unless a collector is given.
    */
+  /** Origins of every control-plane API this replica knows of: its own addresses and the other replicas'. */
+  private controlPlaneOrigins(): string[] {
+    const own = this.api === null ? [] : [this.api.url, ...advertisedApiUrls({ host: this.o.api.host, port: Number(new URL(this.api.url).port) }, this.o.advertise ?? [], this.interfaceAddresses)];
+    return [...own, ...this.store.replicas().map((r) => r.apiUrl)].map((u) => {
+      try {
+        return new URL(u).origin;
+      } catch {
+        return '';
+      }
+    });
+  }
+
   private defaultTracing(): TracingSettings | null {
     if (this.o.tracing !== undefined) return this.o.tracing;
     if (this.store.kind === 'file') return DEFAULT_TRACING;
@@ -345,6 +367,7 @@ export class ControlPlane implements ApiBackend {
       this.creds = await this.issueOwnCredentials();
       this.push?.setCredentials(this.creds);
       this.api?.setCredentials(this.creds);
+      this.adminDispatcher.update(this.creds, this.ca.trustBundlePem());
       this.logger.info('rotated the control plane certificate');
     } catch (err) {
       this.logger.error({ err }, 'rotating the control plane certificate failed; retrying in 10s');
@@ -547,6 +570,17 @@ export class ControlPlane implements ApiBackend {
   recentTraces(limit: number): TraceSummaryView[] {
     return this.traces.recent(limit);
   }
+  async traceAcrossReplicas(traceId: string): Promise<TraceView | undefined> {
+    const local = this.traces.trace(traceId);
+    const peers = this.store
+      .replicas()
+      .filter((r) => r.id !== this.replicaId)
+      .map((r) => r.apiUrl)
+      .filter((u) => !/^https?:\/\/(0\.0\.0\.0|\[::\])[:/]/.test(u));
+    if (peers.length === 0) return local;
+    return mergeTrace(traceId, local, await peerSpans(traceId, { peers, token: this.readToken, trustBundlePem: this.ca.trustBundlePem() }));
+  }
+
   trace(traceId: string): TraceView | undefined {
     return this.traces.trace(traceId);
   }
@@ -566,6 +600,7 @@ export class ControlPlane implements ApiBackend {
     this.registry.removeAllListeners();
     this.resources.removeAllListeners();
     this.stats.close();
+    await this.adminDispatcher.close();
     await Promise.all([this.push?.close(), this.api?.close()]);
     await this.snapshots.idle();
     await this.store.close();

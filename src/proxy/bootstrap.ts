@@ -55,6 +55,7 @@ export function checkBootstrap(v: unknown): string | null {
   if (typeof cp.identity !== 'string' || cp.identity === '') return 'controlPlane.identity: expected a SPIFFE ID';
   if (typeof cp.token !== 'string') return 'controlPlane.token: expected a string';
   if (!isHostPort(b.admin)) return 'admin: expected {host, port}';
+  if (b.remoteAdmin !== undefined && !isHostPort(b.remoteAdmin)) return 'remoteAdmin: expected {host, port}';
   if (!Array.isArray(b.inbound)) return 'inbound: expected an array';
   for (const [i, l] of b.inbound.entries()) {
     if (typeof l?.name !== 'string') return `inbound[${i}].name: expected a string`;

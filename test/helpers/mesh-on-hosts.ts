@@ -58,6 +58,8 @@ export interface MeshOnHostsOptions {
   controlPlaneHosts?: string[];
   /** What each host's join token allows (`<namespace>/<serviceAccount>`); default every service account. */
   serviceAccounts?: (host: string) => string[];
+  /** More `trellis control-plane` flags, the same on every replica. */
+  controlPlaneArgs?: string[];
 }
 
 /** Starts etcd, both replicas and every agent (test/lab/trellis-lab.ts); resolves once the mesh has settled. */
@@ -78,6 +80,7 @@ export async function startMeshOnHosts(lab: NetnsLab, o: MeshOnHostsOptions): Pr
       ...(o.etcdHosts !== undefined ? { etcdHosts: o.etcdHosts } : {}),
       ...(o.controlPlaneHosts !== undefined ? { controlPlaneHosts: o.controlPlaneHosts } : {}),
       ...(o.serviceAccounts !== undefined ? { serviceAccounts: o.serviceAccounts } : {}),
+      ...(o.controlPlaneArgs !== undefined ? { controlPlaneArgs: o.controlPlaneArgs } : {}),
     },
   );
   return {

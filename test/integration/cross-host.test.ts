@@ -127,12 +127,13 @@ describe('the mesh across two hosts', { skip: labSkipReason() }, () => {
     assert.deepEqual(replicasOf('h2'), [mesh!.apiUrls[1]]);
   });
 
-  it('loopback admin listeners are not offered to a control plane that cannot reach them (nothing scrapes or taps 127.0.0.1 of the wrong host)', async () => {
+  it('the control plane is offered each proxy\'s remote admin listener (https on its host\'s address), never a loopback URL of another host; Prometheus discovery leaves them out', async () => {
     const workloads = await mesh!.api<WorkloadView[]>('/api/v1/workloads');
-    assert.deepEqual(
-      workloads.flatMap((w) => w.replicas.map((r) => r.adminUrl)),
-      ['', '', '', ''],
-    );
+    for (const w of workloads) {
+      const hostOf = w.agentId === 'h1' ? h1() : h2();
+      for (const r of w.replicas) assert.match(r.adminUrl, new RegExp(`^https://${hostOf.replace(/\./g, '\\.')}:\\d+$`), `${w.name}/${r.replica}`);
+    }
+    // A Prometheus server has no certificate the remote listener answers (only the control plane's).
     assert.deepEqual(await mesh!.api<unknown[]>('/api/v1/prometheus/targets'), []);
     const r = await mesh!.cli(['proxy-config', 'web']);
     assert.equal(r.code, 5, r.stderr);

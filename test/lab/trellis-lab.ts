@@ -57,6 +57,8 @@ export interface TrellisLabOptions {
   logLevel?: string;
   /** How long to wait for the mesh to settle. Default 120 s. */
   settleTimeoutMs?: number;
+  /** More `trellis control-plane` flags, the same on every replica (e.g. `--trace-collector URL`). */
+  controlPlaneArgs?: string[];
 }
 
 export interface LabEtcdMember {
@@ -184,7 +186,7 @@ export async function startTrellisLab(r: LabRunner, o: TrellisLabOptions): Promi
       const h = host(n);
       const stateDir = join(r.dir, n, 'control-plane');
       const logFile = join(r.dir, n, 'control-plane.log');
-      const argv = controlPlaneArgv({ address: h.address, stateDir, trustDomain: o.trustDomain, certTtl: o.certTtl ?? '24h', etcdEndpoints, sealKeyFile: join(r.dir, n, 'ca-seal.key'), ...(o.logLevel !== undefined ? { logLevel: o.logLevel } : {}) });
+      const argv = [...controlPlaneArgv({ address: h.address, stateDir, trustDomain: o.trustDomain, certTtl: o.certTtl ?? '24h', etcdEndpoints, sealKeyFile: join(r.dir, n, 'ca-seal.key'), ...(o.logLevel !== undefined ? { logLevel: o.logLevel } : {}) }), ...(o.controlPlaneArgs ?? [])];
       say(`${n}$ ${asTyped(argv)}`);
       const child = r.spawn(n, argv, { logFile, cwd: join(r.dir, n) });
       const replica: LabReplica = { host: n, address: h.address, apiUrl: apiUrlOf(h.address), pushUrl: pushUrlOf(h.address), stateDir, logFile, argv, process: child };

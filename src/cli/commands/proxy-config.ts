@@ -41,8 +41,13 @@ export const proxyConfigCommand: Command = {
       throw new TrellisError('TRELLIS_E_NOT_FOUND', `workload ${name} has no replica ${replica} (replicas: ${views.flatMap((w) => w.replicas.map((x) => x.replica)).join(', ')})`);
     }
     const r = found.r;
-    if (r.adminUrl === '') {
-      throw new TrellisError('TRELLIS_E_NOT_FOUND', `the proxy of ${name}/${replica} runs on agent ${found.w.agentId}'s host; its admin listener is on that host's loopback, out of reach from here`);
+    // Across hosts the reported URL is the proxy's remote admin listener, which answers only the
+    // control plane's certificate (the CLI has none); its loopback one is on the other host.
+    if (r.adminUrl === '' || r.adminUrl.startsWith('https:')) {
+      throw new TrellisError(
+        'TRELLIS_E_NOT_FOUND',
+        `the proxy of ${name}/${replica} runs on agent ${found.w.agentId}'s host; its admin listener is on that host's loopback, out of reach from here (what the control plane sent it: GET /api/v1/proxies/${r.nodeId}/snapshot)`,
+      );
     }
     const config = await getJson<unknown>(`${r.adminUrl}/config`, `the proxy of ${name}/${replica}`);
     io.out(output === 'yaml' ? yaml(config) : json(config));

@@ -6,6 +6,7 @@ import type { AgentScopeContext } from '../auth/agent-scope.js';
 import type { ApiTokens } from '../auth/api-tokens.js';
 import type { Enrolment } from '../auth/enrolment.js';
 import type { StatsService } from '../stats/stats-service.js';
+import type { AdminDispatcherFor } from '../proxy-admin/admin-dispatcher.js';
 import type { TraceReceiver } from './otlp-traces.js';
 
 /** Credentials and who-may-do-what, as the routes use them (src/control/auth/). */
@@ -44,6 +45,10 @@ export interface ApiBackend {
   traces: TraceReceiver;
   recentTraces(limit: number): TraceSummaryView[];
   trace(traceId: string): TraceView | undefined;
+  /** The trace with the spans the other replicas keep merged in (peer-traces.ts); absent: this replica's only. */
+  traceAcrossReplicas?(traceId: string): Promise<TraceView | undefined>;
   /** Golden metrics for the dashboard (src/api/stats.ts). */
   stats: StatsService;
+  /** The client for a proxy's https (remote, mTLS) admin URL, for taps; absent: plain HTTP only. */
+  adminDispatcherFor?: AdminDispatcherFor;
 }

@@ -12,6 +12,7 @@ import type { ApiBackend } from './api-backend.js';
 import { HttpError } from './http-error.js';
 import { receiveOtlpTraces, traceLimit } from './otlp-traces.js';
 import { prometheusTargets } from './prometheus-sd.js';
+import { proxyMetrics } from '../proxy-admin/proxy-metrics.js';
 import type { Route, RouteContext } from './router.js';
 import { agentCsrSchema, agentReportSchema, apiTokenRequestSchema, joinRequestSchema, joinTokenRequestSchema, parseJson, tokenRequestSchema } from './schemas.js';
 import type { Parsed } from './schemas.js';
@@ -63,10 +64,26 @@ export const API_ROUTES: readonly Route<ApiBackend>[] = [
     },
   },
   { method: 'GET', path: '/api/v1/check', access: 'read', handle: async ({ res, b }) => json(res, 200, await b.check()) },
-  { method: 'GET', path: '/api/v1/tap', access: 'read', handle: ({ req, res, url, b }) => serveTap(req, res, url, b.workloads()) },
+  { method: 'GET', path: '/api/v1/tap', access: 'read', handle: ({ req, res, url, b }) => serveTap(req, res, url, b.workloads(), b.adminDispatcherFor !== undefined ? { dispatcherFor: b.adminDispatcherFor } : {}) },
   { method: 'GET', path: '/api/v1/stats', access: 'read', handle: ({ res, url, b }) => json(res, 200, b.stats.view(url.searchParams.get('window'))) },
   { method: 'GET', path: '/api/v1/stats/series', access: 'read', handle: ({ res, url, b }) => json(res, 200, b.stats.series(url.searchParams)) },
-  { method: 'GET', path: '/api/v1/prometheus/targets', access: 'read', handle: ({ res, b }) => json(res, 200, prometheusTargets(b.workloads())) },
+  {
+    method: 'GET',
+    path: '/api/v1/proxies/:nodeId/metrics',
+    access: 'read',
+    // A proxy's /metrics relayed by the control plane, for a CLI that cannot reach its remote admin listener.
+    handle: async ({ res, b, params }) => {
+      const m = await proxyMetrics(b.workloads(), params.nodeId as string, b.adminDispatcherFor ?? (() => undefined));
+      res.writeHead(200, { 'content-type': m.contentType, 'cache-control': 'no-store' }).end(m.body);
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/prometheus/targets',
+    access: 'read',
+    // `remote=1`: also proxies on other hosts (`__scheme__: https`), readable only through GET /api/v1/proxies/:nodeId/metrics.
+    handle: ({ res, url, b }) => json(res, 200, prometheusTargets(b.workloads(), { remote: url.searchParams.get('remote') === '1' })),
+  },
   {
     method: 'GET',
     path: '/api/v1/traces',
@@ -81,8 +98,10 @@ export const API_ROUTES: readonly Route<ApiBackend>[] = [
     method: 'GET',
     path: '/api/v1/traces/:traceId',
     access: 'read',
-    handle: ({ res, params, b }) => {
-      const t = b.trace(params.traceId as string);
+    handle: async ({ res, url, params, b }) => {
+      // `local=1`: this replica's spans only (what a peer replica asks when merging).
+      const id = params.traceId as string;
+      const t = url.searchParams.get('local') === '1' || b.traceAcrossReplicas === undefined ? b.trace(id) : await b.traceAcrossReplicas(id);
       if (t === undefined) throw new HttpError(404, 'TRELLIS_E_NOT_FOUND', `no spans of trace ${params.traceId} are kept (32 hex digits; only recent traces are)`);
       json(res, 200, t);
     },

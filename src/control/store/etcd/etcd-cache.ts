@@ -32,6 +32,8 @@ export interface CacheHandlers {
 const PAGE = 500;
 /** How long a writer waits for the watch to bring its own write back before giving up. */
 const REACH_TIMEOUT_MS = 10_000;
+/** How long a disconnected watch may take to come back before the cache reloads and watches anew. */
+const WATCH_RECONNECT_MS = 8_000;
 
 /**
  * Everything under one etcd prefix, in memory, fed by a watch. load() reads the prefix at one
@@ -139,8 +141,27 @@ export class EtcdCache {
       this.handlers.onError(err, 'etcd watch cancelled; reloading the whole prefix');
       void this.resync();
     });
+    // The client re-creates a dropped watch from its last revision, but one whose member was cut
+    // off the network (found by the host-cut drill) may not come back: this replica would then
+    // miss every change, lease expiries included. Not back within WATCH_RECONNECT_MS: reload and
+    // watch again from the current revision (unary calls, with deadlines, reach a live member).
+    let stalled: NodeJS.Timeout | null = null;
     w.on('disconnected', (err: Error) => {
-      if (this.watcher === w && !this.closed) this.handlers.onError(err, 'etcd watch disconnected; the client reconnects from the last revision');
+      if (this.watcher !== w || this.closed) return;
+      this.handlers.onError(err, 'etcd watch disconnected; the client reconnects from the last revision');
+      stalled ??= setTimeout(() => {
+        stalled = null;
+        if (this.watcher !== w || this.closed) return;
+        this.watcher = null;
+        void w.cancel().catch(() => undefined);
+        this.handlers.onError(new Error(`not reconnected within ${WATCH_RECONNECT_MS / 1000} s`), 'etcd watch did not come back; reloading the whole prefix');
+        void this.resync();
+      }, WATCH_RECONNECT_MS);
+      stalled.unref();
+    });
+    w.on('connected', () => {
+      if (stalled !== null) clearTimeout(stalled);
+      stalled = null;
     });
   }
 

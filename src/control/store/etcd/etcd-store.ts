@@ -120,7 +120,16 @@ export class EtcdStore implements Store {
       dialTimeout: timeout,
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
       // Large meshes: whole-prefix pages and watch batches can pass gRPC's 4 MiB default.
-      grpcOptions: { 'grpc.max_receive_message_length': 64 * 1024 * 1024 },
+      grpcOptions: {
+        'grpc.max_receive_message_length': 64 * 1024 * 1024,
+        // A member cut off the network (no FIN, no RST) leaves its streams silent, and the
+        // watch on it would wait forever while the others move on: a replica would miss every
+        // change, lease expiries included (found by the host-cut drill). HTTP/2 pings find the
+        // dead connection, and the client moves the watch to another member from its last
+        // revision. 10 s is above etcd's --grpc-keepalive-min-time (5 s), which refuses faster pings.
+        'grpc.keepalive_time_ms': 10_000,
+        'grpc.keepalive_timeout_ms': 5_000,
+      },
       faultHandling: { watchBackoff: watchBackoff() },
     });
     const s = new EtcdStore(client, o);
