@@ -4,7 +4,7 @@
  * table. Keys are `<prefix><category>/<id>`; ids are used as they are (etcd keys are bytes,
  * and each category has its own sub-prefix, so a `/` inside an id cannot collide).
  */
-export type Category = 'agents' | 'resources' | 'snapshots' | 'nodes' | 'tokens' | 'replicas' | 'meta' | 'ca' | 'secrets' | 'election';
+export type Category = 'agents' | 'resources' | 'snapshot-buckets' | 'nodes' | 'tokens' | 'replicas' | 'meta' | 'ca' | 'secrets' | 'election';
 
 export class KeyLayout {
   constructor(readonly prefix: string) {}
@@ -15,8 +15,9 @@ export class KeyLayout {
   resource(key: string): string {
     return `${this.prefix}resources/${key}`;
   }
-  snapshot(nodeId: string): string {
-    return `${this.prefix}snapshots/${nodeId}`;
+  /** Snapshot versions of the nodes in one bucket (snapshot-buckets.ts). */
+  snapshotBucket(bucket: string): string {
+    return `${this.prefix}snapshot-buckets/${bucket}`;
   }
   node(nodeId: string): string {
     return `${this.prefix}nodes/${nodeId}`;
