@@ -18,6 +18,7 @@ import type { ProxySnapshot } from '../../src/api/snapshot.js';
 import type { ControlPlane } from '../../src/control/control-plane.js';
 import type { PassStats } from '../../src/control/compiler/snapshot-cache.js';
 import { EtcdStore } from '../../src/control/store/etcd/etcd-store.js';
+import { bucketOf } from '../../src/control/store/etcd/snapshot-buckets.js';
 import { STATUS, StreamClient, agentReport, enroll, startControlPlane, tempDir, until, workload } from '../../src/control/test-support.js';
 import { startEtcd, tcpRelay, type EtcdCluster, type TcpRelay } from '../helpers/etcd.js';
 import { waitFor } from '../helpers/proc.js';
@@ -164,11 +165,13 @@ describe('proxies on one replica, changes through another', () => {
     timers.push(pinger);
     return s;
   };
-  /** The snapshot version etcd holds for a node, and the revision of the write that stored it. */
-  const inEtcd = async (nodeId: string): Promise<{ stored: number | undefined; modRevision: number }> => {
+  /** A node's entry as etcd holds it (in its bucket key), and the revision of the write that stored the bucket. */
+  const inEtcd = async (nodeId: string): Promise<{ stored: number | undefined; explicit: number | undefined; modRevision: number }> => {
     const store = cp1.store as EtcdStore;
-    const res = await store.client.get(store.keys.snapshot(nodeId)).exec();
-    return { stored: store.snapshotVersions().get(nodeId)?.version, modRevision: Number(res.kvs[0]?.mod_revision ?? -1) };
+    const res = await store.client.get(store.keys.snapshotBucket(bucketOf(nodeId))).exec();
+    const kv = res.kvs[0];
+    const entry = kv === undefined ? undefined : (JSON.parse(kv.value.toString('utf8')) as Record<string, { version?: number }>)[nodeId];
+    return { stored: store.snapshotVersions().get(nodeId)?.version, explicit: entry?.version, modRevision: Number(kv?.mod_revision ?? -1) };
   };
 
   let callerCreds: Awaited<ReturnType<typeof enroll>>;
@@ -208,8 +211,9 @@ describe('proxies on one replica, changes through another', () => {
       assert.equal(passes.reduce((n, p) => n + (p.stats?.nodesCompiled ?? 0), 0), 1, `replica 2 compiled the caller alone: ${JSON.stringify(passes)}`);
       assert.deepEqual(bystander.pending(), [], 'nothing was sent to the bystander');
       assert.equal(cp2.snapshot('default/bystander/0')?.version, b1.version);
-      // The version is etcd's: the revision of the transaction that stored the caller's entry, the same on both replicas.
-      assert.deepEqual(await inEtcd('default/caller/0'), { stored: c2.version, modRevision: c2.version });
+      // The version is etcd's: the revision of the transaction that stored the caller's entry
+      // (no version written in it: it is the write's), the same on both replicas.
+      assert.deepEqual(await inEtcd('default/caller/0'), { stored: c2.version, explicit: undefined, modRevision: c2.version });
       assert.equal(cp1.snapshot('default/caller/0')?.version, c2.version);
       caller.send({ type: 'ack', version: c2.version });
       await until(() => cp2.tracker.get('default/caller/0')?.ackedVersion === c2.version);

@@ -126,6 +126,13 @@ describe('two EtcdStores over one prefix (two replicas)', () => {
       const before = heardB.length;
       await b.putAgent({ report, receivedAt: 2 });
       assert.equal(heardB.filter((c) => c.kind === 'agent').length, heardB.slice(0, before).filter((c) => c.kind === 'agent').length);
+      // A changed report (same lease time) is stored on the same lease, which still ends it.
+      const leaseOf = async (): Promise<string> => String((await a.client.get(a.keys.agent('lease-agent')).exec()).kvs[0]?.lease ?? 'none');
+      const lease = await leaseOf();
+      const changed = agentReport('lease-agent', [workload('web', { readyPorts: [20001, 20002] })], 1000);
+      await b.putAgent({ report: changed, receivedAt: 3 });
+      await waitFor('replica a to see the change', () => a.agents().some((x) => x.report.workloads[0]?.replicas.length === 2), { timeoutMs: 5000, intervalMs: 20 });
+      assert.equal(await leaseOf(), lease, 'the changed report stayed on its lease');
       // No more reports: etcd ends the lease (1 s TTL) and deletes the report.
       const gone = (h: StoreChange[]): boolean => h.some((c) => c.kind === 'agent' && c.agentId === 'lease-agent' && c.agent === null);
       await waitFor('both replicas to hear the agent leave', () => gone(heardA) && gone(heardB), { timeoutMs: 15_000, intervalMs: 100 });

@@ -3,7 +3,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Logger } from 'pino';
 import type { ControlMessage, ProxyStatusReport } from '../../api/push.js';
 import { parseJson, proxyMessageSchema, statusSchema, validate } from '../api/schemas.js';
-import { LineSplitter } from './ndjson.js';
+import { LineSplitter } from '../../util/ndjson.js';
 import type { ProxyState, ProxyTracker } from './proxy-tracker.js';
 import { sendError } from './respond.js';
 import { snapshotMessage, type EncodableSnapshot } from './snapshot-message.js';

@@ -8,6 +8,7 @@ import type { WorkloadCredentials } from '../../identity/workload-credentials.js
 import { Backoff } from './backoff.js';
 import { controlPlaneTls, pushUrlsOf } from './certificates.js';
 import { connectH2 } from './h2-json.js';
+import { LineSplitter } from '../../util/ndjson.js';
 
 export interface PushClientOptions {
   bootstrap: ProxyBootstrap;
@@ -113,16 +114,11 @@ export class PushClient {
         this.failedInRow = 0;
       }
     });
-    let buf = '';
+    // No length limit: a snapshot line grows with the mesh (1.5 MB for 10,000 endpoints).
+    const lines = new LineSplitter((line) => this.onLine(line), Infinity);
     stream.on('data', (chunk: string) => {
       this.lastHeard = Date.now();
-      buf += chunk;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) !== -1) {
-        const line = buf.slice(0, nl).trim();
-        buf = buf.slice(nl + 1);
-        if (line.length > 0) this.onLine(line);
-      }
+      lines.push(chunk);
     });
     stream.once('close', () => this.onDead(session, 'stream closed'));
     this.lastHeard = Date.now();

@@ -20,6 +20,7 @@ import { EtcdCredentials } from './etcd-credentials.js';
 import { KeyLayout } from './keys.js';
 import { Leadership } from './leadership.js';
 import { grantLease, keepAliveOnce, revokeLease } from './leases.js';
+import { bucketOf, bucketValue, changedNodes, MAX_TXN_VALUE_BYTES, readBucket } from './snapshot-buckets.js';
 import type { EtcdTarget } from './store-url.js';
 
 export interface EtcdStoreOptions extends EtcdTarget {
@@ -35,16 +36,6 @@ export interface EtcdStoreOptions extends EtcdTarget {
 
 /** etcd's default limit of operations in one transaction is 128; batches stay under it. */
 const MAX_TXN_OPS = 120;
-
-/**
- * How a snapshot-version entry is stored: the version is the entry's mod revision, unless
- * written explicitly (a claim too big for one transaction gives all its nodes one version).
- */
-interface SnapshotEntry {
-  hash: string;
-  basis: number;
-  version?: number;
-}
 
 type WatchBackoff = NonNullable<NonNullable<IOptions['faultHandling']>['watchBackoff']>;
 
@@ -63,9 +54,9 @@ function watchBackoff(ms = 100): WatchBackoff {
  * - Agents live on etcd leases of their report's leaseMs: a report that changes nothing only
  *   renews the lease; an agent that stops reporting is deleted by etcd on every replica at once.
  * - Versions are etcd revisions: nextVersion() is the revision of a write, and a node's
- *   snapshot version is the revision of the transaction that claimed it (or, for a claim of
- *   more nodes than one transaction takes, of a counter write made first), so versions are
- *   global and increasing whichever replica hands them out.
+ *   snapshot version is the revision of the transaction that claimed it (the nodes' entries
+ *   are spread over 64 bucket keys: snapshot-buckets.ts), so versions are global and increasing
+ *   whichever replica hands them out.
  * - revision() is the revision of the last agent or resource change (or reload) this view
  *   announced: the basis of a compile, which snapshot-version and other writes do not move.
  * - Resource batches are one transaction guarded by the resource version's mod revision.
@@ -81,6 +72,8 @@ export class EtcdStore implements Store {
   private readonly resourceView = new Map<string, Resource>();
   /** Each node's stored version, hash and basis (the revision its content was compiled at). */
   private readonly snapshotView = new Map<string, StoredSnapshotVersion>();
+  /** The same entries by bucket (snapshot-buckets.ts), as the bucket keys hold them. */
+  private readonly bucketView = new Map<string, Map<string, StoredSnapshotVersion>>();
   private readonly identityView = new Map<string, string>();
   private readonly tokenView = new Map<string, StoredGrant>();
   private readonly replicaView = new Map<string, ReplicaInfo>();
@@ -218,88 +211,84 @@ export class EtcdStore implements Store {
     const out = new Map<string, StoredSnapshotVersion>();
     let pending = [...proposals.keys()];
     for (let attempt = 0; pending.length > 0; attempt++) {
-      const write: string[] = [];
+      const write = new Map<string, string>();
       for (const nodeId of pending) {
         const hash = proposals.get(nodeId) as string;
         const known = this.snapshotView.get(nodeId);
         if (known !== undefined && known.hash === hash) out.set(nodeId, known);
         // Compiled from older state than the stored entry: leave it out (see Store).
         else if (known !== undefined && (known.basis ?? 0) > basis) continue;
-        else write.push(nodeId);
+        else write.set(nodeId, hash);
       }
-      if (write.length === 0) break;
-      const retry = write.length <= MAX_TXN_OPS ? await this.claimInOne(write, proposals, basis, out) : await this.claimInChunks(write, proposals, basis, out);
+      if (write.size === 0) break;
+      const retry = await this.rewriteBuckets(write, basis, new Set(), out);
       if (retry.length > 0 && attempt >= 5) throw new StoreConflictError(`snapshot versions of ${retry.length} nodes kept changing under this replica`);
-      // Another replica wrote some of these entries first: look again with its writes in view.
+      // Another replica wrote some of these buckets first: look again with its writes in view.
       if (retry.length > 0) await this.sync();
       pending = retry;
     }
     return out;
   }
 
-  /** One transaction guarded by each entry's mod revision; the version is its revision. Resolves to the nodes to retry. */
-  private async claimInOne(nodeIds: string[], proposals: ReadonlyMap<string, string>, basis: number, out: Map<string, StoredSnapshotVersion>): Promise<string[]> {
-    const compare: ICompare[] = [];
-    const success: IRequestOp[] = [];
-    for (const nodeId of nodeIds) {
-      const key = this.keys.snapshot(nodeId);
-      compare.push({ key: Buffer.from(key), target: 'Mod', result: 'Equal', mod_revision: this.cache.get(key)?.modRevision ?? 0 });
-      success.push(this.putOp(key, JSON.stringify({ hash: proposals.get(nodeId) as string, basis } satisfies SnapshotEntry)));
-    }
-    const res = await this.call('claiming snapshot versions', () => this.client.kv.txn({ compare, success }));
-    if (!res.succeeded) return nodeIds;
-    const r = Number(res.header.revision);
-    await this.cache.reached(r);
-    for (const nodeId of nodeIds) out.set(nodeId, { version: r, hash: proposals.get(nodeId) as string, basis });
-    return [];
-  }
-
   /**
-   * More nodes than one transaction takes: one version for all of them (a counter write's
-   * revision, taken first), so every node of a pass shares it and the push server encodes each
-   * content's message once; the chunks, each guarded by its entries' mod revisions, run at once.
-   * A node already holding a version at least as new (another replica claimed it after the
-   * counter write) is retried rather than sent back. Resolves to the nodes to retry.
+   * Rewrites the buckets of the nodes in `claim` and `remove` (snapshot-buckets.ts): one
+   * transaction, guarded by each bucket's mod revision, unless the values pass etcd's request
+   * size (then several at once, each its own revision). Claimed nodes get the revision of the
+   * transaction that stored them (set in `out`). Resolves to the nodes whose bucket another
+   * replica wrote first (nothing of theirs was written).
    */
-  private async claimInChunks(nodeIds: string[], proposals: ReadonlyMap<string, string>, basis: number, out: Map<string, StoredSnapshotVersion>): Promise<string[]> {
-    const version = await this.nextVersion();
+  private async rewriteBuckets(claim: ReadonlyMap<string, string>, basis: number, remove: ReadonlySet<string>, out: Map<string, StoredSnapshotVersion>): Promise<string[]> {
+    const byBucket = new Map<string, { claim: Map<string, string>; nodes: string[] }>();
+    const add = (nodeId: string): { claim: Map<string, string>; nodes: string[] } => {
+      const b = bucketOf(nodeId);
+      let e = byBucket.get(b);
+      if (e === undefined) byBucket.set(b, (e = { claim: new Map(), nodes: [] }));
+      e.nodes.push(nodeId);
+      return e;
+    };
+    for (const [nodeId, hash] of claim) add(nodeId).claim.set(nodeId, hash);
+    for (const nodeId of remove) add(nodeId);
+    const txns: { compare: ICompare[]; success: IRequestOp[]; buckets: string[]; bytes: number }[] = [];
+    for (const [bucket, e] of byBucket) {
+      const key = this.keys.snapshotBucket(bucket);
+      const value = bucketValue(this.bucketView.get(bucket), e.claim, basis, remove);
+      let t = txns.at(-1);
+      if (t === undefined || t.buckets.length >= MAX_TXN_OPS || t.bytes + value.length > MAX_TXN_VALUE_BYTES) txns.push((t = { compare: [], success: [], buckets: [], bytes: 0 }));
+      t.compare.push({ key: Buffer.from(key), target: 'Mod', result: 'Equal', mod_revision: this.cache.get(key)?.modRevision ?? 0 });
+      t.success.push(this.putOp(key, value));
+      t.buckets.push(bucket);
+      t.bytes += value.length;
+    }
+    const results = await Promise.all(txns.map((t) => this.call('claiming snapshot versions', () => this.client.kv.txn({ compare: t.compare, success: t.success }))));
     const retry: string[] = [];
-    const take = nodeIds.filter((id) => {
-      const newer = (this.snapshotView.get(id)?.version ?? 0) >= version;
-      if (newer) retry.push(id);
-      return !newer;
-    });
-    const chunks: string[][] = [];
-    for (let i = 0; i < take.length; i += MAX_TXN_OPS) chunks.push(take.slice(i, i + MAX_TXN_OPS));
-    const results = await Promise.all(
-      chunks.map((chunk) => {
-        const compare: ICompare[] = [];
-        const success: IRequestOp[] = [];
-        for (const nodeId of chunk) {
-          const key = this.keys.snapshot(nodeId);
-          compare.push({ key: Buffer.from(key), target: 'Mod', result: 'Equal', mod_revision: this.cache.get(key)?.modRevision ?? 0 });
-          success.push(this.putOp(key, JSON.stringify({ hash: proposals.get(nodeId) as string, basis, version } satisfies SnapshotEntry)));
-        }
-        return this.call('claiming snapshot versions', () => this.client.kv.txn({ compare, success }));
-      }),
-    );
     let reached = 0;
     results.forEach((res, i) => {
-      const chunk = chunks[i] as string[];
+      const t = txns[i] as (typeof txns)[number];
+      const nodes = t.buckets.flatMap((b) => (byBucket.get(b) as { nodes: string[] }).nodes);
       if (!res.succeeded) {
-        retry.push(...chunk);
+        retry.push(...nodes);
         return;
       }
-      reached = Math.max(reached, Number(res.header.revision));
-      for (const nodeId of chunk) out.set(nodeId, { version, hash: proposals.get(nodeId) as string, basis });
+      const version = Number(res.header.revision);
+      reached = Math.max(reached, version);
+      for (const nodeId of nodes) {
+        const hash = claim.get(nodeId);
+        if (hash !== undefined) out.set(nodeId, { version, hash, basis });
+      }
     });
     if (reached > 0) await this.cache.reached(reached);
     return retry;
   }
 
   async forgetSnapshotVersions(nodeIds: readonly string[]): Promise<void> {
-    const ops = nodeIds.filter((id) => this.snapshotView.has(id)).map((id) => this.deleteOp(this.keys.snapshot(id)));
-    await this.commitChunks(ops, 'forgetting snapshot versions');
+    for (let attempt = 0; ; attempt++) {
+      const gone = new Set(nodeIds.filter((id) => this.snapshotView.has(id)));
+      if (gone.size === 0) return;
+      const retry = await this.rewriteBuckets(new Map(), 0, gone, new Map());
+      if (retry.length === 0) return;
+      if (attempt >= 5) throw new StoreConflictError(`snapshot versions of ${retry.length} nodes kept changing under this replica`);
+      await this.sync();
+    }
   }
 
   // ---- node identities ----
@@ -482,7 +471,7 @@ export class EtcdStore implements Store {
   }
 
   private rebuildViews(): void {
-    for (const m of [this.agentView, this.resourceView, this.snapshotView, this.identityView, this.tokenView, this.replicaView]) m.clear();
+    for (const m of [this.agentView, this.resourceView, this.snapshotView, this.bucketView, this.identityView, this.tokenView, this.replicaView]) m.clear();
     this.credentials.clear();
     this.resVersion = 0;
     this.counterRevision = 0;
@@ -503,8 +492,8 @@ export class EtcdStore implements Store {
       } else if (what.category === 'resources' || (what.category === 'meta' && what.id === 'resource-version')) {
         resources = true;
         input = Math.max(input, c.revision);
-      } else if (what.category === 'snapshots') {
-        snapshots.push(what.id);
+      } else if (what.category === 'snapshot-buckets') {
+        snapshots.push(...(what.nodes ?? []));
       }
     }
     // A resource batch is one transaction: one change, after all its keys are in.
@@ -516,7 +505,7 @@ export class EtcdStore implements Store {
   }
 
   /** Updates the parsed view of one key (kv null: deleted). Malformed values are logged and left out. */
-  private applyKey(key: string, kv: CachedKv | null): { category: string; id: string } | null {
+  private applyKey(key: string, kv: CachedKv | null): { category: string; id: string; nodes?: string[] } | null {
     const at = this.keys.parse(key);
     if (at === null) return null;
     const { category, id } = at;
@@ -537,10 +526,15 @@ export class EtcdStore implements Store {
       case 'resources':
         set(this.resourceView, json<Resource>());
         break;
-      case 'snapshots': {
-        const e = json<SnapshotEntry>();
-        set(this.snapshotView, e === null || kv === null ? null : { version: e.version ?? kv.modRevision, hash: e.hash, basis: e.basis });
-        break;
+      case 'snapshot-buckets': {
+        const before = this.bucketView.get(id);
+        const after = kv === null ? undefined : (readBucket(kv.value, kv.modRevision) ?? undefined);
+        if (kv !== null && after === undefined) this.log(`etcd: ignoring malformed value at ${key}`);
+        if (after === undefined) this.bucketView.delete(id);
+        else this.bucketView.set(id, after);
+        for (const nodeId of before?.keys() ?? []) if (after?.has(nodeId) !== true) this.snapshotView.delete(nodeId);
+        for (const [nodeId, v] of after ?? []) this.snapshotView.set(nodeId, v);
+        return { ...at, nodes: changedNodes(before, after) };
       }
       case 'nodes':
         set(this.identityView, kv === null ? null : kv.value.toString('utf8'));

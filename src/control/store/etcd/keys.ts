@@ -7,7 +7,7 @@
 export type Category =
   | 'agents'
   | 'resources'
-  | 'snapshots'
+  | 'snapshot-buckets'
   | 'nodes'
   | 'tokens'
   | 'replicas'
@@ -28,8 +28,9 @@ export class KeyLayout {
   resource(key: string): string {
     return `${this.prefix}resources/${key}`;
   }
-  snapshot(nodeId: string): string {
-    return `${this.prefix}snapshots/${nodeId}`;
+  /** Snapshot versions of the nodes in one bucket (snapshot-buckets.ts). */
+  snapshotBucket(bucket: string): string {
+    return `${this.prefix}snapshot-buckets/${bucket}`;
   }
   node(nodeId: string): string {
     return `${this.prefix}nodes/${nodeId}`;
