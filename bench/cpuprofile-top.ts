@@ -2,7 +2,9 @@
  * Summarises a V8 .cpuprofile (from `node --cpu-prof`): top functions by self time and by
  * total (inclusive) time. Used on the Trellis proxies' profiles from `run.js --cpu-prof`.
  *
- *   node dist/bench/cpuprofile-top.js <file.cpuprofile> [--top 25]
+ *   node dist/bench/cpuprofile-top.js <file.cpuprofile> [--top 25] [--last SECONDS]
+ *
+ * --last: only the samples of the profile's last SECONDS (e.g. a benchmark's measured phase after its set-up).
  */
 import { readFileSync } from 'node:fs';
 
@@ -24,12 +26,16 @@ interface Profile {
   endTime: number;
 }
 
-export function summarise(p: Profile, top: number): string {
+export function summarise(p: Profile, top: number, lastSeconds = Infinity): string {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const selfUs = new Map<number, number>();
+  const from = p.endTime - lastSeconds * 1e6;
+  let t = p.startTime;
   for (let i = 0; i < p.samples.length; i++) {
+    t += p.timeDeltas[i] ?? 0;
+    if (t < from) continue;
     const id = p.samples[i]!;
     selfUs.set(id, (selfUs.get(id) ?? 0) + (p.timeDeltas[i] ?? 0));
   }
@@ -66,11 +72,13 @@ export function summarise(p: Profile, top: number): string {
 }
 
 const args = process.argv.slice(2);
-const file = args.find((a) => !a.startsWith('--'));
+const file = args.find((a, i) => !a.startsWith('--') && !['--top', '--last'].includes(args[i - 1] ?? ''));
 if (file === undefined) {
   process.stderr.write('usage: node dist/bench/cpuprofile-top.js <file.cpuprofile> [--top N]\n');
   process.exit(2);
 }
 const ti = args.indexOf('--top');
 const top = ti >= 0 ? Number(args[ti + 1] ?? 25) : 25;
-process.stdout.write(summarise(JSON.parse(readFileSync(file, 'utf8')) as Profile, top));
+const li = args.indexOf('--last');
+const last = li >= 0 ? Number(args[li + 1]) : Infinity;
+process.stdout.write(summarise(JSON.parse(readFileSync(file, 'utf8')) as Profile, top, last));

@@ -117,8 +117,11 @@ function routeResource(v1: number, v2: number): unknown {
   };
 }
 
+/** `authorization` with the mesh's admin token (read once `up` has written it). */
+let auth: Record<string, string> = {};
+
 async function proxies(apiUrl: string): Promise<ProxyView[]> {
-  const res = await request(`${apiUrl}/api/v1/proxies`);
+  const res = await request(`${apiUrl}/api/v1/proxies`, { headers: auth });
   return (await res.body.json()) as ProxyView[];
 }
 
@@ -171,6 +174,8 @@ async function main(): Promise<void> {
     const up = startChild('trellis up', process.execPath, [cliEntry, 'up', dir, '--state-dir', stateDir], { cwd: dir });
     const ready = await waitForLine(up, /^ready api=(\S+)/m, 120_000, 'trellis up');
     const apiUrl = ready[1] as string;
+    const token = readFileSync(join(stateDir, 'admin-token'), 'utf8').trim();
+    auth = { authorization: `Bearer ${token}` };
     const expected = o.clients + 3;
     // Let every proxy connect and settle before measuring.
     let version = 0;
@@ -182,7 +187,6 @@ async function main(): Promise<void> {
       }
       await sleep(100);
     }
-    const token = readFileSync(join(stateDir, 'agent-token'), 'utf8').trim();
     console.log(`mesh up: ${expected} proxies (${o.clients} clients, probe, echo-v1, echo-v2); ${o.changes} changes per mode`);
 
     const api = new Histogram(o.changes);

@@ -26,8 +26,15 @@
  *   --replicas R (10 per workload) --upstreams U (3 services per workload) --upstream-ports P (2)
  *   --heartbeat-ms MS (5000; 0 = none) --gap-ms MS (300, between changes) --store URL
  *   --curve --no-real-proxy --seed S
+ *
+ * `--store etcd://host:port[,...][/prefix]`: the control plane keeps its state in that etcd
+ * (bring your own, e.g. `etcd --data-dir $(mktemp -d) --listen-client-urls http://127.0.0.1:23790
+ * --advertise-client-urls http://127.0.0.1:23790 --listen-peer-urls http://127.0.0.1:23800`).
+ * Each run gets a fresh key prefix under the URL's (`<prefix>/push-scale-<proxies>-<random>`),
+ * and a CA seal key made for it, so runs and sizes do not see each other's state.
  */
 import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -162,13 +169,25 @@ async function api(base: string, token: string, method: string, path: string, bo
   return text === '' ? null : (JSON.parse(text) as unknown);
 }
 
+/** `--store` for one run: an etcd URL gets a prefix of its own and a seal key for the CA; anything else passes through. */
+function storeArgs(store: string, proxies: number, dir: string): string[] {
+  if (!store.startsWith('etcd://')) return ['--store', store];
+  const m = /^(etcd:\/\/[^/]+)(\/.*)?$/.exec(store);
+  const base = (m?.[2] ?? '/trellis').replace(/\/+$/, '');
+  const url = `${m?.[1] ?? store}${base}/push-scale-${proxies}-${randomBytes(3).toString('hex')}`;
+  const key = join(dir, `seal-${proxies}.key`);
+  writeFileSync(key, randomBytes(32), { mode: 0o600 });
+  console.error(`[${proxies}] store ${url}`);
+  return ['--store', url, '--ca-seal-key-file', key];
+}
+
 async function runOnce(o: Options, proxies: number, dir: string): Promise<RunResult> {
   const endpoints = o.endpoints ?? proxies * 10;
   const topo = new Topology({ proxies, endpoints, replicas: o.replicas, upstreams: o.upstreams, upstreamPorts: o.upstreamPorts, workloadsPerHost: 2, seed: o.seed }, TRUST_DOMAIN);
   const stateDir = join(dir, `state-${proxies}`);
   mkdirSync(stateDir, { recursive: true });
   const cpArgs = [cliEntry, 'control-plane', '--state-dir', stateDir, '--api', '127.0.0.1:0', '--push', '127.0.0.1:0', '--trust-domain', TRUST_DOMAIN, '--cert-ttl', '24h', '--log-level', 'warn', '--no-tracing'];
-  if (o.store !== null) cpArgs.push('--store', o.store);
+  if (o.store !== null) cpArgs.push(...storeArgs(o.store, proxies, dir));
   if (o.cpProf !== null) cpArgs.unshift('--cpu-prof', '--cpu-prof-dir', o.cpProf);
   const cp = startChild('control-plane', process.execPath, cpArgs);
   let info: { apiUrl: string; pushUrl: string } | null = null;

@@ -94,8 +94,8 @@ interface WorkloadLike {
   replicas?: ReplicaLike[];
 }
 
-function getWorkloads(apiUrl: string, cwd: string): WorkloadLike[] {
-  const r = spawnSync(process.execPath, [cliEntry, 'get', 'workloads', '-o', 'json', '--control-plane', apiUrl], {
+function getWorkloads(apiUrl: string, cwd: string, stateDir: string): WorkloadLike[] {
+  const r = spawnSync(process.execPath, [cliEntry, 'get', 'workloads', '-o', 'json', '--control-plane', apiUrl, '--token', readFileSync(join(stateDir, 'admin-token'), 'utf8').trim()], {
     encoding: 'utf8',
     timeout: 10000,
     cwd,
@@ -160,7 +160,7 @@ export async function startTrellisPair(dir: string, outboundPort: number, extraE
   let lastErr = '';
   while (Date.now() < until) {
     try {
-      const ws = getWorkloads(apiUrl, dir);
+      const ws = getWorkloads(apiUrl, dir, stateDir);
       const c = ws.find((w) => w.name === 'client')?.replicas?.[0];
       const s = ws.find((w) => w.name === 'server')?.replicas?.[0];
       clientProxyPid = c?.proxyPid ?? null;

@@ -85,6 +85,7 @@ export type TrellisErrorCode =
   | 'TRELLIS_E_NOT_FOUND'
   | 'TRELLIS_E_IDENTITY' // CSR/certificate problems
   | 'TRELLIS_E_TIMEOUT'
+  | 'TRELLIS_E_STORE' // the control plane's store (etcd) is unreachable, or a write lost a race (retry)
   | 'TRELLIS_E_USAGE'; // bad CLI arguments
 
 /** Error with a stable code and, where it applies, the place it is about (file:line, field path). */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -63,8 +63,12 @@ spec:
 `;
 }
 
+/** The control plane's read token, for GETs on its API (set once it has started). */
+let readToken = '';
+
 async function get(url: string): Promise<{ status: number; body: string }> {
-  const res = await request(url, { headersTimeout: 5000, bodyTimeout: 5000 });
+  const headers = url.includes('/api/v1/') ? { authorization: `Bearer ${readToken}` } : {};
+  const res = await request(url, { headers, headersTimeout: 5000, bodyTimeout: 5000 });
   return { status: res.statusCode, body: await res.body.text() };
 }
 
@@ -100,6 +104,7 @@ describe('Agent with a real control plane', () => {
     await writeFile(join(dir, 'argv-app.mjs'), ARGV_APP);
     await writeFile(join(dir, 'fail.mjs'), `console.error('cannot open database: /nope'); process.exit(7);\n`);
     cp = await runControlPlane({ stateDir, api: { host: '127.0.0.1', port: 0 }, push: { host: '127.0.0.1', port: 0 }, trustDomain: 'agent.trellis.local', certTtlMs: 3600_000, logLevel: 'silent' });
+    readToken = (await readFile(join(stateDir, 'read-token'), 'utf8')).trim();
   });
   after(async () => {
     await cp?.close();

@@ -11,22 +11,40 @@ import { RESTART_BACKOFF, type BackoffOptions } from '../util/backoff.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { formatHostPort, httpUrl } from '../util/hostport.js';
 import { ingressListeners } from './bootstrap.js';
-import { agentTokenPath, RegistryClient } from './client.js';
+import { RegistryClient } from './client.js';
+import type { ControlPlaneCredential } from './credentials/credential.js';
+import { LocalAgentToken } from './credentials/local-token.js';
 import { ExposureWatch, type ExposureWatchOptions } from './exposure/watch.js';
 import { killLeftovers, PidRegistry } from './pids.js';
-import { describeFixed, PortAllocator } from './ports.js';
+import { advertiseAddressProblem, ingressReplicasOn, isLoopbackAddress, isWildcard, replicasOn } from './placement.js';
+import { describeFixed, PortAllocator, probeBind } from './ports.js';
 import { PROXY_PROBE_PERIOD_MS } from './proxy-watch.js';
 import { defaultProxyCommand, ReplicaRunner, type ReplicaContext, type ReplicaPorts } from './replica.js';
 import { Reporter } from './reporter.js';
 import { AppUsers, systemAccounts, type Accounts } from './run-as/index.js';
+import { LOOPBACK } from './bootstrap.js';
+import { TrellisError } from '../errors.js';
 
 export interface AgentOptions {
   mesh: MeshConfig;
   stateDir: string;
-  /** Control plane REST API, e.g. http://127.0.0.1:15000 */
-  controlPlaneUrl: string;
-  /** Default: the host name. */
+  /** Control plane REST API, e.g. http://127.0.0.1:15000; several (a list, or comma-separated) for replicas. */
+  controlPlaneUrl: string | string[];
+  /** Default: the credential's host (a joined host), else the host name (`host`, else this machine's). */
   agentId?: string;
+  /** What the agent presents to the control plane. Default: `<stateDir>/agent-token` (LocalAgentToken). */
+  credential?: ControlPlaneCredential;
+  /**
+   * This host's name for the mesh file's `hosts` placement (docs/multi-host.md). Default: the
+   * joined host's name, else the machine's host name. null: run every host's share here
+   * (`trellis up`, one machine).
+   */
+  host?: string | null;
+  /**
+   * Address this host's peers dial: inbound mTLS listeners bind it and endpoints carry it.
+   * Default 127.0.0.1 (one host). Apps, outbound and admin listeners stay on loopback.
+   */
+  advertiseAddress?: string;
   logger?: Logger;
   /** Log level handed to proxies. Default 'info'. */
   proxyLogLevel?: ProxyBootstrap['logLevel'];
@@ -62,6 +80,9 @@ export interface AgentOptions {
  */
 export class Agent {
   readonly agentId: string;
+  /** Name matched against `hosts` in the mesh file; null: every host's share. */
+  readonly host: string | null;
+  readonly advertiseAddress: string;
   private readonly opts: AgentOptions;
   private readonly logger: Logger;
   private readonly clock: Clock;
@@ -77,10 +98,16 @@ export class Agent {
 
   constructor(opts: AgentOptions) {
     this.opts = opts;
-    this.agentId = opts.agentId ?? hostname();
+    const credential: ControlPlaneCredential = opts.credential ?? new LocalAgentToken(opts.stateDir, opts.controlPlaneUrl);
+    this.host = opts.host === undefined ? (credential.boundAgentId ?? hostname()) : opts.host;
+    // A joined host's certificate names its host: the control plane accepts no other agent id from it.
+    this.agentId = credential.boundAgentId ?? opts.agentId ?? this.host ?? hostname();
+    this.advertiseAddress = opts.advertiseAddress ?? LOOPBACK;
+    const problem = advertiseAddressProblem(this.advertiseAddress);
+    if (problem !== null) throw new TrellisError('TRELLIS_E_CONFIG', `advertise address: ${problem}`);
     this.logger = (opts.logger ?? pino({ level: 'warn' }, pino.destination(2))).child({ agent: this.agentId });
     this.clock = opts.clock ?? systemClock;
-    this.client = new RegistryClient(opts.controlPlaneUrl, agentTokenPath(opts.stateDir));
+    this.client = new RegistryClient(opts.controlPlaneUrl, credential);
     this.pids = new PidRegistry(opts.stateDir, this.logger);
     const me = userInfo();
     this.appUsers = new AppUsers(opts.accounts ?? systemAccounts, { uid: me.uid, name: me.username }, opts.stateDir);
@@ -100,7 +127,8 @@ export class Agent {
     // The state directory holds credentials: apps running as another user must not enter it.
     await chmod(stateDir, 0o700);
     await killLeftovers(stateDir, this.logger);
-    await this.client.loadToken();
+    await this.client.prepare();
+    await this.checkAdvertiseAddress();
     try {
       await this.lockEgress();
       this.replicas = await this.plan();
@@ -150,10 +178,30 @@ export class Agent {
     }
   }
 
-  /** Allocates ports and builds a runner per replica (workloads first, then ingress). */
+
+  /** The inbound listeners will bind the advertise address: fail now, with its name, if they cannot. */
+  private async checkAdvertiseAddress(): Promise<void> {
+    if (this.advertiseAddress === LOOPBACK) return;
+    try {
+      await probeBind(this.advertiseAddress, 0);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? String(err);
+      const why = code === 'EADDRNOTAVAIL' ? 'it is not an address of this host' : code;
+      throw new TrellisError('TRELLIS_E_CONFIG', `advertise address ${this.advertiseAddress}: cannot listen there (${why})`, { cause: err });
+    }
+  }
+
+  /** Allocates ports and builds a runner per replica this host runs (workloads first, then ingress). */
   private async plan(): Promise<ReplicaRunner[]> {
     const { mesh } = this.opts;
     const ports = new PortAllocator();
+    // Fixed app ports are never handed to anything else, even while their app is not listening.
+    for (const w of mesh.workloads) for (const p of w.ports) if (p.appPort !== null) ports.reserve(p.appPort);
+    const inboundHost = this.advertiseAddress;
+    const inboundPorts = inboundHost === LOOPBACK ? ports : new PortAllocator(inboundHost);
+    // Across hosts the control plane reaches each proxy's admin endpoints through a second,
+    // mTLS listener on this host's address (src/proxy/admin/remote-admin-server.ts).
+    const remoteAdminPort = async (): Promise<{ remoteAdmin?: number }> => (isLoopbackAddress(inboundHost) ? {} : { remoteAdmin: await inboundPorts.allocate() });
     const ctx: ReplicaContext = {
       mesh,
       stateDir: this.opts.stateDir,
@@ -181,11 +229,11 @@ export class Agent {
     };
     const out: ReplicaRunner[] = [];
     for (const w of mesh.workloads) {
-      for (let i = 0; i < w.replicas; i++) {
-        const p: ReplicaPorts = { admin: await ports.allocate(), app: new Map(), inbound: new Map(), outbound: [] };
+      for (const i of replicasOn(w, this.host)) {
+        const p: ReplicaPorts = { admin: await ports.allocate(), app: new Map(), inbound: new Map(), inboundHost, outbound: [], ...(await remoteAdminPort()) };
         for (const port of w.ports) {
-          p.app.set(port.name, await ports.allocate());
-          p.inbound.set(port.name, await ports.allocate());
+          p.app.set(port.name, port.appPort ?? (await ports.allocate()));
+          p.inbound.set(port.name, await inboundPorts.allocate());
         }
         for (const [j, u] of w.upstreams.entries()) {
           p.outbound.push(u.listen !== null ? await ports.claim(u.listen, describeFixed('upstream', w.name, j)) : { host: '127.0.0.1', port: await ports.allocate() });
@@ -197,9 +245,11 @@ export class Agent {
       }
     }
     for (const g of mesh.ingress) {
-      const outbound: { host: string; port: number }[] = [];
-      for (const l of ingressListeners(g)) outbound.push(await ports.claim(l.listen, describeFixed('ingress', g.name, 0, l.tls)));
-      out.push(new ReplicaRunner(ctx, { kind: 'ingress', ingress: g }, 0, { admin: await ports.allocate(), app: new Map(), inbound: new Map(), outbound }));
+      for (const i of ingressReplicasOn(g, this.host)) {
+        const outbound: { host: string; port: number }[] = [];
+        for (const l of ingressListeners(g)) outbound.push(await ports.claim(l.listen, describeFixed('ingress', g.name, 0, l.tls)));
+        out.push(new ReplicaRunner(ctx, { kind: 'ingress', ingress: g }, i, { admin: await ports.allocate(), app: new Map(), inbound: new Map(), inboundHost, outbound, ...(await remoteAdminPort()) }));
+      }
     }
     return out;
   }
@@ -209,16 +259,23 @@ export class Agent {
     return [...this.appWarningLines];
   }
 
+  /** How many replicas (workload and ingress) run on this host. */
+  get replicaCount(): number {
+    return this.replicas.length;
+  }
+
   /**
    * Every ingress listener with the port actually bound: `<name>` -> `http://host:port` for a
-   * plain one, `<name>.tls` -> `https://host:port` for a TLS one (docs/cli.md, the ready line).
+   * plain one, `<name>.tls` -> `https://host:port` for a TLS one (docs/cli.md, the ready line);
+   * one on a wildcard address (0.0.0.0) is shown at the advertise address, which clients can dial.
    */
   ingressUrls(): { name: string; url: string }[] {
     return this.replicas.flatMap((r) =>
       r.spec.kind !== 'ingress'
         ? []
         : ingressListeners(r.spec.ingress).map((l, i) => {
-            const at = r.ports.outbound[i] as { host: string; port: number };
+            const bound = r.ports.outbound[i] as { host: string; port: number };
+            const at = isWildcard(bound.host) ? { host: this.advertiseAddress, port: bound.port } : bound;
             return l.tls ? { name: `${r.name}.tls`, url: `https://${formatHostPort(at)}` } : { name: r.name, url: httpUrl(at) };
           }),
     );
@@ -228,7 +285,8 @@ export class Agent {
   report(): AgentReport {
     const workloads: WorkloadReport[] = [];
     const { mesh } = this.opts;
-    for (const w of mesh.workloads) {
+    // Only what runs here: a workload placed on other hosts is theirs to report.
+    for (const w of mesh.workloads.filter((x) => replicasOn(x, this.host).length > 0)) {
       workloads.push({
         namespace: mesh.namespace,
         name: w.name,
@@ -242,7 +300,7 @@ export class Agent {
         replicas: this.replicas.filter((r) => r.spec.kind === 'workload' && r.name === w.name).map((r) => r.report()),
       });
     }
-    for (const g of mesh.ingress) {
+    for (const g of mesh.ingress.filter((x) => ingressReplicasOn(x, this.host).length > 0)) {
       workloads.push({
         namespace: mesh.namespace,
         name: g.name,
@@ -301,6 +359,7 @@ export class Agent {
       this.logger.debug({ err: (err as Error).message }, 'could not deregister the agent');
     }
     await this.pids.clear();
+    await this.client.close().catch(() => undefined);
   }
 
   /** Second Ctrl-C: SIGKILL every child now. */

@@ -11,10 +11,20 @@ export type ReplicaSpec = { kind: 'workload'; workload: WorkloadConfig } | { kin
 
 export interface ReplicaPorts {
   admin: number;
+  /**
+   * Port of the proxy's remote admin listener (mTLS, control plane only) on inboundHost; set
+   * when inboundHost is not loopback, as the control plane may run on another host.
+   */
+  remoteAdmin?: number;
   /** App port per declared port name. */
   app: Map<string, number>;
   /** Proxy inbound (mTLS) port per declared port name. */
   inbound: Map<string, number>;
+  /**
+   * Address the inbound listeners bind and endpoints carry: the agent's advertise address
+   * (peers on other hosts dial it), 127.0.0.1 by default. Apps, outbound and admin stay on loopback.
+   */
+  inboundHost: string;
   /** Outbound listener per upstream (for an ingress: its plain then its TLS listener, see ingressListeners). */
   outbound: { host: string; port: number }[];
   /** Egress listener per mesh-file `spec.outbound.ports` entry (workloads only). */
@@ -108,13 +118,20 @@ export function buildBootstrap(opts: {
       replica: opts.replica,
       identity: id.identity,
     },
-    controlPlane: { pushUrl: token.pushUrl, trustBundlePem: token.trustBundlePem, identity: token.controlPlaneIdentity, token: token.token },
+    controlPlane: {
+      pushUrl: token.pushUrl,
+      ...(token.pushUrls !== undefined && token.pushUrls.length > 1 ? { pushUrls: token.pushUrls } : {}),
+      trustBundlePem: token.trustBundlePem,
+      identity: token.controlPlaneIdentity,
+      token: token.token,
+    },
     admin: { host: LOOPBACK, port: ports.admin },
+    ...(ports.remoteAdmin !== undefined ? { remoteAdmin: { host: ports.inboundHost, port: ports.remoteAdmin } } : {}),
     adminToken: opts.adminToken,
     inbound: (w?.ports ?? []).map((p) => ({
       name: p.name,
       protocol: p.protocol,
-      listen: { host: LOOPBACK, port: ports.inbound.get(p.name) as number },
+      listen: { host: ports.inboundHost, port: ports.inbound.get(p.name) as number },
       app: { host: LOOPBACK, port: ports.app.get(p.name) as number },
       // STRICT is the bootstrap's default: only PERMISSIVE is written out.
       ...(p.mtls === 'PERMISSIVE' ? { mtls: p.mtls } : {}),

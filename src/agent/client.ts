@@ -1,41 +1,53 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { request } from 'undici';
 import { API_PREFIX, type AgentReport } from '../api/registry.js';
 import { TrellisError } from '../errors.js';
+import type { ControlPlaneCredential } from './credentials/credential.js';
+
+export { agentTokenPath } from './credentials/local-token.js';
 
 export interface TokenResponse {
   token: string;
   pushUrl: string;
+  /** Every control-plane replica's push API, the answering one first (absent from older control planes). */
+  pushUrls?: string[];
   trustBundlePem: string[];
   controlPlaneIdentity: string;
 }
 
-export function agentTokenPath(stateDir: string): string {
-  return join(stateDir, 'agent-token');
+/** `http://a:1,http://b:2` or a list: the control-plane replicas' REST API URLs, without trailing slashes. */
+export function apiUrlList(urls: string | readonly string[]): string[] {
+  const list = (typeof urls === 'string' ? urls.split(',') : [...urls]).map((u) => u.trim().replace(/\/+$/, '')).filter((u) => u !== '');
+  if (list.length === 0) throw new TrellisError('TRELLIS_E_USAGE', 'no control-plane URL given');
+  return [...new Set(list)];
 }
 
 /**
- * The agent's calls to the control plane's REST API (src/api/registry.ts). Failures are
- * TrellisErrors: CONTROL_PLANE_UNREACHABLE for transport errors and 5xx, UNAUTHORIZED for 401/403.
- * On 401 the token file is read again once (a restarted control plane may have written a new one).
+ * The agent's calls to the control plane's REST API (src/api/registry.ts), with its credential
+ * (./credentials/). Failures are TrellisErrors: CONTROL_PLANE_UNREACHABLE for transport errors
+ * and 5xx, UNAUTHORIZED for 401/403. On 401/403 the credential may reload once (a restarted
+ * control plane may have written a new agent token). Given several replicas, a call that finds
+ * one unreachable (or answering 5xx) is made again at the next; the one that answered is used
+ * first from then on.
  */
 export class RegistryClient {
-  private token: string | null = null;
+  readonly apiUrls: string[];
+  private current = 0;
 
   constructor(
-    readonly apiUrl: string,
-    private readonly tokenFile: string,
+    apiUrls: string | readonly string[],
+    private readonly credential: ControlPlaneCredential,
     private readonly timeoutMs = 5000,
-  ) {}
+  ) {
+    this.apiUrls = apiUrlList(apiUrls);
+  }
 
-  async loadToken(): Promise<string> {
-    try {
-      this.token = (await readFile(this.tokenFile, 'utf8')).trim();
-    } catch (err) {
-      throw new TrellisError('TRELLIS_E_UNAUTHORIZED', `no agent token at ${this.tokenFile} (does the control plane use this state directory?)`, { cause: err });
-    }
-    return this.token;
+  /** The replica calls go to first. */
+  get apiUrl(): string {
+    return this.apiUrls[this.current] as string;
+  }
+
+  prepare(): Promise<void> {
+    return this.credential.prepare();
   }
 
   putReport(report: AgentReport): Promise<unknown> {
@@ -50,29 +62,49 @@ export class RegistryClient {
     return (await this.call('POST', `/agents/${encodeURIComponent(agentId)}/tokens`, { nodeId, identity })) as TokenResponse;
   }
 
-  private async call(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown, retried = false): Promise<unknown> {
-    const token = this.token ?? (await this.loadToken());
-    const url = `${this.apiUrl}${API_PREFIX}${path}`;
+  close(): Promise<void> {
+    return this.credential.close();
+  }
+
+  private async call(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<unknown> {
+    let last: unknown;
+    for (let i = 0; i < this.apiUrls.length; i++) {
+      const at = (this.current + i) % this.apiUrls.length;
+      try {
+        const r = await this.callOne(this.apiUrls[at] as string, method, path, body);
+        this.current = at;
+        return r;
+      } catch (err) {
+        if (!(err instanceof TrellisError) || err.code !== 'TRELLIS_E_CONTROL_PLANE_UNREACHABLE') throw err;
+        last = err;
+      }
+    }
+    throw last;
+  }
+
+  private async callOne(apiUrl: string, method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown, retried = false): Promise<unknown> {
+    const url = `${apiUrl}${API_PREFIX}${path}`;
+    const dispatcher = this.credential.dispatcher();
     let res;
     try {
       res = await request(url, {
         method,
-        headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: { ...this.credential.headers(), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
         body: body !== undefined ? JSON.stringify(body) : undefined,
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,
+        ...(dispatcher !== undefined ? { dispatcher } : {}),
       });
     } catch (err) {
-      throw new TrellisError('TRELLIS_E_CONTROL_PLANE_UNREACHABLE', `control plane at ${this.apiUrl} is unreachable (${(err as Error).message})`, { cause: err });
+      throw new TrellisError('TRELLIS_E_CONTROL_PLANE_UNREACHABLE', `control plane at ${apiUrl} is unreachable (${(err as Error).message})`, { cause: err });
     }
     const text = await res.body.text();
-    if ((res.statusCode === 401 || res.statusCode === 403) && !retried) {
-      await this.loadToken();
-      return this.call(method, path, body, true);
+    if ((res.statusCode === 401 || res.statusCode === 403) && !retried && (await this.credential.refresh())) {
+      return this.callOne(apiUrl, method, path, body, true);
     }
     if (res.statusCode >= 200 && res.statusCode < 300) return text === '' ? {} : (JSON.parse(text) as unknown);
     const detail = errorMessage(text);
-    if (res.statusCode === 401 || res.statusCode === 403) throw new TrellisError('TRELLIS_E_UNAUTHORIZED', `control plane refused the agent token: ${detail}`);
+    if (res.statusCode === 401 || res.statusCode === 403) throw new TrellisError('TRELLIS_E_UNAUTHORIZED', `control plane refused the agent: ${detail}`);
     const code = res.statusCode >= 500 ? 'TRELLIS_E_CONTROL_PLANE_UNREACHABLE' : res.statusCode === 404 ? 'TRELLIS_E_NOT_FOUND' : 'TRELLIS_E_CONFIG';
     throw new TrellisError(code, `${method} ${path}: ${res.statusCode} ${detail}`);
   }

@@ -37,6 +37,11 @@ export class PortAllocator {
     throw new TrellisError('TRELLIS_E_PORT_IN_USE', `no free port on ${this.host}`);
   }
 
+  /** Never hands out `port` (an app's fixed appPort: its app may not be listening yet). */
+  reserve(port: number): void {
+    this.given.add(port);
+  }
+
   async allocateMany(n: number): Promise<number[]> {
     const out: number[] = [];
     for (let i = 0; i < n; i++) out.push(await this.allocate());

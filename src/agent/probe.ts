@@ -1,6 +1,6 @@
 import type { WorkloadConfig } from '../config/types.js';
 import { connect } from 'node:net';
-import { request } from 'undici';
+import { request, type Dispatcher } from 'undici';
 
 /** True if a TCP connection to host:port opens within timeoutMs. */
 export function tcpProbe(host: string, port: number, timeoutMs: number): Promise<boolean> {
@@ -18,9 +18,9 @@ export function tcpProbe(host: string, port: number, timeoutMs: number): Promise
 }
 
 /** True if GET url answers 2xx or 3xx within timeoutMs. */
-export async function httpProbe(url: string, timeoutMs: number): Promise<boolean> {
+export async function httpProbe(url: string, timeoutMs: number, dispatcher?: Dispatcher): Promise<boolean> {
   try {
-    const res = await request(url, { method: 'GET', headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs) });
+    const res = await request(url, { method: 'GET', headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs), ...(dispatcher !== undefined ? { dispatcher } : {}) });
     await res.body.dump();
     return res.statusCode >= 200 && res.statusCode < 400;
   } catch {

@@ -12,6 +12,7 @@ import type { RegistryClient, TokenResponse } from './client.js';
 import { buildAppEnv, expandCommand, meshVariables } from './env.js';
 import { admitToCgroup, confinedArgv } from './egress-lock/egress-lock.js';
 import type { PidRegistry } from './pids.js';
+import { isLoopbackAddress } from './placement.js';
 import { httpProbe, readinessProbe, type ProxyReadiness, type Readiness } from './probe.js';
 import { watchProxy } from './proxy-watch.js';
 import { buildBootstrap, LOOPBACK as HOST, newAdminToken, replicaIdentity, type ReplicaPorts, type ReplicaSpec } from './bootstrap.js';
@@ -83,6 +84,8 @@ export class ReplicaRunner implements WatchedApp {
   private readonly appBackoff: Backoff;
   private readonly proxyBackoff: Backoff;
   private startWaiter: { resolve(): void; reject(err: Error): void } | null = null;
+  /** For an app run by something else: the warning due if it is not ready by its start timeout. */
+  private externalTimer: { cancel(): void } | null = null;
   private probeFailures = 0;
   /** The current proxy passed its start and has not been found draining or failing since. */
   private proxyServing = false;
@@ -116,6 +119,14 @@ export class ReplicaRunner implements WatchedApp {
     return `http://${HOST}:${this.ports.admin}`;
   }
 
+  /** What the control plane is told: the loopback admin URL on one host, the remote (https) one across hosts. */
+  private get reportedAdminUrl(): string {
+    if (isLoopbackAddress(this.ports.inboundHost)) return this.adminUrl;
+    if (this.ports.remoteAdmin === undefined) return '';
+    const host = this.ports.inboundHost.includes(':') ? `[${this.ports.inboundHost}]` : this.ports.inboundHost;
+    return `https://${host}:${this.ports.remoteAdmin}`;
+  }
+
   private get label(): string {
     return this.spec.kind === 'workload' ? `workload ${this.name} (replica ${this.replica})` : `ingress ${this.name}`;
   }
@@ -138,7 +149,7 @@ export class ReplicaRunner implements WatchedApp {
   report(): ReplicaReport {
     const endpoints =
       this.spec.kind === 'workload'
-        ? this.spec.workload.ports.map((p) => ({ port: p.name, protocol: p.protocol, host: HOST, portNumber: this.ports.inbound.get(p.name) as number }))
+        ? this.spec.workload.ports.map((p) => ({ port: p.name, protocol: p.protocol, host: this.ports.inboundHost, portNumber: this.ports.inbound.get(p.name) as number }))
         : [];
     return {
       replica: this.replica,
@@ -147,7 +158,10 @@ export class ReplicaRunner implements WatchedApp {
       restarts: this.restarts,
       appPid: this.app?.running === true ? this.app.pid : null,
       proxyPid: this.proxy?.running === true ? this.proxy.pid : null,
-      adminUrl: this.adminUrl,
+      // Admin listeners stay on loopback. Across hosts (a non-loopback advertise address) the
+      // control plane could not reach them (its 127.0.0.1 is another machine), so it is given
+      // the proxy's remote admin listener: https on this host's address, mTLS, control plane only.
+      adminUrl: this.reportedAdminUrl,
       endpoints,
       ...(this.exposed.length > 0 ? { exposed: [...this.exposed] } : {}),
       lastExit: this.lastExit,
@@ -172,6 +186,10 @@ export class ReplicaRunner implements WatchedApp {
       return;
     }
     const workload = this.spec.workload;
+    if (workload.command === null) {
+      this.watchExternalApp(workload);
+      return;
+    }
     this.runAs = await this.decideUser(workload);
     const ready = new Promise<void>((resolve, reject) => (this.startWaiter = { resolve, reject }));
     const timer = this.ctx.clock.setTimeout(() => {
@@ -190,6 +208,23 @@ export class ReplicaRunner implements WatchedApp {
       timer.cancel();
       this.startWaiter = null;
     }
+  }
+
+  /**
+   * A workload without `command` (something else runs its app): the proxy is up, so start()
+   * is done; the endpoint joins load balancing once the readiness probe passes. Its app may
+   * well start after the agent (boot order), so not being ready in time is a warning, not a
+   * failure, and probing goes on.
+   */
+  private watchExternalApp(workload: WorkloadConfig): void {
+    this.log.info({ probe: this.readiness.describe() }, 'app run by something else: probing it');
+    this.externalTimer = this.ctx.clock.setTimeout(() => {
+      this.externalTimer = null;
+      if (this.state !== 'ready' && !this.stopping) {
+        this.log.warn({ probe: this.readiness.describe() }, `${this.label} (run by something else) is not ready after ${workload.readiness.startTimeoutMs / 1000}s; still probing`);
+      }
+    }, workload.readiness.startTimeoutMs);
+    void this.probeLoop();
   }
 
   private failStart(err: Error): void {
@@ -304,6 +339,7 @@ export class ReplicaRunner implements WatchedApp {
 
   /** The user the app runs as, decided once per replica (the program and folder do not change). */
   private async decideUser(w: WorkloadConfig): Promise<RunAs | null> {
+    if (w.command === null) return null;
     const envInput = { base: this.ctx.baseEnv, workload: w, replica: this.replica, identity: this.identity, appPorts: this.ports.app, outbound: this.ports.outbound };
     const [program] = expandCommand(w.command, meshVariables(envInput)) as [string, ...string[]];
     const resolved = resolveCommand(program, this.ctx.mesh.dir, this.ctx.baseEnv.PATH);
@@ -317,15 +353,17 @@ export class ReplicaRunner implements WatchedApp {
   private startApp(): void {
     const w = (this.spec as { workload: WorkloadConfig }).workload;
     if (this.stopping) throw new TrellisError('TRELLIS_E_TIMEOUT', `${this.label}: stopped while starting`);
+    if (w.command === null) throw new Error(`${this.label}: its app is run by something else`);
     const egress = this.ctx.mesh.outbound.ports.flatMap((e, i) => {
       const listen = this.ports.egress?.[i];
       return listen === undefined ? [] : [{ env: e.env, listen }];
     });
     const envInput = { base: this.ctx.baseEnv, workload: w, replica: this.replica, identity: this.identity, appPorts: this.ports.app, outbound: this.ports.outbound, egress };
-    const [program, ...args] = expandCommand(w.command, meshVariables(envInput)) as [string, ...string[]];
+    const command = w.command;
+    const [program, ...args] = expandCommand(command, meshVariables(envInput)) as [string, ...string[]];
     const resolved = resolveCommand(program, this.ctx.mesh.dir, this.ctx.baseEnv.PATH);
     if (resolved === null) {
-      throw new TrellisError('TRELLIS_E_COMMAND_NOT_FOUND', `workload ${w.name}: command not found: ${program} (command: ${w.command.join(' ')}; run in ${this.ctx.mesh.dir})`);
+      throw new TrellisError('TRELLIS_E_COMMAND_NOT_FOUND', `workload ${w.name}: command not found: ${program} (command: ${command.join(' ')}; run in ${this.ctx.mesh.dir})`);
     }
     const env = buildAppEnv(envInput);
     const procs = this.ctx.appCgroupProcs?.() ?? null;
@@ -348,7 +386,7 @@ export class ReplicaRunner implements WatchedApp {
     if (this.stopping || this.app !== child) return;
     const w = (this.spec as { workload: WorkloadConfig }).workload;
     if (this.startWaiter !== null) {
-      const how = info.error?.code === 'ENOENT' ? `command not found: ${w.command[0] ?? ''}` : describeExit(info);
+      const how = info.error?.code === 'ENOENT' ? `command not found: ${w.command?.[0] ?? ''}` : describeExit(info);
       const code = info.error?.code === 'ENOENT' ? 'TRELLIS_E_COMMAND_NOT_FOUND' : 'TRELLIS_E_WORKLOAD_EXITED';
       this.failStart(new TrellisError(code, `workload ${w.name} (replica ${this.replica}) exited during start: ${how}${await this.tail('app')}`));
       return;
@@ -372,14 +410,19 @@ export class ReplicaRunner implements WatchedApp {
     }
   }
 
-  /** Readiness: fast polling while starting, every periodMs afterwards. */
+  /**
+   * Readiness: fast polling while starting, every periodMs afterwards. An app run by something
+   * else (no `command`) is probed whether or not it seems to run: we hold no process of it.
+   */
   private async probeLoop(): Promise<void> {
-    const r = (this.spec as { workload: WorkloadConfig }).workload.readiness;
+    const w = (this.spec as { workload: WorkloadConfig }).workload;
+    const r = w.readiness;
+    const external = w.command === null;
     while (!this.stopping) {
       const app = this.app;
-      if (app?.running === true) {
+      if (external || app?.running === true) {
         const ok = await this.readiness.run();
-        if (this.stopping || this.app !== app || !app.running) continue;
+        if (this.stopping || (!external && (this.app !== app || app?.running !== true))) continue;
         const proxyUp = this.proxy?.running === true && this.proxyServing;
         if (ok) {
           this.probeFailures = 0;
@@ -396,7 +439,8 @@ export class ReplicaRunner implements WatchedApp {
           this.setState('unhealthy');
         }
       }
-      await this.ctx.clock.sleep(this.state === 'starting' ? Math.min(100, r.periodMs) : r.periodMs, this.abort.signal);
+      const fast = this.state === 'starting' && (!external || this.externalTimer !== null);
+      await this.ctx.clock.sleep(fast ? Math.min(100, r.periodMs) : r.periodMs, this.abort.signal);
     }
   }
 
@@ -411,6 +455,8 @@ export class ReplicaRunner implements WatchedApp {
   markStopping(): void {
     this.stopping = true;
     this.abort.abort();
+    this.externalTimer?.cancel();
+    this.externalTimer = null;
     this.failStart(new TrellisError('TRELLIS_E_TIMEOUT', `${this.label}: stopped while starting`));
     this.state = 'stopping';
   }
@@ -439,6 +485,8 @@ export class ReplicaRunner implements WatchedApp {
   kill(): void {
     this.stopping = true;
     this.abort.abort();
+    this.externalTimer?.cancel();
+    this.externalTimer = null;
     this.proxy?.signal('SIGKILL', true);
     this.app?.signal('SIGKILL', true);
   }

@@ -120,7 +120,7 @@ spec:
   });
 
   it('command arguments get the ports, upstream addresses and env values the mesh file defines', () => {
-    assert.deepEqual(expandCommand(parseMeshText(MESH_REFS, '/m/trellis.yaml').workloads[0]!.command, meshVariables(input())), [
+    assert.deepEqual(expandCommand(parseMeshText(MESH_REFS, '/m/trellis.yaml').workloads[0]!.command ?? [], meshVariables(input())), [
       'node',
       'server.js',
       '4001',
@@ -181,7 +181,7 @@ describe('proxy bootstrap', () => {
     const m = parseMeshText(MESH.replace('spec:\n', 'spec:\n  accessLog: { maxSize: 1MiB, keep: 2 }\n'), '/m/trellis.yaml');
     const w = m.workloads[0];
     assert.ok(w);
-    const ports = { admin: 9000, app: new Map([['http', 9001], ['admin-http', 9002]]), inbound: new Map([['http', 9101], ['admin-http', 9102]]), outbound: [{ host: '127.0.0.1', port: 9201 }, { host: '127.0.0.1', port: 9202 }] };
+    const ports = { admin: 9000, app: new Map([['http', 9001], ['admin-http', 9002]]), inbound: new Map([['http', 9101], ['admin-http', 9102]]), inboundHost: '127.0.0.1', outbound: [{ host: '127.0.0.1', port: 9201 }, { host: '127.0.0.1', port: 9202 }] };
     const token = { token: 'tok', pushUrl: 'https://127.0.0.1:9', trustBundlePem: ['PEM'], controlPlaneIdentity: 'spiffe://trellis.local/control-plane' };
     const b = buildBootstrap({ mesh: m, spec: { kind: 'workload', workload: w }, replica: 0, ports, token, adminToken: newAdminToken(), accessLogFile: '/s/logs/web-front-0.access.log', logLevel: 'info' });
     assert.deepEqual(b.accessLog, { path: '/s/logs/web-front-0.access.log', maxBytes: 1024 * 1024, keep: 2 });
@@ -200,7 +200,7 @@ describe('proxy bootstrap', () => {
       mesh,
       spec: { kind: 'workload', workload: w },
       replica: 1,
-      ports: { admin: 9000, app: new Map([['http', 9001], ['admin-http', 9002]]), inbound: new Map([['http', 9101], ['admin-http', 9102]]), outbound: [{ host: '127.0.0.1', port: 9201 }, { host: '127.0.0.1', port: 9202 }] },
+      ports: { admin: 9000, app: new Map([['http', 9001], ['admin-http', 9002]]), inbound: new Map([['http', 9101], ['admin-http', 9102]]), inboundHost: '127.0.0.1', outbound: [{ host: '127.0.0.1', port: 9201 }, { host: '127.0.0.1', port: 9202 }] },
       token,
       adminToken: 'a'.repeat(43),
       accessLogFile: '/s/logs/web-front-1.access.log',
@@ -224,7 +224,7 @@ describe('proxy bootstrap', () => {
   it('an ingress: its own identity, one outbound listener, no inbound', () => {
     const g = mesh.ingress[0];
     assert.ok(g);
-    const b = buildBootstrap({ mesh, spec: { kind: 'ingress', ingress: g }, replica: 0, ports: { admin: 9000, app: new Map(), inbound: new Map(), outbound: [{ host: '127.0.0.1', port: 8080 }] }, token, adminToken: newAdminToken(), accessLogFile: 'x', logLevel: 'warn' });
+    const b = buildBootstrap({ mesh, spec: { kind: 'ingress', ingress: g }, replica: 0, ports: { admin: 9000, app: new Map(), inbound: new Map(), inboundHost: '127.0.0.1', outbound: [{ host: '127.0.0.1', port: 8080 }] }, token, adminToken: newAdminToken(), accessLogFile: 'x', logLevel: 'warn' });
     assert.equal(b.node.identity, 'spiffe://t.local/ns/default/sa/gate');
     assert.equal(b.accessLog, 'stdout');
     assert.equal(b.node.id, 'default/gate/0');
@@ -240,7 +240,7 @@ describe('proxy bootstrap', () => {
     const certificates = [{ certFile: '/m/certs/shop.crt', keyFile: '/m/certs/shop.key', hosts: ['shop.example.com'] }];
     const both = { ...g, tls: { listen: { host: '127.0.0.1', port: 8443 }, certificates } };
     assert.deepEqual(ingressListeners(both).map((l) => [l.name, l.tls]), [['gate', false], ['gate-tls', true]]);
-    const ports = { admin: 9000, app: new Map(), inbound: new Map(), outbound: [{ host: '127.0.0.1', port: 8080 }, { host: '127.0.0.1', port: 8443 }] };
+    const ports = { admin: 9000, app: new Map(), inbound: new Map(), inboundHost: '127.0.0.1', outbound: [{ host: '127.0.0.1', port: 8080 }, { host: '127.0.0.1', port: 8443 }] };
     const b = buildBootstrap({ mesh, spec: { kind: 'ingress', ingress: both }, replica: 0, ports, token, adminToken: newAdminToken(), accessLogFile: 'x', logLevel: 'warn' });
     assert.deepEqual(b.outbound, [
       { name: 'gate', protocol: 'grpc', listen: { host: '127.0.0.1', port: 8080 }, cluster: 'default/catalog:grpc', ingress: true },

@@ -22,6 +22,11 @@ export interface ProxyBootstrap {
   controlPlane: {
     /** Push endpoint, HTTP/2 over TLS, e.g. https://127.0.0.1:15012 */
     pushUrl: string;
+    /**
+     * Every control-plane replica's push endpoint (pushUrl first). The proxy uses the first
+     * that answers and moves down the list when it goes away. Absent: pushUrl alone.
+     */
+    pushUrls?: string[];
     /** PEM roots that the control plane's server certificate chains to (the mesh trust bundle). */
     trustBundlePem: string[];
     /** SPIFFE ID the control plane's certificate must carry. */
@@ -31,6 +36,13 @@ export interface ProxyBootstrap {
   };
   /** Loopback admin listener: /ready /live /metrics /config /tap, POST /drain */
   admin: HostPort;
+  /**
+   * The admin listener's read-only endpoints (/ready /live /metrics /config /tap) for a control
+   * plane on another host: HTTPS on the host's address, mTLS with the proxy's own certificate,
+   * answering only a client that presents the control plane's certificate (controlPlane.identity).
+   * Set by an agent with a non-loopback advertise address; absent on one host.
+   */
+  remoteAdmin?: HostPort;
   /**
    * Secret that state-changing admin calls (POST /drain) carry as `authorization: Bearer ...`:
    * at least 32 characters, new for every proxy start (the agent makes it). It is why the file

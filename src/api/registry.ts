@@ -2,9 +2,11 @@ import type { MtlsMode, Protocol } from './common.js';
 import type { LoadBalancerKind } from './snapshot.js';
 
 /**
- * The control plane's REST API (plain HTTP, loopback by default), used by the agent, the CLI
- * and later the dashboard. Paths below; JSON bodies. Agent calls carry
- * `authorization: Bearer <agent token>` (the token file lives in the state directory, mode 0600).
+ * The control plane's REST API (plain HTTP on loopback, HTTPS elsewhere), used by the agent, the
+ * CLI and the dashboard. Paths below; JSON bodies. Every call but /healthz carries a credential:
+ * agents the agent token (state directory, 0600) or a joined host's client certificate, others
+ * an API token (`authorization: Bearer <id>.<secret>`); what each path needs is in
+ * docs/operations.md and src/control/api/routes.ts. Credentials: ./credentials.ts.
  *
  * PUT    /api/v1/agents/:agentId          body AgentReport  -> 200 {}   (full state, replaces the last)
  * DELETE /api/v1/agents/:agentId                           -> 200 {}   (agent stopping: endpoints removed)
@@ -19,7 +21,7 @@ import type { LoadBalancerKind } from './snapshot.js';
  * GET    /api/v1/prometheus/targets       -> PrometheusTargetGroup[]  (Prometheus http_sd_configs)
  * GET    /api/v1/traces?limit=N           -> TraceSummaryView[]  (traces.ts: spans the control plane received)
  * GET    /api/v1/traces/:traceId          -> TraceView
- * POST   /v1/traces                       OTLP/HTTP JSON spans in (traces.ts; no token: loopback by default)
+ * POST   /v1/traces                       OTLP/HTTP JSON spans in (traces.ts; no token, as for an OpenTelemetry collector)
  * GET    /healthz                         -> 200 "ok"
  * Mesh resources (HTTPRoute, GRPCRoute, DestinationPolicy, FaultInjection): see resources.ts.
  * nodeId in a path is URL-encoded (it contains slashes).
@@ -97,6 +99,10 @@ export interface ReplicaReport {
   restarts: number;
   appPid: number | null;
   proxyPid: number | null;
+  /**
+   * The proxy's loopback admin listener; '' when the control plane cannot reach it (the agent
+   * runs with a non-loopback --advertise-address, i.e. on one of several hosts).
+   */
   adminUrl: string;
   /** One per port: the proxy's inbound mTLS listener for it. */
   endpoints: { port: string; protocol: Protocol; host: string; portNumber: number }[];

@@ -58,6 +58,13 @@ export interface TracingConfig {
   endpoint: string;
   /** Probability (0..1) that a new trace, one whose caller made no sampling decision, is recorded. */
   samplingRatio: number;
+  /**
+   * The endpoint is the control plane's own collector: over https its certificate is checked as
+   * the control plane's (chains to the mesh trust bundle, carries its SPIFFE ID), as the push
+   * stream checks it, not against public CAs it was never issued by. Absent: a collector of the
+   * user's, checked as any https server.
+   */
+  controlPlane?: boolean;
 }
 
 export type LoadBalancerKind = 'peak-ewma' | 'round-robin' | 'least-request' | 'consistent-hash';

@@ -125,8 +125,8 @@ describe('cli: usage', () => {
 
   it('the ready line', () => {
     assert.equal(
-      readyLine('http://127.0.0.1:1', 'https://127.0.0.1:2', [{ name: 'web', url: 'http://127.0.0.1:3' }, { name: 'admin', url: 'http://127.0.0.1:4' }]),
-      'ready api=http://127.0.0.1:1 dashboard=http://127.0.0.1:1/dashboard/ push=https://127.0.0.1:2 ingress.web=http://127.0.0.1:3 ingress.admin=http://127.0.0.1:4\n',
+      readyLine('http://127.0.0.1:1', 'https://127.0.0.1:2', [{ name: 'web', url: 'http://127.0.0.1:3' }, { name: 'admin', url: 'http://127.0.0.1:4' }], '0123456789abcdef.s3cr3t'),
+      'ready api=http://127.0.0.1:1 dashboard=http://127.0.0.1:1/dashboard/?token=0123456789abcdef.s3cr3t push=https://127.0.0.1:2 ingress.web=http://127.0.0.1:3 ingress.admin=http://127.0.0.1:4\n',
     );
   });
 });

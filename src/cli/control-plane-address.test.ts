@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ExitCode } from '../errors.js';
 import { DEFAULT_CONTROL_PLANE, resolveControlPlane } from './control-plane-address.js';
-import { readToken } from './resources-client.js';
+import { connectControlPlane, takeGlobalOptions } from './credentials.js';
 import { runCli } from './run.js';
 import { captureIo } from './test-support.js';
 import { readUserContext, removeUserContext, userContextPath, writeUserContext, type UpContext } from './user-context.js';
@@ -96,17 +96,28 @@ describe('finding the control plane: --control-plane > $TRELLIS_CONTROL_PLANE > 
     }
   });
 
-  it('writes use the token of the state directory that goes with the address', async () => {
+  it('the token: --token > $TRELLIS_TOKEN > --state-dir > the state directory that goes with the address', () => {
     const stateDir = join(dir, 'state-of-last-up');
     mkdirSync(stateDir);
-    writeFileSync(join(stateDir, 'agent-token'), 'tok-from-context\n');
+    writeFileSync(join(stateDir, 'admin-token'), 'tok-from-context\n');
+    const other = join(dir, 'other-state');
+    mkdirSync(other);
+    writeFileSync(join(other, 'admin-token'), 'tok-from-flag\n');
     const env = { XDG_CONFIG_HOME: join(dir, 'xdg-token') };
     writeUserContext(env, context({ stateDir, pid: process.pid }));
-    const io = captureIo({ cwd: dir, env });
-    const { controlPlaneUrl } = await import('./control-plane-address.js');
-    assert.equal(controlPlaneUrl(undefined, io), 'http://127.0.0.1:7003');
-    assert.equal(await readToken(undefined, io), 'tok-from-context');
-    assert.equal(await readToken(join(dir, 'nowhere'), io), undefined, '--state-dir wins');
+    const bearer = (argv: string[], e: Record<string, string | undefined>, flag?: string, stateDirFlag?: string): string | undefined => {
+      const io = captureIo({ cwd: dir, env: e });
+      takeGlobalOptions(argv, io);
+      return connectControlPlane(flag, io, stateDirFlag).headers.authorization;
+    };
+    assert.equal(bearer([], env), 'Bearer tok-from-context', 'the last up: its address and its state directory');
+    assert.equal(bearer([], env, 'http://127.0.0.1:7003/'), 'Bearer tok-from-context', '--control-plane naming the same control plane finds its state directory');
+    assert.equal(bearer([], env, 'http://127.0.0.1:7999'), undefined, 'another control plane: no token of this one is sent to it');
+    assert.equal(bearer([], env, undefined, other), 'Bearer tok-from-flag', '--state-dir wins over the found mesh');
+    assert.equal(bearer([], { ...env, TRELLIS_TOKEN: 'tok-from-env' }, undefined, other), 'Bearer tok-from-env');
+    assert.equal(bearer(['--token', 'tok-from-option'], { ...env, TRELLIS_TOKEN: 'tok-from-env' }), 'Bearer tok-from-option');
+    assert.equal(bearer(['get', '--token=tok-eq', 'services'], env), 'Bearer tok-eq');
+    assert.equal(bearer([], env, undefined, join(dir, 'nowhere')), undefined, '--state-dir without a token sends none');
   });
 });
 

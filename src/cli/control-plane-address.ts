@@ -61,6 +61,33 @@ export function controlPlaneUrl(flag: string | undefined, io: Io): string {
   return r.url;
 }
 
+export function rememberResolution(io: Io, r: ResolvedControlPlane): void {
+  resolutions.set(io, r);
+}
+
+/** True when two URLs have the same scheme, host and port. */
+export function sameOrigin(a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The state directory of a running control plane at `url`: the mesh in this folder or the last
+ * `trellis up`, when its address is that one. So `--control-plane <its URL>` still finds the
+ * local credentials.
+ */
+export function stateDirServing(url: string, io: Io, alive: (pid: number) => boolean = pidAlive): string | undefined {
+  const local = join(io.cwd, '.trellis');
+  const here = readMeshFolderInfo(local, alive);
+  if (here !== null && sameOrigin(here, url)) return local;
+  const user = readUserContext(io.env, alive);
+  if (user.state === 'live' && sameOrigin(user.context.apiUrl, url)) return user.context.stateDir;
+  return undefined;
+}
+
 export function lastResolution(io: Io): ResolvedControlPlane | undefined {
   return resolutions.get(io);
 }

@@ -13,6 +13,8 @@ import { Backoff, RESTART_BACKOFF } from '../util/backoff.js';
 import { formatDuration } from '../util/duration.js';
 import { formatHostPort } from '../util/hostport.js';
 import { cliEntry } from '../util/paths.js';
+import { controlPlaneTlsOptions } from '../identity/control-plane-tls.js';
+import { Agent, type Dispatcher } from 'undici';
 
 /** `<stateDir>/control-plane.json`, written by the control plane on start. */
 export interface ControlPlaneInfo {
@@ -57,6 +59,7 @@ export class ControlPlaneProcess {
   private readonly backoff = new Backoff(RESTART_BACKOFF);
   private readonly logFile: string;
   info: ControlPlaneInfo | null = null;
+  private tlsProbe: Agent | undefined;
 
   constructor(private readonly opts: ControlPlaneProcessOptions) {
     this.api = opts.api;
@@ -111,7 +114,7 @@ export class ControlPlaneProcess {
         );
       }
       const info = await readInfo(o.stateDir);
-      if (info !== null && info.pid === child.pid && (await httpProbe(`${info.apiUrl}/healthz`, 1000))) {
+      if (info !== null && info.pid === child.pid && (await httpProbe(`${info.apiUrl}/healthz`, 1000, await this.probeDispatcher(info.apiUrl)))) {
         this.info = info;
         // A restart must come back where agents and proxies look for it.
         this.api = hostPortOf(info.apiUrl);
@@ -135,6 +138,13 @@ export class ControlPlaneProcess {
     return this.info as ControlPlaneInfo;
   }
 
+  /** Off loopback the API is HTTPS with a certificate from the mesh CA (in the state directory by now). */
+  private async probeDispatcher(apiUrl: string): Promise<Dispatcher | undefined> {
+    if (!apiUrl.startsWith('https:')) return undefined;
+    this.tlsProbe ??= new Agent({ connect: controlPlaneTlsOptions([await readFile(join(this.opts.stateDir, 'ca', 'root.crt'), 'utf8')]) });
+    return this.tlsProbe;
+  }
+
   private async restart(): Promise<void> {
     if (this.stopping) return;
     try {
@@ -150,6 +160,7 @@ export class ControlPlaneProcess {
   async stop(): Promise<void> {
     this.stopping = true;
     await this.child?.terminate(10_000, true);
+    await this.tlsProbe?.close();
   }
 
   kill(): void {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -34,10 +35,11 @@ let cp: RunningControlPlane;
 let dir: string;
 let cleanup: () => Promise<void>;
 
-const capture = (stdin = ''): CapturedIo => captureIo({ cwd: dir, stdin });
+/** Reads use a read token from the environment (get has no --state-dir); writes find the admin token with --state-dir. */
+const capture = (stdin = '', env: Record<string, string> = {}): CapturedIo => captureIo({ cwd: dir, stdin, env });
 
 const cli = async (args: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> => {
-  const io = capture(stdin);
+  const io = capture(stdin, args[0] === 'get' ? { TRELLIS_TOKEN: readFileSync(join(dir, 'state', 'read-token'), 'utf8').trim() } : {});
   const code = await runCli([...args, '--control-plane', cp.apiUrl, ...(args[0] === 'get' ? [] : ['--state-dir', join(dir, 'state')])], io);
   return { code, out: io.stdout, err: io.stderr };
 };
@@ -112,6 +114,14 @@ describe('trellis apply / get / delete against a real control plane', () => {
     const code = await runCli(['apply', '-f', 'res', '--control-plane', cp.apiUrl, '--state-dir', join(dir, 'nowhere')], io);
     assert.notEqual(code, 0);
     assert.match(io.stderr, /token/);
+  });
+
+  it('a read token may read but not write: 403, said as such', async () => {
+    const read = readFileSync(join(dir, 'state', 'read-token'), 'utf8').trim();
+    const io = capture('', { TRELLIS_TOKEN: read });
+    const code = await runCli(['apply', '-f', 'res', '--control-plane', cp.apiUrl], io);
+    assert.equal(code, ExitCode.Failure);
+    assert.match(io.stderr, /may not do this: it needs an admin token.*from \$TRELLIS_TOKEN\) is not allowed/);
   });
 
   it('delete, then get says not found (exit 5)', async () => {

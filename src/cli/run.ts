@@ -1,6 +1,7 @@
 import { ConfigError, formatIssue } from '../config/issues.js';
 import { ExitCode, TrellisError } from '../errors.js';
 import { unreachableHint } from './control-plane-address.js';
+import { takeGlobalOptions } from './credentials.js';
 import { exitCodeFor, UsageError, type Command, type Io } from './io.js';
 
 /** Commands load on use, so `trellis proxy` and `trellis get` start without the rest. */
@@ -22,6 +23,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'tap', summary: 'stream the requests proxies see, live (filter by direction, method, path, status)', load: async () => (await import('./commands/tap.js')).tapCommand },
   { name: 'top', summary: 'the busiest paths right now, from a live tap', load: async () => (await import('./commands/top.js')).topCommand },
   { name: 'prometheus-config', summary: 'print a prometheus.yml that scrapes every proxy', load: async () => (await import('./commands/prometheus-config.js')).prometheusConfigCommand },
+  { name: 'token', summary: 'create, list and delete API tokens and join tokens for new hosts', load: async () => (await import('./commands/token.js')).tokenCommand },
   { name: 'check', summary: 'run the mesh health checks', load: async () => (await import('./commands/check.js')).checkCommand },
   { name: 'version', summary: 'print versions', load: async () => (await import('./commands/version.js')).versionCommand },
   { name: 'agent', summary: 'run the host agent against a running control plane', load: async () => (await import('./commands/agent.js')).agentCommand },
@@ -35,6 +37,8 @@ Commands:
 ${COMMANDS.map((c) => `  ${c.name.padEnd(19)}${c.summary}`).join('\n')}
 
 Global options:
+  --token T      the API token to use (default: $TRELLIS_TOKEN, else <stateDir>/admin-token of the mesh found)
+  --ca-file F    CA certificate to verify an https:// control plane (default: $TRELLIS_CA_FILE, else <stateDir>/ca/root.crt)
   --debug        print stack traces of unexpected errors
   -h, --help     help for trellis or for a command (trellis <command> --help)
 
@@ -45,7 +49,14 @@ See docs/cli.md.
 /** Runs one CLI invocation; returns its exit code. Never throws. */
 export async function runCli(argv: string[], io: Io): Promise<number> {
   const debug = argv.includes('--debug');
-  const args = argv.filter((a) => a !== '--debug');
+  let args: string[];
+  try {
+    // `trellis proxy` and `trellis agent` take their own files; the options are the CLI's as a client.
+    args = takeGlobalOptions(argv.filter((a) => a !== '--debug'), io);
+  } catch (err) {
+    io.err(`trellis: ${(err as Error).message}\n\n${MAIN_USAGE}`);
+    return ExitCode.Usage;
+  }
   let [name, ...rest] = args; // eslint-disable-line prefer-const
   if (name === undefined) {
     io.err(MAIN_USAGE);

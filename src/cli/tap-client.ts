@@ -5,6 +5,7 @@ import { TrellisError } from '../errors.js';
 import { parseSpiffeId } from '../identity/spiffe.js';
 import { parseTapQuery, tapQueryParams } from '../telemetry/tap-filter.js';
 import { ndjsonLines } from '../telemetry/tap-lines.js';
+import { unauthorizedHint, type ControlPlaneConnection } from './credentials.js';
 import { UsageError } from './io.js';
 
 /**
@@ -12,13 +13,13 @@ import { UsageError } from './io.js';
  * `signal` aborts (then it just returns). Unreachable -> CONTROL_PLANE_UNREACHABLE, unknown
  * workload -> NOT_FOUND, bad parameter -> USAGE, each with the server's message.
  */
-export async function* tapMessages(base: string, query: TapQuery, workload: string | undefined, signal: AbortSignal): AsyncGenerator<TapMessage> {
+export async function* tapMessages(conn: ControlPlaneConnection, query: TapQuery, workload: string | undefined, signal: AbortSignal): AsyncGenerator<TapMessage> {
   const params = tapQueryParams(query);
   if (workload !== undefined) params.set('workload', workload);
-  const url = `${base}${API_PREFIX}/tap?${params.toString()}`;
+  const url = `${conn.url}${API_PREFIX}/tap?${params.toString()}`;
   let res;
   try {
-    res = await request(url, { signal, headersTimeout: 15_000, bodyTimeout: 0 });
+    res = await request(url, { signal, headers: conn.headers, headersTimeout: 15_000, bodyTimeout: 0, ...(conn.dispatcher !== undefined ? { dispatcher: conn.dispatcher } : {}) });
   } catch (err) {
     if (signal.aborted) return;
     const e = err as NodeJS.ErrnoException;
@@ -32,6 +33,7 @@ export async function* tapMessages(base: string, query: TapQuery, workload: stri
     } catch {
       // not the API's JSON error shape: show the text
     }
+    if (res.statusCode === 401 || res.statusCode === 403) throw new TrellisError('TRELLIS_E_UNAUTHORIZED', `control plane refused: ${message} (${unauthorizedHint(conn, res.statusCode)})`);
     const code = res.statusCode === 404 ? 'TRELLIS_E_NOT_FOUND' : res.statusCode === 400 ? 'TRELLIS_E_USAGE' : 'TRELLIS_E_CONTROL_PLANE_UNREACHABLE';
     throw new TrellisError(code, `control plane answered ${res.statusCode}: ${message}`);
   }

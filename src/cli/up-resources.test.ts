@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -55,7 +56,8 @@ test('up applies resources/*.yaml; the route is attached to the registered servi
       void exit.then((c) => reject(new Error(`up exited (${String(c)}): ${err}`)));
     });
     const api = /api=(\S+)/.exec(ready)?.[1] ?? '';
-    const res = await request(`${api}/api/v1/resources/HTTPRoute/default/hello`);
+    const token = readFileSync(join(dir, 'state', 'read-token'), 'utf8').trim();
+    const res = await request(`${api}/api/v1/resources/HTTPRoute/default/hello`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(res.statusCode, 200);
     const route = (await res.body.json()) as ResourceView;
     const accepted = route.status.parents?.[0]?.conditions.find((c) => c.type === 'Accepted');

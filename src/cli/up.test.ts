@@ -89,7 +89,7 @@ describe('trellis up', () => {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       const up = await startUp(dir);
       try {
-        const m = /^ready api=(http:\/\/127\.0\.0\.1:\d+) dashboard=http:\/\/127\.0\.0\.1:\d+\/dashboard\/ push=(https:\/\/127\.0\.0\.1:\d+) ingress\.web=(http:\/\/127\.0\.0\.1:\d+)$/.exec(up.ready);
+        const m = /^ready api=(http:\/\/127\.0\.0\.1:\d+) dashboard=http:\/\/127\.0\.0\.1:\d+\/dashboard\/\?token=[0-9a-f]{16}\.[\w-]{43} push=(https:\/\/127\.0\.0\.1:\d+) ingress\.web=(http:\/\/127\.0\.0\.1:\d+)$/.exec(up.ready);
         assert.ok(m, `ready line: ${up.ready}`);
         const res = await request(`${m[3]}/`, { headersTimeout: 5000 });
         assert.equal(res.statusCode, 200);

@@ -82,8 +82,10 @@ describe('mesh file: valid', () => {
     assert.equal(front.service, 'frontend');
     assert.equal(front.serviceAccount, 'frontend');
     assert.deepEqual(front.env, { GREETING: 'hello', COUNT: '3' });
-    assert.deepEqual(front.ports, [{ name: 'http', protocol: 'http', mtls: 'STRICT' }]);
+    assert.deepEqual(front.ports, [{ name: 'http', protocol: 'http', mtls: 'STRICT', appPort: null }]);
     assert.equal(m.lockAppPorts, false);
+    assert.equal(front.hosts, null, 'no hosts: every host');
+    assert.deepEqual(front.command, ['node', 'frontend.mjs']);
     assert.deepEqual(front.readiness, { httpGet: { path: '/healthz', port: 'http' }, periodMs: 2000, timeoutMs: 1000, failureThreshold: 3, startTimeoutMs: 30_000 });
     assert.deepEqual(front.upstreams, [
       { service: 'catalog-api', port: 'grpc', protocol: 'grpc', cluster: 'default/catalog-api:grpc', env: 'CATALOG_API_ADDR', listen: null },
@@ -94,7 +96,7 @@ describe('mesh file: valid', () => {
     assert.equal(front.loadBalancer, 'peak-ewma', 'peak-EWMA unless a service asks otherwise');
     assert.deepEqual(cat.upstreams[0]?.listen, { host: '127.0.0.1', port: 7001 });
     assert.deepEqual(m.ingress, [
-      { name: 'web', listen: { host: '127.0.0.1', port: 0 }, tls: null, service: 'frontend', port: 'http', protocol: 'http', cluster: 'default/frontend:http' },
+      { name: 'web', listen: { host: '127.0.0.1', port: 0 }, tls: null, service: 'frontend', port: 'http', protocol: 'http', cluster: 'default/frontend:http', hosts: null },
     ]);
   });
 });
@@ -140,7 +142,7 @@ describe('mesh file: errors name file, line, column and field', () => {
     assert.deepEqual(issuesOf(withLine(19, '      replicas: 0')), ['19:17 spec.workloads[0].replicas: must be at least 1']);
   });
   it('missing required field points at its parent', () => {
-    assert.deepEqual(issuesOf(withLine(18, '')), ['17:7 spec.workloads[0].command: required']);
+    assert.deepEqual(issuesOf(withLine(14, '')), ['12:7 spec.ingress[0].service: required']);
   });
   it('wrong type', () => {
     assert.deepEqual(issuesOf(withLine(18, '      command: node frontend.mjs')), ['18:16 spec.workloads[0].command: expected a list, got string "node frontend.mjs"']);

@@ -74,10 +74,11 @@ export function normalize(file: MeshFile, path: string, dir: string): MeshConfig
       name: w.name,
       service,
       serviceAccount: w.serviceAccount ?? service,
-      command: [...w.command],
+      command: w.command !== undefined ? [...w.command] : null,
       replicas: w.replicas,
+      hosts: hostList(w.hosts),
       env: Object.fromEntries(Object.entries(w.env).map(([k, v]) => [k, String(v)])),
-      ports: w.ports.map((p) => ({ name: p.name, protocol: p.protocol as Protocol, mtls: p.mtls ?? w.mtls ?? file.spec.mtls.mode })),
+      ports: w.ports.map((p) => ({ name: p.name, protocol: p.protocol as Protocol, mtls: p.mtls ?? w.mtls ?? file.spec.mtls.mode, appPort: p.appPort ?? null })),
       readiness,
       loadBalancer: w.loadBalancer,
       labels: workloadLabels(w),
@@ -131,6 +132,7 @@ export function normalize(file: MeshFile, path: string, dir: string): MeshConfig
       port: i.port,
       protocol: protocolOf(i.service, i.port),
       cluster: clusterName(ns, i.service, i.port),
+      hosts: hostList(i.hosts),
     })),
     workloads,
     services: file.spec.services.map((s) => ({
@@ -139,6 +141,11 @@ export function normalize(file: MeshFile, path: string, dir: string): MeshConfig
       workloads: file.spec.workloads.filter((w) => selectorMatches(s.selector, w)).map((w) => w.name),
     })),
   };
+}
+
+/** Host names compare without regard to case (as DNS names do): kept lower-case. */
+function hostList(hosts: string[] | undefined): string[] | null {
+  return hosts !== undefined ? hosts.map((h) => h.toLowerCase()) : null;
 }
 
 function accessLogSettings(a: MeshFile['spec']['accessLog']): AccessLogSettings {

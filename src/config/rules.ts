@@ -110,11 +110,15 @@ export function checkRules(file: MeshFile): RuleIssue[] {
         claimAddress(u.listen, [...path, 'listen']);
       }
     });
+    checkRunBySomethingElse(w, base, issues);
     if (w.readiness?.httpGet !== undefined && !w.ports.some((p) => p.name === w.readiness?.httpGet?.port)) {
       issues.push({ path: [...base, 'readiness', 'httpGet', 'port'], message: `no port named "${w.readiness.httpGet.port}" in this workload` });
     }
   });
+  spec.workloads.forEach((w, i) => checkHostList(w.hosts, ['spec', 'workloads', i, 'hosts'], issues));
+  checkAppPortsPerHost(spec.workloads, issues);
   spec.ingress.forEach((g, i) => {
+    checkHostList(g.hosts, ['spec', 'ingress', i, 'hosts'], issues);
     reference(g.service, g.port, ['spec', 'ingress', i]);
     if (g.listen !== undefined) claimAddress(g.listen, ['spec', 'ingress', i, 'listen']);
     if (g.tls !== undefined) claimAddress(g.tls.listen, ['spec', 'ingress', i, 'tls', 'listen']);
@@ -193,6 +197,64 @@ function checkSelectorServices(file: MeshFile, services: Map<string, { ports: Ma
       const wanted = Object.entries(svc.selector).map(([k, v]) => `${k}=${v}`).join(', ');
       issues.push({ path: [...base, 'selector'], message: `selects no workload (none has labels ${wanted}; every workload also carries ${APP_LABEL}=<its service>)` });
     } else if (!clash) services.set(svc.name, first);
+  });
+}
+
+type MeshWorkload = MeshFile['spec']['workloads'][number];
+
+/**
+ * Fixed app ports (`ports[].appPort`), which a workload without `command` must give: the app
+ * is started by something else (systemd, a container), so the mesh cannot choose its port nor
+ * hand it variables. A fixed port means one replica per host.
+ */
+function checkRunBySomethingElse(w: MeshWorkload, base: (string | number)[], issues: RuleIssue[]): void {
+  const external = w.command === undefined;
+  w.ports.forEach((p, j) => {
+    if (p.appPort === undefined) {
+      if (external) {
+        issues.push({
+          path: [...base, 'ports', j, 'appPort'],
+          message: 'required: a workload without `command` is run by something else, so give the loopback port its app listens on',
+        });
+      }
+    } else if (w.replicas !== 1) {
+      issues.push({ path: [...base, 'ports', j, 'appPort'], message: `a fixed appPort needs replicas: 1 (this workload has ${w.replicas}); list more hosts under \`hosts\` instead` });
+    }
+  });
+  if (!external) return;
+  if (Object.keys(w.env).length > 0) {
+    issues.push({ path: [...base, 'env'], message: 'a workload without `command` is not started by the agent, so nothing would receive this env' });
+  }
+  w.upstreams.forEach((u, j) => {
+    if (u.listen === undefined) {
+      issues.push({
+        path: [...base, 'upstreams', j],
+        message: 'a workload without `command` needs a fixed `listen` address for each upstream: nothing passes it the address in a variable',
+      });
+    }
+  });
+}
+
+function checkHostList(hosts: string[] | undefined, path: (string | number)[], issues: RuleIssue[]): void {
+  const seen = new Set<string>();
+  hosts?.forEach((h, k) => {
+    const key = h.toLowerCase();
+    if (seen.has(key)) issues.push({ path: [...path, k], message: `host "${h}" is listed twice` });
+    seen.add(key);
+  });
+}
+
+/** Two workloads that can run on one host (their `hosts` overlap, or either has none) cannot share an appPort. */
+function checkAppPortsPerHost(workloads: MeshWorkload[], issues: RuleIssue[]): void {
+  const taken: { port: number; hosts: Set<string> | null; where: string }[] = [];
+  workloads.forEach((w, i) => {
+    const hosts = w.hosts !== undefined ? new Set(w.hosts.map((h) => h.toLowerCase())) : null;
+    w.ports.forEach((p, j) => {
+      if (p.appPort === undefined) return;
+      const clash = taken.find((t) => t.port === p.appPort && (t.hosts === null || hosts === null || [...hosts].some((h) => t.hosts?.has(h))));
+      if (clash !== undefined) issues.push({ path: ['spec', 'workloads', i, 'ports', j, 'appPort'], message: `port ${p.appPort} is already the appPort of ${clash.where} on a host this workload runs on` });
+      else taken.push({ port: p.appPort, hosts, where: `spec.workloads[${i}].ports[${j}]` });
+    });
   });
 }
 

@@ -14,6 +14,7 @@ import { ACCESS_LOG_DEFAULTS } from '../telemetry/access-log/defaults.js';
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 export const label = z
   .string()
@@ -45,7 +46,18 @@ const portSchema = z.strictObject({
   protocol: z.enum(PROTOCOLS as [string, ...string[]]).default('http'),
   /** This port's mode; absent: the workload's `mtls`, else the mesh's `spec.mtls.mode`. */
   mtls: mtlsMode.optional(),
+  /** Fixed loopback port the app listens on (a workload without `command` must give it). */
+  appPort: z.int().min(1).max(65535).optional(),
 });
+
+/**
+ * A host's name as its agent knows it (the host name, or `trellis agent --host`). Compared
+ * without regard to case, as DNS names are; normalize.ts lower-cases it.
+ */
+const hostName = z.string().regex(HOST_NAME, 'expected a host name (letters, digits, "-" and ".", e.g. h1 or web-3.example.net)');
+
+/** Where a workload or ingress runs when several hosts share one mesh file; absent: on every host. */
+const hostsSchema = z.array(hostName).min(1, 'expected at least one host (leave `hosts` out to run on every host)');
 
 const readinessSchema = z.strictObject({
   httpGet: z
@@ -79,8 +91,11 @@ const workloadSchema = z.strictObject({
   name: label,
   service: label.optional(),
   serviceAccount: label.optional(),
-  command: z.array(z.string().min(1, 'expected a non-empty string')).min(1, 'expected at least the program to run'),
+  /** Absent: something else (systemd, a container) runs the app; the agent runs its proxy only. */
+  command: z.array(z.string().min(1, 'expected a non-empty string')).min(1, 'expected at least the program to run').optional(),
+  /** Replicas per host it runs on. */
   replicas: z.int().min(1).max(64).default(1),
+  hosts: hostsSchema.optional(),
   env: z.record(envName, z.union([z.string(), z.number(), z.boolean()])).default({}),
   ports: z.array(portSchema).min(1, 'expected at least one port'),
   /** The mTLS mode of this workload's (its service's) ports; absent: `spec.mtls.mode`. */
@@ -121,6 +136,7 @@ const ingressSchema = z.strictObject({
   service: label,
   port: label,
   tls: ingressTlsSchema.optional(),
+  hosts: hostsSchema.optional(),
 });
 
 /**

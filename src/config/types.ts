@@ -57,14 +57,20 @@ export interface PortConfig {
   protocol: Protocol;
   /** Resolved: the port's own `mtls`, else its workload's, else the mesh's `spec.mtls.mode`. */
   mtls: MtlsMode;
+  /** Fixed loopback port of the app; null: the agent picks one per replica. */
+  appPort: number | null;
 }
 
 export interface WorkloadConfig {
   name: string;
   service: string;
   serviceAccount: string;
-  command: string[];
+  /** null: something else runs the app (it listens on each port's appPort); the agent runs its proxy only. */
+  command: string[] | null;
+  /** Replicas on each host it runs on. */
   replicas: number;
+  /** Host names (lower case) it runs on; null: every host. See placement.ts. */
+  hosts: string[] | null;
   env: Record<string, string>;
   ports: PortConfig[];
   readiness: ReadinessConfig;
@@ -109,6 +115,8 @@ export interface IngressConfig {
   port: string;
   protocol: Protocol;
   cluster: string;
+  /** Host names (lower case) it runs on; null: every host. */
+  hosts: string[] | null;
 }
 
 export interface IngressTlsSettings {

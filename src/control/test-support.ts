@@ -64,12 +64,16 @@ export function agentReport(agentId: string, workloads: WorkloadReport[], leaseM
   return { agentId, hostname: 'host', leaseMs, workloads };
 }
 
+/**
+ * One REST call. The default credential is what a real caller holds: the agent token for
+ * agent routes, the local admin token for everything else; null sends none.
+ */
 export async function api(
   cp: ControlPlane,
   method: string,
   path: string,
   body?: unknown,
-  token: string | null = cp.agentToken,
+  token: string | null = path.startsWith('/api/v1/agents/') ? cp.agentToken : cp.adminToken,
 ): Promise<{ status: number; json: unknown }> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (token !== null) headers['authorization'] = `Bearer ${token}`;
@@ -128,7 +132,7 @@ export async function enroll(cp: ControlPlane, nodeId: string, identity: string)
     if (t.status !== 200) throw new Error(`token: ${t.status} ${JSON.stringify(t.json)}`);
     token = (t.json as { token: string }).token;
   } else {
-    token = cp.issueToken(nodeId, identity).token;
+    token = (await cp.issueToken(nodeId, identity)).token;
   }
   const { keyPem, csrPem } = await generateKeyAndCsr(identity);
   const r = await pushPost(cp, PUSH_PATH_CERTIFICATE, { csrPem, token, nodeId }, null);
@@ -185,7 +189,7 @@ export class StreamClient {
   }
 
   send(msg: ProxyMessage): void {
-    this.req.write(`${JSON.stringify(msg)}\n`);
+    if (this.req.writable) this.req.write(`${JSON.stringify(msg)}\n`);
   }
 
   /** One line as given (it may be malformed on purpose). */

@@ -11,7 +11,7 @@ import {
   privateKeyToPem,
   loadX509,
 } from './crypto-provider.js';
-import { parseSpiffeId, parseSpiffeUri, trustDomainId, isValidTrustDomain } from './spiffe.js';
+import { agentSpiffeId, parseSpiffeId, parseSpiffeUri, trustDomainId, isValidTrustDomain } from './spiffe.js';
 
 const ROOT_LIFETIME_MS = 10 * 365 * 24 * 3600 * 1000;
 /**
@@ -64,10 +64,7 @@ export class CertificateAuthority {
   ) {}
 
   static async loadOrCreate(dir: string, trustDomain: string, clock: () => number = Date.now): Promise<CertificateAuthority> {
-    if (!isValidTrustDomain(trustDomain)) {
-      throw new TrellisError('TRELLIS_E_IDENTITY', `invalid trust domain "${trustDomain}" (lower-case letters, digits, '.', '-', '_')`);
-    }
-    const x509 = await loadX509();
+    checkTrustDomain(trustDomain);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await chmod(dir, 0o700);
     const keyPath = join(dir, 'root.key');
@@ -83,28 +80,48 @@ export class CertificateAuthority {
         throw new TrellisError('TRELLIS_E_IDENTITY', `CA key ${keyPath} exists but ${certPath} is missing; refusing to replace the root`);
       }
     }
-    if (keyPem !== null && certPem !== null) {
-      let cert: InstanceType<X509Module['X509Certificate']>;
-      let key: CryptoKey;
-      try {
-        cert = new x509.X509Certificate(certPem);
-        key = await importP256PrivateKey(keyPem);
-      } catch (err) {
-        throw new TrellisError('TRELLIS_E_IDENTITY', `cannot read the CA in ${dir}: ${(err as Error).message}`, { cause: err });
-      }
-      const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
-      const uri = san?.names.items.find((n) => n.type === 'url')?.value;
-      const td = uri !== undefined ? parseSpiffeUri(uri)?.trustDomain : undefined;
-      if (td !== trustDomain) {
-        throw new TrellisError(
-          'TRELLIS_E_IDENTITY',
-          `the CA in ${dir} belongs to trust domain "${td ?? 'unknown'}", not "${trustDomain}"; use another state directory or the same trust domain`,
-        );
-      }
-      return new CertificateAuthority(trustDomain, key, cert.toString('pem'), cert.subject, clock);
-    }
+    if (keyPem !== null && certPem !== null) return CertificateAuthority.fromPem(keyPem, certPem, trustDomain, clock, dir);
 
-    // First start: a new root.
+    // First start: a new root. Key first, created with 0600 (never world-readable, not even
+    // briefly), then the cert.
+    const made = await CertificateAuthority.generate(trustDomain, clock);
+    await writeAtomic(keyPath, made.keyPem, 0o600);
+    await writeAtomic(certPath, made.certPem, 0o644);
+    return made.ca;
+  }
+
+  /**
+   * A CA from its PEM key and certificate, wherever they were kept (files, or sealed in etcd:
+   * src/control/store/etcd/ca-vault.ts). The certificate's URI SAN must name `trustDomain`;
+   * `where` names the source in errors.
+   */
+  static async fromPem(keyPem: string, certPem: string, trustDomain: string, clock: () => number = Date.now, where = 'the CA'): Promise<CertificateAuthority> {
+    checkTrustDomain(trustDomain);
+    const x509 = await loadX509();
+    let cert: InstanceType<X509Module['X509Certificate']>;
+    let key: CryptoKey;
+    try {
+      cert = new x509.X509Certificate(certPem);
+      key = await importP256PrivateKey(keyPem);
+    } catch (err) {
+      throw new TrellisError('TRELLIS_E_IDENTITY', `cannot read the CA in ${where}: ${(err as Error).message}`, { cause: err });
+    }
+    const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
+    const uri = san?.names.items.find((n) => n.type === 'url')?.value;
+    const td = uri !== undefined ? parseSpiffeUri(uri)?.trustDomain : undefined;
+    if (td !== trustDomain) {
+      throw new TrellisError(
+        'TRELLIS_E_IDENTITY',
+        `the CA in ${where} belongs to trust domain "${td ?? 'unknown'}", not "${trustDomain}"; use another state directory or the same trust domain`,
+      );
+    }
+    return new CertificateAuthority(trustDomain, key, cert.toString('pem'), cert.subject, clock);
+  }
+
+  /** A new self-signed root for `trustDomain`, with its key and certificate as PEM for the caller to keep. */
+  static async generate(trustDomain: string, clock: () => number = Date.now): Promise<{ ca: CertificateAuthority; keyPem: string; certPem: string }> {
+    checkTrustDomain(trustDomain);
+    const x509 = await loadX509();
     const keys = await generateP256();
     const now = clock();
     const subject = `CN=Trellis root CA ${trustDomain}, O=Trellis`;
@@ -123,13 +140,10 @@ export class CertificateAuthority {
         new x509.Extension(NAME_CONSTRAINTS_OID, true, uriNameConstraint(trustDomain)),
       ],
     });
-    const newKeyPem = await privateKeyToPem(keys.privateKey);
-    const newCertPem = cert.toString('pem');
-    // Key first, created with 0600 (never world-readable, not even briefly), then the cert.
-    await writeAtomic(keyPath, newKeyPem, 0o600);
-    await writeAtomic(certPath, newCertPem, 0o644);
-    const key = await importP256PrivateKey(newKeyPem);
-    return new CertificateAuthority(trustDomain, key, newCertPem, cert.subject, clock);
+    const keyPem = await privateKeyToPem(keys.privateKey);
+    const certPem = cert.toString('pem');
+    const key = await importP256PrivateKey(keyPem);
+    return { ca: new CertificateAuthority(trustDomain, key, certPem, cert.subject, clock), keyPem, certPem };
   }
 
   /** PEM roots peers' chains must end in. */
@@ -143,26 +157,26 @@ export class CertificateAuthority {
    * which identity this requester may hold.
    */
   async signCsr(csrPem: string, identity: string, ttlMs: number): Promise<IssuedCertificate> {
-    const x509 = await loadX509();
     this.checkIdentity(identity);
-    let csr: InstanceType<X509Module['Pkcs10CertificateRequest']>;
+    const parts = parseSpiffeId(identity) as NonNullable<ReturnType<typeof parseSpiffeId>>;
+    const publicKey = await verifiedCsrKey(csrPem);
+    return this.issueLeaf(publicKey, identity, `CN=${parts.serviceAccount}, OU=${parts.namespace}, O=${parts.trustDomain}`, [], [], ttlMs);
+  }
+
+  /**
+   * Signs a host agent's certificate, `spiffe://<td>/agent/<host>` (its only SAN), with the CSR's
+   * key; as for signCsr, nothing else the CSR asks for is used. The caller has checked that the
+   * requester may act for that host (a join token, or its current certificate).
+   */
+  async signAgentCsr(csrPem: string, host: string, ttlMs: number): Promise<IssuedCertificate & { identity: string }> {
+    let identity: string;
     try {
-      csr = new x509.Pkcs10CertificateRequest(csrPem);
+      identity = agentSpiffeId(this.trustDomain, host);
     } catch (err) {
-      throw new TrellisError('TRELLIS_E_IDENTITY', `malformed CSR: ${(err as Error).message}`, { cause: err });
+      throw new TrellisError('TRELLIS_E_IDENTITY', (err as Error).message);
     }
-    let ok = false;
-    try {
-      ok = await csr.verify();
-    } catch {
-      ok = false;
-    }
-    if (!ok) throw new TrellisError('TRELLIS_E_IDENTITY', 'CSR signature does not verify');
-    const alg = csr.publicKey.algorithm as { name: string; namedCurve?: string };
-    if (alg.name !== 'ECDSA' || alg.namedCurve !== 'P-256') {
-      throw new TrellisError('TRELLIS_E_IDENTITY', `CSR key must be ECDSA P-256, got ${alg.name} ${alg.namedCurve ?? ''}`.trim());
-    }
-    return this.issueLeaf(csr.publicKey, identity, [], [], ttlMs);
+    const publicKey = await verifiedCsrKey(csrPem);
+    return { ...(await this.issueLeaf(publicKey, identity, `CN=${host}, OU=agents, O=${this.trustDomain}`, [], [], ttlMs)), identity };
   }
 
   /** Key and certificate for a server of the mesh itself (the control plane's push listener). */
@@ -175,7 +189,8 @@ export class CertificateAuthority {
     this.checkIdentity(identity);
     for (const ip of ips) if (isIP(ip) === 0) throw new TrellisError('TRELLIS_E_IDENTITY', `not an IP address: "${ip}"`);
     const keys = await generateP256();
-    const issued = await this.issueLeaf(keys.publicKey, identity, dnsNames, ips, ttlMs);
+    const parts = parseSpiffeId(identity) as NonNullable<ReturnType<typeof parseSpiffeId>>;
+    const issued = await this.issueLeaf(keys.publicKey, identity, `CN=${parts.serviceAccount}, OU=${parts.namespace}, O=${parts.trustDomain}`, dnsNames, ips, ttlMs);
     return { keyPem: await privateKeyToPem(keys.privateKey), certChainPem: issued.certChainPem, notAfter: issued.notAfter };
   }
 
@@ -190,19 +205,19 @@ export class CertificateAuthority {
   private async issueLeaf(
     publicKey: CryptoKey | InstanceType<X509Module['PublicKey']>,
     identity: string,
+    subject: string,
     dnsNames: string[],
     ips: string[],
     ttlMs: number,
   ): Promise<IssuedCertificate> {
     if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new TrellisError('TRELLIS_E_IDENTITY', `certificate TTL must be positive, got ${ttlMs}`);
     const x509 = await loadX509();
-    const parts = parseSpiffeId(identity) as NonNullable<ReturnType<typeof parseSpiffeId>>;
     const { notBefore, notAfter } = leafValidity(this.clock(), ttlMs);
     const serial = randomSerial();
     const root = new x509.X509Certificate(this.rootCertPem);
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: serial,
-      subject: `CN=${parts.serviceAccount}, OU=${parts.namespace}, O=${parts.trustDomain}`,
+      subject,
       issuer: this.rootSubject,
       notBefore,
       notAfter,
@@ -225,7 +240,36 @@ export class CertificateAuthority {
   }
 }
 
+/** The CSR's public key once its signature verifies and it is ECDSA P-256; TRELLIS_E_IDENTITY otherwise. */
+async function verifiedCsrKey(csrPem: string): Promise<InstanceType<X509Module['PublicKey']>> {
+  const x509 = await loadX509();
+  let csr: InstanceType<X509Module['Pkcs10CertificateRequest']>;
+  try {
+    csr = new x509.Pkcs10CertificateRequest(csrPem);
+  } catch (err) {
+    throw new TrellisError('TRELLIS_E_IDENTITY', `malformed CSR: ${(err as Error).message}`, { cause: err });
+  }
+  let ok = false;
+  try {
+    ok = await csr.verify();
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new TrellisError('TRELLIS_E_IDENTITY', 'CSR signature does not verify');
+  const alg = csr.publicKey.algorithm as { name: string; namedCurve?: string };
+  if (alg.name !== 'ECDSA' || alg.namedCurve !== 'P-256') {
+    throw new TrellisError('TRELLIS_E_IDENTITY', `CSR key must be ECDSA P-256, got ${alg.name} ${alg.namedCurve ?? ''}`.trim());
+  }
+  return csr.publicKey;
+}
+
 const NAME_CONSTRAINTS_OID = '2.5.29.30';
+
+function checkTrustDomain(trustDomain: string): void {
+  if (!isValidTrustDomain(trustDomain)) {
+    throw new TrellisError('TRELLIS_E_IDENTITY', `invalid trust domain "${trustDomain}" (lower-case letters, digits, '.', '-', '_')`);
+  }
+}
 
 /** DER TLV with a definite length (short or long form). */
 function tlv(tag: number, content: Uint8Array): Uint8Array {

@@ -70,6 +70,30 @@ export function isInTrustDomain(id: string, trustDomain: string): boolean {
 }
 
 /**
+ * A host agent's ID: `spiffe://<td>/agent/<host>`. Its certificate authenticates the agent of
+ * one joined host to the control plane's REST API (docs/multi-host.md). It is not a workload ID:
+ * parseSpiffeId and isInTrustDomain refuse it, so it can neither open a push stream nor pass
+ * for a service.
+ */
+export function agentSpiffeId(trustDomain: string, host: string): string {
+  if (!isValidTrustDomain(trustDomain)) throw new Error(`invalid SPIFFE trust domain "${trustDomain}"`);
+  if (!isValidSegment(host)) throw new Error(`invalid host name "${host}" for a SPIFFE ID`);
+  return `${SCHEME}${trustDomain}/agent/${host}`;
+}
+
+/** A valid host name for agentSpiffeId (letters, digits, '.', '-', '_'; not '.' or '..'). */
+export function isValidHostName(host: string): boolean {
+  return host.length <= 253 && isValidSegment(host);
+}
+
+/** `spiffe://<td>/agent/<host>` split; null for anything else. */
+export function parseAgentId(uri: string): { trustDomain: string; host: string } | null {
+  const p = parseSpiffeUri(uri);
+  if (p === null || p.segments.length !== 2 || p.segments[0] !== 'agent') return null;
+  return { trustDomain: p.trustDomain, host: p.segments[1] as string };
+}
+
+/**
  * Splits Node's `subjectaltname` string (`URI:a, DNS:b`, values with special characters
  * are JSON-quoted since Node 17) into [type, value] pairs.
  */

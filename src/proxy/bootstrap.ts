@@ -39,10 +39,23 @@ export function checkBootstrap(v: unknown): string | null {
   } catch {
     return 'controlPlane.pushUrl: not a URL';
   }
+  if (cp.pushUrls !== undefined) {
+    if (!Array.isArray(cp.pushUrls) || cp.pushUrls.length === 0) return 'controlPlane.pushUrls: expected a non-empty list of https:// URLs';
+    for (const [i, u] of cp.pushUrls.entries()) {
+      let ok = false;
+      try {
+        ok = typeof u === 'string' && new URL(u).protocol === 'https:';
+      } catch {
+        ok = false;
+      }
+      if (!ok) return `controlPlane.pushUrls[${i}]: expected an https:// URL`;
+    }
+  }
   if (!Array.isArray(cp.trustBundlePem) || cp.trustBundlePem.length === 0) return 'controlPlane.trustBundlePem: expected PEM certificates';
   if (typeof cp.identity !== 'string' || cp.identity === '') return 'controlPlane.identity: expected a SPIFFE ID';
   if (typeof cp.token !== 'string') return 'controlPlane.token: expected a string';
   if (!isHostPort(b.admin)) return 'admin: expected {host, port}';
+  if (b.remoteAdmin !== undefined && !isHostPort(b.remoteAdmin)) return 'remoteAdmin: expected {host, port}';
   if (!Array.isArray(b.inbound)) return 'inbound: expected an array';
   for (const [i, l] of b.inbound.entries()) {
     if (typeof l?.name !== 'string') return `inbound[${i}].name: expected a string`;

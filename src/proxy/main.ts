@@ -4,7 +4,8 @@ import { createAccessLog } from '../telemetry/access-log.js';
 import { createLogger } from '../telemetry/logger.js';
 import type { Logger } from '../telemetry/logger.js';
 import { ProxyMetrics } from '../telemetry/metrics.js';
-import { AdminServer } from './admin/admin-server.js';
+import { AdminServer, type AdminSource } from './admin/admin-server.js';
+import { RemoteAdminServer } from './admin/remote-admin-server.js';
 import { checkAdminToken } from './admin/admin-token.js';
 import { loadBootstrap } from './bootstrap.js';
 import { Backoff } from './control-client/backoff.js';
@@ -64,7 +65,7 @@ export async function runProxy(bootstrapPath: string, options: RunProxyOptions =
     if (credentials.expired(now())) return 'certificate expired';
     return 'ready';
   };
-  const admin = new AdminServer(bootstrap.admin, {
+  const adminSource: AdminSource = {
     isReady: () => readiness() === 'ready',
     notReadyReason: readiness,
     ...(adminToken !== undefined ? { adminToken } : {}),
@@ -78,7 +79,10 @@ export async function runProxy(bootstrapPath: string, options: RunProxyOptions =
       void drainTraffic();
     },
     tap,
-  });
+  };
+  const admin = new AdminServer(bootstrap.admin, adminSource);
+  // Started once the first certificate is here (it serves with it); see RemoteAdminServer.
+  let remoteAdmin: RemoteAdminServer | null = null;
   await admin.listen();
   logger.info({ admin: admin.url }, 'admin listening');
 
@@ -99,6 +103,7 @@ export async function runProxy(bootstrapPath: string, options: RunProxyOptions =
     rotator?.stop();
     runtime?.close();
     void admin.close();
+    void remoteAdmin?.close();
   };
   const running: RunningProxy = {
     get runtime(): ProxyRuntime {
@@ -147,6 +152,13 @@ export async function runProxy(bootstrapPath: string, options: RunProxyOptions =
     }
     credentials.update(issued.creds, issued.trustBundlePem);
     logger.info({ serial: issued.creds.serial, notAfter: issued.creds.notAfter.toISOString() }, 'certificate issued');
+    if (bootstrap.remoteAdmin !== undefined && !closed) {
+      const remote = new RemoteAdminServer(bootstrap.remoteAdmin, adminSource, credentials, bootstrap.controlPlane.identity);
+      await remote.listen();
+      remoteAdmin = remote;
+      if (closed) void remote.close();
+      logger.info({ remoteAdmin: remote.url }, 'remote admin listening (mTLS, control plane only)');
+    }
 
     // The access log warns through the proxy's logger and its counters are scraped with the metrics.
     const metrics = new ProxyMetrics();

@@ -27,6 +27,7 @@ import { PolicyTable } from './policy/policy-table.js';
 import { mtlsConnector } from './pool/connect.js';
 import type { Http1PoolOptions } from './pool/http1-pool.js';
 import { TapHub } from './tap/tap-hub.js';
+import { controlPlaneTlsOptions } from '../identity/control-plane-tls.js';
 import { checkTracingConfig, Tracer } from './tracing/tracer.js';
 import type { TracerDeps } from './tracing/tracer.js';
 
@@ -84,7 +85,12 @@ export class ProxyRuntime {
     const logger = deps.logger;
     this.tracer = new Tracer(
       { namespace, workload, service, replica, identity },
-      { ...deps.tracing, onError: (message) => logger.warn({ err: message }, 'span export failed') },
+      {
+        // The control plane's collector is verified as the push stream verifies it: mesh CA and its SPIFFE ID.
+        controlPlaneTls: () => controlPlaneTlsOptions(deps.credentials.trustBundlePem),
+        ...deps.tracing,
+        onError: (message) => logger.warn({ err: message }, 'span export failed'),
+      },
     );
     const td = parseSpiffeId(bootstrap.node.identity)?.trustDomain ?? '';
     this.tls = new MeshTls(deps.credentials, td, (direction, ok) =>

@@ -10,9 +10,12 @@ export interface CliRun {
   kill(signal: NodeJS.Signals): void;
 }
 
-/** `trellis <args>` as a child whose stderr the test can wait on (cli() only returns at exit); killed after 30 s. */
-export function startCli(args: string[]): CliRun {
-  const child = spawn(process.execPath, [cliEntry, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * `trellis <args>` as a child whose stderr the test can wait on (cli() only returns at exit); killed after 30 s.
+ * `env`: e.g. a mesh's cliEnv(), so the command finds that mesh's credentials.
+ */
+export function startCli(args: string[], env: NodeJS.ProcessEnv = process.env): CliRun {
+  const child = spawn(process.execPath, [cliEntry, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   const waiters: { pattern: RegExp; resolve: () => void }[] = [];

@@ -22,13 +22,18 @@ export interface EchoClient extends grpc.Client {
   bidi(opts: grpc.CallOptions): grpc.ClientDuplexStream<{ message: string }, EchoReply>;
 }
 
-/** A client for 127.0.0.1:<port>: over h2c (an outbound listener of the mesh) unless `credentials` say TLS (an ingress's TLS listener). */
-export function echoClient(port: number, options: grpc.ClientOptions = {}, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()): EchoClient {
+/**
+ * A client for <host>:<port> (default 127.0.0.1): over h2c (an outbound listener of the mesh)
+ * unless `credentials` say TLS (an ingress's TLS listener).
+ */
+export function echoClient(port: number, options: grpc.ClientOptions = {}, hostOrCredentials: string | grpc.ChannelCredentials = '127.0.0.1'): EchoClient {
   const def = protoLoader.loadSync(join(fixturesDir, 'echo.proto'), { keepCase: false, longs: Number, defaults: true });
   const pkg = grpc.loadPackageDefinition(def) as unknown as {
     echo: { Echo: new (addr: string, creds: grpc.ChannelCredentials, options: grpc.ClientOptions) => EchoClient };
   };
-  return new pkg.echo.Echo(`127.0.0.1:${port}`, credentials, options);
+  const host = typeof hostOrCredentials === 'string' ? hostOrCredentials : '127.0.0.1';
+  const credentials = typeof hostOrCredentials === 'string' ? grpc.credentials.createInsecure() : hostOrCredentials;
+  return new pkg.echo.Echo(`${host}:${port}`, credentials, options);
 }
 
 /** One unary-style call; resolves with the reply or the ServiceError (never rejects). */

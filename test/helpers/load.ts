@@ -51,6 +51,8 @@ export function loadLoop(fn: () => Promise<Outcome>, opts: { concurrency?: numbe
       else {
         stats.failed += 1;
         if (stats.failures.length < MAX_KEPT_FAILURES) stats.failures.push({ ...outcome, atMs: Date.now() - started });
+        // A request that fails at once (a closed client) must not spin: timers and signals still run.
+        await new Promise((r) => setTimeout(r, 10));
       }
     }
   };

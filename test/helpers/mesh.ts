@@ -6,12 +6,14 @@
  * Also start the control plane and the agent as separate processes (restart tests).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, realpath, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Agent, request } from 'undici';
 import YAML from 'yaml';
 import type { WorkloadView, ProxyView } from '../../src/api/registry.js';
+import { controlPlaneTlsOptions } from '../../src/identity/control-plane-tls.js';
 import { cliEntry, packageRoot } from '../../src/util/paths.js';
 import { processesMentioning, runCli, sleep, waitFor, type CliResult, type ProcInfo } from './proc.js';
 
@@ -118,21 +120,56 @@ const CONTROL_PLANE_COMMANDS = new Set(['get', 'proxy-config', 'check', 'stat', 
 
 export interface ControlPlaneClient {
   apiUrl: string;
-  /** Runs the CLI; adds `--control-plane <apiUrl>` to get/proxy-config/check. */
+  /** Runs the CLI (with cliEnv()); adds `--control-plane <apiUrl>` to get/proxy-config/check. */
   cli(args: string[], opts?: { timeoutMs?: number }): Promise<CliResult>;
   /** `trellis get <kind> -o json`, parsed; throws with stderr unless it exits 0. */
   getJson<T>(kind: 'services' | 'workloads' | 'endpoints' | 'proxies'): Promise<T>;
-  /** GET <apiUrl><path> on the REST API, parsed JSON; throws unless 200. */
+  /** GET <apiUrl><path> on the REST API with the admin token, parsed JSON; throws unless 200. */
   api<T>(path: string): Promise<T>;
+  /** `authorization: Bearer <the state directory's admin token>` for a test's own requests to the API. */
+  authHeaders(): Record<string, string>;
+  /** The environment a CLI run needs to find this control plane's credentials as a user's shell would. */
+  cliEnv(): NodeJS.ProcessEnv;
+  /** For an https:// API: an undici Agent verifying it against the state directory's CA. */
+  dispatcher(): Agent | undefined;
 }
 
-export function controlPlaneClient(apiUrl: string, cwd?: string): ControlPlaneClient {
+/**
+ * A client of one control plane. Its credentials are the state directory's, found the way a
+ * user's CLI finds them: through `env` (a mesh started by `up` recorded itself in
+ * XDG_CONFIG_HOME) or, without it, $TRELLIS_TOKEN set to `<stateDir>/admin-token`.
+ */
+export function controlPlaneClient(apiUrl: string, cwd?: string, creds: { stateDir?: string; env?: NodeJS.ProcessEnv } = {}): ControlPlaneClient {
+  const adminToken = (): string | undefined => {
+    if (creds.stateDir === undefined) return undefined;
+    try {
+      return readFileSync(join(creds.stateDir, 'admin-token'), 'utf8').trim();
+    } catch {
+      return undefined;
+    }
+  };
+  let tls: Agent | undefined;
   const client: ControlPlaneClient = {
     apiUrl,
+    authHeaders(): Record<string, string> {
+      const t = adminToken();
+      return t === undefined ? {} : { authorization: `Bearer ${t}` };
+    },
+    cliEnv() {
+      if (creds.env !== undefined) return creds.env;
+      const t = adminToken();
+      const ca = apiUrl.startsWith('https:') && creds.stateDir !== undefined ? { TRELLIS_CA_FILE: join(creds.stateDir, 'ca', 'root.crt') } : {};
+      return { ...process.env, ...(t === undefined ? {} : { TRELLIS_TOKEN: t }), ...ca };
+    },
+    dispatcher() {
+      if (!apiUrl.startsWith('https:') || creds.stateDir === undefined) return undefined;
+      tls ??= new Agent({ connect: controlPlaneTlsOptions([readFileSync(join(creds.stateDir, 'ca', 'root.crt'), 'utf8')]) });
+      return tls;
+    },
     cli(args, opts) {
       const full = [...args];
       if (CONTROL_PLANE_COMMANDS.has(args[0] ?? '') && !args.includes('--control-plane')) full.push('--control-plane', apiUrl);
-      return runCli(full, { ...(opts?.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}), ...(cwd !== undefined ? { cwd } : {}) });
+      return runCli(full, { env: client.cliEnv(), ...(opts?.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}), ...(cwd !== undefined ? { cwd } : {}) });
     },
     async getJson<T>(kind: string): Promise<T> {
       const r = await client.cli(['get', kind, '-o', 'json']);
@@ -140,7 +177,8 @@ export function controlPlaneClient(apiUrl: string, cwd?: string): ControlPlaneCl
       return JSON.parse(r.stdout) as T;
     },
     async api<T>(path: string): Promise<T> {
-      const res = await request(`${apiUrl}${path}`, { headersTimeout: 10_000, bodyTimeout: 10_000 });
+      const dispatcher = client.dispatcher();
+      const res = await request(`${apiUrl}${path}`, { headers: client.authHeaders(), headersTimeout: 10_000, bodyTimeout: 10_000, ...(dispatcher !== undefined ? { dispatcher } : {}) });
       const text = await res.body.text();
       if (res.statusCode !== 200) throw new Error(`GET ${path} -> ${res.statusCode}: ${text.slice(0, 300)}`);
       return JSON.parse(text) as T;
@@ -244,7 +282,7 @@ export async function startMesh(opts: MeshFolderOptions & { readyTimeoutMs?: num
   };
 
   return {
-    ...controlPlaneClient(ready.apiUrl, md.dir),
+    ...controlPlaneClient(ready.apiUrl, md.dir, { stateDir: md.stateDir, env: { ...process.env, XDG_CONFIG_HOME: configHome } }),
     ...ready,
     dir: md.dir,
     meshFile: md.meshFile,
@@ -290,7 +328,8 @@ export interface SpawnedProcess {
   kill(signal: NodeJS.Signals, timeoutMs?: number): Promise<void>;
 }
 
-function spawnCli(args: string[], cwd: string): SpawnedProcess {
+/** `trellis <args>` as a child process (stdout and stderr kept). */
+export function spawnCli(args: string[], cwd: string): SpawnedProcess {
   const child = spawn(process.execPath, [cliEntry, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -324,32 +363,47 @@ export async function startControlPlane(opts: {
   pushPort: number;
   trustDomain?: string;
   certTtl?: string;
+  /** More flags (e.g. `--store etcd://...`). */
+  args?: string[];
+  /** `--api-tls`: HTTPS on loopback, as it is off loopback. */
+  apiTls?: boolean;
 }): Promise<ControlPlaneProcess> {
   const api = `127.0.0.1:${opts.apiPort}`;
   const push = `127.0.0.1:${opts.pushPort}`;
   const proc = spawnCli(
-    ['control-plane', '--state-dir', opts.stateDir, '--api', api, '--push', push, '--trust-domain', opts.trustDomain ?? 'trellis.local', '--cert-ttl', opts.certTtl ?? '1h'],
+    [
+      'control-plane', '--state-dir', opts.stateDir, '--api', api, '--push', push, '--trust-domain', opts.trustDomain ?? 'trellis.local', '--cert-ttl', opts.certTtl ?? '1h',
+      ...(opts.apiTls === true ? ['--api-tls'] : []),
+      ...(opts.args ?? []),
+    ],
     opts.cwd,
   );
-  const apiUrl = `http://${api}`;
+  const apiUrl = `${opts.apiTls === true ? 'https' : 'http'}://${api}`;
+  // /healthz only says it is up: no need to verify who answers yet.
+  const probe = new Agent({ connect: { rejectUnauthorized: false } });
   try {
     await waitFor(`control plane /healthz on ${api}`, async () => {
       if (proc.child.exitCode !== null) throw new Error(`control plane exited with ${proc.child.exitCode}: ${proc.output().stderr}`);
-      const res = await request(`${apiUrl}/healthz`, { headersTimeout: 2000 });
+      const res = await request(`${apiUrl}/healthz`, { headersTimeout: 2000, dispatcher: probe });
       await res.body.text();
       return res.statusCode === 200;
     });
   } catch (err) {
     await proc.kill('SIGKILL').catch(() => undefined);
     throw err;
+  } finally {
+    await probe.close();
   }
-  return { ...proc, ...controlPlaneClient(apiUrl, opts.cwd), pushUrl: `https://${push}` };
+  return { ...proc, ...controlPlaneClient(apiUrl, opts.cwd, { stateDir: opts.stateDir }), pushUrl: `https://${push}` };
 }
 
-/** `trellis agent <meshFile>`; resolves when every replica of `expectWorkloads` workloads is ready. */
+/**
+ * `trellis agent <meshFile>`; resolves when every replica of `expectWorkloads` workloads is ready.
+ * `apiUrl` may list several control-plane replicas (comma-separated); readiness is asked of the first.
+ */
 export async function startAgent(opts: { cwd: string; meshFile: string; stateDir: string; apiUrl: string; expectWorkloads: number }): Promise<SpawnedProcess> {
   const proc = spawnCli(['agent', opts.meshFile, '--control-plane', opts.apiUrl, '--state-dir', opts.stateDir], opts.cwd);
-  const client = controlPlaneClient(opts.apiUrl);
+  const client = controlPlaneClient(opts.apiUrl.split(',')[0] as string, undefined, { stateDir: opts.stateDir });
   try {
     await waitFor(
       `agent: ${opts.expectWorkloads} workloads with every replica ready and every proxy connected`,

@@ -86,11 +86,12 @@ describe('config errors', () => {
     assert.match(result.stderr, /replicaz/);
   });
 
-  it('missing command: exit 3 at the workload, naming command', async () => {
-    const text = mesh(GOOD_WORKLOAD.replace('      command: [node, marker.mjs]\n', ''));
+  it('no command and no appPort: exit 3 at the port, saying a workload without command needs the port its app listens on', async () => {
+    // Without `command` something else runs the app (docs/mesh-file.md), so its port must be given.
+    const text = mesh(GOOD_WORKLOAD.replace('      command: [node, marker.mjs]\n', '').replace(`      env: { MARKER_FILE: ${MARKER} }\n`, ''));
     const { result, markerWritten } = await up(text);
-    assertConfigError(result, lineOf(text, '- name: api'), 'spec.workloads[0]', markerWritten);
-    assert.match(result.stderr, /command/);
+    assertConfigError(result, lineOf(text, '- name: http'), 'spec.workloads[0].ports[0].appPort', markerWritten);
+    assert.match(result.stderr, /without `command`/);
   });
 
   it('YAML syntax error: exit 3 with file:line', async () => {

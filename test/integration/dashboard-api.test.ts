@@ -71,7 +71,7 @@ describe('dashboard stats API', () => {
       ['/api/v1/stats/series?kind=pod&namespace=default&name=b', 'kind'],
       ['/api/v1/stats/series?kind=service&namespace=default&name=b&step=soon', 'step'],
     ] as const) {
-      const res = await request(`${pair.mesh.apiUrl}${path}`);
+      const res = await request(`${pair.mesh.apiUrl}${path}`, { headers: pair.mesh.authHeaders() });
       const body = (await res.body.json()) as { error: { code: string; message: string } };
       assert.equal(res.statusCode, 400, path);
       assert.equal(body.error.code, 'TRELLIS_E_USAGE');

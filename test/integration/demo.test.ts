@@ -88,7 +88,7 @@ describe('demo: examples/shop', () => {
       assert.equal(r.code, 0, r.stderr);
     };
     await cli(['apply', '-f', join(mesh!.dir, 'faults/catalog-abort.yaml')]);
-    const tap = startCli(['tap', 'frontend', '--direction', 'outbound', '--status', '5xx', '--max', '1', '-o', 'json', '--control-plane', mesh!.apiUrl]);
+    const tap = startCli(['tap', 'frontend', '--direction', 'outbound', '--status', '5xx', '--max', '1', '-o', 'json', '--control-plane', mesh!.apiUrl], mesh!.cliEnv());
     await tap.stderrLine(/tapping 2 proxies of frontend/);
     let exited = false;
     void tap.done.then(() => (exited = true));

@@ -136,7 +136,7 @@ describe('metrics: golden request metrics and a real Prometheus', () => {
   const skip = existsSync(PROMETHEUS) ? false : `${PROMETHEUS} not installed (apt-get install prometheus; .ci/run installs it)`;
   it('a real Prometheus discovers the proxies through the control plane and answers PromQL with the sent counts', { skip }, async () => {
     promDir = await mkdtemp(join(tmpdir(), 'trellis-prom-'));
-    const gen = await runCli(['prometheus-config', '--control-plane', pair.mesh.apiUrl, '--scrape-interval', '1s']);
+    const gen = await runCli(['prometheus-config', '--control-plane', pair.mesh.apiUrl, '--scrape-interval', '1s'], { env: pair.mesh.cliEnv() });
     assert.equal(gen.code, 0, gen.stderr);
     const configFile = join(promDir, 'prometheus.yml');
     await writeFile(configFile, gen.stdout);

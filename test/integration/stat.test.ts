@@ -19,7 +19,7 @@ describe('trellis stat and trellis edges', () => {
   const pair = usePairMesh({ name: 'it-stat', protocol: 'http', serverCommand: ['node', 'http-echo.mjs'] });
 
   it('stat services counts exactly the requests sent during the window', async () => {
-    const run = startCli(['stat', 'services', '-o', 'json', '--window', '3s', '--control-plane', pair.mesh.apiUrl]);
+    const run = startCli(['stat', 'services', '-o', 'json', '--window', '3s', '--control-plane', pair.mesh.apiUrl], pair.mesh.cliEnv());
     await run.stderrLine(/scraped 2 of 2 proxies/);
     const base = `http://127.0.0.1:${pair.outPort}`;
     for (let i = 0; i < TOTAL; i++) {

@@ -39,7 +39,7 @@ describe('trellis tap and trellis top', () => {
       assert.equal(r.statusCode, t.status, `${t.method} ${t.path}`);
     }
   };
-  const tap = (args: string[]): CliRun => startCli(['tap', ...args, '--control-plane', pair.mesh.apiUrl]);
+  const tap = (args: string[]): CliRun => startCli(['tap', ...args, '--control-plane', pair.mesh.apiUrl], pair.mesh.cliEnv());
 
   it('tap b shows exactly the requests sent, as b served them', async () => {
     const run = tap(['b', '--max', String(TRAFFIC.length), '-o', 'json']);
@@ -74,7 +74,7 @@ describe('trellis tap and trellis top', () => {
   });
 
   it('top b counts per path and success rate exactly', async () => {
-    const run = startCli(['top', 'b', '--duration', '4s', '-o', 'json', '--control-plane', pair.mesh.apiUrl]);
+    const run = startCli(['top', 'b', '--duration', '4s', '-o', 'json', '--control-plane', pair.mesh.apiUrl], pair.mesh.cliEnv());
     await run.stderrLine(/tapping 1 proxy of b/);
     await send();
     await send();
@@ -96,7 +96,7 @@ describe('trellis tap and trellis top', () => {
   });
 
   it('the control plane streams SSE frames for accept: text/event-stream', async () => {
-    const res = await request(`${pair.mesh.apiUrl}/api/v1/tap?workload=default/b&method=POST&max=1`, { headers: { accept: 'text/event-stream' }, bodyTimeout: 20_000 });
+    const res = await request(`${pair.mesh.apiUrl}/api/v1/tap?workload=default/b&method=POST&max=1`, { headers: { accept: 'text/event-stream', ...pair.mesh.authHeaders() }, bodyTimeout: 20_000 });
     assert.equal(res.statusCode, 200);
     assert.equal(res.headers['content-type'], 'text/event-stream');
     res.body.setEncoding('utf8');

@@ -93,10 +93,10 @@ describe('tcp through an outbound and an inbound proxy', () => {
     const deadline = Date.now() + 20_000;
     let spans: TraceSpanView[] = [];
     while (Date.now() < deadline) {
-      const recent = (await (await request(`${mesh!.apiUrl}/api/v1/traces?limit=1000`)).body.json()) as TraceSummaryView[];
+      const recent = (await (await request(`${mesh!.apiUrl}/api/v1/traces?limit=1000`, { headers: mesh!.authHeaders() })).body.json()) as TraceSummaryView[];
       const tcp = recent.filter((t) => t.rootName === 'tcp b');
       spans = [];
-      for (const t of tcp) spans.push(...((await (await request(`${mesh!.apiUrl}/api/v1/traces/${t.traceId}`)).body.json()) as TraceView).spans);
+      for (const t of tcp) spans.push(...((await (await request(`${mesh!.apiUrl}/api/v1/traces/${t.traceId}`, { headers: mesh!.authHeaders() })).body.json()) as TraceView).spans);
       // The small connection: 8 bytes each way (earlier tests' connections moved more).
       spans = spans.filter((s) => s.attributes['trellis.bytes_in'] === 8 || s.attributes['trellis.bytes_out'] === 8);
       if (spans.some((s) => s.kind === 'client') && spans.some((s) => s.kind === 'server')) break;

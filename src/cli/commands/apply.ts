@@ -1,11 +1,11 @@
 import type { ApplyResult } from '../../api/resources.js';
 import { ConfigError, type ConfigIssue } from '../../config/issues.js';
 import { loadResources, type LoadedResource } from '../../config/resources/load.js';
-import { controlPlaneUrl } from '../api.js';
+import { connectControlPlane, type ControlPlaneConnection } from '../api.js';
 import { choice, parse, str } from '../args.js';
 import { json, yaml } from '../format.js';
 import { UsageError, type Command, type Io } from '../io.js';
-import { readToken, resourceCall, ResourceApiError } from '../resources-client.js';
+import { resourceCall, ResourceApiError } from '../resources-client.js';
 
 const usage = `Usage: trellis apply -f <file|dir|-> [--dry-run] [-o text|json|yaml] [--control-plane URL] [--state-dir D]
 
@@ -21,7 +21,7 @@ Options:
   --dry-run               validate and show what would change; store nothing
   -o, --output FORMAT     text (default), json or yaml (the API's ApplyResult)
   --control-plane URL     REST API (default: $TRELLIS_CONTROL_PLANE, else ./.trellis/control-plane.json, else the last "trellis up" (~/.config/trellis/context.json), else http://127.0.0.1:15000)
-  --state-dir D           where the API token is read from (<D>/agent-token; default: the state directory of the mesh found, else ./.trellis)
+  --state-dir D           where the API token is read from (<D>/admin-token; default: the state directory of the mesh found)
   -h, --help              this text
 `;
 
@@ -35,9 +35,9 @@ function readStdin(): Promise<string> {
 }
 
 /** Sends loaded resources; a 400's issues are reported at each resource's file:line. Exported for `up`. */
-export async function applyLoaded(base: string, token: string | undefined, loaded: LoadedResource[], dryRun: boolean): Promise<ApplyResult> {
+export async function applyLoaded(conn: ControlPlaneConnection, loaded: LoadedResource[], dryRun: boolean): Promise<ApplyResult> {
   try {
-    return await resourceCall<ApplyResult>(base, 'PUT', `/resources${dryRun ? '?dryRun=true' : ''}`, { body: { resources: loaded.map((l) => l.resource) }, token });
+    return await resourceCall<ApplyResult>(conn, 'PUT', `/resources${dryRun ? '?dryRun=true' : ''}`, { body: { resources: loaded.map((l) => l.resource) } });
   } catch (err) {
     if (err instanceof ResourceApiError && err.issues.length > 0) {
       throw new ConfigError(
@@ -76,8 +76,7 @@ export const applyCommand: Command = {
       io.err(`trellis apply: no resources in ${file}\n`);
       return 0;
     }
-    const base = controlPlaneUrl(str(p, 'control-plane'), io);
-    const result = await applyLoaded(base, await readToken(str(p, 'state-dir'), io), loaded, dryRun);
+    const result = await applyLoaded(connectControlPlane(str(p, 'control-plane'), io, str(p, 'state-dir')), loaded, dryRun);
     io.out(output === 'json' ? json(result) : output === 'yaml' ? yaml(result) : describeApply(result));
     return 0;
   },

@@ -1,5 +1,5 @@
 import type { CheckReport } from '../../api/registry.js';
-import { apiGet, controlPlaneUrl } from '../api.js';
+import { apiGet, connectControlPlane } from '../api.js';
 import { choice, parse, str } from '../args.js';
 import { json, table, yaml } from '../format.js';
 import type { Command } from '../io.js';
@@ -22,7 +22,7 @@ export const checkCommand: Command = {
     const p = parse(argv, { output: { type: 'string', short: 'o' }, 'control-plane': { type: 'string' } }, usage, io.out, 0);
     if (p === null) return 0;
     const output = choice(p, 'output', ['text', 'table', 'json', 'yaml'] as const, 'text', usage);
-    const report = await apiGet<CheckReport>(controlPlaneUrl(str(p, 'control-plane'), io), '/check');
+    const report = await apiGet<CheckReport>(connectControlPlane(str(p, 'control-plane'), io), '/check');
     if (output === 'json') io.out(json(report));
     else if (output === 'yaml') io.out(yaml(report));
     else {

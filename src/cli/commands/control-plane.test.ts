@@ -11,7 +11,7 @@ import { tracingOptions } from './control-plane.js';
 
 const TRACE_FLAGS = { 'trace-sampling': { type: 'string' }, 'trace-collector': { type: 'string' }, 'no-tracing': { type: 'boolean' } } as const;
 
-function readBack(argv: string[]): TracingSettings | null {
+function readBack(argv: string[]): TracingSettings | null | undefined {
   const p = parse(argv, TRACE_FLAGS, 'usage', () => {}, 0);
   assert.ok(p !== null);
   return tracingOptions(p);
@@ -28,7 +28,8 @@ describe('control-plane: tracing flags', () => {
     assert.deepEqual(tracingFlags(null), ['--no-tracing']);
     assert.equal(readBack(tracingFlags(null)), null);
     assert.deepEqual(tracingFlags(undefined), []);
-    assert.deepEqual(readBack([]), { samplingRatio: 0.01, collector: null }, 'no flags: 1% to the control plane itself');
+    assert.equal(readBack([]), undefined, "no flags: the control plane's default (1% to itself on the file store, off over etcd)");
+    assert.deepEqual(readBack(['--trace-sampling', '0.01']), { samplingRatio: 0.01, collector: null }, 'a sampling alone: to the control plane itself');
   });
 
   it('bad values are usage errors naming the flag', async () => {
@@ -39,6 +40,11 @@ describe('control-plane: tracing flags', () => {
       [['--trace-sampling', ''], /--trace-sampling must be a number from 0 to 1/],
       [['--trace-collector', '127.0.0.1:4318'], /--trace-collector must be an http:\/\/ or https:\/\/ URL/],
       [['--no-tracing', '--trace-sampling', '0.5'], /--no-tracing cannot be combined/],
+      [['--store', 'http://127.0.0.1:2379', '--ca-dir', 'ca'], /--store http:\/\/127.0.0.1:2379: not an etcd:\/\/ URL/],
+      [['--store', 'etcd://127.0.0.1:2379,nope'], /"nope" is not host:port/],
+      [['--store', 'etcd://127.0.0.1:2379'], /needs one of --ca-seal-key-file FILE or --ca-dir DIR/],
+      [['--store', 'etcd://127.0.0.1:2379', '--ca-dir', 'a', '--ca-seal-key-file', 'b'], /needs one of --ca-seal-key-file FILE or --ca-dir DIR/],
+      [['--ca-dir', 'ca'], /--ca-seal-key-file and --ca-dir go with --store/],
     ];
     for (const [extra, re] of cases) {
       let stderr = '';

@@ -1,9 +1,9 @@
 import { RESOURCE_KINDS } from '../../api/resources.js';
 import { kindFromName } from '../../config/resources/validate.js';
-import { controlPlaneUrl } from '../api.js';
+import { connectControlPlane } from '../api.js';
 import { parse, str } from '../args.js';
 import { UsageError, type Command } from '../io.js';
-import { readToken, resourceCall } from '../resources-client.js';
+import { resourceCall } from '../resources-client.js';
 
 const usage = `Usage: trellis delete <kind> <name> [-n namespace] [--control-plane URL] [--state-dir D]
 
@@ -13,7 +13,7 @@ Exit 5 when it does not exist.
 Options:
   -n, --namespace NS      namespace (default "default")
   --control-plane URL     REST API (default: $TRELLIS_CONTROL_PLANE, else ./.trellis/control-plane.json, else the last "trellis up" (~/.config/trellis/context.json), else http://127.0.0.1:15000)
-  --state-dir D           where the API token is read from (<D>/agent-token; default: the state directory of the mesh found, else ./.trellis)
+  --state-dir D           where the API token is read from (<D>/admin-token; default: the state directory of the mesh found)
   -h, --help              this text
 `;
 
@@ -28,8 +28,8 @@ export const deleteCommand: Command = {
     const kind = kindFromName(k);
     if (kind === undefined) throw new UsageError(`unknown kind "${k}" (one of ${RESOURCE_KINDS.join(', ')})`, usage);
     const ns = str(p, 'namespace') ?? 'default';
-    const base = controlPlaneUrl(str(p, 'control-plane'), io);
-    await resourceCall(base, 'DELETE', `/resources/${kind}/${encodeURIComponent(ns)}/${encodeURIComponent(name)}`, { token: await readToken(str(p, 'state-dir'), io) });
+    const conn = connectControlPlane(str(p, 'control-plane'), io, str(p, 'state-dir'));
+    await resourceCall(conn, 'DELETE', `/resources/${kind}/${encodeURIComponent(ns)}/${encodeURIComponent(name)}`);
     io.out(`${kind} ${ns}/${name} deleted\n`);
     return 0;
   },

@@ -1,10 +1,9 @@
-import type { PrometheusTargetGroup } from '../../api/registry.js';
-import { apiGet, controlPlaneUrl } from '../api.js';
+import { apiGet, connectControlPlane } from '../api.js';
 import { choice, parse, str } from '../args.js';
 import { json, table } from '../format.js';
 import type { Command } from '../io.js';
 import { edgeRows, type EdgeRow } from '../../telemetry/golden/edge-rows.js';
-import { scrapeTargets } from '../../telemetry/golden/scrape.js';
+import { proxyTargets, scrapeProxies } from '../proxy-scrape.js';
 
 const usage = `Usage: trellis edges [-o table|json] [--control-plane URL]
 
@@ -39,10 +38,10 @@ export const edgesCommand: Command = {
     const p = parse(argv, { 'control-plane': { type: 'string' }, output: { type: 'string', short: 'o' } }, usage, io.out, 0);
     if (p === null) return 0;
     const output = choice(p, 'output', ['table', 'json'] as const, 'table', usage);
-    const base = controlPlaneUrl(str(p, 'control-plane'), io);
+    const base = connectControlPlane(str(p, 'control-plane'), io);
     const { trustDomain } = await apiGet<{ trustDomain: string }>(base, '/version');
-    const groups = await apiGet<PrometheusTargetGroup[]>(base, '/prometheus/targets');
-    const scrapes = await scrapeTargets(groups, (target, err) => io.err(`trellis edges: skipping ${target}: ${err.message}\n`));
+    const groups = await proxyTargets(base);
+    const scrapes = await scrapeProxies(base, groups, (target, err) => io.err(`trellis edges: skipping ${target}: ${err.message}\n`));
     const rows = edgeRows(scrapes, trustDomain);
     io.out(output === 'json' ? json({ trustDomain, edges: rows }) : renderEdges(rows));
     return 0;

@@ -2,7 +2,7 @@ import type { EndpointView, ProxyView, ServiceView, WorkloadView } from '../../a
 import { RESOURCE_KINDS, type Condition, type ResourceView } from '../../api/resources.js';
 import type { TraceSummaryView, TraceView } from '../../api/traces.js';
 import { kindFromName } from '../../config/resources/validate.js';
-import { apiGet, controlPlaneUrl } from '../api.js';
+import { apiGet, connectControlPlane } from '../api.js';
 import { choice, parse, str } from '../args.js';
 import { json, OUTPUTS, relativeTime, table, yaml } from '../format.js';
 import { UsageError, type Command } from '../io.js';
@@ -88,7 +88,7 @@ export const getCommand: Command = {
     if (kind === undefined) throw new UsageError(`what to get? one of ${KINDS.join(', ')}, ${RESOURCE_KINDS.join(', ')}`, usage);
     const output = choice(p, 'output', OUTPUTS, 'table', usage);
     if (kind === 'traces') {
-      const base = controlPlaneUrl(str(p, 'control-plane'), io);
+      const base = connectControlPlane(str(p, 'control-plane'), io);
       const id = p.positionals[1];
       const value = id === undefined ? await apiGet<TraceSummaryView[]>(base, '/traces') : await apiGet<TraceView>(base, `/traces/${encodeURIComponent(id)}`);
       if (output !== 'table') io.out(output === 'json' ? json(value) : yaml(value));
@@ -97,7 +97,7 @@ export const getCommand: Command = {
     }
     const resourceKind = kind === 'resources' ? 'all' : kindFromName(kind);
     if (resourceKind !== undefined) {
-      const base = controlPlaneUrl(str(p, 'control-plane'), io);
+      const base = connectControlPlane(str(p, 'control-plane'), io);
       const name = p.positionals[1];
       const ns = str(p, 'namespace');
       if (name !== undefined) {
@@ -113,7 +113,7 @@ export const getCommand: Command = {
     }
     if (p.positionals.length > 1) throw new UsageError(`unexpected argument: ${p.positionals[1] ?? ''}`, usage);
     if (!(KINDS as readonly string[]).includes(kind)) throw new UsageError(`unknown kind "${kind}" (one of ${KINDS.join(', ')}, ${RESOURCE_KINDS.join(', ')})`, usage);
-    const items = await apiGet<unknown[]>(controlPlaneUrl(str(p, 'control-plane'), io), `/${kind}`);
+    const items = await apiGet<unknown[]>(connectControlPlane(str(p, 'control-plane'), io), `/${kind}`);
     io.out(output === 'json' ? json(items) : output === 'yaml' ? yaml(items) : render(kind as Kind, items, Date.now()));
     return 0;
   },

@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ExitCode } from '../../errors.js';
 import { captureIo, type CapturedIo } from '../test-support.js';
@@ -49,6 +53,28 @@ describe('trellis prometheus-config', () => {
     const doc = parseYaml(io.stdout) as { global: { scrape_interval: string }; scrape_configs: ScrapeConfig[] };
     assert.equal(doc.global.scrape_interval, '5s');
     assert.equal(doc.scrape_configs[0]?.http_sd_configs?.[0]?.url, 'http://127.0.0.1:15888/api/v1/prometheus/targets');
+  });
+
+  it("the config carries the mesh's read token file (and its CA for an https control plane), never for the proxies", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'trellis-prom-'));
+    try {
+      mkdirSync(join(dir, '.trellis'));
+      writeFileSync(join(dir, '.trellis', 'control-plane.json'), JSON.stringify({ pid: process.pid, apiUrl: 'https://127.0.0.1:15777', pushUrl: 'x', trustDomain: 't' }));
+      const io = captureIo({ cwd: dir });
+      assert.equal(await runCli(['prometheus-config'], io), 0, io.stderr);
+      const doc = parseYaml(io.stdout) as { scrape_configs: (ScrapeConfig & { scheme?: string; authorization?: unknown; tls_config?: unknown })[] };
+      const [proxies, cp] = doc.scrape_configs;
+      const auth = { type: 'Bearer', credentials_file: join(dir, '.trellis', 'read-token') };
+      const tls = { ca_file: join(dir, '.trellis', 'ca', 'root.crt') };
+      assert.deepEqual(proxies?.http_sd_configs, [{ url: 'https://127.0.0.1:15777/api/v1/prometheus/targets', refresh_interval: '5s', authorization: auth, tls_config: tls }]);
+      assert.equal(proxies?.authorization, undefined, 'the proxies (loopback admin listeners) get no token');
+      assert.deepEqual([cp?.scheme, cp?.authorization, cp?.tls_config], ['https', auth, tls]);
+      const explicit = captureIo({ cwd: dir });
+      assert.equal(await runCli(['prometheus-config', '--credentials-file', 'prom.token'], explicit), 0);
+      assert.match(explicit.stdout, new RegExp(`credentials_file: ${join(dir, 'prom.token')}`));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('--help, listed in trellis --help; bad values exit 2 with the usage', async () => {

@@ -1,11 +1,12 @@
 import { stringify } from 'yaml';
 import { API_PREFIX } from '../../api/registry.js';
-import { controlPlaneUrl } from '../api.js';
+import { isAbsolute, join, resolve } from 'node:path';
+import { controlPlaneAndStateDir } from '../credentials.js';
 import { parse, str } from '../args.js';
 import type { Command } from '../io.js';
 import { UsageError } from '../io.js';
 
-const usage = `Usage: trellis prometheus-config [--control-plane URL] [--scrape-interval D]
+const usage = `Usage: trellis prometheus-config [--control-plane URL] [--scrape-interval D] [--credentials-file F] [--ca-file F]
 
 Prints a prometheus.yml that scrapes every proxy of the mesh (admin listener, /metrics),
 found through the control plane's HTTP service discovery (GET /api/v1/prometheus/targets),
@@ -14,9 +15,15 @@ service, service_account, replica, node_id and ingress. See docs/observability.m
 
   trellis prometheus-config > prometheus.yml && prometheus --config.file=prometheus.yml
 
+Discovery and the control plane's /metrics need a read token: the config points Prometheus
+at a file holding one (authorization.credentials_file; default: the mesh's <stateDir>/read-token).
+An https:// control plane is verified with tls_config.ca_file (default: <stateDir>/ca/root.crt).
+
 Options:
   --control-plane URL     REST API (default: $TRELLIS_CONTROL_PLANE, else ./.trellis/control-plane.json, else the last "trellis up" (~/.config/trellis/context.json), else http://127.0.0.1:15000)
   --scrape-interval D     scrape and discovery interval, Prometheus duration (default 5s)
+  --credentials-file F    file holding the token Prometheus sends (e.g. from trellis token create --role read)
+  --ca-file F             CA certificate to verify an https:// control plane
   -h, --help              this text
 `;
 
@@ -28,11 +35,21 @@ export interface PrometheusConfigOptions {
   controlPlaneUrl: string;
   /** Prometheus duration, e.g. 5s */
   scrapeInterval: string;
+  /** Absolute path of a file holding the token Prometheus presents to the control plane. */
+  credentialsFile?: string;
+  /** Absolute path of the CA certificate (https control planes). */
+  caFile?: string;
 }
 
 /** The prometheus.yml text (a YAML document with a leading comment). */
 export function prometheusConfig(o: PrometheusConfigOptions): string {
   const api = new URL(o.controlPlaneUrl);
+  // Only the control plane gets the token: proxies' admin listeners (loopback) need none.
+  const https = api.protocol === 'https:';
+  const auth = {
+    ...(o.credentialsFile !== undefined ? { authorization: { type: 'Bearer', credentials_file: o.credentialsFile } } : {}),
+    ...(https && o.caFile !== undefined ? { tls_config: { ca_file: o.caFile } } : {}),
+  };
   const doc = {
     global: { scrape_interval: o.scrapeInterval, evaluation_interval: o.scrapeInterval },
     scrape_configs: [
@@ -40,7 +57,7 @@ export function prometheusConfig(o: PrometheusConfigOptions): string {
         job_name: 'trellis-proxies',
         metrics_path: '/metrics',
         scrape_interval: o.scrapeInterval,
-        http_sd_configs: [{ url: `${api.origin}${API_PREFIX}/prometheus/targets`, refresh_interval: o.scrapeInterval }],
+        http_sd_configs: [{ url: `${api.origin}${API_PREFIX}/prometheus/targets`, refresh_interval: o.scrapeInterval, ...auth }],
         relabel_configs: [
           ...TARGET_LABELS.map((l) => ({ source_labels: [`trellis_${l}`], target_label: l })),
           { action: 'labeldrop', regex: 'trellis_.+' },
@@ -51,6 +68,8 @@ export function prometheusConfig(o: PrometheusConfigOptions): string {
         metrics_path: '/metrics',
         scrape_interval: o.scrapeInterval,
         static_configs: [{ targets: [api.host] }],
+        ...(https ? { scheme: 'https' } : {}),
+        ...auth,
       },
     ],
   };
@@ -61,17 +80,22 @@ export const prometheusConfigCommand: Command = {
   name: 'prometheus-config',
   usage,
   run(argv, io) {
-    const p = parse(argv, { 'control-plane': { type: 'string' }, 'scrape-interval': { type: 'string' } }, usage, io.out, 0);
+    const p = parse(argv, { 'control-plane': { type: 'string' }, 'scrape-interval': { type: 'string' }, 'credentials-file': { type: 'string' }, 'ca-file': { type: 'string' } }, usage, io.out, 0);
     if (p === null) return Promise.resolve(0);
     const scrapeInterval = str(p, 'scrape-interval') ?? '5s';
     if (!/^([0-9]+(ms|s|m|h))+$/.test(scrapeInterval)) throw new UsageError(`--scrape-interval must be a Prometheus duration such as 1s, 500ms or 1m (got "${scrapeInterval}")`, usage);
-    const url = controlPlaneUrl(str(p, 'control-plane'), io);
+    const { url, stateDir } = controlPlaneAndStateDir(str(p, 'control-plane'), io);
     try {
       new URL(url);
     } catch {
       throw new UsageError(`--control-plane must be a URL such as http://127.0.0.1:15000 (got "${url}")`, usage);
     }
-    io.out(prometheusConfig({ controlPlaneUrl: url, scrapeInterval }));
+    // Prometheus reads the files itself, from its own working directory: absolute paths.
+    const abs = (f: string | undefined): string | undefined => (f === undefined ? undefined : isAbsolute(f) ? f : resolve(io.cwd, f));
+    const credentialsFile = abs(str(p, 'credentials-file')) ?? (stateDir !== undefined ? join(stateDir, 'read-token') : undefined);
+    const caFile = abs(str(p, 'ca-file')) ?? (stateDir !== undefined ? join(stateDir, 'ca', 'root.crt') : undefined);
+    if (credentialsFile === undefined) io.err('trellis: no state directory of this control plane found: the config has no credentials; Prometheus will be refused (pass --credentials-file)\n');
+    io.out(prometheusConfig({ controlPlaneUrl: url, scrapeInterval, ...(credentialsFile !== undefined ? { credentialsFile } : {}), ...(caFile !== undefined ? { caFile } : {}) }));
     return Promise.resolve(0);
   },
 };

@@ -1,6 +1,6 @@
 import type { WorkloadView } from '../../api/registry.js';
 import { TrellisError } from '../../errors.js';
-import { apiGet, controlPlaneUrl, getJson } from '../api.js';
+import { apiGet, connectControlPlane, getJson } from '../api.js';
 import { choice, parse, str } from '../args.js';
 import { json, yaml } from '../format.js';
 import { UsageError, type Command } from '../io.js';
@@ -30,13 +30,25 @@ export const proxyConfigCommand: Command = {
     const name = m[1] as string;
     const replica = Number(m[2] ?? '0');
     const output = choice(p, 'output', ['json', 'yaml'] as const, 'json', usage);
-    const workloads = await apiGet<WorkloadView[]>(controlPlaneUrl(str(p, 'control-plane'), io), '/workloads');
-    const w = workloads.find((x) => x.name === name);
-    if (w === undefined) {
-      throw new TrellisError('TRELLIS_E_NOT_FOUND', `no workload "${name}" (known: ${workloads.map((x) => x.name).join(', ') || 'none'})`);
+    const workloads = await apiGet<WorkloadView[]>(connectControlPlane(str(p, 'control-plane'), io), '/workloads');
+    // Across hosts every host's agent reports its own replicas of a workload: look in all of them.
+    const views = workloads.filter((x) => x.name === name);
+    if (views.length === 0) {
+      throw new TrellisError('TRELLIS_E_NOT_FOUND', `no workload "${name}" (known: ${[...new Set(workloads.map((x) => x.name))].join(', ') || 'none'})`);
     }
-    const r = w.replicas.find((x) => x.replica === replica);
-    if (r === undefined) throw new TrellisError('TRELLIS_E_NOT_FOUND', `workload ${name} has no replica ${replica} (replicas: ${w.replicas.map((x) => x.replica).join(', ')})`);
+    const found = views.flatMap((w) => w.replicas.map((r) => ({ w, r }))).find((x) => x.r.replica === replica);
+    if (found === undefined) {
+      throw new TrellisError('TRELLIS_E_NOT_FOUND', `workload ${name} has no replica ${replica} (replicas: ${views.flatMap((w) => w.replicas.map((x) => x.replica)).join(', ')})`);
+    }
+    const r = found.r;
+    // Across hosts the reported URL is the proxy's remote admin listener, which answers only the
+    // control plane's certificate (the CLI has none); its loopback one is on the other host.
+    if (r.adminUrl === '' || r.adminUrl.startsWith('https:')) {
+      throw new TrellisError(
+        'TRELLIS_E_NOT_FOUND',
+        `the proxy of ${name}/${replica} runs on agent ${found.w.agentId}'s host; its admin listener is on that host's loopback, out of reach from here (what the control plane sent it: GET /api/v1/proxies/${r.nodeId}/snapshot)`,
+      );
+    }
     const config = await getJson<unknown>(`${r.adminUrl}/config`, `the proxy of ${name}/${replica}`);
     io.out(output === 'yaml' ? yaml(config) : json(config));
     return 0;

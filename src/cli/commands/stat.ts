@@ -1,9 +1,8 @@
-import type { PrometheusTargetGroup } from '../../api/registry.js';
-import { apiGet, controlPlaneUrl } from '../api.js';
+import { connectControlPlane } from '../api.js';
 import { choice, parse, str } from '../args.js';
 import { json, table } from '../format.js';
 import { UsageError, type Command } from '../io.js';
-import { scrapeTargets } from '../../telemetry/golden/scrape.js';
+import { proxyTargets, scrapeProxies } from '../proxy-scrape.js';
 import { STAT_KINDS, statRows, type StatKind, type StatRow } from '../../telemetry/golden/stat-rows.js';
 
 // The rows themselves are shared with the control plane's stats API (src/telemetry/golden/).
@@ -12,7 +11,8 @@ export { statRows, type StatKind, type StatRow };
 const usage = `Usage: trellis stat [services|workloads|routes] [--window D] [-o table|json] [--control-plane URL]
 
 Golden metrics over a window: scrapes every proxy's /metrics (found through the control
-plane's Prometheus service discovery) twice, --window apart, and shows per row the requests
+plane's Prometheus service discovery; a proxy on another host through the control plane's
+relay, GET /api/v1/proxies/<node>/metrics) twice, --window apart, and shows per row the requests
 in between, requests per second, success rate (non-5xx; for gRPC also grpc-status OK) and
 latency p50/p95/p99 from the histogram buckets ("-" when there were no requests).
 
@@ -67,17 +67,17 @@ export const statCommand: Command = {
     const windowText = str(p, 'window') ?? '10s';
     const windowMs = parseWindow(windowText);
     if (windowMs === null) throw new UsageError(`--window must be a duration such as 10s, 500ms or 1m (got "${windowText}")`, usage);
-    const base = controlPlaneUrl(str(p, 'control-plane'), io);
+    const base = connectControlPlane(str(p, 'control-plane'), io);
 
-    const groups = await apiGet<PrometheusTargetGroup[]>(base, '/prometheus/targets');
+    const groups = await proxyTargets(base);
     const onError = (target: string, err: Error): void => io.err(`trellis stat: skipping ${target}: ${err.message}\n`);
-    const first = await scrapeTargets(groups, onError);
+    const first = await scrapeProxies(base, groups, onError);
     const started = Date.now();
     // On stderr so json stays clean; also tells a waiting user (and tests) the window has begun.
     io.err(`trellis stat: scraped ${first.length} of ${groups.length} proxies; next scrape in ${windowText}\n`);
     await new Promise((resolve) => setTimeout(resolve, windowMs));
     // Same targets as the first time: a proxy that came up in between has no baseline.
-    const second = await scrapeTargets(groups, onError);
+    const second = await scrapeProxies(base, groups, onError);
     const seconds = (Date.now() - started) / 1000;
     const rows = statRows(kind, first, second, seconds);
     io.out(output === 'json' ? json({ kind, windowSeconds: seconds, rows }) : renderStat(kind, rows));

@@ -1,6 +1,6 @@
 import type { TapEvent } from '../../api/tap.js';
 import { tapStatusText } from '../../telemetry/tap-status.js';
-import { controlPlaneUrl } from '../api.js';
+import { connectControlPlane } from '../api.js';
 import { choice, parse, str } from '../args.js';
 import type { Command } from '../io.js';
 import { onSignals } from '../lifecycle.js';
@@ -51,7 +51,7 @@ export const tapCommand: Command = {
     const output = choice(p, 'output', ['text', 'json'] as const, 'text', usage);
     const query = tapQueryFromFlags(p.values, usage);
     const workload = p.positionals[0];
-    const base = controlPlaneUrl(str(p, 'control-plane'), io);
+    const base = connectControlPlane(str(p, 'control-plane'), io);
     const stop = new AbortController();
     const undo = onSignals(
       () => stop.abort(),

@@ -1,4 +1,4 @@
-import { controlPlaneUrl } from '../api.js';
+import { connectControlPlane } from '../api.js';
 import { choice, parse, str } from '../args.js';
 import { json, table } from '../format.js';
 import { UsageError, type Command } from '../io.js';
@@ -76,7 +76,7 @@ export const topCommand: Command = {
     const intervalMs = durationFlag(str(p, 'interval'), 'interval') ?? 2000;
     const durationMs = durationFlag(str(p, 'duration'), 'duration');
     const workload = p.positionals[0];
-    const base = controlPlaneUrl(str(p, 'control-plane'), io);
+    const base = connectControlPlane(str(p, 'control-plane'), io);
     const live = output === 'table' && durationMs === undefined && process.stdout.isTTY === true;
 
     const top = new TopTable();

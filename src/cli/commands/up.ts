@@ -13,6 +13,7 @@ import { createLogger, isLogLevel, type LogLevel } from '../../util/log.js';
 import { parse, str } from '../args.js';
 import { ControlPlaneProcess } from '../control-plane-process.js';
 import { UsageError, type Command, type Io } from '../io.js';
+import { connectControlPlane } from '../credentials.js';
 import { applyLoaded } from './apply.js';
 import { onSignals } from '../lifecycle.js';
 import { removeUserContext, writeUserContext, type UpContext } from '../user-context.js';
@@ -24,7 +25,10 @@ Validates the mesh file (<dir>/trellis.yaml, default ./trellis.yaml) and every *
 child process, applies those resources, then every workload with its proxy and every ingress, and prints
 one line on stdout once all are ready:
 
-  ready api=<apiUrl> dashboard=<apiUrl>/dashboard/ push=<pushUrl> ingress.<name>=http://<host>:<port> ingress.<name>.tls=https://<host>:<port> ...
+  ready api=<apiUrl> dashboard=<apiUrl>/dashboard/?token=<read token> push=<pushUrl> ingress.<name>=http://<host>:<port> ingress.<name>.tls=https://<host>:<port> ...
+
+The dashboard link signs the browser in (a cookie) with the state directory's read token;
+the CLI finds <state-dir>/admin-token by itself (docs/operations.md, "Credentials").
 
 Ctrl-C (SIGINT) or SIGTERM stops everything in order and exits 0; a second signal kills.
 
@@ -96,9 +100,14 @@ export function upBanner(mesh: MeshConfig, logDir: string, ingress: { name: stri
   );
 }
 
+/** The dashboard's login link: opening it signs the browser in with `token` (src/control/auth/dashboard-login.ts). */
+export function dashboardLink(apiUrl: string, token: string | null): string {
+  return token === null ? `${apiUrl}/dashboard/` : `${apiUrl}/dashboard/?token=${encodeURIComponent(token)}`;
+}
+
 /** The `ready ...` line `up` prints on stdout. */
-export function readyLine(apiUrl: string, pushUrl: string, ingress: { name: string; url: string }[]): string {
-  return ['ready', `api=${apiUrl}`, `dashboard=${apiUrl}/dashboard/`, `push=${pushUrl}`, ...ingress.map((i) => `ingress.${i.name}=${i.url}`)].join(' ') + '\n';
+export function readyLine(apiUrl: string, pushUrl: string, ingress: { name: string; url: string }[], dashboardToken: string | null = null): string {
+  return ['ready', `api=${apiUrl}`, `dashboard=${dashboardLink(apiUrl, dashboardToken)}`, `push=${pushUrl}`, ...ingress.map((i) => `ingress.${i.name}=${i.url}`)].join(' ') + '\n';
 }
 
 export function parseLogLevel(value: string | undefined, usageText: string): LogLevel {
@@ -207,13 +216,14 @@ async function runUp(
     const info = await cp.start();
     if (shuttingDown !== null) return await finished;
     if (s.resources.length > 0) {
-      const token = (await readFile(join(stateDir, 'agent-token'), 'utf8')).trim();
-      const applied = await applyLoaded(info.apiUrl, token, s.resources, false);
+      const applied = await applyLoaded(connectControlPlane(info.apiUrl, io, stateDir), s.resources, false);
       logger.info({ resources: applied.results.map((r) => `${r.kind} ${r.namespace}/${r.name} ${r.action}`) }, 'applied mesh resources');
     }
-    agent = new Agent({ mesh, stateDir, controlPlaneUrl: info.apiUrl, logger, proxyLogLevel: proxyLevel(s.level) });
+    // host null: one machine runs every host's share of a mesh file that places workloads on hosts.
+    agent = new Agent({ mesh, stateDir, controlPlaneUrl: info.apiUrl, logger, proxyLogLevel: proxyLevel(s.level), host: null });
     await agent.start();
-    io.out(readyLine(info.apiUrl, info.pushUrl, agent.ingressUrls()));
+    const readToken = await readFile(join(stateDir, 'read-token'), 'utf8').then((t) => t.trim(), () => null);
+    io.out(readyLine(info.apiUrl, info.pushUrl, agent.ingressUrls(), readToken));
     recordUp(io, logger, { apiUrl: info.apiUrl, stateDir, meshFile: mesh.file, pid: process.pid, startedAt: new Date().toISOString() });
     io.err(upBanner(mesh, join(stateDir, 'logs'), agent.ingressUrls()));
     for (const line of agent.appWarnings()) io.err(`trellis: warning: ${line}\n`);

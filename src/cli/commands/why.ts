@@ -1,5 +1,5 @@
 import type { WhyAnswer } from '../../api/why.js';
-import { apiGet, controlPlaneUrl } from '../api.js';
+import { apiGet, connectControlPlane } from '../api.js';
 import { choice, parse, str } from '../args.js';
 import { json } from '../format.js';
 import { UsageError, type Command } from '../io.js';
@@ -81,7 +81,7 @@ export const whyCommand: Command = {
       if (eq <= 0) throw new UsageError(`--header must be name=value, got "${h}"`, usage);
       q.append('header', `${h.slice(0, eq)}:${h.slice(eq + 1)}`);
     }
-    const base = controlPlaneUrl(str(p, 'control-plane'), io);
+    const base = connectControlPlane(str(p, 'control-plane'), io);
     const answer = await apiGet<WhyAnswer>(base, `/why?${q.toString()}`);
     io.out(output === 'json' ? json(answer) : renderWhy(answer));
     return answer.outcome === 'allowed' ? 0 : 1;

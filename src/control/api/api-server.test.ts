@@ -7,16 +7,17 @@ const fixture = useControlPlane();
 /** The file's control plane (started in before()). */
 const cpOf = (): ControlPlane => fixture.cp;
 
-test('agent calls need the bearer token: 401 with a JSON error without it or with a wrong one', async () => {
+test('agent calls need the agent token: 401 with a JSON error without it or with a wrong one, 403 with an API token', async () => {
   const body = agentReport('a1', [workload('web')]);
-  for (const token of [null, 'wrong', `${cpOf().agentToken}x`]) {
+  for (const token of [null, 'wrong', `${cpOf().agentToken}x`, cpOf().adminToken, cpOf().readToken]) {
     for (const [method, path, b] of [
       ['PUT', '/api/v1/agents/a1', body],
       ['DELETE', '/api/v1/agents/a1', undefined],
       ['POST', '/api/v1/agents/a1/tokens', { nodeId: 'default/web/0', identity: 'spiffe://test.local/ns/default/sa/web' }],
     ] as const) {
       const r = await api(cpOf(), method, path, b, token);
-      assert.equal(r.status, 401, `${method} ${path} with ${token}`);
+      const apiToken = token === cpOf().adminToken || token === cpOf().readToken;
+      assert.equal(r.status, apiToken ? 403 : 401, `${method} ${path} with ${token}`);
       assert.equal((r.json as { error: { code: string } }).error.code, 'TRELLIS_E_UNAUTHORIZED');
     }
   }
@@ -61,7 +62,7 @@ test('a report shows up in services, workloads, endpoints, proxies and snapshots
   assert.deepEqual((await api(cpOf(), 'GET', '/api/v1/version')).json, { version: cpOf().version, trustDomain: 'test.local' });
   const health = await fetch(`${cpOf().apiUrl}/healthz`);
   assert.equal(await health.text(), 'ok');
-  const metrics = await fetch(`${cpOf().apiUrl}/metrics`);
+  const metrics = await fetch(`${cpOf().apiUrl}/metrics`, { headers: { authorization: `Bearer ${cpOf().readToken}` } });
   assert.match(await metrics.text(), /trellis_control_endpoints_ready 2/);
 
   assert.equal((await api(cpOf(), 'DELETE', '/api/v1/agents/a1')).status, 200);

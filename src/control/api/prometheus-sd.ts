@@ -6,6 +6,8 @@ export interface AdminTarget {
   replica: ReplicaReport;
   /** `host:port` of its admin listener. */
   hostPort: string;
+  /** `http` for a loopback admin listener; `https` for a proxy's remote admin listener on another host (mTLS, control plane only). */
+  scheme: 'http' | 'https';
 }
 
 /**
@@ -19,17 +21,24 @@ export function adminTargets(workloads: readonly WorkloadView[]): AdminTarget[] 
     for (const r of w.replicas) {
       if (r.state === 'stopped') continue;
       const hostPort = hostPortOf(r.adminUrl);
-      if (hostPort !== null) out.push({ workload: w, replica: r, hostPort });
+      if (hostPort !== null) out.push({ workload: w, replica: r, hostPort, scheme: r.adminUrl.startsWith('https:') ? 'https' : 'http' });
     }
   }
   return out.sort((a, b) => (a.replica.nodeId < b.replica.nodeId ? -1 : a.replica.nodeId > b.replica.nodeId ? 1 : 0));
 }
 
-/** Prometheus HTTP service discovery: one target group per proxy of adminTargets(). */
-export function prometheusTargets(workloads: readonly WorkloadView[]): PrometheusTargetGroup[] {
-  return adminTargets(workloads).map(({ workload: w, replica: r, hostPort }) => ({
+/**
+ * Prometheus HTTP service discovery: one target group per proxy of adminTargets(). A proxy on
+ * another host is reached only through its remote admin listener, which answers the control
+ * plane's certificate alone: it is listed (with Prometheus' `__scheme__: https`) only when
+ * `remote` is set, for the control plane's own scraper; GET /api/v1/prometheus/targets leaves it
+ * out, since a Prometheus server could not scrape it.
+ */
+export function prometheusTargets(workloads: readonly WorkloadView[], opts: { remote?: boolean } = {}): PrometheusTargetGroup[] {
+  return adminTargets(workloads).filter((t) => t.scheme === 'http' || opts.remote === true).map(({ workload: w, replica: r, hostPort, scheme }) => ({
     targets: [hostPort],
     labels: {
+      ...(scheme === 'https' ? { __scheme__: 'https' } : {}),
       trellis_namespace: w.namespace,
       trellis_workload: w.name,
       trellis_service: w.service,

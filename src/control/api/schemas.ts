@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { PROTOCOLS } from '../../api/common.js';
 import type { AgentReport } from '../../api/registry.js';
-import { parseSpiffeId } from '../../identity/spiffe.js';
+import { isValidHostName, parseSpiffeId } from '../../identity/spiffe.js';
+import { normalizeServiceAccountPattern } from '../auth/host-policy.js';
 
 /** Request bodies the control plane accepts, checked with zod; errors name the field path. */
 
@@ -63,6 +64,28 @@ export const tokenRequestSchema = z.object({
   nodeId: z.string().min(1),
   identity: z.string().refine((s) => parseSpiffeId(s) !== null, 'must be a SPIFFE ID spiffe://<td>/ns/<ns>/sa/<sa>'),
 });
+
+/** Longest a join token may live: joining is an act, not a standing permission. */
+export const MAX_JOIN_TOKEN_TTL_MS = 7 * 24 * 3600_000;
+
+export const apiTokenRequestSchema = z.object({
+  role: z.enum(['admin', 'read']),
+  name: z.string().min(1).max(200),
+  ttlMs: z.number().int().min(1000).nullable().optional(),
+});
+
+export const joinTokenRequestSchema = z.object({
+  host: z.string().refine(isValidHostName, 'must be a host name of letters, digits, ".", "-" or "_"'),
+  ttlMs: z.number().int().min(1000).max(MAX_JOIN_TOKEN_TTL_MS),
+  serviceAccounts: z
+    .array(z.string().transform((s, ctx) => normalizeServiceAccountPattern(s) ?? (ctx.addIssue({ code: 'custom', message: `"${s}" is not [<namespace>/]<serviceAccount> (either part may be *; namespace trellis-system is reserved)` }), z.NEVER)))
+    .min(1, 'name at least one service account the host may run (--service-account)'),
+  addresses: z.array(z.string().url().refine((u) => u.startsWith('https://'), 'must be an https:// URL')).min(1).optional(),
+});
+
+export const joinRequestSchema = z.object({ token: z.string().min(1), csrPem: z.string().min(1) });
+
+export const agentCsrSchema = z.object({ csrPem: z.string().min(1) });
 
 export const certificateRequestSchema = z.object({
   csrPem: z.string().min(1),

@@ -31,10 +31,10 @@ test('snapshots point proxies at this control plane\'s /v1/traces, sampling 1% b
   const report = agentReport('a1', [workload('front', { upstreams: ['default/web:http'], readyPorts: [23000] }), workload('web', { readyPorts: [23001] })]);
   assert.equal((await api(cpOf(), 'PUT', '/api/v1/agents/a1', report)).status, 200);
   for (const node of ['default/front/0', 'default/web/0']) {
-    assert.deepEqual(cpOf().snapshot(node)?.snapshot.tracing, { endpoint: `${cpOf().apiUrl}/v1/traces`, samplingRatio: 0.01 }, node);
+    assert.deepEqual(cpOf().snapshot(node)?.snapshot.tracing, { endpoint: `${cpOf().apiUrl}/v1/traces`, samplingRatio: 0.01, controlPlane: true }, node);
   }
   const viaApi = await api(cpOf(), 'GET', `/api/v1/proxies/${encodeURIComponent('default/front/0')}/snapshot`);
-  assert.deepEqual((viaApi.json as { snapshot: { tracing: unknown } }).snapshot.tracing, { endpoint: `${cpOf().apiUrl}/v1/traces`, samplingRatio: 0.01 });
+  assert.deepEqual((viaApi.json as { snapshot: { tracing: unknown } }).snapshot.tracing, { endpoint: `${cpOf().apiUrl}/v1/traces`, samplingRatio: 0.01, controlPlane: true });
 });
 
 test('spans exported by OtlpHttpExporter come back as a recent trace and as its spans', async () => {
@@ -152,7 +152,7 @@ test('trace reads: limit checked, unknown or malformed ids are 404', async () =>
 test('trellis get traces lists them; with an id it shows the span tree', async () => {
   const run = async (argv: string[]): Promise<string> => {
     let out = '';
-    const code = await runCli(argv, { cwd: '/', env: {}, out: (t) => void (out += t), err: () => {} });
+    const code = await runCli(argv, { cwd: '/', env: { TRELLIS_TOKEN: cpOf().readToken }, out: (t) => void (out += t), err: () => {} });
     assert.equal(code, 0, argv.join(' '));
     return out;
   };

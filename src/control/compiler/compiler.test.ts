@@ -105,7 +105,7 @@ test('snapshots carry the tracing block (part of the content hash), and none whe
     const cache = new SnapshotCache(smallMesh(), store, () => ['ROOT'], () => [], undefined, () => tracing);
     await cache.recompile();
     const nodes = ['default/catalog/0', 'default/catalog/1', 'default/frontend/0'];
-    for (const n of nodes) assert.deepEqual(cache.get(n)?.snapshot.tracing, { endpoint: 'http://127.0.0.1:15000/v1/traces', samplingRatio: 0.01 }, n);
+    for (const n of nodes) assert.deepEqual(cache.get(n)?.snapshot.tracing, { endpoint: 'http://127.0.0.1:15000/v1/traces', samplingRatio: 0.01, controlPlane: true }, n);
 
     tracing = snapshotTracing({ samplingRatio: 0.5, collector: 'http://127.0.0.1:4318/v1/traces' }, 'http://127.0.0.1:15000');
     assert.deepEqual((await cache.recompile()).sort(), nodes, 'a new collector is new content for every proxy');
@@ -122,7 +122,17 @@ test('snapshots carry the tracing block (part of the content hash), and none whe
 });
 
 test('the default trace endpoint is the bound API address, wildcards made dialable', () => {
-  assert.deepEqual(snapshotTracing(DEFAULT_TRACING, 'http://127.0.0.1:40123'), { endpoint: 'http://127.0.0.1:40123/v1/traces', samplingRatio: 0.01 });
+  assert.deepEqual(snapshotTracing(DEFAULT_TRACING, 'http://127.0.0.1:40123'), { endpoint: 'http://127.0.0.1:40123/v1/traces', samplingRatio: 0.01, controlPlane: true });
+  // A collector that is a replica's own API is verified as the control plane; another one is not.
+  assert.deepEqual(snapshotTracing({ samplingRatio: 1, collector: 'https://10.0.0.11:15000/v1/traces' }, 'https://10.0.0.12:15000', ['https://10.0.0.11:15000']), {
+    endpoint: 'https://10.0.0.11:15000/v1/traces',
+    samplingRatio: 1,
+    controlPlane: true,
+  });
+  assert.deepEqual(snapshotTracing({ samplingRatio: 1, collector: 'https://otel.example:4318/v1/traces' }, 'https://10.0.0.12:15000', ['https://10.0.0.11:15000']), {
+    endpoint: 'https://otel.example:4318/v1/traces',
+    samplingRatio: 1,
+  });
   assert.equal(snapshotTracing(DEFAULT_TRACING, 'http://0.0.0.0:15000')?.endpoint, 'http://127.0.0.1:15000/v1/traces');
   assert.equal(snapshotTracing(DEFAULT_TRACING, 'http://[::]:15000')?.endpoint, 'http://[::1]:15000/v1/traces');
   assert.equal(snapshotTracing(DEFAULT_TRACING, 'http://[::1]:15000')?.endpoint, 'http://[::1]:15000/v1/traces');

@@ -1,12 +1,13 @@
 import type { Resource } from '../../api/resources.js';
 import type { ClusterConfig, DefaultAction, ExternalServiceConfig, InboundPolicyConfig, ProxySnapshot, TracingConfig } from '../../api/snapshot.js';
 import type { Registry } from '../registry/registry.js';
-import type { Store, StoredSnapshotVersion } from '../store/store.js';
+import type { Store } from '../store/store.js';
 import { compileUpstreams, jsonHash, upstreamsKey } from './compiler.js';
 import { CompileContext, type DroppedRoute } from './context.js';
 import { DependencyIndex } from './dependency-index.js';
 import { InboundCompiler, type BuiltInbound } from './inbound.js';
 import { CompileInputs, workloadKey, type GlobalInputs } from './inputs.js';
+import { agreeVersions, disagrees, type NodeContent } from './version-agreement.js';
 
 export interface CompiledSnapshot {
   nodeId: string;
@@ -52,9 +53,10 @@ interface Content {
 
 /**
  * The last snapshot compiled for every proxy node, kept up to date incrementally: a pass
- * compiles only the nodes whose snapshot a change can affect, and gives a new version (one per
- * pass, from the store's durable counter) only to those whose content changed; versions of
- * unchanged content survive restarts through the store.
+ * compiles only the nodes whose snapshot a change can affect, and asks the store for the
+ * versions of those whose content changed (version-agreement.ts): the store, not the pass,
+ * hands out versions, so every replica gives the same content the same version and a restart
+ * keeps them. README.md has the whole design.
  *
  * How a pass finds the affected nodes: CompileInputs diffs the new state of the registry and
  * resources against the last one as input keys (a service, a cluster's endpoints, the routes
@@ -67,7 +69,12 @@ interface Content {
  * workload's policy was. A change of the trust domain, trust bundle, tracing or the mesh's
  * default authorization action recompiles everything. Egress (every ExternalService with the
  * policies that target it, compiler/egress.ts) is the same for every proxy: a change to it
- * recompiles every node, without rebuilding clusters or inbound policies.
+ * recompiles every node, without rebuilding clusters or inbound policies. Besides those, a pass looks again at
+ * the nodes the store left out of its last claim and those another replica's write made
+ * disagree with this one (reconcile()).
+ *
+ * Stored versions of nodes that are gone are not removed here: the leader's garbage collection
+ * forgets them once they stay gone (ControlPlane), so a node briefly away keeps its version.
  */
 export class SnapshotCache {
   private readonly compiled = new Map<string, CompiledSnapshot>();
@@ -85,7 +92,18 @@ export class SnapshotCache {
   private readonly nodeGroup = new Map<string, string>();
   /** Registry generation whose nodes were last sorted into groups (-1: never). */
   private nodesSeen = -1;
-  /** Called at the end of every pass with the nodes whose snapshot changed (the control plane pushes them). */
+  /** Nodes to look at in the next pass even if no input of theirs changed (left out of a claim, or disagreeing with the store). */
+  private recheck = new Set<string>();
+  /** Nodes whose stored entry changed, waiting for reconcile() to compare them. */
+  private readonly suspects = new Set<string>();
+  private reconciling: Promise<void> | null = null;
+  /** Basis (Store.revision()) of the last pass. */
+  private lastBasis = 0;
+  /**
+   * Called at the end of every pass with the nodes whose snapshot here is new or got another
+   * version (the control plane pushes them; a stream skips a version its proxy already runs).
+   * recompile() resolves to the narrower list of nodes whose version moved.
+   */
   onCompiled: ((changed: string[]) => void) | null = null;
   lastPass: PassStats | null = null;
 
@@ -136,6 +154,39 @@ export class SnapshotCache {
     return next;
   }
 
+  /**
+   * The stored versions of these nodes changed (Store change `snapshots`: another replica
+   * claimed, or this one did). Once no pass is running, the nodes whose stored entry now
+   * disagrees with what this replica compiled (version-agreement.ts, disagrees()) are looked at
+   * again in a pass; when none does (the usual echo of this replica's own claim), nothing runs.
+   */
+  reconcile(nodeIds: Iterable<string>): Promise<void> {
+    for (const id of nodeIds) this.suspects.add(id);
+    this.reconciling ??= this.idle().then(async () => {
+      this.reconciling = null;
+      const known = this.store.snapshotVersions();
+      let any = false;
+      for (const id of this.suspects) {
+        if (!disagrees(this.compiled.get(id), known.get(id), this.lastBasis)) continue;
+        this.recheck.add(id);
+        any = true;
+      }
+      this.suspects.clear();
+      if (any) await this.recompile();
+    });
+    return this.reconciling;
+  }
+
+  /** Resolves when no pass runs and no reconcile() waits to look (tests and benchmarks). */
+  async settled(): Promise<void> {
+    for (;;) {
+      await this.idle();
+      const r = this.reconciling;
+      if (r === null) return;
+      await r.catch(() => undefined);
+    }
+  }
+
   /** Resolves when no pass is running. */
   async idle(): Promise<void> {
     for (;;) {
@@ -146,6 +197,9 @@ export class SnapshotCache {
   }
 
   private async pass(): Promise<string[]> {
+    // The store position this pass compiles from (read before the state): a claim from older
+    // state than a stored one is left out (Store.claimSnapshotVersions).
+    const basis = this.store.revision();
     const global: GlobalInputs = { trustDomain: this.registry.trustDomain, trustBundlePem: this.trustBundlePem(), tracing: this.tracing(), meshDefaultAction: this.meshDefaultAction() };
     const prev = this.inputs;
     const next = CompileInputs.build(this.registry, this.resources(), global, prev);
@@ -176,7 +230,6 @@ export class SnapshotCache {
     const egress = next.egress;
 
     // Nodes that appeared, went, changed upstreams or workload (only when the registry changed at all).
-    const removed: string[] = [];
     if (this.nodesSeen !== this.registry.generation || this.compiled.size === 0) {
       this.nodesSeen = this.registry.generation;
       // As a full pass did: a nodeId reported twice takes the last report's upstreams.
@@ -211,7 +264,6 @@ export class SnapshotCache {
         if (wkey !== undefined) this.leaveWorkload(nodeId, wkey);
         this.compiled.delete(nodeId);
         affected.delete(nodeId);
-        removed.push(nodeId);
       }
     }
 
@@ -235,7 +287,7 @@ export class SnapshotCache {
     // Byte for byte JSON.stringify(content): the hash is contentHash's, so stored versions stay valid.
     const prefix = `{"trustDomain":${JSON.stringify(global.trustDomain)},"trustBundlePem":${JSON.stringify(global.trustBundlePem)},"clusters":[`;
     // egress is left out when there are no ExternalServices, so such snapshots hash as before.
-    const tracing = `]${global.tracing !== undefined ? `,"tracing":${JSON.stringify(global.tracing)}` : ''}${next.egressJson !== null ? `,"egress":${next.egressJson}` : ''}`;
+    const middle = `]${global.tracing !== undefined ? `,"tracing":${JSON.stringify(global.tracing)}` : ''}${next.egressJson !== null ? `,"egress":${next.egressJson}` : ''}`;
     /** Content per (group, workload policy) this pass: nodes without a policy share their group's. */
     const contents = new Map<string, Content>();
     const contentOf = (nodeId: string): [string, Content] => {
@@ -246,41 +298,51 @@ export class SnapshotCache {
       let c = contents.get(ckey);
       if (c === undefined) {
         const g = (this.groups.get(key) as Group).content as NonNullable<Group['content']>;
-        const json = `${prefix}${g.json}${tracing}${ib.json !== null ? `,"inbound":${ib.json}` : ''}}`;
+        const json = `${prefix}${g.json}${middle}${ib.json !== null ? `,"inbound":${ib.json}` : ''}}`;
         contents.set(ckey, (c = { json, hash: jsonHash(json), clusters: g.clusters, inbound: ib.config }));
       }
       return [ckey, c];
     };
 
-    const known: ReadonlyMap<string, StoredSnapshotVersion> = this.store.snapshotVersions();
-    const changed: string[] = [];
-    const put = new Map<string, StoredSnapshotVersion>();
-    let version: number | null = null;
-    /** One snapshot object per content and version: shared by its nodes, so it is serialised once. */
-    const shared = new Map<string, ProxySnapshot>();
+    // Nodes left out of the last claim or disagreeing with the store: looked at again.
+    const recheck = this.recheck;
+    this.recheck = new Set();
+    for (const nodeId of recheck) if (this.nodeGroup.has(nodeId)) affected.add(nodeId);
+
+    const looked: NodeContent[] = [];
     for (const nodeId of affected) {
-      const [key, content] = contentOf(nodeId);
+      const [, content] = contentOf(nodeId);
       const cur = this.compiled.get(nodeId);
-      const prevVersion = cur ?? known.get(nodeId);
-      if (prevVersion !== undefined && prevVersion.hash === content.hash) {
-        if (cur === undefined) {
-          this.compiled.set(nodeId, this.entry(nodeId, prevVersion.version, content, global, egress, shared, key));
-        }
-        continue;
-      }
-      version ??= await this.store.nextVersion();
-      this.compiled.set(nodeId, this.entry(nodeId, version, content, global, egress, shared, key));
-      put.set(nodeId, { version, hash: content.hash });
-      changed.push(nodeId);
+      looked.push({ nodeId, hash: content.hash, current: cur === undefined ? undefined : { version: cur.version, hash: cur.hash } });
     }
-    // A restart forgets nodes that left while the control plane was away.
-    const stale = prev === undefined ? [...known.keys()].filter((k) => !this.compiled.has(k)) : removed.filter((k) => known.has(k));
+    let agreed;
+    try {
+      agreed = await agreeVersions(this.store, basis, looked);
+    } catch (err) {
+      // Nothing was set: look at these nodes again next time (their groups' content is kept).
+      for (const n of looked) this.recheck.add(n.nodeId);
+      throw err;
+    }
+    /** One snapshot object per group and version: shared by its nodes, so it is serialised once. */
+    const shared = new Map<string, ProxySnapshot>();
+    /** Nodes whose snapshot here is new or moved: pushed (a stream skips a version its proxy already has). */
+    const updated: string[] = [];
+    for (const [nodeId, version] of agreed.versions) {
+      // Passes are serialised: groups and their content are as they were before the claim.
+      const was = this.compiled.get(nodeId);
+      const [key, content] = contentOf(nodeId);
+      this.compiled.set(nodeId, this.entry(nodeId, version, content, global, egress, shared, key));
+      if (was === undefined || was.version !== version) updated.push(nodeId);
+    }
+    for (const nodeId of agreed.leftOut) this.recheck.add(nodeId);
+    this.lastBasis = basis;
     this.lastPass = { nodesCompiled: affected.size, groupsCompiled, workloadsCompiled, inputsChanged, nodes: this.compiled.size };
-    // Pushed before the versions are saved: the counter is already durable (nextVersion), and
-    // the saved map only lets a restart keep versions; a crash in between costs one re-push.
-    this.onCompiled?.(changed);
-    if (put.size > 0 || stale.length > 0) await this.saveVersions(put, stale);
-    return changed;
+    // Pushed once the versions are in the store: a proxy never runs a version the store could
+    // give to other content after a crash. Nodes new here are pushed too even when the store
+    // kept their version (a restart, a node back): a proxy that said hello before its node was
+    // compiled is waiting for it, and one that has that version is not sent it again.
+    this.onCompiled?.(updated);
+    return agreed.changed;
   }
 
   private entry(
@@ -323,15 +385,5 @@ export class SnapshotCache {
     if (nodes.size > 0) return;
     this.workloadNodes.delete(wkey);
     this.inbound?.forget(wkey);
-  }
-
-  private async saveVersions(put: ReadonlyMap<string, StoredSnapshotVersion>, remove: readonly string[]): Promise<void> {
-    if (this.store.updateSnapshotVersions !== undefined) {
-      await this.store.updateSnapshotVersions({ put, remove });
-      return;
-    }
-    const all = new Map<string, StoredSnapshotVersion>();
-    for (const c of this.compiled.values()) all.set(c.nodeId, { version: c.version, hash: c.hash });
-    await this.store.putSnapshotVersions(all);
   }
 }

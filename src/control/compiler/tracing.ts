@@ -12,9 +12,15 @@ export const DEFAULT_TRACING: TracingSettings = { samplingRatio: DEFAULT_TRACE_S
  * replaced by loopback, since proxies run beside the control plane and cannot dial 0.0.0.0
  * portably. null settings (tracing off) -> undefined: snapshots carry no tracing.
  */
-export function snapshotTracing(settings: TracingSettings | null, apiUrl: string): TracingConfig | undefined {
+export function snapshotTracing(settings: TracingSettings | null, apiUrl: string, controlPlaneOrigins: readonly string[] = []): TracingConfig | undefined {
   if (settings === null) return undefined;
-  return { endpoint: settings.collector ?? `${dialable(apiUrl)}${OTLP_TRACES_PATH}`, samplingRatio: settings.samplingRatio };
+  if (settings.collector !== undefined && settings.collector !== null) {
+    // A collector that is a control plane's own API (a replica named by --trace-collector, the
+    // same on every replica over etcd) is verified as the control plane, like the default one.
+    const own = controlPlaneOrigins.includes(originOf(settings.collector));
+    return { endpoint: settings.collector, samplingRatio: settings.samplingRatio, ...(own ? { controlPlane: true } : {}) };
+  }
+  return { endpoint: `${dialable(apiUrl)}${OTLP_TRACES_PATH}`, samplingRatio: settings.samplingRatio, controlPlane: true };
 }
 
 function dialable(apiUrl: string): string {
@@ -23,4 +29,12 @@ function dialable(apiUrl: string): string {
   else if (u.hostname === '[::]') u.hostname = '[::1]';
   // URL keeps a trailing "/" on an empty path; the traces path is appended after it.
   return u.origin;
+}
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return '';
+  }
 }

@@ -158,10 +158,10 @@ export class PushServer {
    * Who may this caller sign for? A bootstrap token names its identity; a current certificate
    * must carry the node's registered identity; an expired one must pass renewal (below).
    */
-  private authorize(caller: Caller, nodeId: string, token: string | undefined, now: number): { ok: true; identity: string } | { ok: false; status: number; message: string } {
+  private async authorize(caller: Caller, nodeId: string, token: string | undefined, now: number): Promise<{ ok: true; identity: string } | { ok: false; status: number; message: string }> {
     if (caller.kind === 'token') {
       if (token === undefined) return { ok: false, status: 401, message: 'token: a bootstrap token is required' };
-      const t = this.deps.tokens.consume(token, nodeId, now);
+      const t = await this.deps.tokens.consume(token, nodeId, now);
       return t.ok ? t : { ok: false, status: 401, message: t.reason };
     }
     const expected = this.expectedIdentity(nodeId);
@@ -191,7 +191,7 @@ export class PushServer {
     const parsed = parseJson(certificateRequestSchema, body);
     if (!parsed.ok) return err(400, 'TRELLIS_E_CONFIG', parsed.message);
     const { nodeId, csrPem, token } = parsed.value;
-    const auth = this.authorize(caller, nodeId, token, this.deps.clock());
+    const auth = await this.authorize(caller, nodeId, token, this.deps.clock());
     if (!auth.ok) return err(auth.status, 'TRELLIS_E_UNAUTHORIZED', auth.message);
     const identity = auth.identity;
     try {
@@ -220,6 +220,10 @@ export class PushServer {
       tracker: this.deps.tracker,
       authorize: (nodeId) => this.expectedIdentity(nodeId) === peer,
       current: (nodeId) => this.deps.snapshots.get(nodeId),
+      catchUp: async () => {
+        await this.deps.store.sync();
+        await this.deps.snapshots.idle();
+      },
       onPushed: () => this.deps.onEvent?.('snapshot-pushed'),
       onOpen: (nodeId, s) => {
         const old = this.streams.get(nodeId);

@@ -3,7 +3,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Logger } from 'pino';
 import type { ControlMessage, ProxyStatusReport } from '../../api/push.js';
 import { parseJson, proxyMessageSchema, statusSchema, validate } from '../api/schemas.js';
-import { LineSplitter } from './ndjson.js';
+import { LineSplitter } from '../../util/ndjson.js';
 import type { ProxyState, ProxyTracker } from './proxy-tracker.js';
 import { sendError } from './respond.js';
 import { snapshotMessage, type EncodableSnapshot } from './snapshot-message.js';
@@ -18,6 +18,12 @@ export interface PushStreamOptions {
   /** May this peer speak for nodeId? */
   authorize: (nodeId: string) => boolean;
   current: (nodeId: string) => EncodableSnapshot | undefined;
+  /**
+   * Called when a proxy says it runs a newer version than this replica has compiled (it comes
+   * from a replica that was ahead): resolves once this replica has caught up with the store
+   * and compiled, so the proxy is not sent back to older content. Absent: no waiting.
+   */
+  catchUp?: () => Promise<void>;
   onPushed: () => void;
   onOpen: (nodeId: string, s: PushStream) => void;
   onClose: (nodeId: string, s: PushStream) => void;
@@ -35,6 +41,8 @@ const ACK_LINE = /^\{"type":"ack","version":(\d{1,15})\}$/;
  */
 export class PushStream {
   private nodeId: string | null = null;
+  /** The version the proxy is known to run or to have been sent: never sent again. */
+  private known: number | null = null;
   private lastHeard: number;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
@@ -62,9 +70,11 @@ export class PushStream {
   }
 
   sendSnapshot(compiled: EncodableSnapshot): void {
-    if (this.nodeId === null) return;
+    const version = compiled.snapshot.version;
+    if (this.nodeId === null || version === this.known) return;
+    this.known = version;
     const st = this.o.tracker.get(this.nodeId);
-    if (st !== undefined) st.sentVersion = compiled.snapshot.version;
+    if (st !== undefined) st.sentVersion = version;
     if (this.closed || this.res.writableEnded) return;
     this.res.write(snapshotMessage(compiled));
     this.o.onPushed();
@@ -177,15 +187,40 @@ export class PushStream {
     this.status(status);
     this.o.onOpen(nodeId, this);
     this.res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    this.known = lastVersion;
     const snap = this.o.current(nodeId);
-    if (lastVersion !== null && snap !== undefined && lastVersion === snap.snapshot.version) {
-      // The proxy already runs the current snapshot: nothing to send, it is in sync.
-      st.sentVersion = lastVersion;
-      st.ackedVersion = lastVersion;
-    } else if (snap !== undefined) {
-      this.sendSnapshot(snap);
+    if (lastVersion !== null && (snap === undefined || lastVersion > snap.snapshot.version) && this.o.catchUp !== undefined) {
+      // Versions are global (from the store): a higher one, or one for a node this replica has
+      // not compiled yet, was compiled by a replica that is ahead of this one. Catch up first
+      // rather than send the proxy back to older content.
+      this.o.catchUp().then(
+        () => this.resume(nodeId, lastVersion),
+        (err: unknown) => {
+          // This replica cannot reach the store: what it has is older than what the proxy runs.
+          // Send nothing; once it catches up, its passes push anything newer (and skip the
+          // version the proxy has).
+          this.o.logger.warn({ nodeId, err: (err as Error).message }, 'push: catching up with the store failed; the proxy keeps its newer version');
+        },
+      );
+    } else {
+      this.resume(nodeId, lastVersion);
     }
     this.o.logger.info({ nodeId, identity: this.o.peer, lastVersion }, 'proxy connected');
+  }
+
+  /** After hello: the current snapshot unless the proxy already runs it. */
+  private resume(nodeId: string, lastVersion: number | null): void {
+    if (this.closed) return;
+    const snap = this.o.current(nodeId);
+    if (snap === undefined) return;
+    if (lastVersion !== null && lastVersion === snap.snapshot.version) {
+      // The proxy already runs the current snapshot: nothing to send, it is in sync.
+      const st = this.o.tracker.ensure(nodeId, this.o.peer);
+      st.sentVersion = lastVersion;
+      st.ackedVersion = lastVersion;
+      return;
+    }
+    this.sendSnapshot(snap);
   }
 
   private status(raw: unknown): void {

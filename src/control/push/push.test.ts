@@ -18,6 +18,10 @@ const fixture = useControlPlane();
 const cpOf = (): ControlPlane => fixture.cp;
 
 test('token -> CSR -> certificate for the token\'s identity, whatever the CSR asked', async () => {
+  // The agent token gets identities only of workloads its agent reported.
+  const early = await api(cpOf(), 'POST', '/api/v1/agents/a1/tokens', { nodeId: 'default/web/0', identity: WEB });
+  assert.equal(early.status, 403);
+  assert.equal((await api(cpOf(), 'PUT', '/api/v1/agents/a1', agentReport('a1', [workload('web')]))).status, 200);
   const t = await api(cpOf(), 'POST', '/api/v1/agents/a1/tokens', { nodeId: 'default/web/0', identity: WEB });
   assert.equal(t.status, 200);
   const grant = t.json as { token: string; pushUrl: string; trustBundlePem: string[]; controlPlaneIdentity: string };

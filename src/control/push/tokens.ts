@@ -1,37 +1,38 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Store } from '../store/store.js';
 
 export const TOKEN_TTL_MS = 10 * 60 * 1000;
 
-interface Grant {
-  nodeId: string;
-  identity: string;
-  expiresAt: number;
-}
-
 export type TokenResult = { ok: true; identity: string } | { ok: false; reason: string };
+
+/** SHA-256 of a token (hex): what the store keeps, so reading the store never yields a usable token. */
+export function tokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
 
 /**
  * One-time bootstrap tokens: the agent asks for one per proxy start (nodeId + identity);
  * the proxy spends it on its first CSR. A token works once, for its nodeId, within 10 minutes.
- * Kept in memory: a control-plane restart voids outstanding tokens (the agent asks again).
+ * Kept in the Store (by hash), so a token issued by one control-plane replica is spent at any
+ * other, exactly once, and survives a restart; expired ones are swept by the leader's
+ * garbage collection (sweep()).
  */
 export class BootstrapTokens {
-  private readonly grants = new Map<string, Grant>();
+  constructor(
+    private readonly store: Store,
+    private readonly ttlMs: number = TOKEN_TTL_MS,
+  ) {}
 
-  constructor(private readonly ttlMs: number = TOKEN_TTL_MS) {}
-
-  issue(nodeId: string, identity: string, now: number): string {
-    this.sweep(now);
+  async issue(nodeId: string, identity: string, now: number): Promise<string> {
     const token = randomBytes(32).toString('base64url');
-    this.grants.set(token, { nodeId, identity, expiresAt: now + this.ttlMs });
+    await this.store.putBootstrapToken(tokenHash(token), { nodeId, identity, expiresAt: now + this.ttlMs });
     return token;
   }
 
   /** Spends `token` for `nodeId`. A token presented for the wrong node is spent too (no guessing). */
-  consume(token: string, nodeId: string, now: number): TokenResult {
-    const grant = this.grants.get(token);
+  async consume(token: string, nodeId: string, now: number): Promise<TokenResult> {
+    const grant = await this.store.takeBootstrapToken(tokenHash(token));
     if (grant === undefined) return { ok: false, reason: 'unknown or already used token' };
-    this.grants.delete(token);
     if (grant.expiresAt <= now) return { ok: false, reason: 'token expired' };
     const a = Buffer.from(grant.nodeId);
     const b = Buffer.from(nodeId);
@@ -39,7 +40,8 @@ export class BootstrapTokens {
     return { ok: true, identity: grant.identity };
   }
 
-  private sweep(now: number): void {
-    for (const [t, g] of this.grants) if (g.expiresAt <= now) this.grants.delete(t);
+  /** Deletes expired grants (run by one replica: the leader). */
+  sweep(now: number): Promise<number> {
+    return this.store.sweepBootstrapTokens(now);
   }
 }

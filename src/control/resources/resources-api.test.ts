@@ -16,13 +16,15 @@ const httpRoute = (name: string, parent: string, backend: string, extra: Record<
 
 let cp: RunningControlPlane;
 let token: string;
+let agentToken: string;
 let dir: string;
 let cleanup: () => Promise<void>;
 
 async function call(method: string, path: string, body?: unknown, auth = true): Promise<{ status: number; json: unknown }> {
+  const bearer = path.startsWith('/agents/') ? agentToken : token;
   const res = await fetch(`${cp.apiUrl}/api/v1${path}`, {
     method,
-    headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${token}` } : {}) },
+    headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${bearer}` } : {}) },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: res.status, json: await res.json() };
@@ -30,7 +32,8 @@ async function call(method: string, path: string, body?: unknown, auth = true): 
 
 const start = async (): Promise<void> => {
   cp = await runControlPlane({ stateDir: dir, api: { host: '127.0.0.1', port: 0 }, push: { host: '127.0.0.1', port: 0 }, trustDomain: 'test.local', certTtlMs: 3600_000, logLevel: 'silent' });
-  token = (await readFile(join(dir, 'agent-token'), 'utf8')).trim();
+  token = (await readFile(join(dir, 'admin-token'), 'utf8')).trim();
+  agentToken = (await readFile(join(dir, 'agent-token'), 'utf8')).trim();
 };
 
 before(async () => {

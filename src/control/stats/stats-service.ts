@@ -1,3 +1,4 @@
+import type { Dispatcher } from 'undici';
 import type { PrometheusTargetGroup, ProxyView, ServiceView, WorkloadView } from '../../api/registry.js';
 import type { SeriesView, StatsView, WorkloadStatusView } from '../../api/stats.js';
 import { ScrapeRing, storedDelta } from './scrape-ring.js';
@@ -28,6 +29,8 @@ export interface StatsSources {
   clock?: () => number;
   /** A proxy that could not be scraped (left out of that scrape). Default: ignored. */
   onScrapeError?: (target: string, err: Error) => void;
+  /** The client for an https admin URL (a proxy's remote admin listener on another host). */
+  dispatcherFor?: (url: string) => Dispatcher | undefined;
 }
 
 /** The dashboard's golden metrics (src/api/stats.ts): scrapes proxies while watched, answers from memory. */
@@ -48,6 +51,7 @@ export class StatsService {
       watchMs: sources.watchMs ?? DEFAULT_WATCH_MS,
       clock: this.clock,
       onError: sources.onScrapeError ?? (() => {}),
+      ...(sources.dispatcherFor !== undefined ? { dispatcherFor: sources.dispatcherFor } : {}),
     });
   }
 

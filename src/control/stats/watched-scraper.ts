@@ -3,6 +3,7 @@
  * stats API) keeps it going for `watchMs`; after that the timer stops and an unwatched mesh
  * costs nothing. Starting again clears the ring, so a window never spans a pause.
  */
+import type { Dispatcher } from 'undici';
 import type { PrometheusTargetGroup } from '../../api/registry.js';
 import { scrapeTargets } from '../../telemetry/golden/scrape.js';
 import type { ScrapeRing } from './scrape-ring.js';
@@ -16,6 +17,8 @@ export interface WatchedScraperOptions {
   clock: () => number;
   /** A proxy that could not be scraped (left out of that scrape). */
   onError: (target: string, err: Error) => void;
+  /** The client for an https admin URL (a proxy on another host); default undici's. */
+  dispatcherFor?: (url: string) => Dispatcher | undefined;
 }
 
 export class WatchedScraper {
@@ -74,7 +77,7 @@ export class WatchedScraper {
   private async scrapeOnce(): Promise<void> {
     const generation = this.generation;
     const at = this.o.clock();
-    const scrapes = await scrapeTargets(this.o.targets(), this.o.onError, this.timeoutMs);
+    const scrapes = await scrapeTargets(this.o.targets(), this.o.onError, this.timeoutMs, this.o.dispatcherFor);
     if (generation !== this.generation) return;
     const newest = this.o.ring.newest();
     // An injected clock may stand still; scrapes keep their order anyway.

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Resource } from '../../api/resources.js';
 import { agentReport, tempDir, workload } from '../test-support.js';
 import { FileStore } from './file-store.js';
+import { storeConformance } from './store-conformance.js';
+import type { Store } from './store.js';
 
 test('agents, snapshot versions and node identities persist across a reopen; files are 0600', async () => {
   const { dir, cleanup } = await tempDir();
@@ -15,7 +17,7 @@ test('agents, snapshot versions and node identities persist across a reopen; fil
     await s.putAgent({ report: agentReport('a2', []), receivedAt: 6 });
     assert.equal(await s.deleteAgent('a2'), true);
     assert.equal(await s.deleteAgent('nope'), false);
-    await s.putSnapshotVersions(new Map([['default/web/0', { version: 3, hash: 'h' }]]));
+    const claimed = await s.claimSnapshotVersions(new Map([['default/web/0', 'h']]), s.revision());
     await s.putNodeIdentity('default/web/0', 'spiffe://td/ns/default/sa/web');
     await s.close();
 
@@ -30,7 +32,8 @@ test('agents, snapshot versions and node identities persist across a reopen; fil
     const again = await FileStore.open(join(dir, 'store'));
     assert.deepEqual(again.agents().map((a) => a.report.agentId), ['a1']);
     assert.equal(again.agents()[0]?.report.workloads[0]?.name, 'web');
-    assert.deepEqual(again.snapshotVersions().get('default/web/0'), { version: 3, hash: 'h' });
+    assert.deepEqual(again.snapshotVersions().get('default/web/0'), claimed.get('default/web/0'));
+    assert.equal(again.snapshotVersions().get('default/web/0')?.hash, 'h');
     assert.equal(again.nodeIdentities().get('default/web/0'), 'spiffe://td/ns/default/sa/web');
     await again.close();
   } finally {
@@ -69,16 +72,21 @@ test('a corrupt store file is reported, not ignored', async () => {
   }
 });
 
-test('a renewal with the same report does not rewrite the agent\'s file; a changed report does', async () => {
+test('a renewal with the same report does not rewrite the agent\'s file but is announced; a changed report is written', async () => {
   const { dir, cleanup } = await tempDir();
   try {
     const s = await FileStore.open(dir);
+    const heard: number[] = [];
+    s.onChange((c) => {
+      if (c.kind === 'agent' && c.agent !== null) heard.push(c.agent.receivedAt);
+    });
     await s.putAgent({ report: agentReport('a1', [workload('web')]), receivedAt: 1 });
     const path = join(dir, 'agents', 'a1.json');
     await writeFile(path, '"marker"', { mode: 0o600 });
     await s.putAgent({ report: agentReport('a1', [workload('web')]), receivedAt: 2 });
     assert.equal(await readFile(path, 'utf8'), '"marker"', 'same content: no write');
     assert.equal(s.agents()[0]?.receivedAt, 2, 'memory has the renewal');
+    assert.deepEqual(heard, [1, 2], 'the renewal is announced (the control plane restarts the lease on it)');
     await s.putAgent({ report: agentReport('a1', [workload('web', { readyPorts: [20009] })]), receivedAt: 3 });
     const stored = JSON.parse(await readFile(path, 'utf8')) as { report: { workloads: { replicas: { endpoints: { portNumber: number }[] }[] }[] } };
     assert.equal(stored.report.workloads[0]?.replicas[0]?.endpoints[0]?.portNumber, 20009);
@@ -102,6 +110,7 @@ test('writes of one document queued behind another join: the last state is writt
     await Promise.all([...writes, ...commits]);
     assert.deepEqual(await Promise.all(versions), [1, 2, 3]);
     const inMemory = [...s.resources().keys()];
+    assert.deepEqual(inMemory, ['HTTPRoute/default/first', 'HTTPRoute/default/second'], 'the second batch builds on the first, still being written');
     await s.close();
     const again = await FileStore.open(dir);
     assert.deepEqual(again.agents().map((a) => a.report.agentId).sort(), ['a1', 'a2', 'a3', 'a4', 'a5']);
@@ -127,6 +136,40 @@ test('agents stored by an older version in one agents.json move to one file each
     const again = await FileStore.open(dir);
     assert.equal(again.agents().find((a) => a.report.agentId === 'h/1')?.report.workloads[0]?.name, 'web');
     await again.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+storeConformance('FileStore', async () => {
+  const t = await tempDir();
+  let store: Store = await FileStore.open(join(t.dir, 'store'));
+  return {
+    get store() {
+      return store;
+    },
+    async reopen() {
+      await store.close();
+      store = await FileStore.open(join(t.dir, 'store'));
+      return store;
+    },
+    async cleanup() {
+      await store.close();
+      await t.cleanup();
+    },
+  };
+});
+
+test('credentials.json is 0600 and holds hashes only (the rest of the credential contract: store-conformance.ts)', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const s = await FileStore.open(join(dir, 'store'));
+    await s.putApiToken({ id: 'aaaaaaaaaaaaaaaa', hash: 'h1', role: 'read', name: 'grafana', createdAt: 1, expiresAt: null });
+    await s.close();
+    assert.equal((await stat(join(dir, 'store', 'credentials.json'))).mode & 0o777, 0o600);
+    assert.deepEqual(JSON.parse(await readFile(join(dir, 'store', 'credentials.json'), 'utf8')).apiTokens, [
+      { id: 'aaaaaaaaaaaaaaaa', hash: 'h1', role: 'read', name: 'grafana', createdAt: 1, expiresAt: null },
+    ]);
   } finally {
     await cleanup();
   }

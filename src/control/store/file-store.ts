@@ -3,7 +3,25 @@ import { chmod, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/
 import { join } from 'node:path';
 import { TrellisError } from '../../errors.js';
 import type { Resource } from '../../api/resources.js';
-import { resourceKey, type Store, type StoredAgent, type StoredSnapshotVersion } from './store.js';
+import { StoreEvents } from './store-events.js';
+import {
+  resourceKey,
+  StoreConflictError,
+  type ReplicaInfo,
+  type Store,
+  type StoreChange,
+  type StoredAgent,
+  type StoredGrant,
+  type StoredSnapshotVersion,
+} from './store.js';
+import type { SpendResult, StoredApiToken, StoredHostPolicy, StoredJoinToken } from './credential-store.js';
+
+/** `credentials.json`: API tokens, join tokens and host policies (hashes only, never a secret). */
+interface Credentials {
+  apiTokens: StoredApiToken[];
+  joinTokens: StoredJoinToken[];
+  hosts: StoredHostPolicy[];
+}
 
 interface Meta {
   version: number;
@@ -12,11 +30,22 @@ interface Meta {
 /**
  * The embedded store: a few JSON documents in `<dir>` (0700) and one per agent in
  * `<dir>/agents/`, each replaced atomically (write a 0600 temp file, then rename), writes
- * serialised so a later state never loses to an earlier one.
+ * serialised so a later state never loses to an earlier one. One process owns it: it is
+ * always the leader, the only replica, and its caller expires agents' leases (expiresAgents
+ * is false). Layout and why: README.md.
  */
 export class FileStore implements Store {
   readonly kind = 'file';
+  readonly expiresAgents = false;
   private readonly agentMap = new Map<string, StoredAgent>();
+  private readonly tokens = new Map<string, StoredGrant>();
+  private readonly events = new StoreEvents();
+  private self: ReplicaInfo | null = null;
+  /**
+   * revision(): counts announced changes, going on from the newest basis stored (one writer:
+   * its claims go stale only if this restarted from 0).
+   */
+  private changes = 0;
   /** JSON of each agent's stored report, to tell a renewal from a change. */
   private readonly agentJson = new Map<string, string>();
   /** Writes queued and not started, by document: a later write of the same document joins it. */
@@ -26,6 +55,13 @@ export class FileStore implements Store {
   private meta: Meta = { version: 0 };
   private resourceMap = new Map<string, Resource>();
   private resVersion = 0;
+  private readonly apiTokenMap = new Map<string, StoredApiToken>();
+  private readonly joinTokenMap = new Map<string, StoredJoinToken>();
+  private readonly hostMap = new Map<string, StoredHostPolicy>();
+  /** Resources of the last batch accepted and not yet on disk (null: none pending). */
+  private resStaged: Map<string, Resource> | null = null;
+  /** Resource version on disk. */
+  private resDurable = 0;
   private queue: Promise<void> = Promise.resolve();
   private closed = false;
 
@@ -60,17 +96,99 @@ export class FileStore implements Store {
     }
     for (const [k, v] of Object.entries((await s.read<Record<string, StoredSnapshotVersion>>('snapshots.json')) ?? {})) {
       s.snapshots.set(k, v);
+      // revision() goes on from the newest basis stored: a compile after a restart is never
+      // older than one before it (else its claims would be left out as stale).
+      if (typeof v.basis === 'number' && v.basis > s.changes) s.changes = v.basis;
     }
     for (const [k, v] of Object.entries((await s.read<Record<string, string>>('nodes.json')) ?? {})) s.identities.set(k, v);
+    for (const [k, v] of Object.entries((await s.read<Record<string, StoredGrant>>('tokens.json')) ?? {})) s.tokens.set(k, v);
     const res = await s.read<{ version: number; items: Resource[] }>('resources.json');
     if (res !== null) {
       if (!Number.isSafeInteger(res.version) || res.version < 0 || !Array.isArray(res.items)) {
         throw new TrellisError('TRELLIS_E_CONFIG', `corrupt resources in ${join(dir, 'resources.json')}`);
       }
       s.resVersion = res.version;
+      s.resDurable = res.version;
       for (const r of res.items) s.resourceMap.set(resourceKey(r.kind, r.metadata.namespace, r.metadata.name), r);
     }
+    const creds = await s.read<Partial<Credentials>>('credentials.json');
+    if (creds !== null) {
+      if (typeof creds !== 'object' || ![creds.apiTokens, creds.joinTokens, creds.hosts].every((l) => l === undefined || Array.isArray(l))) {
+        throw new TrellisError('TRELLIS_E_CONFIG', `corrupt credentials in ${join(dir, 'credentials.json')}`);
+      }
+      for (const t of creds.apiTokens ?? []) s.apiTokenMap.set(t.id, t);
+      for (const t of creds.joinTokens ?? []) s.joinTokenMap.set(t.id, t);
+      for (const h of creds.hosts ?? []) s.hostMap.set(h.host, h);
+    }
     return s;
+  }
+
+  // ---- credentials (one document, written whole) ----
+
+  apiTokens(): ReadonlyMap<string, StoredApiToken> {
+    return this.apiTokenMap;
+  }
+
+  putApiToken(token: StoredApiToken): Promise<void> {
+    this.apiTokenMap.set(token.id, { ...token });
+    return this.writeCredentials();
+  }
+
+  async deleteApiToken(id: string): Promise<boolean> {
+    if (!this.apiTokenMap.delete(id)) return false;
+    await this.writeCredentials();
+    return true;
+  }
+
+  joinTokens(): ReadonlyMap<string, StoredJoinToken> {
+    return this.joinTokenMap;
+  }
+
+  putJoinToken(token: StoredJoinToken): Promise<void> {
+    this.joinTokenMap.set(token.id, { ...token });
+    return this.writeCredentials();
+  }
+
+  async deleteJoinToken(id: string): Promise<boolean> {
+    if (!this.joinTokenMap.delete(id)) return false;
+    await this.writeCredentials();
+    return true;
+  }
+
+  async spendJoinToken(id: string, now: number): Promise<SpendResult> {
+    // One process owns a file store and this check-and-set runs without an await in between,
+    // so two calls cannot both see the token unused.
+    const t = this.joinTokenMap.get(id);
+    if (t === undefined) return { ok: false, reason: 'unknown' };
+    if (t.usedAt !== null) return { ok: false, reason: 'used' };
+    if (t.expiresAt <= now) return { ok: false, reason: 'expired' };
+    const spent = { ...t, usedAt: now };
+    this.joinTokenMap.set(id, spent);
+    await this.writeCredentials();
+    return { ok: true, token: spent };
+  }
+
+  hostPolicies(): ReadonlyMap<string, StoredHostPolicy> {
+    return this.hostMap;
+  }
+
+  putHostPolicy(policy: StoredHostPolicy): Promise<void> {
+    this.hostMap.set(policy.host, { ...policy, serviceAccounts: [...policy.serviceAccounts] });
+    return this.writeCredentials();
+  }
+
+  async deleteHostPolicy(host: string): Promise<boolean> {
+    if (!this.hostMap.delete(host)) return false;
+    await this.writeCredentials();
+    return true;
+  }
+
+  private writeCredentials(): Promise<void> {
+    return this.write('credentials.json', (): Credentials => ({
+      apiTokens: [...this.apiTokenMap.values()],
+      joinTokens: [...this.joinTokenMap.values()],
+      hosts: [...this.hostMap.values()],
+    }));
   }
 
   resources(): ReadonlyMap<string, Resource> {
@@ -82,39 +200,69 @@ export class FileStore implements Store {
   }
 
   commitResources(batch: { version: number; put: Resource[]; remove: string[] }): Promise<void> {
-    // Build the next state first and swap it in whole: one file, one rename, all or nothing.
-    const next = new Map(this.resourceMap);
+    if (batch.version !== this.resVersion + 1) {
+      return Promise.reject(new StoreConflictError(`resource version is ${this.resVersion}, the batch expected ${batch.version - 1}`));
+    }
+    // Build the next state first and swap it in whole: one file, one rename, all or nothing. It
+    // starts from the last batch accepted (possibly still being written), not the last durable one.
+    const next = new Map(this.resStaged ?? this.resourceMap);
     for (const k of batch.remove) next.delete(k);
     for (const r of batch.put) next.set(resourceKey(r.kind, r.metadata.namespace, r.metadata.name), r);
-    const state = { version: Math.max(this.resVersion, batch.version), items: [...next.values()] };
+    const state = { version: batch.version, items: [...next.values()] };
+    // Claimed now, so a second batch computed from the same state conflicts rather than both landing.
+    this.resVersion = batch.version;
+    this.resStaged = next;
     const p = this.write('resources.json', () => state);
-    return p.then(() => {
-      this.resourceMap = next;
-      this.resVersion = state.version;
-    });
+    return p.then(
+      () => {
+        this.resourceMap = next;
+        this.resDurable = state.version;
+        if (this.resStaged === next) this.resStaged = null;
+        this.emit({ kind: 'resources', version: state.version });
+      },
+      (err: unknown) => {
+        // Back to what is on disk: batches accepted after this one failed with it (one queue).
+        this.resStaged = null;
+        this.resVersion = this.resDurable;
+        throw err;
+      },
+    );
   }
 
   agents(): StoredAgent[] {
     return [...this.agentMap.values()];
   }
 
-  putAgent(agent: StoredAgent): Promise<void> {
+  async putAgent(agent: StoredAgent): Promise<void> {
+    const id = agent.report.agentId;
     const json = JSON.stringify(agent.report);
-    const same = this.agentJson.get(agent.report.agentId) === json;
-    this.agentMap.set(agent.report.agentId, agent);
-    this.agentJson.set(agent.report.agentId, json);
+    const same = this.agentJson.get(id) === json;
+    this.agentMap.set(id, agent);
+    this.agentJson.set(id, json);
     // A renewal with the same report changes only receivedAt, which is for display (leases
     // restart on load): agents renew every few seconds, and writing each renewal was most of a
     // big mesh's control-plane CPU. Each agent has its own file, so a change writes one report,
-    // not the whole mesh's.
-    if (same) return this.queue;
-    return this.write(agentFile(agent.report.agentId), () => agent);
+    // not the whole mesh's. The renewal is still announced: here the control plane ends leases
+    // (Registry.expire), and the event is what restarts this one.
+    if (same) {
+      await this.queue;
+    } else {
+      try {
+        await this.write(agentFile(id), () => agent);
+      } catch (err) {
+        // Not on disk: the next report must be written even if it is the same.
+        if (this.agentJson.get(id) === json) this.agentJson.delete(id);
+        throw err;
+      }
+    }
+    this.emit({ kind: 'agent', agentId: id, agent });
   }
 
   async deleteAgent(agentId: string): Promise<boolean> {
     this.agentJson.delete(agentId);
     if (!this.agentMap.delete(agentId)) return false;
     await this.write(agentFile(agentId), null);
+    this.emit({ kind: 'agent', agentId, agent: null });
     return true;
   }
 
@@ -133,15 +281,55 @@ export class FileStore implements Store {
     return this.snapshots;
   }
 
-  putSnapshotVersions(entries: ReadonlyMap<string, StoredSnapshotVersion>): Promise<void> {
-    this.snapshots = new Map(entries);
-    return this.write('snapshots.json', () => Object.fromEntries(this.snapshots));
+  async claimSnapshotVersions(proposals: ReadonlyMap<string, string>, basis: number): Promise<Map<string, StoredSnapshotVersion>> {
+    const out = new Map<string, StoredSnapshotVersion>();
+    const fresh: string[] = [];
+    for (const [nodeId, hash] of proposals) {
+      const known = this.snapshots.get(nodeId);
+      if (known !== undefined && known.hash === hash) out.set(nodeId, known);
+      // The same rule as over etcd; with one writer it only matters to a caller that passes an old basis.
+      else if (known !== undefined && (known.basis ?? 0) > basis) continue;
+      else fresh.push(nodeId);
+    }
+    if (fresh.length === 0) return out;
+    // The counter (meta.json) and the entries (snapshots.json): two documents, queued together
+    // and each joined with any write of it already waiting. A crash between them leaves the
+    // counter ahead (a version is skipped, never reused): the restart finds the old hashes and
+    // claims again, costing each changed proxy one snapshot it may already have.
+    const version = this.meta.version + 1;
+    this.meta = { version };
+    const before = new Map<string, StoredSnapshotVersion | undefined>();
+    for (const nodeId of fresh) {
+      const v: StoredSnapshotVersion = { version, hash: proposals.get(nodeId) as string, basis };
+      before.set(nodeId, this.snapshots.get(nodeId));
+      this.snapshots.set(nodeId, v);
+      out.set(nodeId, v);
+    }
+    try {
+      await Promise.all([this.write('meta.json', () => this.meta), this.writeSnapshots()]);
+    } catch (err) {
+      // Not durable: forget the claim, so the next one is written (never answered from memory).
+      for (const [nodeId, prev] of before) {
+        if (this.snapshots.get(nodeId) !== out.get(nodeId)) continue;
+        if (prev === undefined) this.snapshots.delete(nodeId);
+        else this.snapshots.set(nodeId, prev);
+      }
+      throw err;
+    }
+    return out;
   }
 
-  updateSnapshotVersions(changes: { put: ReadonlyMap<string, StoredSnapshotVersion>; remove: readonly string[] }): Promise<void> {
-    // One document holds them all here: change the map, write the document.
-    for (const k of changes.remove) this.snapshots.delete(k);
-    for (const [k, v] of changes.put) this.snapshots.set(k, v);
+  async forgetSnapshotVersions(nodeIds: readonly string[]): Promise<void> {
+    let n = 0;
+    for (const id of nodeIds) if (this.snapshots.delete(id)) n++;
+    if (n > 0) await this.writeSnapshots();
+  }
+
+  revision(): number {
+    return this.changes;
+  }
+
+  private writeSnapshots(): Promise<void> {
     return this.write('snapshots.json', () => Object.fromEntries(this.snapshots));
   }
 
@@ -155,9 +343,61 @@ export class FileStore implements Store {
     return this.write('nodes.json', () => Object.fromEntries(this.identities));
   }
 
+  async putBootstrapToken(tokenHash: string, grant: StoredGrant): Promise<void> {
+    this.tokens.set(tokenHash, grant);
+    await this.write('tokens.json', () => Object.fromEntries(this.tokens));
+  }
+
+  async takeBootstrapToken(tokenHash: string): Promise<StoredGrant | undefined> {
+    const grant = this.tokens.get(tokenHash);
+    if (grant === undefined) return undefined;
+    // Gone from memory before the write: a second taker in this process finds nothing.
+    this.tokens.delete(tokenHash);
+    await this.write('tokens.json', () => Object.fromEntries(this.tokens));
+    return grant;
+  }
+
+  async sweepBootstrapTokens(now: number): Promise<number> {
+    let n = 0;
+    for (const [k, g] of this.tokens) {
+      if (g.expiresAt <= now) {
+        this.tokens.delete(k);
+        n++;
+      }
+    }
+    if (n > 0) await this.write('tokens.json', () => Object.fromEntries(this.tokens));
+    return n;
+  }
+
+  announceReplica(self: ReplicaInfo): Promise<void> {
+    this.self = self;
+    return Promise.resolve();
+  }
+
+  replicas(): ReplicaInfo[] {
+    return this.self === null ? [] : [this.self];
+  }
+
+  isLeader(): boolean {
+    return true;
+  }
+
+  onChange(listener: (change: StoreChange) => void): () => void {
+    return this.events.subscribe(listener);
+  }
+
+  sync(): Promise<void> {
+    return this.queue;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     await this.queue;
+  }
+
+  private emit(change: StoreChange): void {
+    this.changes++;
+    this.events.emit(change);
   }
 
   private async read<T>(name: string): Promise<T | null> {

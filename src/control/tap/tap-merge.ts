@@ -1,4 +1,4 @@
-import { request } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import type { TapMessage, TapQuery } from '../../api/tap.js';
 import { tapQueryParams } from '../../telemetry/tap-filter.js';
 import { ndjsonLines } from '../../telemetry/tap-lines.js';
@@ -14,6 +14,8 @@ export interface TapOutput {
 export interface MergeOptions {
   /** For the proxy's response head and its `attached` line. Default 5000 ms. */
   attachTimeoutMs?: number;
+  /** The client for an https admin URL (a proxy's remote admin listener on another host); default undici's. */
+  dispatcherFor?: (url: string) => Dispatcher | undefined;
 }
 
 /**
@@ -52,7 +54,10 @@ export async function mergeTaps(targets: readonly TapTarget[], query: TapQuery, 
 
   const pumps = targets.map(async (t): Promise<{ lines: AsyncGenerator<string> } | { error: string }> => {
     try {
-      const res = await request(`${t.adminUrl}${path}`, {
+      const url = `${t.adminUrl}${path}`;
+      const dispatcher = options.dispatcherFor?.(url);
+      const res = await request(url, {
+        ...(dispatcher !== undefined ? { dispatcher } : {}),
         signal: upstream.signal,
         headersTimeout: attachTimeoutMs,
         bodyTimeout: 0,

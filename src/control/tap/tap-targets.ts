@@ -22,5 +22,5 @@ export function tapTargets(workloads: readonly WorkloadView[], workload: string 
     chosen = workloads.filter((w) => w.name === name && (ns === undefined || w.namespace === ns));
     if (chosen.length === 0) throw new HttpError(404, 'TRELLIS_E_NOT_FOUND', `workload: no workload "${workload}"`);
   }
-  return adminTargets(chosen).map((t) => ({ nodeId: t.replica.nodeId, adminUrl: `http://${t.hostPort}` }));
+  return adminTargets(chosen).map((t) => ({ nodeId: t.replica.nodeId, adminUrl: `${t.scheme}://${t.hostPort}` }));
 }

@@ -41,7 +41,7 @@ export class AdminServer {
     private readonly listenAt: HostPort,
     private readonly source: AdminSource,
   ) {
-    this.server = http.createServer((req, res) => this.handle(req, res));
+    this.server = http.createServer((req, res) => handleAdminRequest(this.source, req, res, false));
     this.server.keepAliveTimeout = 5_000;
   }
 
@@ -63,37 +63,41 @@ export class AdminServer {
       this.server.closeAllConnections();
     });
   }
+}
 
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const path = (req.url ?? '/').split('?')[0];
-    const send = (status: number, type: string, body: string): void => {
-      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
-      res.end(body);
-    };
-    if (req.method === 'GET' && path === '/live') return send(200, 'text/plain', 'live\n');
-    if (req.method === 'GET' && path === '/ready') {
-      if (this.source.isReady()) return send(200, 'text/plain', 'ready\n');
-      return send(503, 'text/plain', `${this.source.notReadyReason?.() ?? 'not ready'}\n`);
-    }
-    if (req.method === 'GET' && path === '/metrics') {
-      this.source.metricsText().then(
-        (text) => send(200, this.source.metricsContentType, text),
-        (err: Error) => send(500, 'text/plain', `${err.message}\n`),
-      );
-      return;
-    }
-    if (req.method === 'GET' && path === '/config') {
-      return send(200, 'application/json', `${JSON.stringify(this.source.configDump(), null, 2)}\n`);
-    }
-    if (req.method === 'GET' && path === '/tap' && this.source.tap !== undefined) return serveTap(req, res, this.source.tap);
-    if (req.method === 'POST' && path === '/drain' && this.source.drain !== undefined) {
-      if (!bearerMatches(req.headers.authorization, this.source.adminToken)) {
-        res.setHeader('www-authenticate', 'Bearer realm="trellis-proxy-admin"');
-        return send(401, 'text/plain', 'unauthorized: POST /drain needs the admin token of this proxy (authorization: Bearer ...)\n');
-      }
-      this.source.drain();
-      return send(202, 'text/plain', 'draining\n');
-    }
-    send(404, 'text/plain', 'not found\n');
+/**
+ * The admin endpoints over one request. `readOnly` (the remote listener, remote-admin-server.ts)
+ * leaves out POST /drain: changing a proxy's state stays a loopback call with the admin token.
+ */
+export function handleAdminRequest(source: AdminSource, req: http.IncomingMessage, res: http.ServerResponse, readOnly: boolean): void {
+  const path = (req.url ?? '/').split('?')[0];
+  const send = (status: number, type: string, body: string): void => {
+    res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+    res.end(body);
+  };
+  if (req.method === 'GET' && path === '/live') return send(200, 'text/plain', 'live\n');
+  if (req.method === 'GET' && path === '/ready') {
+    if (source.isReady()) return send(200, 'text/plain', 'ready\n');
+    return send(503, 'text/plain', `${source.notReadyReason?.() ?? 'not ready'}\n`);
   }
+  if (req.method === 'GET' && path === '/metrics') {
+    source.metricsText().then(
+      (text) => send(200, source.metricsContentType, text),
+      (err: Error) => send(500, 'text/plain', `${err.message}\n`),
+    );
+    return;
+  }
+  if (req.method === 'GET' && path === '/config') {
+    return send(200, 'application/json', `${JSON.stringify(source.configDump(), null, 2)}\n`);
+  }
+  if (req.method === 'GET' && path === '/tap' && source.tap !== undefined) return serveTap(req, res, source.tap);
+  if (!readOnly && req.method === 'POST' && path === '/drain' && source.drain !== undefined) {
+    if (!bearerMatches(req.headers.authorization, source.adminToken)) {
+      res.setHeader('www-authenticate', 'Bearer realm="trellis-proxy-admin"');
+      return send(401, 'text/plain', 'unauthorized: POST /drain needs the admin token of this proxy (authorization: Bearer ...)\n');
+    }
+    source.drain();
+    return send(202, 'text/plain', 'draining\n');
+  }
+  send(404, 'text/plain', 'not found\n');
 }

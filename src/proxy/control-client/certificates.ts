@@ -16,6 +16,12 @@ export interface IssuedCredentials {
 
 const CALL_TIMEOUT_MS = 10_000;
 
+/** The control plane's push endpoints in the order to try them: pushUrls (replicas), else pushUrl alone. */
+export function pushUrlsOf(bootstrap: ProxyBootstrap): string[] {
+  const list = bootstrap.controlPlane.pushUrls;
+  return list !== undefined && list.length > 0 ? [...new Set(list)] : [bootstrap.controlPlane.pushUrl];
+}
+
 /** TLS options to reach the control plane: its chain must end in `bundle` and carry its SPIFFE ID. */
 export function controlPlaneTls(bootstrap: ProxyBootstrap, creds: WorkloadCredentialSet | null, bundle: string[]): tls.ConnectionOptions {
   return clientTlsOptions(creds, bundle, bootstrap.controlPlane.identity, ['h2']);
@@ -24,7 +30,9 @@ export function controlPlaneTls(bootstrap: ProxyBootstrap, creds: WorkloadCreden
 /**
  * Generates a key and CSR and asks the control plane to sign it: with the one-time token
  * over server-authenticated TLS (first certificate), or over mTLS with the current
- * certificate (rotation). The private key never leaves this process.
+ * certificate (rotation). The private key never leaves this process. Replicas are tried in
+ * order while they cannot be reached; an answer (even a refusal) ends the search, since every
+ * replica would answer the same.
  */
 export async function requestCertificate(
   bootstrap: ProxyBootstrap,
@@ -35,13 +43,35 @@ export async function requestCertificate(
   const body: CertificateRequest = { csrPem, nodeId: bootstrap.node.id };
   if (current === null) body.token = bootstrap.controlPlane.token;
   const path = current === null ? PUSH_PATH_CERTIFICATE : PUSH_PATH_ROTATE;
-  const session = await connectH2(bootstrap.controlPlane.pushUrl, controlPlaneTls(bootstrap, current, bundle), CALL_TIMEOUT_MS);
+  let last: unknown;
+  for (const url of pushUrlsOf(bootstrap)) {
+    try {
+      return await askOne(url, bootstrap, current, bundle, path, body, keyPem);
+    } catch (err) {
+      if (!(err instanceof TrellisError) || (err.code !== 'TRELLIS_E_CONTROL_PLANE_UNREACHABLE' && err.code !== 'TRELLIS_E_TIMEOUT')) throw err;
+      last = err;
+    }
+  }
+  throw last instanceof Error ? last : new TrellisError('TRELLIS_E_CONTROL_PLANE_UNREACHABLE', 'no control plane to ask');
+}
+
+async function askOne(
+  url: string,
+  bootstrap: ProxyBootstrap,
+  current: WorkloadCredentialSet | null,
+  bundle: string[],
+  path: string,
+  body: CertificateRequest,
+  keyPem: string,
+): Promise<IssuedCredentials> {
+  const session = await connectH2(url, controlPlaneTls(bootstrap, current, bundle), CALL_TIMEOUT_MS);
   try {
     const { status, json } = await postJson(session, path, body, CALL_TIMEOUT_MS);
     if (status !== 200) {
       const e = (json as Partial<ErrorBody> | null)?.error;
       throw new TrellisError(
-        status === 401 || status === 403 ? 'TRELLIS_E_UNAUTHORIZED' : 'TRELLIS_E_IDENTITY',
+        // A replica in trouble (5xx: e.g. its etcd is away) is as good as unreachable: try the next.
+        status === 401 || status === 403 ? 'TRELLIS_E_UNAUTHORIZED' : status >= 500 ? 'TRELLIS_E_CONTROL_PLANE_UNREACHABLE' : 'TRELLIS_E_IDENTITY',
         `POST ${path}: ${status} ${e?.code ?? ''} ${e?.message ?? ''}`.trim(),
       );
     }

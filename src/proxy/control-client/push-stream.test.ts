@@ -137,3 +137,33 @@ test('push stream: hello, ACK, NACK keeps the last good config, reconnect resume
     client.stop();
   }
 });
+
+test('push stream: with several control-plane replicas, an unreachable one is skipped and the next is used at once', async () => {
+  // A port that was free a moment ago: nothing listens there.
+  const dead = await new Promise<number>((resolve) => {
+    const s = http2.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+  const boot = { ...rt.bootstrap, controlPlane: { ...rt.bootstrap.controlPlane, pushUrls: [`https://127.0.0.1:${dead}`, `https://127.0.0.1:${port}`] } };
+  const client = new PushClient({
+    bootstrap: boot,
+    credentials: rt.tls.credentials,
+    logger: silentLogger(),
+    apply: (s) => rt.applySnapshot(s),
+    status: () => rt.status(),
+    random: () => 0,
+    pingIntervalMs: 100,
+  });
+  client.start();
+  try {
+    const c = await nextConn();
+    const hello = await nextMessage(c);
+    assert.equal(hello.type, 'hello');
+    assert.equal(client.url, `https://127.0.0.1:${port}`, 'the second replica serves the stream');
+  } finally {
+    client.stop();
+  }
+});

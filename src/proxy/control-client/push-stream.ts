@@ -6,8 +6,9 @@ import type { ControlMessage, ProxyMessage, ProxyStatusReport } from '../../api/
 import type { ProxySnapshot } from '../../api/snapshot.js';
 import type { WorkloadCredentials } from '../../identity/workload-credentials.js';
 import { Backoff } from './backoff.js';
-import { controlPlaneTls } from './certificates.js';
+import { controlPlaneTls, pushUrlsOf } from './certificates.js';
 import { connectH2 } from './h2-json.js';
+import { LineSplitter } from '../../util/ndjson.js';
 
 export interface PushClientOptions {
   bootstrap: ProxyBootstrap;
@@ -24,8 +25,10 @@ export interface PushClientOptions {
 /**
  * The push stream: hello with the last applied version, then snapshots (ACK/NACK each),
  * pings both ways, status reports every 10 s and after each certificate rotation. When the stream dies it reconnects forever
- * with jittered exponential backoff (100 ms..5 s) while the proxy serves on its last good
- * config.
+ * while the proxy serves on its last good config: to the next control-plane replica at once
+ * (bootstrap pushUrls), and after every replica was tried, with jittered exponential backoff
+ * (100 ms..5 s). Versions are global across replicas, so the hello's lastVersion resumes
+ * correctly wherever the proxy lands.
  */
 export class PushClient {
   private lastVersion: number | null = null;
@@ -37,6 +40,11 @@ export class PushClient {
   private statusTimer: NodeJS.Timeout | null = null;
   private lastHeard = 0;
   private readonly backoff: Backoff;
+  private readonly urls: string[];
+  /** The replica tried now (index into urls); kept while its stream lives. */
+  private urlIndex = 0;
+  /** Replicas tried since a stream last opened: backoff starts once all of them failed. */
+  private failedInRow = 0;
   private firstResolve: (() => void) | null = null;
   /** Resolves when the first snapshot has been applied. */
   readonly firstSnapshot: Promise<void>;
@@ -50,6 +58,7 @@ export class PushClient {
 
   constructor(private readonly o: PushClientOptions) {
     this.backoff = new Backoff(o.random ?? Math.random);
+    this.urls = pushUrlsOf(o.bootstrap);
     this.firstSnapshot = new Promise((resolve) => {
       this.firstResolve = resolve;
     });
@@ -57,6 +66,11 @@ export class PushClient {
 
   get version(): number | null {
     return this.lastVersion;
+  }
+
+  /** The push URL in use (or tried next). */
+  get url(): string {
+    return this.urls[this.urlIndex] as string;
   }
 
   start(): void {
@@ -75,7 +89,7 @@ export class PushClient {
     const bundle = credentials.trustBundlePem.length > 0 ? credentials.trustBundlePem : bootstrap.controlPlane.trustBundlePem;
     let session: http2.ClientHttp2Session;
     try {
-      session = await connectH2(bootstrap.controlPlane.pushUrl, controlPlaneTls(bootstrap, credentials.current, bundle), 5_000);
+      session = await connectH2(this.url, controlPlaneTls(bootstrap, credentials.current, bundle), 5_000);
     } catch (err) {
       this.retry((err as Error).message);
       return;
@@ -94,20 +108,17 @@ export class PushClient {
     stream.once('response', (h) => {
       const status = Number(h[':status'] ?? 0);
       if (status !== 200) {
-        this.o.logger.warn({ status }, 'push stream refused');
+        this.o.logger.warn({ status, url: this.url }, 'push stream refused');
         session.destroy();
+      } else {
+        this.failedInRow = 0;
       }
     });
-    let buf = '';
+    // No length limit: a snapshot line grows with the mesh (1.5 MB for 10,000 endpoints).
+    const lines = new LineSplitter((line) => this.onLine(line), Infinity);
     stream.on('data', (chunk: string) => {
       this.lastHeard = Date.now();
-      buf += chunk;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) !== -1) {
-        const line = buf.slice(0, nl).trim();
-        buf = buf.slice(nl + 1);
-        if (line.length > 0) this.onLine(line);
-      }
+      lines.push(chunk);
     });
     stream.once('close', () => this.onDead(session, 'stream closed'));
     this.lastHeard = Date.now();
@@ -123,7 +134,7 @@ export class PushClient {
       this.send({ type: 'ping' });
     }, ping);
     this.statusTimer = setInterval(() => this.sendStatus(), this.o.statusIntervalMs ?? 10_000);
-    this.o.logger.info({ url: bootstrap.controlPlane.pushUrl }, 'push stream open');
+    this.o.logger.info({ url: this.url }, 'push stream open');
   }
 
   private onLine(line: string): void {
@@ -175,8 +186,13 @@ export class PushClient {
 
   private retry(why: string): void {
     if (this.stopped) return;
-    const delay = this.backoff.next();
-    this.o.logger.warn({ why, retryInMs: delay }, 'control plane unreachable; serving on the last good config');
+    const from = this.url;
+    this.urlIndex = (this.urlIndex + 1) % this.urls.length;
+    this.failedInRow++;
+    // Another replica is worth trying at once; after all of them failed, back off.
+    const delay = this.failedInRow < this.urls.length ? 0 : this.backoff.next();
+    if (this.failedInRow >= this.urls.length) this.failedInRow = 0;
+    this.o.logger.warn({ why, url: from, next: this.url, retryInMs: delay }, 'control plane unreachable; serving on the last good config');
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       void this.connect();

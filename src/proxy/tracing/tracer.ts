@@ -1,3 +1,4 @@
+import type { ConnectionOptions } from 'node:tls';
 import type { IncomingHttpHeaders } from 'node:http2';
 import type { TracingConfig } from '../../api/snapshot.js';
 import {
@@ -31,6 +32,11 @@ export interface TracerDeps {
   onError?: (message: string) => void;
   /** Exporter tuning (batch size, flush interval, timeout); tests use short intervals. */
   exporter?: Pick<OtlpExporterOptions, 'maxBatchSize' | 'maxQueueSize' | 'flushIntervalMs' | 'timeoutMs'>;
+  /**
+   * How to verify the control plane's own collector over https (a snapshot's `tracing.controlPlane`):
+   * the mesh trust bundle and the control plane's SPIFFE ID. Read when the endpoint changes.
+   */
+  controlPlaneTls?: () => ConnectionOptions;
 }
 
 /** What a finished exchange (ExchangeRecord or StreamRecord) tells the span. */
@@ -74,6 +80,7 @@ export function checkTracingConfig(t: unknown): string | null {
   const c = t as Partial<TracingConfig>;
   if (typeof c.samplingRatio !== 'number' || !(c.samplingRatio >= 0 && c.samplingRatio <= 1)) return 'tracing.samplingRatio: expected a number in [0, 1]';
   if (typeof c.endpoint !== 'string') return 'tracing.endpoint: expected a URL';
+  if (c.controlPlane !== undefined && typeof c.controlPlane !== 'boolean') return 'tracing.controlPlane: expected a boolean';
   try {
     const u = new URL(c.endpoint);
     if (u.protocol !== 'http:' && u.protocol !== 'https:') return 'tracing.endpoint: expected http:// or https://';
@@ -136,7 +143,8 @@ export class Tracer implements RequestTracer {
       this.ratio = config.samplingRatio;
     }
     if (config.endpoint !== this.endpoint) {
-      const next = new OtlpHttpExporter({ ...this.deps.exporter, endpoint: config.endpoint, resource: this.resource, onError: this.deps.onError });
+      const tls = config.controlPlane === true && config.endpoint.startsWith('https:') ? this.deps.controlPlaneTls?.() : undefined;
+      const next = new OtlpHttpExporter({ ...this.deps.exporter, endpoint: config.endpoint, resource: this.resource, onError: this.deps.onError, ...(tls !== undefined ? { tls } : {}) });
       this.retire();
       this.exporter = next;
       this.endpoint = config.endpoint;

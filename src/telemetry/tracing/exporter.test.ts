@@ -1,8 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import https from 'node:https';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
+import { CertificateAuthority } from '../../identity/ca.js';
+import { controlPlaneSpiffeId, controlPlaneTlsOptions } from '../../identity/control-plane-tls.js';
+import { generateKeyAndCsr } from '../../identity/keys.js';
 import { OtlpHttpExporter, type OtlpExporterOptions } from './exporter.js';
 import type { OtlpTracesRequest } from './otlp.js';
 import type { SpanRecord } from './span.js';
@@ -216,4 +223,41 @@ test('an exporter with queued spans and a pending timer does not keep the proces
   const exitCode = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   assert.equal(exitCode, 0);
   await c.close();
+});
+
+test('an https collector with a certificate from the mesh CA: accepted with the control plane\'s TLS options, refused by default', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'trellis-otlp-tls-'));
+  const ca = await CertificateAuthority.loadOrCreate(join(dir, 'ca'), 'td.test');
+  const id = controlPlaneSpiffeId('td.test');
+  const { keyPem, csrPem } = await generateKeyAndCsr(id);
+  const issued = await ca.signCsr(csrPem, id, 3600_000);
+  let got = 0;
+  const server = https.createServer({ key: keyPem, cert: issued.certChainPem.join('\n') }, (req, res) => {
+    req.resume();
+    req.on('end', () => {
+      got++;
+      res.end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    const verified = new OtlpHttpExporter(options(url, { tls: controlPlaneTlsOptions(ca.trustBundlePem()) }));
+    verified.export(span(0));
+    await verified.flush();
+    assert.equal(got, 1);
+    assert.equal(verified.stats().exported, 1);
+    await verified.shutdown();
+
+    const publicRoots = new OtlpHttpExporter(options(url));
+    publicRoots.export(span(1));
+    await publicRoots.flush();
+    assert.equal(got, 1, 'a certificate public CAs did not issue is refused');
+    assert.equal(publicRoots.stats().failedRequests, 1);
+    await publicRoots.shutdown();
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await rm(dir, { recursive: true, force: true });
+  }
 });

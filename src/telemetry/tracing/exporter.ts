@@ -1,5 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
+import type { ConnectionOptions } from 'node:tls';
 import type { Socket } from 'node:net';
 import { encodeTraces, OTLP_TRACES_PATH, type OtlpResource } from './otlp.js';
 import type { SpanRecord } from './span.js';
@@ -33,6 +34,8 @@ export interface OtlpExporterOptions {
   readonly timeoutMs?: number;
   /** Extra request headers (e.g. authorization for a hosted collector). */
   readonly headers?: Readonly<Record<string, string>>;
+  /** TLS options for an https collector (e.g. the control plane's: its CA and identity check); default Node's. */
+  readonly tls?: ConnectionOptions;
   /** Told about each failed request (for a warn log line); must not throw. */
   readonly onError?: (message: string) => void;
 }
@@ -81,7 +84,7 @@ export class OtlpHttpExporter {
     if (this.url.protocol !== 'http:' && this.url.protocol !== 'https:') throw new Error(`OTLP endpoint must be http or https: ${options.endpoint}`);
     if (!this.url.pathname.endsWith(OTLP_TRACES_PATH)) this.url.pathname = this.url.pathname.replace(/\/$/, '') + OTLP_TRACES_PATH;
     this.transport = this.url.protocol === 'https:' ? https : http;
-    this.agent = new this.transport.Agent({ keepAlive: true, maxSockets: 1 });
+    this.agent = this.url.protocol === 'https:' ? new https.Agent({ keepAlive: true, maxSockets: 1, ...options.tls }) : new http.Agent({ keepAlive: true, maxSockets: 1 });
     this.resource = options.resource;
     this.maxBatchSize = positive('maxBatchSize', options.maxBatchSize ?? 512);
     const maxQueueSize = positive('maxQueueSize', options.maxQueueSize ?? 2048);

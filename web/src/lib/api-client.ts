@@ -48,6 +48,9 @@ function errorMessage(status: number, body: string, path: string): string {
     /* not JSON: keep the text */
   }
   if (status === 501) return `This part of the control plane is not built yet (GET ${path}: ${message}).`;
+  // The dashboard signs in through its login link (a cookie); without it every read is refused.
+  if (status === 401) return `Not signed in (${message}). Open the dashboard= link \`trellis up\` printed, or this address with ?token=<a read token> (e.g. the state directory's read-token).`;
+  if (status === 403) return `This token may not read the mesh: ${message}`;
   return `GET ${path} failed with ${status}: ${message}`;
 }
 
