@@ -5,10 +5,14 @@
  * services, ports, labels and names come up again and again) goes through random sequences of
  * changes: agent reports (workloads, replicas becoming ready or not, endpoints moving,
  * upstreams, labels, selector services), agents going away, routes, policies and faults put and
- * deleted, the trust bundle and tracing changing, the leader's garbage collection forgetting
+ * deleted, inbound policy (AuthorizationPolicy on services, ports, routes and ExternalServices;
+ * RateLimitPolicy, global ones split over ready replicas) and ExternalServices put and deleted,
+ * the mesh's default authorization action, the trust bundle and tracing changing, the leader's
+ * garbage collection forgetting
  * the versions of gone nodes, and control-plane restarts. After every change, one
  * SnapshotCache that has seen every step must hold, for every node, the same content as a new
- * SnapshotCache compiling everything at once and as compileClusters per node; the versions must
+ * SnapshotCache compiling everything at once, as compileClusters per node, with the `inbound`
+ * inboundPolicyFor gives over all resources and the `egress` compileEgress gives; the versions must
  * be the store's; and exactly the nodes whose content differs from the store's must have got a
  * new version (one, shared, newer than any before), with only their stored entries written.
  */
@@ -16,14 +20,16 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { AgentReport, PortSpec, SelectorServiceReport, WorkloadReport } from '../../api/registry.js';
 import type { Resource } from '../../api/resources.js';
-import type { TracingConfig } from '../../api/snapshot.js';
+import type { DefaultAction, TracingConfig } from '../../api/snapshot.js';
 import { validateResource } from '../../config/resources/validate.js';
 import { snapshotMessage } from '../push/snapshot-message.js';
-import { Registry } from '../registry/registry.js';
+import { inboundPolicyFor } from '../policy/inbound-policy.js';
+import { Registry, type ProxyNode } from '../registry/registry.js';
 import { MemoryStore } from '../store/memory-store.js';
 import { resourceKey, type Store, type StoredSnapshotVersion } from '../store/store.js';
 import { agentReport, workload } from '../test-support.js';
 import { compileClusters, contentHash } from './compiler.js';
+import { compileEgress } from './egress.js';
 import { SnapshotCache } from './snapshot-cache.js';
 
 const NS = ['default', 'other'] as const;
@@ -110,6 +116,39 @@ const resourceArb: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
     metadata: { name: p.name, namespace: p.ns },
     spec: { targetRef: p.target, loadBalancer: { type: p.lb }, outlierDetection: { consecutive5xx: 3 } },
   })),
+  // Inbound policy: on a Service (a port of it or all), or on a route (which limits it to what the route sends to).
+  fc
+    .record({
+      name: fc.constantFrom('z0', 'z1'),
+      ns: nsArb,
+      target: fc.oneof(
+        { weight: 3, arbitrary: fc.record({ name: fc.constantFrom(...SVC, 'a-v2', 'gone'), sectionName: fc.constantFrom(undefined, 'http', 'grpc') }).map((t) => (t.sectionName === undefined ? { name: t.name } : t)) },
+        { weight: 3, arbitrary: fc.constantFrom({ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'r0' }, { group: 'gateway.networking.k8s.io', kind: 'GRPCRoute', name: 'g0' }) },
+        // An egress policy: compiled into every snapshot's `egress`, never into `inbound`.
+        { weight: 2, arbitrary: fc.constantFrom({ group: 'trellis.dev', kind: 'ExternalService', name: 'x0' }, { group: 'trellis.dev', kind: 'ExternalService', name: 'x1' }) },
+      ),
+      action: fc.constantFrom('ALLOW', 'DENY', 'AUDIT'),
+      def: fc.constantFrom(undefined, 'deny', 'authenticated', 'allow'),
+    })
+    .map((a) => ({
+      apiVersion: TD,
+      kind: 'AuthorizationPolicy',
+      metadata: { name: a.name, namespace: a.ns },
+      spec: { targetRef: a.target, action: a.action, rules: [{ to: [{ operation: { paths: ['/admin/*'] } }] }], ...(a.def !== undefined && !('kind' in a.target) ? { defaultAction: a.def } : {}) },
+    })),
+  fc.record({ name: fc.constantFrom('l0', 'l1'), ns: nsArb, svc: fc.constantFrom(...SVC, 'a-v2'), rps: fc.constantFrom(10, 60), global: fc.boolean() }).map((l) => ({
+    apiVersion: TD,
+    kind: 'RateLimitPolicy',
+    metadata: { name: l.name, namespace: l.ns },
+    spec: { targetRef: { name: l.svc }, total: { requestsPerSecond: l.rps, ...(l.global ? { global: true } : {}) }, perIdentity: { requestsPerSecond: 5 } },
+  })),
+  // Egress: the same `egress` in every snapshot; a change to it recompiles every node.
+  fc.record({ name: fc.constantFrom('x0', 'x1'), ns: nsArb, port: fc.constantFrom(443, 80) }).map((x) => ({
+    apiVersion: TD,
+    kind: 'ExternalService',
+    metadata: { name: x.name, namespace: x.ns },
+    spec: { hostname: `${x.name}.example.com`, port: x.port, protocol: x.port === 443 ? 'TLS' : 'HTTP' },
+  })),
   fc.record({ name: fc.oneof({ weight: 3, arbitrary: fc.constant('f0') }, { weight: 1, arbitrary: fc.constant('f1') }), ns: nsArb, status: fc.integer({ min: 500, max: 503 }) }).map((f) => ({
     apiVersion: TD,
     kind: 'FaultInjection',
@@ -127,6 +166,8 @@ export type Step =
   | { t: 'delete'; index: number }
   | { t: 'bundle'; pem: string }
   | { t: 'tracing'; ratio: number | null }
+  /** The mesh file's authorization defaultAction (every proxy with ports recompiles). */
+  | { t: 'default'; action: DefaultAction }
   /** The leader's garbage collection: forget the stored versions of nodes not present. */
   | { t: 'gc' }
   /** The control plane restarts: a new SnapshotCache (over the store reopened). */
@@ -142,6 +183,7 @@ export const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ t: fc.constant('delete' as const), index: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('bundle' as const), pem: fc.constantFrom('ROOT-1', 'ROOT-2') }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('tracing' as const), ratio: fc.constantFrom(null, 0.01, 0.5) }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('default' as const), action: fc.constantFrom<DefaultAction>('allow', 'deny', 'authenticated') }) },
   { weight: 1, arbitrary: fc.constant({ t: 'gc' as const }) },
   { weight: 1, arbitrary: fc.constant({ t: 'restart' as const }) },
 );
@@ -155,6 +197,7 @@ export class World {
   readonly resources = new Map<string, Resource>();
   bundle = ['ROOT-1'];
   tracing: TracingConfig | undefined = undefined;
+  defaultAction: DefaultAction = 'allow';
 
   apply(s: Step): void {
     switch (s.t) {
@@ -209,6 +252,9 @@ export class World {
       case 'tracing':
         this.tracing = s.ratio === null ? undefined : { endpoint: 'http://127.0.0.1:4318/v1/traces', samplingRatio: s.ratio };
         return;
+      case 'default':
+        this.defaultAction = s.action;
+        return;
       case 'gc':
       case 'restart':
         return;
@@ -216,12 +262,34 @@ export class World {
   }
 
   cache(store: Store = new MemoryStore()): SnapshotCache {
-    return new SnapshotCache(this.registry, store, () => this.bundle, () => [...this.resources.values()], undefined, () => this.tracing);
+    return new SnapshotCache(this.registry, store, () => this.bundle, () => [...this.resources.values()], undefined, () => this.tracing, () => this.defaultAction);
+  }
+
+  /**
+   * A node's inbound policy as inboundPolicyFor gives it from every resource and the registry
+   * directly (null when it enforces nothing): what the compiler's filtering by service must equal.
+   */
+  inboundOf(node: ProxyNode): unknown {
+    const served = this.registry.servedWorkloads();
+    const owner = served.find(([, w]) => w.agentId === node.agentId && w.namespace === node.namespace && w.name === node.workload);
+    if (owner === undefined) return null;
+    const w = owner[1];
+    const same = served.filter(([, x]) => x.agentId === w.agentId && x.namespace === w.namespace && x.name === w.name);
+    if (w.ingress || w.ports.length === 0) return null;
+    const ready = (svc: string): number => served.filter(([s, x]) => `${x.namespace}/${s}` === svc).reduce((n, [, x]) => n + x.replicas.filter((r) => r.state === 'ready').length, 0);
+    const r = inboundPolicyFor({
+      resources: [...this.resources.values()],
+      services: this.registry.servicePorts(),
+      workload: { namespace: w.namespace, services: [...new Set(same.map(([s]) => s))], ports: w.ports },
+      meshDefaultAction: this.defaultAction,
+      readyReplicas: ready,
+    });
+    return r.inbound.every((p) => p.defaultAction === 'allow' && p.authorization.length === 0 && p.rateLimits.length === 0) ? null : r.inbound;
   }
 }
 
 /** How often the interesting cases came up (asserted by the MemoryStore run, so the generator cannot silently stop reaching them). */
-export const seen = { partialPasses: 0, routedClusters: 0, faults: 0, policies: 0, mirrors: 0, restarts: 0, comebacks: 0 };
+export const seen = { partialPasses: 0, routedClusters: 0, faults: 0, policies: 0, mirrors: 0, restarts: 0, comebacks: 0, inbound: 0, routeTargetedAuthz: 0, globalLimits: 0, egress: 0, egressPolicies: 0 };
 
 /** The store under test, fresh for each sequence; `reopen` stands for a restart (default: the same store). */
 export interface PropertyStore {
@@ -274,6 +342,17 @@ export async function checkSequence(steps: Step[], fixture: PropertyStore): Prom
         const node = world.registry.nodes().filter((n) => n.nodeId === f.nodeId).at(-1);
         assert.ok(node !== undefined);
         assert.deepEqual(content.clusters, compileClusters(node, world.registry, [...world.resources.values()]), `${at}: clusters of ${f.nodeId} as compiled alone`);
+        assert.deepEqual(content.inbound ?? null, world.inboundOf(node), `${at}: inbound policy of ${f.nodeId} as inboundPolicyFor gives it from everything`);
+        assert.deepEqual(content.egress ?? [], compileEgress([...world.resources.values()]), `${at}: egress of ${f.nodeId} as compileEgress gives it`);
+        if (content.egress !== undefined) {
+          seen.egress++;
+          if (content.egress.some((x) => x.policy !== undefined)) seen.egressPolicies++;
+        }
+        if (content.inbound !== undefined) {
+          seen.inbound++;
+          if (content.inbound.some((p) => p.authorization.some((a) => a.route !== undefined))) seen.routeTargetedAuthz++;
+          if (content.inbound.some((p) => p.rateLimits.some((l) => l.total?.global !== undefined))) seen.globalLimits++;
+        }
         const stored = store.snapshotVersions().get(f.nodeId);
         assert.equal(stored?.version, c.version, `${at}: the version of ${f.nodeId} is the store's`);
         assert.equal(stored?.hash, c.hash, `${at}: stored hash of ${f.nodeId}`);

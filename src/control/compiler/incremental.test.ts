@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { AgentReport } from '../../api/registry.js';
 import type { Resource } from '../../api/resources.js';
+import type { DefaultAction } from '../../api/snapshot.js';
 import { validateResource } from '../../config/resources/validate.js';
 import { Registry } from '../registry/registry.js';
 import { FileStore } from '../store/file-store.js';
@@ -11,9 +12,12 @@ import { MemoryStore } from '../store/memory-store.js';
 import type { Store } from '../store/store.js';
 import { agentReport, tempDir, workload } from '../test-support.js';
 import { checkSequence, seen, stepArb } from './incremental-property.js';
+import { contentHash } from './compiler.js';
 import { SnapshotCache } from './snapshot-cache.js';
 
 const GW = 'gateway.networking.k8s.io/v1';
+const TD = 'trellis.dev/v1alpha1';
+const SEED = 20261204;
 
 describe('incremental compilation equals a full recompile', () => {
   it('for random sequences of registry, resource and global changes, restarts and garbage collections (versions as over etcd)', async () => {
@@ -23,7 +27,10 @@ describe('incremental compilation equals a full recompile', () => {
         let current = store;
         await checkSequence(steps, { store, reopen: () => Promise.resolve((current = current.reopen())) });
       }),
-      { numRuns: 150, includeErrorInReport: true },
+      // A fixed seed: with random ones, how often 150 runs reach each case below varies widely
+      // (route-targeted authorization from 1 to 69, comebacks from 2 to 19): a flaky coverage
+      // check. A failure prints the seed and the path.
+      { numRuns: 150, seed: SEED, includeErrorInReport: true },
     );
     // A node coming back with the content it left with needs a drop, a rejoin and nothing in between that changes it: rarer.
     for (const [what, n] of Object.entries(seen)) assert.ok(n >= (what === 'comebacks' ? 5 : 20), `the generator reached ${what} only ${n} times (${JSON.stringify(seen)})`);
@@ -77,7 +84,7 @@ describe('a change compiles only the proxies it can affect', () => {
 
     r.upsert(mesh([7001], [7002, 7003])[1] as AgentReport, 1); // db gets a second ready replica
     assert.deepEqual((await cache.recompile()).sort(), ['default/back/0', 'default/back/1', 'default/db/1']);
-    assert.deepEqual(cache.lastPass, { nodesCompiled: 3, groupsCompiled: 1, inputsChanged: 2, nodes: 8 }, 'back (one group for two replicas) and the new db node');
+    assert.deepEqual(cache.lastPass, { nodesCompiled: 3, groupsCompiled: 1, workloadsCompiled: 0, inputsChanged: 4, nodes: 8 }, 'back (one group for two replicas) and the new db node; inputs: db endpoints and ready count (each with its wildcard)');
     assert.deepEqual(store.claims.at(-1)?.sort(), ['default/back/0', 'default/back/1', 'default/db/1'], 'only their versions are written');
     const back0 = cache.get('default/back/0');
     assert.equal(back0?.snapshot, cache.get('default/back/1')?.snapshot, 'replicas with equal content share one snapshot object');
@@ -230,5 +237,134 @@ describe('versions agreed with other replicas (the other replica\'s writes made 
     await store.putAgent({ report: other(2), receivedAt: 0 });
     await cache.idle();
     assert.equal(cache.get(N)?.version, agreed?.version, 'looked at again in the next pass');
+  });
+});
+
+describe('inbound policy in snapshots', () => {
+  /** front (3 replicas) calls cat; back (2) calls db; cat and db call nothing. */
+  const reports = (dbReady = [7002]): AgentReport[] => [
+    agentReport('h1', [workload('front', { upstreams: ['default/cat:http'], readyPorts: [1, 2, 3] }), workload('cat', { readyPorts: [7001] })]),
+    agentReport('h2', [workload('back', { upstreams: ['default/db:http'], readyPorts: [4, 5] }), workload('db', { readyPorts: dbReady })]),
+  ];
+  const res = (raw: Record<string, unknown>): Resource => {
+    const v = validateResource(raw);
+    assert.ok(v.ok, v.ok ? '' : JSON.stringify(v.problems));
+    return { ...v.resource, metadata: { ...v.resource.metadata, creationTimestamp: '2024-01-01T00:00:00.000Z' } };
+  };
+  const authz = (name: string, spec: Record<string, unknown>): Resource => res({ apiVersion: TD, kind: 'AuthorizationPolicy', metadata: { name }, spec });
+
+  async function setup(): Promise<{ r: Registry; cache: SnapshotCache; store: MemoryStore; set: (l: Resource[]) => void; setDefault: (a: DefaultAction) => void }> {
+    const r = new Registry('td');
+    for (const a of reports()) r.upsert(a, 0);
+    const store = new MemoryStore();
+    let resources: Resource[] = [];
+    let def: DefaultAction = 'allow';
+    const cache = new SnapshotCache(r, store, () => ['ROOT'], () => resources, undefined, undefined, () => def);
+    assert.equal((await cache.recompile()).length, 7);
+    return { r, cache, store, set: (l) => (resources = l), setDefault: (a) => (def = a) };
+  }
+
+  it('no policy and a mesh default of allow: no `inbound` key (hashes as before policies existed)', async () => {
+    const { cache } = await setup();
+    for (const c of cache.all()) {
+      assert.equal('inbound' in c.snapshot, false, c.nodeId);
+      assert.equal(c.hash, contentHash({ trustDomain: 'td', trustBundlePem: ['ROOT'], clusters: c.snapshot.clusters }));
+    }
+  });
+
+  it('an AuthorizationPolicy on a service recompiles only that service\'s proxies, and they carry it', async () => {
+    const { cache, store, set } = await setup();
+    const deny = authz('no-admin', { targetRef: { kind: 'Service', name: 'db' }, action: 'DENY', rules: [{ to: [{ operation: { paths: ['/admin'] } }] }] });
+    set([deny]);
+    assert.deepEqual(await cache.recompile(), ['default/db/0']);
+    assert.deepEqual(store.claims.at(-1), ['default/db/0'], 'only db\'s version is written');
+    assert.equal(cache.lastPass?.nodesCompiled, 1);
+    assert.equal(cache.lastPass?.groupsCompiled, 0, 'no cluster was rebuilt');
+    assert.equal(cache.lastPass?.workloadsCompiled, 1);
+    const db = cache.get('default/db/0');
+    assert.deepEqual(db?.snapshot.inbound?.map((p) => [p.port, p.defaultAction, p.authorization.map((a) => `${a.action} ${a.name}`)]), [['http', 'allow', ['DENY no-admin']]]);
+    assert.equal(db?.hash, contentHash((({ version: _v, ...c }) => c)(db.snapshot)), 'the hash covers the inbound policy');
+    assert.equal(db?.contentJson, JSON.stringify((({ version: _v, ...c }) => c)(db.snapshot)));
+
+    // Changing it again: db only; removing it: db only, back to no `inbound`.
+    set([authz('no-admin', { targetRef: { kind: 'Service', name: 'db' }, action: 'DENY', rules: [{ to: [{ operation: { paths: ['/admin/*'] } }] }] })]);
+    assert.deepEqual(await cache.recompile(), ['default/db/0']);
+    set([]);
+    assert.deepEqual(await cache.recompile(), ['default/db/0']);
+    assert.equal(cache.get('default/db/0')?.snapshot.inbound, undefined);
+  });
+
+  it('a RateLimitPolicy, a route-targeted policy and a global limit recompile only the proxies they apply to', async () => {
+    const { r, cache, set } = await setup();
+    const limit = res({ apiVersion: TD, kind: 'RateLimitPolicy', metadata: { name: 'cat-limit' }, spec: { targetRef: { name: 'cat' }, total: { requestsPerSecond: 60, global: true } } });
+    set([limit]);
+    assert.deepEqual(await cache.recompile(), ['default/cat/0']);
+    assert.equal(cache.get('default/cat/0')?.snapshot.inbound?.[0]?.rateLimits[0]?.total?.requestsPerSecond, 60);
+
+    // A route that sends to db, and an ALLOW on that route: db's proxies only.
+    const route = res({ apiVersion: GW, kind: 'HTTPRoute', metadata: { name: 'to-db' }, spec: { parentRefs: [{ name: 'cat' }], rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/db' } }], backendRefs: [{ name: 'db' }] }] } });
+    set([limit, route]);
+    const routed = (await cache.recompile()).sort();
+    assert.ok(!routed.includes('default/db/0'), 'a route alone changes no inbound policy');
+    set([limit, route, authz('route-allow', { targetRef: { group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'to-db' }, action: 'ALLOW', rules: [{}] })]);
+    assert.deepEqual(await cache.recompile(), ['default/db/0']);
+    const allow = cache.get('default/db/0')?.snapshot.inbound?.[0]?.authorization[0];
+    assert.equal(allow?.name, 'route-allow');
+    assert.equal(allow?.route?.name, 'to-db', 'the policy carries the route it is limited to');
+
+    // cat gets a second ready replica: the global limit is split over two; db is untouched.
+    r.upsert(agentReport('h1', [workload('front', { upstreams: ['default/cat:http'], readyPorts: [1, 2, 3] }), workload('cat', { readyPorts: [7001, 7003] })]), 1);
+    const changed = (await cache.recompile()).sort();
+    assert.deepEqual(changed, ['default/cat/0', 'default/cat/1', 'default/front/0', 'default/front/1', 'default/front/2'], 'cat (new share) and front (new endpoints)');
+    assert.equal(cache.get('default/cat/0')?.snapshot.inbound?.[0]?.rateLimits[0]?.total?.requestsPerSecond, 30);
+  });
+
+  it('a global limit re-splits as replicas stop being ready and come back; the ready shares sum to the rate; other proxies keep their inbound', async () => {
+    const { r, cache, set } = await setup();
+    set([res({ apiVersion: TD, kind: 'RateLimitPolicy', metadata: { name: 'db-global' }, spec: { targetRef: { name: 'db' }, total: { requestsPerSecond: 60, burst: 6, global: true } } })]);
+    await cache.recompile();
+    /** db with three replicas, those in `unready` failing their checks. */
+    const db = (unready: number[]) => {
+      const w = workload('db', { readyPorts: [7002, 7003, 7004] });
+      for (const i of unready) (w.replicas[i] as { state: string }).state = 'unhealthy';
+      return w;
+    };
+    const upsert = (unready: number[]) => r.upsert(agentReport('h2', [workload('back', { upstreams: ['default/db:http'], readyPorts: [4, 5] }), db(unready)]), 1);
+    const shares = () => [0, 1, 2].map((i) => cache.get(`default/db/${i}`)?.snapshot.inbound?.[0]?.rateLimits[0]?.total);
+    const steps: [number[], number][] = [[[], 3], [[2], 2], [[1, 2], 1], [[0, 1, 2], 0], [[0], 2], [[], 3]];
+    for (const [unready, ready] of steps) {
+      upsert(unready);
+      const changed = await cache.recompile();
+      assert.ok(!changed.some((n) => n.startsWith('default/cat/') || n.startsWith('default/front/')), `cat and front untouched (${changed.join(', ')})`);
+      const all = shares();
+      const n = Math.max(1, ready);
+      for (const t of all) assert.deepEqual(t, { requestsPerSecond: 60 / n, burst: Math.round(6 / n), global: { requestsPerSecond: 60, burst: 6, replicas: n } }, `unready ${unready.join(',')}`);
+      if (ready > 0) assert.ok(Math.abs((all[0]?.requestsPerSecond ?? 0) * ready - 60) < 1e-9, 'the ready replicas together: the configured rate');
+    }
+  });
+
+  it('the mesh default recompiles every proxy with ports; a service default only that service', async () => {
+    const { cache, set, setDefault } = await setup();
+    setDefault('deny');
+    assert.equal((await cache.recompile()).length, 7);
+    assert.equal(cache.lastPass?.inputsChanged, 'all');
+    for (const c of cache.all()) assert.deepEqual(c.snapshot.inbound?.map((p) => [p.port, p.defaultAction, p.defaultFrom]), [['http', 'deny', 'mesh']], c.nodeId);
+    setDefault('allow');
+    await cache.recompile();
+    set([authz('lock', { targetRef: { name: 'cat' }, defaultAction: 'authenticated' })]);
+    assert.deepEqual(await cache.recompile(), ['default/cat/0']);
+    assert.deepEqual(cache.get('default/cat/0')?.snapshot.inbound?.[0]?.defaultAction, 'authenticated');
+  });
+
+  it('a health check on the service is carried (exempt from a deny-all default); a DestinationPolicy change elsewhere recompiles nothing inbound', async () => {
+    const { cache, set, setDefault } = await setup();
+    setDefault('deny');
+    await cache.recompile();
+    const dp = (svc: string): Resource => res({ apiVersion: TD, kind: 'DestinationPolicy', metadata: { name: `${svc}-hc` }, spec: { targetRef: { name: svc }, healthCheck: { http: { path: '/healthz' } } } });
+    set([dp('cat')]);
+    const changed = (await cache.recompile()).sort();
+    assert.deepEqual(changed, ['default/cat/0', 'default/front/0', 'default/front/1', 'default/front/2'], 'cat (its exemption) and front (its cluster of cat)');
+    assert.deepEqual(cache.get('default/cat/0')?.snapshot.inbound?.[0]?.healthCheck, { httpPaths: ['/healthz'], grpc: false });
+    assert.equal(cache.lastPass?.workloadsCompiled, 1);
   });
 });
