@@ -62,7 +62,7 @@ describe('mesh file: hosts and workloads run by something else', () => {
     assert.deepEqual(front.command, ['node', 'frontend.mjs']);
     assert.equal(billing.command, null, 'no command: something else runs it');
     assert.deepEqual(billing.hosts, ['h2', 'h3']);
-    assert.deepEqual(billing.ports, [{ name: 'http', protocol: 'http', appPort: 9000 }]);
+    assert.deepEqual(billing.ports, [{ name: 'http', protocol: 'http', mtls: 'STRICT', appPort: 9000 }]);
     assert.deepEqual(m.ingress[0]?.hosts, ['h1']);
   });
 
