@@ -157,7 +157,8 @@ test('trellis up with lockAppPorts in a namespace: the app on 0.0.0.0 is closed 
     const bypass = await waitFor('check to see the app and its lock', () => {
       let out = '';
       try {
-        out = execFileSync(ccmd, cargs, { encoding: 'utf8' });
+        // The credentials `up` recorded for this mesh (as the user's shell would find them).
+        out = execFileSync(ccmd, cargs, { encoding: 'utf8', env: { ...process.env, XDG_CONFIG_HOME: join(md.dir, 'config') } });
       } catch (err) {
         out = String((err as { stdout?: string }).stdout ?? '');
       }

@@ -102,7 +102,7 @@ describe('authorization over real proxies', () => {
     await t.apply(authzPolicy('no-admin', 'api', `  action: DENY
   rules:
     - to: [{ operation: { paths: ["/admin/*"] } }]`));
-    const tap = startCli(['tap', 'api', '--max', '1', '--path', '/admin', '-o', 'json', '--control-plane', t.mesh.apiUrl]);
+    const tap = startCli(['tap', 'api', '--max', '1', '--path', '/admin', '-o', 'json', '--control-plane', t.mesh.apiUrl], t.mesh.cliEnv());
     await tap.stderrLine(/tapping/);
     const denied = await t.send(t.ports.webApi, '/admin/users');
     assert.equal(denied.status, 403);

@@ -203,7 +203,7 @@ for (const mode of ['registryOnly', 'allowAny'] as const) {
 
     it('tap shows egress requests with the ExternalService as destination, and the refusals with their reason', async () => {
       const m = mesh as Mesh;
-      const res = await request(`${m.apiUrl}/api/v1/tap?workload=default/caller&max=2`, { headers: { accept: 'text/event-stream' }, bodyTimeout: 20_000 });
+      const res = await request(`${m.apiUrl}/api/v1/tap?workload=default/caller&max=2`, { headers: { accept: 'text/event-stream', ...m.authHeaders() }, bodyTimeout: 20_000 });
       assert.equal(res.statusCode, 200);
       res.body.setEncoding('utf8');
       let text = '';
