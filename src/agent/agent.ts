@@ -292,7 +292,8 @@ export class Agent {
         name: w.name,
         service: w.service,
         serviceAccount: w.serviceAccount,
-        ports: w.ports.map((p) => ({ name: p.name, protocol: p.protocol, mtls: p.mtls })),
+        // mtls only when PERMISSIVE (absent: STRICT, as PortSpec says): the ports services list stay as before the mode existed.
+        ports: w.ports.map((p) => ({ name: p.name, protocol: p.protocol, ...(p.mtls === 'PERMISSIVE' ? { mtls: p.mtls } : {}) })),
         upstreams: w.upstreams.map((u) => u.cluster),
         ingress: false,
         loadBalancer: w.loadBalancer,
