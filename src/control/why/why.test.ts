@@ -24,10 +24,11 @@ async function mesh(resources: Resource[]): Promise<WhyMesh> {
   const r = new Registry('td');
   r.upsert(
     agentReport('h1', [
-      workload('web', { upstreams: ['default/api:http'] }),
+      workload('web', { upstreams: ['default/api:http', 'default/db:tcp'] }),
       workload('batch', { upstreams: ['default/api:http'] }),
       workload('api', { readyPorts: [7001, 7002] }),
       workload('api-v2', { readyPorts: [7003] }),
+      { ...workload('db', { readyPorts: [7004] }), ports: [{ name: 'tcp', protocol: 'tcp' }] },
     ]),
     0,
   );
@@ -111,5 +112,13 @@ describe('explainRequest', () => {
     assert.equal(explainRequest(m, { source: 'api', target: 'web' }).outcome, 'unknown-cluster');
     assert.throws(() => explainRequest(m, { source: 'nobody', target: 'api' }), (e: unknown) => e instanceof TrellisError && e.code === 'TRELLIS_E_NOT_FOUND');
     assert.throws(() => explainRequest(m, { source: 'web', target: 'api:' }), (e: unknown) => e instanceof TrellisError && e.code === 'TRELLIS_E_USAGE');
+  });
+
+  it('a TCP target: decided on the caller alone, with DENY rules that name paths covering the connection', async () => {
+    const deny = res({ apiVersion: TD, kind: 'AuthorizationPolicy', metadata: { name: 'no-web' }, spec: { targetRef: { name: 'db' }, action: 'DENY', rules: [{ from: [{ source: { principals: [WEB] } }], to: [{ operation: { paths: ['/x'] } }] }] } });
+    const a = explainRequest(await mesh([deny]), { source: 'web', target: 'db', path: '/ignored' });
+    assert.deepEqual([a.target.protocol, a.outcome, a.request.path, a.destinations[0]?.groups[0]?.decision.label], ['tcp', 'denied', '', 'default/no-web']);
+    assert.match(a.explanation.join('\n'), /connection is reset/);
+    assert.equal(explainRequest(await mesh([]), { source: 'web', target: 'db' }).outcome, 'allowed');
   });
 });

@@ -7,6 +7,7 @@ import { compileInboundPolicies } from '../../proxy/policy/compile.js';
 import type { PolicyRequest } from '../../proxy/policy/types.js';
 import { applyHeaderModifier, applyUrlRewrite } from '../../proxy/routing/index.js';
 import type { RouteMatch } from '../../proxy/routing/types.js';
+import { tcpConnectionRequest } from '../../proxy/stages/authz/tcp.js';
 import { isPathRefusal, normalizePath } from '../../proxy/stages/normalize/path.js';
 import type { ProxyNode } from '../registry/registry.js';
 import { parseClusterName } from '../compiler/context.js';
@@ -68,6 +69,17 @@ export function explainRequest(mesh: WhyMesh, q: WhyQuery): WhyAnswer {
   };
   say(`${source.service} calls through its proxy ${source.node.nodeId} as ${source.node.identity} (snapshot version ${snapshot.version})`);
 
+  if (target.protocol === 'tcp') {
+    // An opaque TCP connection: no path, no route; the callee decides on the caller alone.
+    answer.request = { method: '', path: '', query: '', host: null };
+    answer.backends = [{ cluster: target.cluster, weight: 1, percent: 100, valid: snapshot.clusters.some((c) => c.name === target.cluster) }];
+    say(`${target.cluster} is a TCP port: a connection is authorized by its caller alone (path, method and header rules do not apply)`);
+    const d = destinationsOf(mesh, answer.backends[0] as WhyBackend, null, undefined, [], source.node.identity, '');
+    answer.destinations.push(d);
+    for (const line of d.explanation) say(line);
+    answer.outcome = answer.backends[0]?.valid === true ? d.outcome : 'unknown-cluster';
+    return answer;
+  }
   const path = normalizePath(rawPath === '' ? '/' : rawPath);
   if (isPathRefusal(path)) {
     answer.outcome = 'bad-path';
@@ -140,7 +152,8 @@ export function explainRequest(mesh: WhyMesh, q: WhyQuery): WhyAnswer {
 function destinationsOf(
   mesh: WhyMesh,
   b: WhyBackend,
-  target: string,
+  /** The request target as the callee receives it; null: an opaque TCP connection. */
+  target: string | null,
   host: string | undefined,
   headers: readonly string[],
   peer: string,
@@ -153,22 +166,18 @@ function destinationsOf(
   }
   const c = parseClusterName(b.cluster);
   if (c === null) return { cluster: b.cluster, outcome: 'no-backend', groups: [], explanation };
-  const q = target.indexOf('?');
-  const rawPath = q < 0 ? target : target.slice(0, q);
-  const normalized = normalizePath(rawPath);
-  if (isPathRefusal(normalized)) {
-    explanation.push(`the callee's proxy refuses the rewritten path with 400 bad-path: ${normalized.message}`);
-    return { cluster: b.cluster, outcome: 'bad-path', groups: [], explanation };
+  let req: PolicyRequest;
+  if (target === null) req = tcpConnectionRequest(peer);
+  else {
+    const q = target.indexOf('?');
+    const rawPath = q < 0 ? target : target.slice(0, q);
+    const normalized = normalizePath(rawPath);
+    if (isPathRefusal(normalized)) {
+      explanation.push(`the callee's proxy refuses the rewritten path with 400 bad-path: ${normalized.message}`);
+      return { cluster: b.cluster, outcome: 'bad-path', groups: [], explanation };
+    }
+    req = { peer, method, path: normalized, query: q < 0 ? '' : target.slice(q + 1), host, headers, grpc: isGrpc(headers) };
   }
-  const req: PolicyRequest = {
-    peer,
-    method,
-    path: normalized,
-    query: q < 0 ? '' : target.slice(q + 1),
-    host,
-    headers,
-    grpc: isGrpc(headers),
-  };
   // Every ready replica of the workloads behind the service, grouped by the answer they give.
   const groups = new Map<string, WhyDestination>();
   const nodes = new Map(mesh.nodes().map((n) => [n.nodeId, n]));
@@ -194,7 +203,8 @@ function destinationsOf(
   }
   for (const g of list) {
     const who = `${g.workloads.join(', ')} (${g.nodes.length} ${g.nodes.length === 1 ? 'replica' : 'replicas'})`;
-    explanation.push(`at ${who}, port ${c.port}: ${g.decision.allowed ? 'allowed' : 'denied (403 unauthorized)'}: ${g.decision.reason}`);
+    const refusal = target === null ? 'denied (the connection is reset)' : 'denied (403 unauthorized)';
+    explanation.push(`at ${who}, port ${c.port}: ${g.decision.allowed ? 'allowed' : refusal}: ${g.decision.reason}`);
     if (g.audit !== undefined) explanation.push(`AUDIT policy ${g.audit} logs and counts it`);
     for (const l of g.rateLimits) if (l.applies) explanation.push(`RateLimitPolicy ${l.policy} (${l.mode}) covers it`);
     for (const w of g.warnings) explanation.push(`warning: ${w}`);
