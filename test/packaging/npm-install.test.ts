@@ -133,7 +133,13 @@ describe('npm pack, then npm install -g on a host without the repository', { ski
       assert.equal(page.statusCode, 200);
       assert.match(html, /over HTTP/);
       assert.match(html, /over gRPC/);
-      const dash = await request(ready.dashboardUrl);
+      // The ready line's link signs the browser in (a cookie, then a redirect to the bare page).
+      const login = await request(ready.dashboardUrl);
+      await login.body.text();
+      assert.equal(login.statusCode, 303);
+      const cookie = String(login.headers['set-cookie'] ?? '').split(';')[0] as string;
+      assert.notEqual(cookie, '');
+      const dash = await request(new URL(String(login.headers.location), ready.dashboardUrl), { headers: { cookie } });
       const dashHtml = await dash.body.text();
       assert.equal(dash.statusCode, 200, dashHtml);
       assert.match(dashHtml, /<script/);
