@@ -101,9 +101,7 @@ spec:
     assert.equal(a.controlPlane.status, 401, a.controlPlane.body);
   });
 
-  // todo until issue 10 part B (src/control/auth/agent-scope.ts, reportedAccounts) is on this
-  // branch: without it the local agent token still gets any identity (this test's 403s fail).
-  it('control: an app the mesh file runs as root reads the CA key, up says so, and the control plane still refuses identities its agent may not run', { todo: 'needs issue 10 part B: the agent scope (reportedAccounts)' }, async () => {
+  it('control: an app the mesh file runs as root reads the CA key, up says so, and the control plane still refuses identities its agent may not run', async () => {
     assert.ok(mesh);
     const a = await attemptsOf(insiderPort);
     assert.equal(a.uid, 0);
