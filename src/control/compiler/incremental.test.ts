@@ -238,6 +238,42 @@ describe('versions agreed with other replicas (the other replica\'s writes made 
     await cache.idle();
     assert.equal(cache.get(N)?.version, agreed?.version, 'looked at again in the next pass');
   });
+
+  it('a node left out of a claim is looked at again when its stored entry changes, though no input of this replica changes (found over etcd: a reloaded replica\'s basis is ahead for the same state)', async () => {
+    /** web's content as any replica compiles it with this trust bundle. */
+    const contentOf = async (bundle: string): Promise<string> => {
+      const r = new Registry('td');
+      r.upsert(web(1), 0);
+      const c = new SnapshotCache(r, new MemoryStore(), () => [bundle]);
+      await c.recompile();
+      return c.get(N)?.hash as string;
+    };
+    const store = new MemoryStore();
+    await store.putAgent({ report: web(1), receivedAt: 0 });
+    // The other replica (just reloaded: its basis is etcd's revision, ahead of this one's for the same state) stored web's content first.
+    const B = 1_000;
+    await store.claimSnapshotVersions(new Map([[N, await contentOf('ROOT-1')]]), B);
+    const registry = new Registry('td');
+    registry.upsert(web(1), 0);
+    let bundle = 'ROOT-1';
+    const cache = new SnapshotCache(registry, store, () => [bundle]);
+    const pushed: string[][] = [];
+    cache.onCompiled = (changed) => pushed.push(changed);
+    await cache.recompile();
+    assert.equal(cache.get(N)?.version, store.snapshotVersions().get(N)?.version, 'same content: its version adopted');
+    // A settings change (trust bundle, tracing) both replicas make: this one compiles first, and its claim is left out (the stored basis is ahead).
+    bundle = 'ROOT-2';
+    await cache.recompile();
+    assert.equal(cache.get(N)?.hash, await contentOf('ROOT-1'), 'left out: still the old content');
+    // The other replica claims the same new content; this one hears only that web's entry changed.
+    const theirs = (await store.claimSnapshotVersions(new Map([[N, await contentOf('ROOT-2')]]), B)).get(N);
+    const claims = store.claims.length;
+    await cache.reconcile([N]);
+    assert.equal(cache.get(N)?.hash, theirs?.hash, 'looked at again: the agreed content');
+    assert.equal(cache.get(N)?.version, theirs?.version, 'at the stored version');
+    assert.equal(store.claims.length, claims, 'nothing written');
+    assert.deepEqual(pushed.at(-1), [N], 'pushed');
+  });
 });
 
 describe('inbound policy in snapshots', () => {

@@ -157,8 +157,9 @@ export class SnapshotCache {
   /**
    * The stored versions of these nodes changed (Store change `snapshots`: another replica
    * claimed, or this one did). Once no pass is running, the nodes whose stored entry now
-   * disagrees with what this replica compiled (version-agreement.ts, disagrees()) are looked at
-   * again in a pass; when none does (the usual echo of this replica's own claim), nothing runs.
+   * disagrees with what this replica compiled (version-agreement.ts, disagrees()), and those
+   * the store left out of this replica's last claim, are looked at again in a pass; when none
+   * is (the usual echo of this replica's own claim), nothing runs.
    */
   reconcile(nodeIds: Iterable<string>): Promise<void> {
     for (const id of nodeIds) this.suspects.add(id);
@@ -167,7 +168,14 @@ export class SnapshotCache {
       const known = this.store.snapshotVersions();
       let any = false;
       for (const id of this.suspects) {
-        if (!disagrees(this.compiled.get(id), known.get(id), this.lastBasis)) continue;
+        // A node left out of this replica's last claim waits for a pass, and nothing else need
+        // bring one: when the entry that beat it came from a replica whose basis is ahead of
+        // this one's for the same state (a reload takes etcd's current revision as its basis),
+        // no input change follows, and disagrees() trusts that one will. Its entry changed, so
+        // look now: the content may agree at last (adopted, nothing written), or it is left
+        // out again (nothing written either, so this cannot ping-pong).
+        const leftOut = this.recheck.has(id);
+        if (!leftOut && !disagrees(this.compiled.get(id), known.get(id), this.lastBasis)) continue;
         this.recheck.add(id);
         any = true;
       }
