@@ -60,8 +60,9 @@ export async function testWebCa(name = 'Trellis test web CA'): Promise<TestWebCa
 }
 
 function serial(): string {
-  // Positive: the first bit clear.
+  // Positive (the first bit clear) and with a non-zero first byte: DER drops leading zero
+  // bytes, so a serial starting 00 would read back shorter than the one written.
   const b = randomBytes(16);
-  b[0] = (b[0] as number) & 0x7f;
+  b[0] = 0x01 + ((b[0] as number) % 0x7f);
   return b.toString('hex');
 }
