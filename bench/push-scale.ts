@@ -201,7 +201,10 @@ async function runOnce(o: Options, proxies: number, dir: string): Promise<RunRes
   }
   if (info === null) throw new Error(`control plane not up\n${outputTail(cp)}`);
   const { apiUrl } = info;
+  // Agent reports and proxy tokens with the agent's token, resource changes with the admin's
+  // (the API's access levels: src/control/api/routes.ts).
   const token = readFileSync(join(stateDir, 'agent-token'), 'utf8').trim();
+  const adminToken = readFileSync(join(stateDir, 'admin-token'), 'utf8').trim();
   let rssPeak = 0;
   const sampler = setInterval(() => {
     const r = rssBytes(cp.pid as number);
@@ -299,7 +302,7 @@ async function runOnce(o: Options, proxies: number, dir: string): Promise<RunRes
     const logFrom = board.log.length;
     const start = nowMs();
     if (kind.startsWith('endpoint')) await putHost(topo.flip(target, i));
-    else await api(apiUrl, token, 'PUT', '/api/v1/resources', { resources: [topo.route(target, i)] });
+    else await api(apiUrl, adminToken, 'PUT', '/api/v1/resources', { resources: [topo.route(target, i)] });
     putByKind.get(kind)?.record(nowMs() - start);
     const ok = await board.until(() => expected.every((n) => (board.last.get(n)?.version ?? 0) > (baseline.get(n) ?? 0)), 30_000);
     if (!ok) {
@@ -318,7 +321,7 @@ async function runOnce(o: Options, proxies: number, dir: string): Promise<RunRes
   }
   const cpRssPeakMb = rssPeak / 2 ** 20;
 
-  const real = o.realProxy ? await measureRealProxy(topo, apiUrl, token, dir, putHost) : null;
+  const real = o.realProxy ? await measureRealProxy(topo, apiUrl, token, adminToken, dir, putHost) : null;
   renewing = false;
   for (const t of renewals) clearTimeout(t);
   clearInterval(sampler);
@@ -335,7 +338,7 @@ async function runOnce(o: Options, proxies: number, dir: string): Promise<RunRes
  * of the mesh: its snapshot holds every endpoint. Heap from heap-probe.ts; apply time from the
  * PUT of an endpoint change to the control plane seeing its ACK (polled every 20 ms).
  */
-async function measureRealProxy(topo: Topology, apiUrl: string, token: string, dir: string, putHost: (h: string) => Promise<void>): Promise<Omit<RealProxyResult, 'cpRssAfterMb'>> {
+async function measureRealProxy(topo: Topology, apiUrl: string, token: string, adminToken: string, dir: string, putHost: (h: string) => Promise<void>): Promise<Omit<RealProxyResult, 'cpRssAfterMb'>> {
   const nodeId = 'default/bigproxy/0';
   const identity = `spiffe://${TRUST_DOMAIN}/ns/default/sa/bigproxy`;
   const clusters = topo.services.flatMap((s) => topo.ports.map((p) => `default/${s.name}:${p}`));
@@ -373,7 +376,7 @@ async function measureRealProxy(topo: Topology, apiUrl: string, token: string, d
       proxy.send({ type: 'heap' });
     });
   const acked = async (): Promise<number | null> => {
-    const list = (await api(apiUrl, token, 'GET', '/api/v1/proxies')) as ProxyView[];
+    const list = (await api(apiUrl, adminToken, 'GET', '/api/v1/proxies')) as ProxyView[];
     return list.find((p) => p.nodeId === nodeId)?.ackedVersion ?? null;
   };
   const start = Date.now();
