@@ -51,6 +51,18 @@ export interface StoredHostPolicy {
 
 export type SpendResult = { ok: true; token: StoredJoinToken } | { ok: false; reason: 'unknown' | 'used' | 'expired' };
 
+/**
+ * The one rule for spending a join token, shared by every store: unknown, used or expired
+ * tokens are refused (in that order); otherwise the answer carries the token as spent at `now`,
+ * which the store must then write atomically (a check-and-set against what it read).
+ */
+export function spendOutcome(token: StoredJoinToken | undefined | null, now: number): SpendResult {
+  if (token === undefined || token === null) return { ok: false, reason: 'unknown' };
+  if (token.usedAt !== null) return { ok: false, reason: 'used' };
+  if (token.expiresAt <= now) return { ok: false, reason: 'expired' };
+  return { ok: true, token: { ...token, usedAt: now } };
+}
+
 export interface CredentialStore {
   apiTokens(): ReadonlyMap<string, StoredApiToken>;
   putApiToken(token: StoredApiToken): Promise<void>;

@@ -14,7 +14,7 @@ import {
   type StoredGrant,
   type StoredSnapshotVersion,
 } from './store.js';
-import type { SpendResult, StoredApiToken, StoredHostPolicy, StoredJoinToken } from './credential-store.js';
+import { spendOutcome, type SpendResult, type StoredApiToken, type StoredHostPolicy, type StoredJoinToken } from './credential-store.js';
 
 /** `credentials.json`: API tokens, join tokens and host policies (hashes only, never a secret). */
 interface Credentials {
@@ -158,14 +158,11 @@ export class FileStore implements Store {
   async spendJoinToken(id: string, now: number): Promise<SpendResult> {
     // One process owns a file store and this check-and-set runs without an await in between,
     // so two calls cannot both see the token unused.
-    const t = this.joinTokenMap.get(id);
-    if (t === undefined) return { ok: false, reason: 'unknown' };
-    if (t.usedAt !== null) return { ok: false, reason: 'used' };
-    if (t.expiresAt <= now) return { ok: false, reason: 'expired' };
-    const spent = { ...t, usedAt: now };
-    this.joinTokenMap.set(id, spent);
+    const outcome = spendOutcome(this.joinTokenMap.get(id), now);
+    if (!outcome.ok) return outcome;
+    this.joinTokenMap.set(id, outcome.token);
     await this.writeCredentials();
-    return { ok: true, token: spent };
+    return outcome;
   }
 
   hostPolicies(): ReadonlyMap<string, StoredHostPolicy> {

@@ -1,5 +1,5 @@
 import type { Resource } from '../../api/resources.js';
-import type { SpendResult, StoredApiToken, StoredHostPolicy, StoredJoinToken } from './credential-store.js';
+import { spendOutcome, type SpendResult, type StoredApiToken, type StoredHostPolicy, type StoredJoinToken } from './credential-store.js';
 import { StoreEvents } from './store-events.js';
 import {
   resourceKey,
@@ -204,13 +204,9 @@ export class MemoryStore implements Store {
     return Promise.resolve(this.state.joinTokens.delete(id));
   }
   spendJoinToken(id: string, now: number): Promise<SpendResult> {
-    const t = this.state.joinTokens.get(id);
-    if (t === undefined) return Promise.resolve({ ok: false, reason: 'unknown' });
-    if (t.usedAt !== null) return Promise.resolve({ ok: false, reason: 'used' });
-    if (t.expiresAt <= now) return Promise.resolve({ ok: false, reason: 'expired' });
-    const spent = { ...t, usedAt: now };
-    this.state.joinTokens.set(id, spent);
-    return Promise.resolve({ ok: true, token: spent });
+    const outcome = spendOutcome(this.state.joinTokens.get(id), now);
+    if (outcome.ok) this.state.joinTokens.set(id, outcome.token);
+    return Promise.resolve(outcome);
   }
   hostPolicies(): ReadonlyMap<string, StoredHostPolicy> {
     return this.state.hosts;

@@ -1,5 +1,5 @@
 import type { Etcd3, IRequestOp } from 'etcd3';
-import type { CredentialStore, SpendResult, StoredApiToken, StoredHostPolicy, StoredJoinToken } from '../credential-store.js';
+import { spendOutcome, type CredentialStore, type SpendResult, type StoredApiToken, type StoredHostPolicy, type StoredJoinToken } from '../credential-store.js';
 import type { CachedKv, EtcdCache } from './etcd-cache.js';
 import { grantLease } from './leases.js';
 import type { KeyLayout } from './keys.js';
@@ -82,18 +82,15 @@ export class EtcdCredentials implements CredentialStore {
     for (;;) {
       const got = await this.d.call('reading a join token', () => this.d.client.kv.range({ key }));
       const kv = got.kvs[0];
-      const t = kv === undefined ? null : parseJson<StoredJoinToken>(kv.value);
-      if (kv === undefined || t === null) return { ok: false, reason: 'unknown' };
-      if (t.usedAt !== null) return { ok: false, reason: 'used' };
-      if (t.expiresAt <= now) return { ok: false, reason: 'expired' };
-      const spent: StoredJoinToken = { ...t, usedAt: now };
-      const put: IRequestOp = { request_put: { key, value: Buffer.from(JSON.stringify(spent)), ignore_lease: String(kv.lease) !== '0' } };
+      const outcome = spendOutcome(kv === undefined ? null : parseJson<StoredJoinToken>(kv.value), now);
+      if (kv === undefined || !outcome.ok) return outcome;
+      const put: IRequestOp = { request_put: { key, value: Buffer.from(JSON.stringify(outcome.token)), ignore_lease: String(kv.lease) !== '0' } };
       const res = await this.d.call('spending a join token', () =>
         this.d.client.kv.txn({ compare: [{ key, target: 'Mod', result: 'Equal', mod_revision: kv.mod_revision }], success: [put] }),
       );
       if (res.succeeded) {
         await this.d.cache.reached(Number(res.header.revision));
-        return { ok: true, token: spent };
+        return outcome;
       }
       // Someone changed it between the read and the transaction: read again (it is now used, or gone).
     }
