@@ -16,7 +16,7 @@
  *        --telemetry off|default|log|full (tracing and access log of the Trellis pair; metrics always on)
  *        --tap (a live tap, matching every request, open on both Trellis proxies throughout)
  *        --policy [--rounds n]: direct, then the Trellis pair alternately without and with 20 ALLOW
- *        rules and a never-hit rate limit, n rounds (default 3) of each (bench/policy.ts); the
+ *        rules and a never-hit rate limit, n rounds (default 6) of each (bench/policy.ts); the
  *        last line is then `policy throughput_loss=.. p99_added_ms=.. goal=met|missed`
  * The last stdout line is always `ratio throughput=<x> p99=<y> rss=<z> vs_pipe=<w>` (Trellis /
  * HAProxy, and Trellis / pipe requests/s).
@@ -64,7 +64,7 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { quick: false, durationS: 10, openDurationS: 10, warmupS: 3, connections: 32, rate: 1000, only: [...SCENARIOS], cpuProf: false, telemetry: 'default', tap: false, quietWaitS: 15, policy: false, rounds: 3 };
+  const o: Options = { quick: false, durationS: 10, openDurationS: 10, warmupS: 3, connections: 32, rate: 1000, only: [...SCENARIOS], cpuProf: false, telemetry: 'default', tap: false, quietWaitS: 15, policy: false, rounds: 6 };
   let duration: number | null = null;
   let openDuration: number | null = null;
   let warmup: number | null = null;
@@ -178,6 +178,8 @@ interface ScenarioResult {
     latencyMs: ReturnType<OpenLoopResult['latency']['summary']>;
     serviceMs: ReturnType<OpenLoopResult['latency']['summary']>;
     sendLagMs: ReturnType<OpenLoopResult['latency']['summary']>;
+    /** Every latency sample (for pooling; left out of the results file). */
+    latency: OpenLoopResult['latency'];
   };
   proxies: ProxyFigures[];
   /** RSS of the bench server at full load (for reference), bytes. */
@@ -293,6 +295,7 @@ async function measure(name: string, description: string, t: Target, o: Options,
       latencyMs: open.latency.summary(),
       serviceMs: open.service.summary(),
       sendLagMs: open.sendLag.summary(),
+      latency: open.latency,
     },
     proxies: t.proxies.map((p) => ({
       label: p.label,
@@ -304,6 +307,12 @@ async function measure(name: string, description: string, t: Target, o: Options,
     serverRss: t.serverPid === null ? null : sampler.peak(t.serverPid),
     interference: { beforeFullLoad: quiet1, beforeOpenLoop: quiet2, otherCpuSecondsOpenLoop: otherCpu, otherCpuSecondsFullLoad: otherCpuFull },
   };
+}
+
+/** A scenario as the results file keeps it: wrk's output as lines, no latency samples. */
+function resultForJson(r: ScenarioResult): unknown {
+  const { latency: _samples, ...openLoop } = r.openLoop;
+  return { ...r, fullLoad: { ...r.fullLoad, raw: r.fullLoad.raw.split('\n') }, openLoop };
 }
 
 async function quiet(name: string, o: Options, log: (s: string) => void): Promise<{ busy: number | null; waitedMs: number }> {
@@ -480,7 +489,7 @@ async function policyBench(o: Options, machine: Record<string, string | number>,
           decisions = { allowed: after.allowed - before.allowed, denied: after.denied - before.denied, admitted: after.admitted - before.admitted, limited: after.limited - before.limited };
           if (decisions.denied > 0 || decisions.limited > 0 || decisions.allowed === 0) failed ??= `${name}: the policies did not just allow and admit every request: ${JSON.stringify(decisions)}`;
         }
-        runs.push({ round, policy: on, fullLoadRps: r.fullLoad.rps, openLoopP99Ms: r.openLoop.latencyMs.p99, decisions });
+        runs.push({ round, policy: on, fullLoadRps: r.fullLoad.rps, openLoopP99Ms: r.openLoop.latencyMs.p99, openLoopLatency: r.openLoop.latency, decisions });
       }
     }
   } catch (e) {
@@ -496,8 +505,8 @@ async function policyBench(o: Options, machine: Record<string, string | number>,
   const resultsDir = join(packageRoot, 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
   const file = join(resultsDir, `policy-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  const forJson = results.map((r) => ({ ...r, fullLoad: { ...r.fullLoad, raw: r.fullLoad.raw.split('\n') } }));
-  writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), machine, options: o, results: forJson, runs, summary: summary.figures, failed, summaryLine: summary.line }, null, 2) + '\n');
+  const forJson = results.map(resultForJson);
+  writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), machine, options: o, results: forJson, runs: runs.map(({ openLoopLatency: _samples, ...run }) => run), summary: summary.figures, failed, summaryLine: summary.line }, null, 2) + '\n');
   process.stdout.write(`\nresults: ${file}\n${summary.line}\n`);
   return failed === null ? 0 : 1;
 }
@@ -655,7 +664,7 @@ async function main(): Promise<number> {
   mkdirSync(resultsDir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const file = join(resultsDir, `${stamp}.json`);
-  const forJson = results.map((r) => ({ ...r, fullLoad: { ...r.fullLoad, raw: r.fullLoad.raw.split('\n') } }));
+  const forJson = results.map(resultForJson);
   writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), machine, options: o, results: forJson, failures, ratios: rep.ratios, ratioLine: rep.ratio }, null, 2) + '\n');
   process.stdout.write(`\nresults: ${file}\n`);
   process.stdout.write(rep.ratio + '\n');

@@ -12,6 +12,16 @@ export class Histogram {
     this.values = new Float64Array(Math.max(16, capacity));
   }
 
+  /** Every sample of `parts` in one histogram (e.g. one side's runs of an A/B benchmark). */
+  static pooled(parts: readonly Histogram[]): Histogram {
+    const all = new Histogram(parts.reduce((n, h) => n + h.n, 0));
+    for (const h of parts) {
+      all.values.set(h.values.subarray(0, h.n), all.n);
+      all.n += h.n;
+    }
+    return all;
+  }
+
   record(v: number): void {
     if (this.n === this.values.length) {
       const bigger = new Float64Array(this.values.length * 2);
