@@ -443,6 +443,13 @@ describe('serveHttp1 failures', () => {
     }
   });
 
+  /** True once `text` holds a whole response head and its content-length body. */
+  const wholeResponse = (text: string): boolean => {
+    const end = text.indexOf('\r\n\r\n');
+    const length = end < 0 ? null : /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end));
+    return length != null && text.length >= end + 4 + Number(length[1]);
+  };
+
   it('answers 502 to a malformed response; cuts downstream when a body ends early', async () => {
     const up = net.createServer((s) => s.once('data', (d: Buffer) => {
       if (d.toString().startsWith('GET /bad')) s.end('HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx');
@@ -452,7 +459,9 @@ describe('serveHttp1 failures', () => {
     const upstream = new ConnectUpstream(port);
     const proxy = await startProxy(upstream);
     try {
-      const bad = await rawExchange(proxy.port, 'GET /bad HTTP/1.1\r\nHost: a\r\n\r\n');
+      // The 502 keeps the client's connection open (keep-alive): read up to its whole body, not
+      // until the connection's idle timeout closes it.
+      const bad = await rawExchange(proxy.port, 'GET /bad HTTP/1.1\r\nHost: a\r\n\r\n', wholeResponse);
       assert.match(bad.text, /^HTTP\/1\.1 502 Bad Gateway\r\n/);
       assert.match(bad.text, /trellis-reason: upstream-bad-response/);
       const cut = await rawExchange(proxy.port, 'GET /cut HTTP/1.1\r\nHost: a\r\n\r\n');
