@@ -7,6 +7,9 @@
 // and end-to-end files run one at a time, since each starts whole meshes, etcd clusters or
 // network-namespace hosts and the CI machine has two cores. The last line adds both runs up
 // as `tests: N passed, N failed, N skipped`.
+// --test-force-exit: a file whose tests have all finished exits even if a library left a timer
+// running. Without it one such file hangs the whole run: once, after the etcd leader was killed
+// in etcd-control-plane.test.ts, two timers outlived every EtcdStore's close() and CI waited.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -25,7 +28,7 @@ function collect(dir, out) {
 /** Runs `files` with `concurrency` files at a time; streams the report and counts its summary. */
 function run(files, concurrency) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], { stdio: ['inherit', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-force-exit', '--test-reporter=spec', ...files], { stdio: ['inherit', 'pipe', 'inherit'] });
     const counts = { pass: 0, fail: 0, skipped: 0 };
     let tail = '';
     child.stdout.on('data', (chunk) => {
