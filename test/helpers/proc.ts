@@ -17,9 +17,19 @@ export interface CliResult {
 
 /** Runs `node <cliEntry> ...args` to completion (SIGKILL after timeoutMs). */
 export function runCli(args: string[], opts: { timeoutMs?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  return runNodeScript(cliEntry, args, opts, `trellis ${args.join(' ')}`);
+}
+
+/** Runs `node <script> ...args` to completion, collecting its output (SIGKILL after timeoutMs, 30 s by default). */
+export function runNodeScript(
+  script: string,
+  args: string[],
+  opts: { timeoutMs?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  label = `${script} ${args.join(' ')}`,
+): Promise<CliResult> {
   const timeoutMs = opts.timeoutMs ?? 30_000;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliEntry, ...args], {
+    const child = spawn(process.execPath, [script, ...args], {
       cwd: opts.cwd,
       env: opts.env ?? process.env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -29,7 +39,7 @@ export function runCli(args: string[], opts: { timeoutMs?: number; cwd?: string;
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const timer = setTimeout(() => {
-      stderr += `\n[test helper: trellis ${args.join(' ')} did not exit within ${timeoutMs} ms; killed]`;
+      stderr += `\n[test helper: ${label} did not exit within ${timeoutMs} ms; killed]`;
       child.kill('SIGKILL');
     }, timeoutMs);
     child.on('error', (err) => {

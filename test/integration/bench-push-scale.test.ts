@@ -6,30 +6,15 @@
  * asserted; the figures belong to bench/.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
+import { runNodeScript } from '../helpers/proc.js';
 
 const benchScript = fileURLToPath(new URL('../../bench/push-scale.js', import.meta.url));
 
-function runBench(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [benchScript, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
 describe('bench push-scale, small', () => {
   it('runs end to end: every change ACKed by the proxies it affects, none pushed to others, one summary line', async () => {
-    const r = await runBench(['--proxies', '20', '--replicas', '2', '--changes', '8', '--workers', '1', '--gap-ms', '50', '--no-real-proxy'], 120_000);
+    const r = await runNodeScript(benchScript, ['--proxies', '20', '--replicas', '2', '--changes', '8', '--workers', '1', '--gap-ms', '50', '--no-real-proxy'], { timeoutMs: 120_000 });
     const output = `${r.stdout}\n${r.stderr}`;
     assert.equal(r.code, 0, output.slice(-3000));
     assert.match(r.stdout, /extra pushes \(to proxies a change did not affect\): 0; changes not ACKed in 30 s: 0/, output.slice(-3000));
