@@ -313,7 +313,7 @@ export class ControlPlane implements ApiBackend {
         this.recompileAndPush();
         return;
       case 'resync': {
-        this.logger.warn('store view reloaded (its watch fell behind etcd compaction): rebuilding the registry');
+        this.logger.warn('store view reloaded (its etcd watch failed, or fell behind compaction): rebuilding the registry');
         const now = this.clock();
         const present = new Set<string>();
         for (const a of this.store.agents()) {

@@ -217,52 +217,85 @@ async function tryStart(n: number): Promise<{ api: EtcdCluster; ready(): Promise
   return { api, ready: () => Promise.all(members.map((m) => waitHealthy(m))).then(() => undefined) };
 }
 
-/** A TCP relay in front of an etcd member: cut() drops every connection and refuses new ones until restore(). */
+/**
+ * A TCP relay in front of an etcd member. cut() drops every connection (a reset) and refuses
+ * new ones until restore(); stall() is a link gone silent, as a host cut off the network is to
+ * its peers: nothing is forwarded either way, nothing is closed, and new connections are taken
+ * and never answered, until restore().
+ */
 export interface TcpRelay {
   port: number;
   /** host:port of the relay (for an etcd:// store URL). */
   address: string;
   cut(): void;
+  stall(): void;
   restore(): void;
   close(): Promise<void>;
 }
 
 export async function tcpRelay(targetPort: number): Promise<TcpRelay> {
   const sockets = new Set<net.Socket>();
-  let open = true;
+  const pairs = new Set<[net.Socket, net.Socket]>();
+  let mode: 'open' | 'refuse' | 'stall' = 'open';
+  const silence = (s: net.Socket): void => {
+    s.unpipe();
+    s.pause();
+  };
   const server = net.createServer((client) => {
-    if (!open) {
+    if (mode === 'refuse') {
       client.destroy();
       return;
     }
+    sockets.add(client);
+    client.on('error', () => client.destroy()).on('close', () => sockets.delete(client));
+    if (mode === 'stall') {
+      client.pause();
+      return;
+    }
     const upstream = net.connect(targetPort, '127.0.0.1');
-    sockets.add(client).add(upstream);
+    sockets.add(upstream);
+    const pair: [net.Socket, net.Socket] = [client, upstream];
+    pairs.add(pair);
     const drop = (): void => {
       client.destroy();
       upstream.destroy();
       sockets.delete(client);
       sockets.delete(upstream);
+      pairs.delete(pair);
     };
-    client.on('error', drop).on('close', drop);
+    client.on('close', drop);
     upstream.on('error', drop).on('close', drop);
     client.pipe(upstream).pipe(client);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as net.AddressInfo).port;
+  const dropAll = (): void => {
+    for (const s of sockets) s.destroy();
+    sockets.clear();
+    pairs.clear();
+  };
   return {
     port,
     address: `127.0.0.1:${port}`,
     cut() {
-      open = false;
-      for (const s of sockets) s.destroy();
-      sockets.clear();
+      mode = 'refuse';
+      dropAll();
+    },
+    stall() {
+      mode = 'stall';
+      for (const [client, upstream] of pairs) {
+        silence(client);
+        silence(upstream);
+      }
     },
     restore() {
-      open = true;
+      // A stalled connection stays silent (as a peer's timed-out connection is gone): it is dropped.
+      if (mode === 'stall') dropAll();
+      mode = 'open';
     },
     async close() {
-      open = false;
-      for (const s of sockets) s.destroy();
+      mode = 'refuse';
+      dropAll();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

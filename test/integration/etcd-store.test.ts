@@ -14,7 +14,7 @@ import { storeConformance } from '../../src/control/store/store-conformance.js';
 import { StoreConflictError, type Store, type StoreChange } from '../../src/control/store/store.js';
 import { agentReport, workload } from '../../src/control/test-support.js';
 import { startEtcd, tcpRelay, type EtcdCluster } from '../helpers/etcd.js';
-import { waitFor } from '../helpers/proc.js';
+import { sleep, waitFor } from '../helpers/proc.js';
 
 let etcd: EtcdCluster;
 
@@ -215,6 +215,38 @@ test('a watch cut off while etcd compacts resyncs: the replica reloads, says so,
     await waitFor('a change after the resync', () => cutOff.agents().some((x) => x.report.agentId === 'after'), { timeoutMs: 5000, intervalMs: 20 });
   } finally {
     await Promise.all([writer.close(), cutOff.close()]);
+    await relay.close();
+  }
+});
+
+test('an agent\'s lease is renewed while an etcd member is silent (cut off, no reset): the renewal asks another member, and the agent never lapses', async () => {
+  const prefix = newPrefix();
+  const relay = await tcpRelay(etcd.members[0]!.clientPort);
+  // The silent member is listed first: every renewal would try it first if nothing learnt.
+  const store = await open(prefix, [`http://${relay.address}`, ...etcd.endpoints]);
+  const observer = await open(prefix);
+  const lapsed: string[] = [];
+  observer.onChange((c) => {
+    if (c.kind === 'agent' && c.agent === null) lapsed.push(c.agentId);
+  });
+  try {
+    // A 3 s lease, renewed every second as an agent does (every 5 s on a 15 s lease).
+    const report = agentReport('renewed', [workload('api')], 3000);
+    await store.putAgent({ report, receivedAt: 1 });
+    await waitFor('the observer to see the agent', () => observer.agents().length === 1, { timeoutMs: 5000, intervalMs: 20 });
+    relay.stall();
+    // Six renewals over twice the lease. Each must succeed: one that failed, or one that waited
+    // on the silent member past the lease, would let etcd end the lease of a live agent.
+    for (let i = 0; i < 6; i++) {
+      await store.putAgent({ report, receivedAt: 2 + i });
+      await sleep(1000);
+    }
+    assert.deepEqual(lapsed, [], 'the agent\'s key was never deleted');
+    assert.deepEqual(observer.agents().map((a) => a.report.agentId), ['renewed']);
+  } finally {
+    // Refused rather than silent: closing does not wait out a deadline on the relay.
+    relay.cut();
+    await Promise.all([store.close(), observer.close()]);
     await relay.close();
   }
 });

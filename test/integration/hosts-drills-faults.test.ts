@@ -186,11 +186,7 @@ describe('fault drills across hosts', { skip: labSkipReason(['etcd', 'etcdctl'])
     assert.equal((await m.connectedProxies()).get(web0), m.apiUrls[0], 'web/0 moved to replica 1');
   });
 
-  // Quarantined (runs, reported as todo, does not fail the suite): in 1 of 4 CI runs on
-  // 2026-12-05, when h3's agent lease ended, client's proxy served ~1.8 s of 503
-  // `unknown-cluster default/web:http` (its snapshot briefly had no web cluster at all, though
-  // web/0 on h2 was alive). Issue 10 stays open for it; remove the todo with the fix.
-  it('a host cut off (its link down): its endpoint leaves within the lease, requests fail over with none failed, and it rejoins when the link returns', { todo: 'intermittent: a snapshot without the web cluster when a host lease ends (issue 10)' }, async () => {
+  it('a host cut off (its link down): its endpoint leaves within the lease, requests fail over with none failed, and it rejoins when the link returns', async () => {
     // What keeps callers whole while h3 is silently gone (packets dropped, no reset): a per-try
     // timeout turns a request stuck on a dead connection into a retryable failure, a new
     // connection to h3 fails its connect timeout (retryable for any method), and the retries go

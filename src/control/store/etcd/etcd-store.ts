@@ -19,7 +19,8 @@ import { EtcdCache, type CachedKv, type KeyChange } from './etcd-cache.js';
 import { EtcdCredentials } from './etcd-credentials.js';
 import { KeyLayout } from './keys.js';
 import { Leadership } from './leadership.js';
-import { grantLease, keepAliveOnce, revokeLease } from './leases.js';
+import { LeaseRenewer } from './lease-renewer.js';
+import { grantLease, revokeLease } from './leases.js';
 import { bucketOf, bucketValue, changedNodes, MAX_TXN_VALUE_BYTES, readBucket } from './snapshot-buckets.js';
 import type { EtcdTarget } from './store-url.js';
 
@@ -42,6 +43,27 @@ type WatchBackoff = NonNullable<NonNullable<IOptions['faultHandling']>['watchBac
 /** Watch reconnects: 100 ms doubling to 2 s (the etcd3 default waits up to 30 s, too long for a control plane). */
 function watchBackoff(ms = 100): WatchBackoff {
   return { duration: ms, next: () => watchBackoff(Math.min(2000, ms * 2)) } as WatchBackoff;
+}
+
+/** Options of every etcd3 client the store makes: the shared one, and one per member for lease renewals. */
+function clientOptions(hosts: string[], timeout: number): IOptions {
+  return {
+    hosts,
+    dialTimeout: timeout,
+    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
+    // Large meshes: whole-prefix pages and watch batches can pass gRPC's 4 MiB default.
+    grpcOptions: {
+      'grpc.max_receive_message_length': 64 * 1024 * 1024,
+      // A member cut off the network (no FIN, no RST) leaves its streams silent, and the
+      // watch on it would wait forever while the others move on: a replica would miss every
+      // change, lease expiries included (found by the host-cut drill). HTTP/2 pings find the
+      // dead connection, and the client moves the watch to another member from its last
+      // revision. 10 s is above etcd's --grpc-keepalive-min-time (5 s), which refuses faster pings.
+      'grpc.keepalive_time_ms': 10_000,
+      'grpc.keepalive_timeout_ms': 5_000,
+    },
+    faultHandling: { watchBackoff: watchBackoff() },
+  };
 }
 
 /**
@@ -86,6 +108,8 @@ export class EtcdStore implements Store {
   private replicaLease: ReturnType<Etcd3['lease']> | null = null;
   private readonly probeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   private closed = false;
+  /** Renews agents' leases from a member that answers (lease-renewer.ts). */
+  private readonly renewer: LeaseRenewer;
 
   private constructor(
     readonly client: Etcd3,
@@ -93,6 +117,7 @@ export class EtcdStore implements Store {
   ) {
     this.keys = new KeyLayout(o.prefix);
     this.log = o.log ?? (() => {});
+    this.renewer = new LeaseRenewer(o.hosts, { clientFor: (url) => new Etcd3(clientOptions([url], o.callTimeoutMs ?? 5_000)) });
     this.cache = new EtcdCache(client, o.prefix, {
       onChanges: (changes) => this.applyChanges(changes),
       onResync: () => {
@@ -107,29 +132,13 @@ export class EtcdStore implements Store {
 
   /** Connects, loads the prefix and starts watching. Rejects with TRELLIS_E_STORE when etcd does not answer. */
   static async open(o: EtcdStoreOptions): Promise<EtcdStore> {
-    const timeout = o.callTimeoutMs ?? 5_000;
-    const client = new Etcd3({
-      hosts: o.hosts,
-      dialTimeout: timeout,
-      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
-      // Large meshes: whole-prefix pages and watch batches can pass gRPC's 4 MiB default.
-      grpcOptions: {
-        'grpc.max_receive_message_length': 64 * 1024 * 1024,
-        // A member cut off the network (no FIN, no RST) leaves its streams silent, and the
-        // watch on it would wait forever while the others move on: a replica would miss every
-        // change, lease expiries included (found by the host-cut drill). HTTP/2 pings find the
-        // dead connection, and the client moves the watch to another member from its last
-        // revision. 10 s is above etcd's --grpc-keepalive-min-time (5 s), which refuses faster pings.
-        'grpc.keepalive_time_ms': 10_000,
-        'grpc.keepalive_timeout_ms': 5_000,
-      },
-      faultHandling: { watchBackoff: watchBackoff() },
-    });
+    const client = new Etcd3(clientOptions(o.hosts, o.callTimeoutMs ?? 5_000));
     const s = new EtcdStore(client, o);
     try {
       await s.cache.start();
     } catch (err) {
       client.close();
+      s.renewer.close();
       throw new TrellisError('TRELLIS_E_STORE', `etcd at ${o.hosts.join(', ')}: ${(err as Error).message}`, { cause: err });
     }
     s.rebuildViews();
@@ -149,12 +158,12 @@ export class EtcdStore implements Store {
     const prev = this.agentView.get(agent.report.agentId);
     // The usual report repeats the last one: renewing its lease is all there is to do.
     if (cached !== undefined && cached.lease !== '0' && prev !== undefined && JSON.stringify(prev.report) === JSON.stringify(agent.report)) {
-      if (await this.call('renewing an agent lease', () => keepAliveOnce(this.client, cached.lease))) return;
+      if (await this.call('renewing an agent lease', () => this.renewer.renew(cached.lease))) return;
     }
     // A changed report with the same lease time stays on its lease (renewed alongside): one
     // write on the way to the compile instead of a grant, a put and a revoke.
     if (cached !== undefined && cached.lease !== '0' && prev !== undefined && prev.report.leaseMs === agent.report.leaseMs) {
-      const renewed = keepAliveOnce(this.client, cached.lease);
+      const renewed = this.renewer.renew(cached.lease);
       renewed.catch(() => undefined);
       try {
         const res = await this.client.put(key).value(JSON.stringify(agent)).lease(cached.lease).exec();
@@ -434,6 +443,7 @@ export class EtcdStore implements Store {
     await this.client.delete().key(this.keys.syncProbe(this.probeId)).exec().catch(() => undefined);
     await this.cache.close();
     this.client.close();
+    this.renewer.close();
   }
 
   // ---- internals ----
