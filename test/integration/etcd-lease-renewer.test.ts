@@ -22,8 +22,8 @@ after(async () => {
 });
 
 /** A renewer over these URLs with a clock the test moves. */
-function renewer(urls: string[], clock: { now: number }): LeaseRenewer {
-  return new LeaseRenewer(urls, { clientFor: (url) => new Etcd3({ hosts: [url] }), attemptTimeoutMs: 500, suspectForMs: 30_000, now: () => clock.now });
+function renewer(urls: string[], clock: { now: number }, said: string[] = []): LeaseRenewer {
+  return new LeaseRenewer(urls, { clientFor: (url) => new Etcd3({ hosts: [url] }), attemptTimeoutMs: 500, suspectForMs: 30_000, now: () => clock.now, log: (msg) => said.push(msg) });
 }
 
 async function relays(n: number): Promise<TcpRelay[]> {
@@ -34,7 +34,8 @@ test('a silent member is passed over and asked last until its suspicion ends; a 
   const [silent, refused] = await relays(2);
   const urls = [`http://${silent!.address}`, `http://${refused!.address}`, etcd.endpoints[0]!];
   const clock = { now: 1_000 };
-  const r = renewer(urls, clock);
+  const said: string[] = [];
+  const r = renewer(urls, clock, said);
   try {
     const lease = admin.lease(60, { autoKeepAlive: false });
     const id = await lease.grant();
@@ -42,6 +43,10 @@ test('a silent member is passed over and asked last until its suspicion ends; a 
     refused!.cut();
     assert.equal(await r.renew(id), true);
     assert.deepEqual(r.orderOfUrls(), [urls[2], urls[0], urls[1]], 'the one that answered first, then the suspects, the earliest suspect first');
+    assert.deepEqual(said, [0, 1].map((i) => `etcd member ${urls[i]} did not renew a lease; asking it last for 30 s`));
+    // The next renewal goes to the member that answered; nothing more is said.
+    assert.equal(await r.renew(id), true);
+    assert.equal(said.length, 2);
     // The renewal restarted the TTL (etcd's own account of it).
     const ttl = await admin.leaseClient.leaseTimeToLive({ ID: id, keys: false });
     assert.ok(Number(ttl.TTL) > 50, `TTL ${ttl.TTL}`);

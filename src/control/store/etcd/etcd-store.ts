@@ -117,7 +117,7 @@ export class EtcdStore implements Store {
   ) {
     this.keys = new KeyLayout(o.prefix);
     this.log = o.log ?? (() => {});
-    this.renewer = new LeaseRenewer(o.hosts, { clientFor: (url) => new Etcd3(clientOptions([url], o.callTimeoutMs ?? 5_000)) });
+    this.renewer = new LeaseRenewer(o.hosts, { clientFor: (url) => new Etcd3(clientOptions([url], o.callTimeoutMs ?? 5_000)), log: this.log });
     this.cache = new EtcdCache(client, o.prefix, {
       onChanges: (changes) => this.applyChanges(changes),
       onResync: () => {

@@ -19,6 +19,8 @@ export interface LeaseRenewerOptions {
   attemptTimeoutMs?: number;
   suspectForMs?: number;
   now?: () => number;
+  /** Told when a member that was fine stops answering (once, not at every renewal). */
+  log?: (msg: string, err?: Error) => void;
 }
 
 /**
@@ -42,12 +44,14 @@ export class LeaseRenewer {
   private readonly attemptTimeoutMs: number;
   private readonly suspectForMs: number;
   private readonly now: () => number;
+  private readonly log: (msg: string, err?: Error) => void;
 
   constructor(urls: readonly string[], o: LeaseRenewerOptions) {
     this.members = urls.map((url) => ({ url, client: o.clientFor(url), suspectUntil: 0 }));
     this.attemptTimeoutMs = o.attemptTimeoutMs ?? ATTEMPT_TIMEOUT_MS;
     this.suspectForMs = o.suspectForMs ?? SUSPECT_FOR_MS;
     this.now = o.now ?? Date.now;
+    this.log = o.log ?? (() => {});
   }
 
   /**
@@ -62,7 +66,9 @@ export class LeaseRenewer {
         m.suspectUntil = 0;
         return alive;
       } catch (err) {
-        m.suspectUntil = this.now() + this.suspectForMs;
+        const now = this.now();
+        if (m.suspectUntil <= now) this.log(`etcd member ${m.url} did not renew a lease; asking it last for ${this.suspectForMs / 1000} s`, err as Error);
+        m.suspectUntil = now + this.suspectForMs;
         reasons.push(`${m.url}: ${(err as Error).message}`);
       }
     }
