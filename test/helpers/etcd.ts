@@ -221,7 +221,8 @@ async function tryStart(n: number): Promise<{ api: EtcdCluster; ready(): Promise
  * A TCP relay in front of an etcd member. cut() drops every connection (a reset) and refuses
  * new ones until restore(); stall() is a link gone silent, as a host cut off the network is to
  * its peers: nothing is forwarded either way, nothing is closed, and new connections are taken
- * and never answered, until restore().
+ * and never answered, until restore(). slow(ms) forwards every chunk of new connections `ms`
+ * late, both ways (a loaded or distant member).
  */
 export interface TcpRelay {
   port: number;
@@ -229,6 +230,7 @@ export interface TcpRelay {
   address: string;
   cut(): void;
   stall(): void;
+  slow(ms: number): void;
   restore(): void;
   close(): Promise<void>;
 }
@@ -237,6 +239,15 @@ export async function tcpRelay(targetPort: number): Promise<TcpRelay> {
   const sockets = new Set<net.Socket>();
   const pairs = new Set<[net.Socket, net.Socket]>();
   let mode: 'open' | 'refuse' | 'stall' = 'open';
+  let lateMs = 0;
+  /** Forwards from one socket to the other, each chunk lateMs late (in order: every chunk waits as long). */
+  const forward = (from: net.Socket, to: net.Socket, ms: number): void => {
+    if (ms === 0) {
+      from.pipe(to);
+      return;
+    }
+    from.on('data', (chunk: Buffer) => setTimeout(() => to.destroyed || to.write(chunk), ms));
+  };
   const silence = (s: net.Socket): void => {
     s.unpipe();
     s.pause();
@@ -265,7 +276,8 @@ export async function tcpRelay(targetPort: number): Promise<TcpRelay> {
     };
     client.on('close', drop);
     upstream.on('error', drop).on('close', drop);
-    client.pipe(upstream).pipe(client);
+    forward(client, upstream, lateMs);
+    forward(upstream, client, lateMs);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as net.AddressInfo).port;
@@ -288,7 +300,11 @@ export async function tcpRelay(targetPort: number): Promise<TcpRelay> {
         silence(upstream);
       }
     },
+    slow(ms) {
+      lateMs = ms;
+    },
     restore() {
+      lateMs = 0;
       // A stalled connection stays silent (as a peer's timed-out connection is gone): it is dropped.
       if (mode === 'stall') dropAll();
       mode = 'open';

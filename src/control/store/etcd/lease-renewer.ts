@@ -1,9 +1,13 @@
 import type { Etcd3, IDuplexStream, ILeaseKeepAliveRequest, ILeaseKeepAliveResponse } from 'etcd3';
 
-/** How long one member has to answer a keepalive before the next is asked. */
+/** How long one member has to answer a keepalive before the next is asked as well. */
 const ATTEMPT_TIMEOUT_MS = 1_500;
-/** How long a member that did not answer is asked last. */
+/** How long a renewal waits in all for any member's answer. */
+const RENEW_TIMEOUT_MS = 5_000;
+/** How long a member that did not answer in time is asked last. */
 const SUSPECT_FOR_MS = 30_000;
+
+type KeepAliveStream = IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>;
 
 /** One etcd member as the renewer sees it. */
 interface Member {
@@ -17,9 +21,10 @@ export interface LeaseRenewerOptions {
   /** One etcd3 client per member URL (a one-host client: this class chooses the member). */
   clientFor: (url: string) => Etcd3;
   attemptTimeoutMs?: number;
+  renewTimeoutMs?: number;
   suspectForMs?: number;
   now?: () => number;
-  /** Told when a member that was fine stops answering (once, not at every renewal). */
+  /** Told when a member that was fine fails or is slow to answer (once, not at every renewal). */
   log?: (msg: string, err?: Error) => void;
 }
 
@@ -34,14 +39,19 @@ export interface LeaseRenewerOptions {
  * swallows every stream opened on it, so a third of an agent's renewals failed for as long as
  * it was gone; an agent whose renewals all landed there lost its lease and every endpoint while
  * it was alive (a caller's snapshot lost the whole service for a moment: found by the host-cut
- * drill). Here each member has its own client; members are asked in turn, each for
- * ATTEMPT_TIMEOUT_MS, and one that did not answer is asked last for SUSPECT_FOR_MS, so with a
- * majority of members up a renewal reaches a live one within a few seconds at worst, and
- * usually at once.
+ * drill).
+ *
+ * Here each member has its own client. A renewal asks the first member; if it has not answered
+ * in ATTEMPT_TIMEOUT_MS (or failed), the next is asked as well, and so on, the first answer
+ * winning; the earlier ones stay in the race, so a member that is only slow (a loaded host, a
+ * leader election) still counts. A member that failed or was slow is asked last for
+ * SUSPECT_FOR_MS. With a majority of members up, a renewal reaches a live one within seconds at
+ * worst, and usually at once.
  */
 export class LeaseRenewer {
   private readonly members: Member[];
   private readonly attemptTimeoutMs: number;
+  private readonly renewTimeoutMs: number;
   private readonly suspectForMs: number;
   private readonly now: () => number;
   private readonly log: (msg: string, err?: Error) => void;
@@ -49,6 +59,7 @@ export class LeaseRenewer {
   constructor(urls: readonly string[], o: LeaseRenewerOptions) {
     this.members = urls.map((url) => ({ url, client: o.clientFor(url), suspectUntil: 0 }));
     this.attemptTimeoutMs = o.attemptTimeoutMs ?? ATTEMPT_TIMEOUT_MS;
+    this.renewTimeoutMs = Math.max(o.renewTimeoutMs ?? RENEW_TIMEOUT_MS, this.attemptTimeoutMs);
     this.suspectForMs = o.suspectForMs ?? SUSPECT_FOR_MS;
     this.now = o.now ?? Date.now;
     this.log = o.log ?? (() => {});
@@ -56,23 +67,60 @@ export class LeaseRenewer {
 
   /**
    * Renews the lease once. True when etcd restarted its TTL, false when etcd no longer knows it
-   * (expired or revoked). Rejects only when no member answered, with every member's reason.
+   * (expired or revoked). Rejects when no member answered in time, with every member's reason.
    */
-  async renew(leaseId: string): Promise<boolean> {
-    const reasons: string[] = [];
-    for (const m of this.order()) {
-      try {
-        const alive = await this.keepAlive(m, leaseId);
-        m.suspectUntil = 0;
-        return alive;
-      } catch (err) {
-        const now = this.now();
-        if (m.suspectUntil <= now) this.log(`etcd member ${m.url} did not renew a lease; asking it last for ${this.suspectForMs / 1000} s`, err as Error);
-        m.suspectUntil = now + this.suspectForMs;
-        reasons.push(`${m.url}: ${(err as Error).message}`);
-      }
-    }
-    throw new Error(`no etcd member renewed lease ${leaseId} (${reasons.join('; ')})`);
+  renew(leaseId: string): Promise<boolean> {
+    const order = this.order();
+    return new Promise<boolean>((resolve, reject) => {
+      const streams: KeepAliveStream[] = [];
+      const reasons = new Map<Member, string>();
+      let started = 0;
+      let settled = false;
+      let hedge: NodeJS.Timeout | undefined;
+      const deadline = setTimeout(() => {
+        for (const m of order.slice(0, started)) if (!reasons.has(m)) reasons.set(m, `no keepalive answer in ${this.renewTimeoutMs} ms`);
+        finish(() => reject(this.noAnswer(leaseId, order, reasons)));
+      }, this.renewTimeoutMs);
+      const finish = (settle: () => void): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(hedge);
+        clearTimeout(deadline);
+        for (const s of streams) close(s);
+        settle();
+      };
+      const failed = (m: Member, err: Error): void => {
+        if (settled || reasons.has(m)) return;
+        reasons.set(m, err.message);
+        this.suspect(m, err);
+        if (reasons.size === order.length) finish(() => reject(this.noAnswer(leaseId, order, reasons)));
+        // The newest attempt failed: the next need not wait for its timer.
+        else if (m === order[started - 1]) askNext();
+      };
+      const askNext = (): void => {
+        clearTimeout(hedge);
+        const m = order[started++];
+        if (m === undefined || settled) return;
+        hedge = setTimeout(() => {
+          this.suspect(m, new Error(`no keepalive answer in ${this.attemptTimeoutMs} ms`));
+          askNext();
+        }, this.attemptTimeoutMs);
+        m.client.leaseClient.leaseKeepAlive().then(
+          (s) => {
+            if (settled) return close(s);
+            streams.push(s);
+            s.on('data', (res: ILeaseKeepAliveResponse) => {
+              m.suspectUntil = 0;
+              finish(() => resolve(Number(res.TTL) > 0));
+            });
+            s.on('error', (err: Error) => failed(m, err));
+            s.write({ ID: leaseId });
+          },
+          (err: Error) => failed(m, err),
+        );
+      };
+      askNext();
+    });
   }
 
   /** Member URLs in the order the next renewal asks them (tests read it). */
@@ -92,39 +140,23 @@ export class LeaseRenewer {
     return [...fine, ...suspect];
   }
 
-  /** One keepalive on one member, given ATTEMPT_TIMEOUT_MS from opening the stream to the answer. */
-  private async keepAlive(m: Member, leaseId: string): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    let stream: IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse> | undefined;
-    let timedOut = false;
-    try {
-      const res = await new Promise<ILeaseKeepAliveResponse>((resolve, reject) => {
-        timer = setTimeout(() => {
-          timedOut = true;
-          reject(new Error(`no keepalive answer in ${this.attemptTimeoutMs} ms`));
-        }, this.attemptTimeoutMs);
-        m.client.leaseClient.leaseKeepAlive().then((s) => {
-          stream = s;
-          // Opened after the attempt gave up: closed below (finally ran before it existed).
-          if (timedOut) return close(s);
-          s.on('data', resolve);
-          s.on('error', reject);
-          s.write({ ID: leaseId });
-        }, reject);
-      });
-      return Number(res.TTL) > 0;
-    } finally {
-      clearTimeout(timer);
-      if (stream !== undefined) close(stream);
-    }
+  private suspect(m: Member, err: Error): void {
+    const now = this.now();
+    if (m.suspectUntil <= now) this.log(`etcd member ${m.url} did not renew a lease in time; asking it last for ${this.suspectForMs / 1000} s`, err);
+    m.suspectUntil = now + this.suspectForMs;
+  }
+
+  private noAnswer(leaseId: string, order: Member[], reasons: ReadonlyMap<Member, string>): Error {
+    const why = order.filter((m) => reasons.has(m)).map((m) => `${m.url}: ${reasons.get(m) as string}`);
+    return new Error(`no etcd member renewed lease ${leaseId} (${why.join('; ')})`);
   }
 }
 
 /**
  * Ends and cancels a keepalive stream: one on a silent member would otherwise stay open until
- * gRPC's keepalive gives the connection up. The cancel's error goes to a settled `reject`, or here.
+ * gRPC's keepalive gives the connection up. Its cancel's error is expected and dropped.
  */
-function close(s: IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>): void {
+function close(s: KeepAliveStream): void {
   s.on('error', () => undefined);
   s.end();
   s.cancel();
