@@ -12,7 +12,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { freePorts, sleep, waitFor } from './proc.js';
+import { freePorts, waitFor } from './proc.js';
 
 /** Path of the etcd server binary ($TRELLIS_ETCD, else Debian's). */
 export function etcdBinary(): string {
@@ -154,8 +154,10 @@ async function tryStart(n: number): Promise<{ api: EtcdCluster; ready(): Promise
     if (child === null || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill(signal);
-    await Promise.race([exited, sleep(10_000).then(() => child.kill('SIGKILL'))]);
+    // Cleared once it exits: a pending 10 s timer kept every test file that stops etcd alive 10 s after its last test.
+    const escalate = setTimeout(() => child.kill('SIGKILL'), 10_000);
     await exited;
+    clearTimeout(escalate);
   };
 
   const handle = {

@@ -50,7 +50,7 @@ export class EtcdCache {
   private kvs = new Map<string, CachedKv>();
   private rev = 0;
   private watcher: Watcher | null = null;
-  private waiters: { revision: number; resolve: () => void }[] = [];
+  private waiters: { revision: number; resolve: () => void; reject: (err: Error) => void }[] = [];
   private closed = false;
   private resyncing: Promise<void> | null = null;
   /** Times the cache was reloaded after start (tests and metrics read it). */
@@ -82,18 +82,25 @@ export class EtcdCache {
     return this.rev;
   }
 
-  /** Resolves once the cache has applied revision `r` (a write's), or rejects after 10 s. */
+  /** Resolves once the cache has applied revision `r` (a write's), or rejects after 10 s or at close(). */
   reached(r: number): Promise<void> {
     if (this.rev >= r) return Promise.resolve();
+    if (this.closed) return Promise.reject(new TrellisError('TRELLIS_E_STORE', `etcd: the store closed before this replica's watch delivered revision ${r}`));
     return new Promise((resolve, reject) => {
-      const w = { revision: r, resolve: () => {} };
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((x) => x !== w);
         reject(new TrellisError('TRELLIS_E_STORE', `etcd: the write (revision ${r}) is stored, but this replica's watch has not delivered it in ${REACH_TIMEOUT_MS / 1000} s`));
       }, REACH_TIMEOUT_MS);
-      w.resolve = () => {
-        clearTimeout(timer);
-        resolve();
+      const w = {
+        revision: r,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (err: Error) => {
+          clearTimeout(timer);
+          reject(err);
+        },
       };
       this.waiters.push(w);
     });
@@ -101,6 +108,10 @@ export class EtcdCache {
 
   async close(): Promise<void> {
     this.closed = true;
+    // Nobody is left to wait for: a waiter's timer would otherwise hold the process up to 10 s.
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w.reject(new TrellisError('TRELLIS_E_STORE', `etcd: the store closed before this replica's watch delivered revision ${w.revision}`));
     const w = this.watcher;
     this.watcher = null;
     if (w !== null) await w.cancel().catch(() => undefined);
