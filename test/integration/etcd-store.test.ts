@@ -219,31 +219,41 @@ test('a watch cut off while etcd compacts resyncs: the replica reloads, says so,
   }
 });
 
-test('an agent\'s lease is renewed while an etcd member is silent (cut off, no reset): the renewal asks another member, and the agent never lapses', async () => {
+test('an agent\'s lease and the replica\'s presence are renewed while an etcd member is silent (cut off, no reset): renewals ask another member, and neither lapses', async () => {
   const prefix = newPrefix();
   const relay = await tcpRelay(etcd.members[0]!.clientPort);
   // The silent member is listed first: every renewal would try it first if nothing learnt.
-  const store = await open(prefix, [`http://${relay.address}`, ...etcd.endpoints]);
+  // Presence on a 4 s lease, renewed every 4/3 s: a renewal that waited on the silent member
+  // for its 1.5 s turn still lands within the lease.
+  const store = await EtcdStore.open({ hosts: [`http://${relay.address}`, ...etcd.endpoints], prefix, replicaTtlSeconds: 4 });
   const observer = await open(prefix);
   const lapsed: string[] = [];
   observer.onChange((c) => {
     if (c.kind === 'agent' && c.agent === null) lapsed.push(c.agentId);
   });
+  let replicaMissing = 0;
+  const watchReplicas = setInterval(() => {
+    if (!observer.replicas().some((r) => r.id === 'r-silent')) replicaMissing++;
+  }, 50);
   try {
+    await store.announceReplica({ id: 'r-silent', apiUrl: 'http://127.0.0.1:1', pushUrl: 'https://127.0.0.1:2', startedAt: 1 });
     // A 3 s lease, renewed every second as an agent does (every 5 s on a 15 s lease).
     const report = agentReport('renewed', [workload('api')], 3000);
     await store.putAgent({ report, receivedAt: 1 });
-    await waitFor('the observer to see the agent', () => observer.agents().length === 1, { timeoutMs: 5000, intervalMs: 20 });
+    await waitFor('the observer to see the agent and the replica', () => observer.agents().length === 1 && observer.replicas().length === 1, { timeoutMs: 5000, intervalMs: 20 });
+    replicaMissing = 0;
     relay.stall();
-    // Six renewals over twice the lease. Each must succeed: one that failed, or one that waited
-    // on the silent member past the lease, would let etcd end the lease of a live agent.
+    // Six renewals over twice the agent's lease. Each must succeed: one that failed, or one that
+    // waited on the silent member past the lease, would let etcd end the lease of a live agent.
     for (let i = 0; i < 6; i++) {
       await store.putAgent({ report, receivedAt: 2 + i });
       await sleep(1000);
     }
     assert.deepEqual(lapsed, [], 'the agent\'s key was never deleted');
     assert.deepEqual(observer.agents().map((a) => a.report.agentId), ['renewed']);
+    assert.equal(replicaMissing, 0, 'the replica stayed listed throughout');
   } finally {
+    clearInterval(watchReplicas);
     // Refused rather than silent: closing does not wait out a deadline on the relay.
     relay.cut();
     await Promise.all([store.close(), observer.close()]);

@@ -20,6 +20,7 @@ import { EtcdCredentials } from './etcd-credentials.js';
 import { KeyLayout } from './keys.js';
 import { Leadership } from './leadership.js';
 import { LeaseRenewer } from './lease-renewer.js';
+import { ReplicaPresence } from './replica-presence.js';
 import { grantLease, revokeLease } from './leases.js';
 import { bucketOf, bucketValue, changedNodes, MAX_TXN_VALUE_BYTES, readBucket } from './snapshot-buckets.js';
 import type { EtcdTarget } from './store-url.js';
@@ -105,7 +106,7 @@ export class EtcdStore implements Store {
   /** revision(): the last announced change of a compile input (or reload). */
   private inputRevision = 0;
   private leadership: Leadership | null = null;
-  private replicaLease: ReturnType<Etcd3['lease']> | null = null;
+  private presence: ReplicaPresence | null = null;
   private readonly probeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   private closed = false;
   /** Renews agents' leases from a member that answers (lease-renewer.ts). */
@@ -396,19 +397,18 @@ export class EtcdStore implements Store {
   // ---- replicas and leadership ----
 
   async announceReplica(self: ReplicaInfo): Promise<void> {
-    const ttl = this.o.replicaTtlSeconds ?? 10;
-    const put = async (): Promise<void> => {
-      const lease = this.client.lease(ttl);
-      this.replicaLease = lease;
-      lease.on('lost', (err) => {
-        if (this.closed || this.replicaLease !== lease) return;
-        this.log('replica presence lease lost; announcing again', err);
-        setTimeout(() => void put().catch((e: unknown) => this.log('announcing the replica failed', e as Error)), 1000).unref();
-      });
-      const res = await lease.put(this.keys.replica(self.id)).value(JSON.stringify(self)).exec();
-      await this.cache.reached(Number(res.header.revision));
-    };
-    await this.call('announcing this replica', put);
+    await this.presence?.stop();
+    const presence = new ReplicaPresence({
+      client: this.client,
+      renewer: this.renewer,
+      key: this.keys.replica(self.id),
+      value: JSON.stringify(self),
+      ttlSeconds: this.o.replicaTtlSeconds ?? 10,
+      reached: (r) => this.cache.reached(r),
+      log: this.log,
+    });
+    this.presence = presence;
+    await this.call('announcing this replica', () => presence.start());
     if (this.leadership === null) {
       this.leadership = new Leadership(this.client.namespace(this.o.prefix).election('leader', this.o.electionTtlSeconds ?? 5), self.id, this.log);
       this.leadership.start();
@@ -439,7 +439,7 @@ export class EtcdStore implements Store {
     this.closed = true;
     await this.leadership?.stop();
     // Leave at once rather than when the lease runs out: the others stop listing this replica.
-    await this.replicaLease?.revoke().catch(() => undefined);
+    await this.presence?.stop();
     await this.client.delete().key(this.keys.syncProbe(this.probeId)).exec().catch(() => undefined);
     await this.cache.close();
     this.client.close();
