@@ -7,7 +7,6 @@
  * every namespace, link and file; down again has nothing to do.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,26 +19,15 @@ import type { EndpointView, WorkloadView } from '../../src/api/registry.js';
 import { memberHealthy, memberNames } from '../lab/etcd.js';
 import { labLinks, labNamespaces, namespacePids, removeNetwork } from '../lab/netns.js';
 import { freeSubnet, labSkipReason, testPrefix } from '../helpers/netns-lab.js';
-import { pidAlive, waitFor } from '../helpers/proc.js';
+import { pidAlive, runNodeScript, waitFor, type CliResult } from '../helpers/proc.js';
 
 const hostsScript = fileURLToPath(new URL('../lab/hosts.js', import.meta.url));
 // Named after this process, so a later run sweeps the lab if this one dies before its cleanup.
 const PREFIX = testPrefix();
 
-function hosts(args: string[], timeoutMs = 240_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [hostsScript, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+/** `npm run hosts -- <args>` as the script it runs (4 min: `up` builds the whole lab). */
+function hosts(args: string[]): Promise<CliResult> {
+  return runNodeScript(hostsScript, args, { timeoutMs: 240_000 }, `hosts ${args.join(' ')}`);
 }
 
 async function getText(url: string): Promise<{ status: number; body: string }> {
