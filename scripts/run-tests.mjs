@@ -7,9 +7,11 @@
 // and end-to-end files run one at a time, since each starts whole meshes, etcd clusters or
 // network-namespace hosts and the CI machine has two cores. The last line adds both runs up
 // as `tests: N passed, N failed, N skipped`.
-// --test-force-exit: a file whose tests have all finished exits even if a library left a timer
-// running. Without it one such file hangs the whole run: once, after the etcd leader was killed
-// in etcd-control-plane.test.ts, two timers outlived every EtcdStore's close() and CI waited.
+// --test-force-exit: a file whose tests have all finished exits even if something left a timer
+// or a handle behind. Without it one such file holds up the whole serial run: once,
+// etcd-control-plane.test.ts finished its tests and CI waited on it until stopped. (The two
+// timers seen then were the etcd helper's 10 s kill escalation, since cleared, which explains
+// a 10 s wait, not that hang; its cause is not known.)
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
