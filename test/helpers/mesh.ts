@@ -5,14 +5,16 @@
  * process of the mesh is left (a /proc scan for the temp dir in command lines and working dirs).
  * Also start the control plane and the agent as separate processes (restart tests).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, realpath, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import { Agent, request } from 'undici';
 import YAML from 'yaml';
 import type { WorkloadView, ProxyView } from '../../src/api/registry.js';
+import { unreachable } from '../../src/agent/run-as/reach.js';
 import { controlPlaneTlsOptions } from '../../src/identity/control-plane-tls.js';
 import { cliEntry, packageRoot } from '../../src/util/paths.js';
 import { processesMentioning, runCli, sleep, waitFor, type CliResult, type ProcInfo } from './proc.js';
@@ -45,7 +47,7 @@ export async function writeMeshDir(opts: MeshFolderOptions): Promise<MeshDir> {
   for (const name of await readdir(fixturesDir)) {
     if ((await stat(join(fixturesDir, name))).isFile()) await copyFile(join(fixturesDir, name), join(dir, name));
   }
-  await symlink(join(packageRoot, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  await linkNodeModules(dir, opts.openToOthers === true);
   for (const [name, content] of Object.entries(opts.files ?? {})) {
     await mkdir(dirname(join(dir, name)), { recursive: true });
     await writeFile(join(dir, name), content);
@@ -65,6 +67,27 @@ export async function writeMeshDir(opts: MeshFolderOptions): Promise<MeshDir> {
     },
   };
 }
+
+/**
+ * Gives the mesh folder the package's node_modules: a symlink, unless the folder is open to
+ * apps run as another user and they could not follow it (a clone inside a private folder, as
+ * `mktemp -d` makes: 0700), which would fail their imports. Then a copy stands in, hard-linked
+ * where the file system allows (the files are shared, only the folders are new).
+ */
+async function linkNodeModules(dir: string, openToOthers: boolean): Promise<void> {
+  const modules = join(packageRoot, 'node_modules');
+  const target = join(dir, 'node_modules');
+  if (!openToOthers || (await unreachable(modules, { uid: 65534, gid: 65534 }, 'enter')) === null) {
+    await symlink(modules, target, 'dir');
+    return;
+  }
+  await execFileAsync('cp', ['-al', modules, target]).catch(async () => {
+    await rm(target, { recursive: true, force: true });
+    await execFileAsync('cp', ['-r', modules, target]);
+  });
+}
+
+const execFileAsync = promisify(execFile);
 
 function formatProcs(procs: ProcInfo[]): string {
   return procs.map((p) => `  pid ${p.pid} cwd=${p.cwd} cmd=${p.cmdline}`).join('\n');
